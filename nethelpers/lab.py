@@ -1,0 +1,278 @@
+"""The lab as the notebook sees it: a handle on a sandbox process.
+
+``Lab()`` starts the sandbox (see :mod:`nethelpers.sandbox`) and talks to it over
+a socket; every method here checks its input, then sends one request. Nothing
+in this module touches the kernel itself, so it is safe in Jupyter's
+multithreaded kernel, with or without root.
+
+    >>> lab = Lab()
+    >>> host, c1 = lab.add_node("host"), lab.add_node("c1")
+    >>> lab.add_veth("c1:eth0", "host:veth1")
+    >>> c1.add_address("eth0", "10.0.0.2/24")
+    >>> print(c1.run("ip -br addr show eth0"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from multiprocessing.connection import Connection
+
+from . import validate
+from .errors import InvalidValue, LabClosed, LabError, NotFound
+from .node import Node
+from .processes import CommandResult
+
+_open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
+_current: list = [None]
+
+
+def current_lab() -> "Lab | None":
+    """The most recently opened lab that is still open (what ``%lab`` uses)."""
+    lab = _current[0]() if _current[0] else None
+    return lab if lab is not None and not lab.closed else None
+
+
+class Lab:
+    """An isolated network lab: a sandbox process whose nodes are network namespaces.
+
+    Args:
+        start_timeout: seconds to wait for the sandbox to come up.
+
+    Raises:
+        LabUnavailable: this machine allows no sandbox (no root, no user namespaces);
+            the message says what to do instead.
+    """
+
+    def __init__(self, *, start_timeout: float = 30) -> None:
+        self._lock = threading.RLock()
+        self._batch: list | None = None
+        self.closed = True
+        ours, theirs = socket.socketpair()
+        self._stderr = tempfile.TemporaryFile()
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "nethelpers.sandbox", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
+            stderr=self._stderr, start_new_session=True, env=env)
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        if not self._conn.poll(start_timeout):
+            self._proc.kill()
+            raise LabClosed(f"the lab's sandbox did not start within {start_timeout} s: {self._tail()}")
+        try:
+            status, value = self._conn.recv()
+        except EOFError:
+            raise LabClosed(f"the lab's sandbox exited while starting: {self._tail()}") from None
+        if status == "err":
+            self._proc.wait()
+            raise value
+        self.info = value
+        self.closed = False
+        _open_labs.add(self)
+        _current[0] = weakref.ref(self)
+        _register_magics()
+
+    # --- plumbing -------------------------------------------------------------
+    def _tail(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")[-2000:] or "(no output)"
+
+    def _call(self, op: str, *args, **kwargs):
+        with self._lock:
+            if self.closed:
+                raise LabClosed("this lab is closed; create a new one with Lab()")
+            try:
+                self._conn.send((op, args, kwargs))
+                status, value = self._conn.recv()
+            except (EOFError, OSError):
+                self.closed = True
+                raise LabClosed(f"the lab's sandbox ended unexpectedly: {self._tail()}") from None
+        if status == "err":
+            raise value
+        return value
+
+    def _op(self, op: str, **kwargs) -> None:
+        """Queue one operation in the open batch, or run it alone."""
+        if self._batch is not None:
+            self._batch.append((op, kwargs))
+        else:
+            self._call("apply", [(op, kwargs)])
+
+    @contextlib.contextmanager
+    def batch(self):
+        """Collect the operations of a ``with`` block and run them in one request.
+
+        All or nothing: if one fails, those before it are undone. Nothing is sent
+        if the block itself raises.
+        """
+        if self._batch is not None:
+            yield self
+            return
+        self._batch = []
+        try:
+            yield self
+            ops = self._batch
+        finally:
+            self._batch = None
+        if ops:
+            self._call("apply", ops)
+
+    # --- nodes ------------------------------------------------------------------
+    @property
+    def rootless(self) -> bool:
+        """True when the sandbox runs in a user namespace (you are not root)."""
+        return self.info["rootless"]
+
+    def add_node(self, name: str, *, kind: str = "node", parent: str | None = None,
+                 ipv6: bool = False) -> Node:
+        """Create a node: a named network namespace with loopback up.
+
+        Args:
+            kind: what it plays, for pictures: "host", "container", "router", "switch",
+                "server", "client" or "node".
+            parent: the node a container belongs to (drawn inside it).
+            ipv6: keep IPv6 on (off by default: quieter captures, deterministic output,
+                and what Docker does for containers on IPv4-only networks).
+        """
+        validate.node_name(name)
+        if parent is not None:
+            validate.node_name(parent)
+        if kind not in Node.KINDS:
+            raise InvalidValue(f"kind {kind!r} is not one of {', '.join(Node.KINDS)}")
+        self._op("add_node", name=name, kind=kind, parent=parent, ipv6=ipv6)
+        return Node(self, name)
+
+    def add_nodes(self, names: list[str], **options) -> list[Node]:
+        """Create several nodes in one request (see :meth:`add_node`)."""
+        with self.batch():
+            return [self.add_node(name, **options) for name in names]
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (raises NotFound if there is none)."""
+        names = [n["name"] for n in self._call("nodes")]
+        if name not in names:
+            raise NotFound(f"there is no node {name!r} in this lab (nodes: {', '.join(names) or 'none yet'})")
+        return Node(self, name)
+
+    __getitem__ = node
+
+    def nodes(self) -> list[Node]:
+        return [Node(self, n["name"]) for n in self._call("nodes")]
+
+    def remove_node(self, name: str) -> None:
+        """Remove a node, its processes, and every link with an end in it."""
+        self.remove_nodes([name])
+
+    def remove_nodes(self, names: list[str]) -> None:
+        """Remove several nodes at once (their links go in one kernel batch)."""
+        self._call("remove_nodes", [validate.node_name(n) for n in names])
+
+    # --- links between nodes ----------------------------------------------------
+    def add_veth(self, end: str, peer: str, *, master: str | None = None, mac: str | None = None,
+                 peer_mac: str | None = None, mtu: int | None = None, up: bool = True) -> None:
+        """Create a veth pair between two nodes: ``lab.add_veth("host:veth1", "c1:eth0")``.
+
+        Args:
+            end, peer: "node:ifname" for each end.
+            master: a bridge in ``end``'s node to attach ``end`` to.
+            mac, peer_mac: MAC addresses (default: derived from the names, stable).
+        """
+        node, name = _endpoint(end)
+        peer_node, peer_name = _endpoint(peer)
+        self._op("add_veth", node=node, name=name, peer_node=peer_node, peer_name=peer_name,
+                 master=validate.ifname(master) if master else None,
+                 mac=validate.mac(mac) if mac else None,
+                 peer_mac=validate.mac(peer_mac) if peer_mac else None,
+                 mtu=validate.mtu(mtu), up=up)
+
+    # --- commands in the sandbox itself -------------------------------------------
+    def run_in_sandbox(self, command, *, timeout: float = 30, check: bool = False) -> CommandResult:
+        """Run a command in the sandbox's root namespace, outside every node.
+
+        There ``ip netns list`` shows the nodes, as on a machine where they were
+        made with ``ip netns add``.
+        """
+        return CommandResult.from_reply(command, self._call("run", None, command, timeout), check)
+
+    def processes(self) -> list[dict]:
+        """Background processes started with :meth:`Node.start`."""
+        return self._call("processes")
+
+    # --- looking at it ------------------------------------------------------------
+    def snapshot(self, nodes: list[str] | None = None) -> dict:
+        """Live kernel state of every node (or those named), as plain data."""
+        return self._call("snapshot", nodes)
+
+    def plot(self, **options):
+        """Draw the topology from the live kernel state (see :func:`nethelpers.plot.draw`)."""
+        from .plot import draw
+
+        return draw(self.snapshot(), **options)
+
+    # --- lifetime -------------------------------------------------------------------
+    def close(self) -> None:
+        """End the sandbox: every node, link, rule and process of the lab goes."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            try:
+                self._conn.send(("shutdown", (), {}))
+                self._conn.recv()
+            except (EOFError, OSError):
+                pass
+            self._conn.close()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._stderr.close()
+
+    def __enter__(self) -> "Lab":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("rootless" if self.rootless else "root")
+        return f"<Lab {state}>"
+
+
+def _endpoint(text: str) -> tuple[str, str]:
+    if not isinstance(text, str) or text.count(":") != 1:
+        raise validate.InvalidName(f"endpoint {text!r} must be written 'node:interface', e.g. 'c1:eth0'")
+    node, name = text.split(":")
+    return validate.node_name(node), validate.ifname(name)
+
+
+
+def _register_magics() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        from .magics import register
+
+        register(shell)
+
+
+def close_all() -> None:
+    """Close every lab this process opened (used by tests and notebooks' last cell)."""
+    for lab in list(_open_labs):
+        lab.close()
+
+
+__all__ = ["Lab", "LabError", "current_lab", "close_all"]

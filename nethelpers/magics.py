@@ -1,0 +1,51 @@
+"""IPython magics: a shell inside a node, straight from a notebook cell.
+
+    %lab c1 ip -br addr            # one command in node c1
+    %%lab host                     # the whole cell as a shell script in node host
+    iptables -t nat -S
+    ip route
+
+``-`` instead of a node name runs in the sandbox itself (``%lab - ip netns``).
+"""
+
+from __future__ import annotations
+
+_registered: set[int] = set()
+
+
+def _run(node: str, command: str) -> None:
+    from .errors import LabError
+    from .lab import current_lab
+
+    lab = current_lab()
+    if lab is None:
+        print("No lab is open: create one first with `lab = Lab()`.")
+        return
+    try:
+        if node == "-":
+            result = lab.run_in_sandbox(command)
+        else:
+            result = lab.node(node).run(command)
+    except LabError as exc:
+        print(f"{type(exc).__name__}: {exc}")
+        return
+    text = result.output.rstrip("\n")
+    if text:
+        print(text)
+    if result.rc:
+        print(f"[exit status {result.rc}]")
+
+
+def lab_magic(line: str, cell: str | None = None) -> None:
+    node, _, command = line.strip().partition(" ")
+    if not node:
+        print("usage: %lab NODE COMMAND   or   %%lab NODE (then the script in the cell)")
+        return
+    _run(node, cell if cell is not None else command)
+
+
+def register(shell) -> None:
+    if id(shell) in _registered:
+        return
+    shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")
+    _registered.add(id(shell))

@@ -1,0 +1,165 @@
+"""A node of the lab: one simulated machine, i.e. one named network namespace.
+
+The methods read like the ``ip`` commands they stand for: ``add_bridge`` is
+``ip link add NAME type bridge``, ``add_address`` is ``ip addr add``,
+``add_route`` is ``ip route add`` and ``run`` is ``ip netns exec NODE ...``.
+"""
+
+from __future__ import annotations
+
+from . import validate
+from .errors import InvalidValue
+from .processes import BackgroundProcess, CommandResult
+
+MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
+
+
+class Node:
+    KINDS = ("node", "host", "container", "router", "switch", "server", "client")
+
+    def __init__(self, lab, name: str) -> None:
+        self.lab = lab
+        self.name = name
+
+    def _op(self, op: str, **kwargs) -> None:
+        self.lab._op(op, node=self.name, **kwargs)
+
+    # --- links ------------------------------------------------------------------
+    def add_bridge(self, name: str, *, address: str | None = None, mac: str | None = None,
+                   mtu: int | None = None, up: bool = True) -> None:
+        """``ip link add NAME type bridge`` (+ ``ip addr add ADDRESS dev NAME``)."""
+        validate.ifname(name)
+        if address is not None:
+            validate.cidr(address)
+        with self.lab.batch():
+            self._op("add_bridge", name=name, mac=validate.mac(mac) if mac else None,
+                     mtu=validate.mtu(mtu), up=up)
+            if address is not None:
+                self.add_address(name, address)
+
+    def add_vxlan(self, name: str, vni: int, *, local: str | None = None, remote: str | None = None,
+                  dev: str | None = None, port: int = 4789, learning: bool = False,
+                  mtu: int | None = None, master: str | None = None, up: bool = True) -> None:
+        """``ip link add NAME type vxlan id VNI [local L] [remote R] [dev D] dstport PORT``."""
+        self._op("add_vxlan", name=validate.ifname(name),
+                 vni=validate.number(vni, what="VNI", low=0, high=2**24 - 1),
+                 local=validate.ip(local, what="local") if local else None,
+                 remote=validate.ip(remote, what="remote") if remote else None,
+                 dev=validate.ifname(dev) if dev else None,
+                 port=validate.number(port, what="UDP port", low=1, high=65535),
+                 learning=bool(learning), mtu=validate.mtu(mtu),
+                 master=validate.ifname(master) if master else None, up=up)
+
+    def add_macvlan(self, name: str, parent: str, *, mode: str = "bridge", into: str | None = None,
+                    mtu: int | None = None, up: bool = True) -> None:
+        """``ip link add NAME link PARENT type macvlan mode MODE [netns INTO]``.
+
+        The parent must be an interface of this node (never the machine's NIC:
+        the lab cannot even see it).
+        """
+        if mode not in MACVLAN_MODES:
+            raise InvalidValue(f"macvlan mode {mode!r} is not one of {', '.join(MACVLAN_MODES)}")
+        self._op("add_macvlan", name=validate.ifname(name), parent=validate.ifname(parent), mode=mode,
+                 into=validate.node_name(into) if into else None, mtu=validate.mtu(mtu), up=up)
+
+    def add_link(self, name: str, kind: str, *, mtu: int | None = None, master: str | None = None,
+                 up: bool = True) -> None:
+        """``ip link add NAME type KIND`` for a kind without options (dummy, ifb, ...)."""
+        self._op("add_link", name=validate.ifname(name), kind=str(kind), mtu=validate.mtu(mtu),
+                 master=validate.ifname(master) if master else None, up=up)
+
+    def set_link(self, name: str, *, up: bool | None = None, master: str | None = None,
+                 nomaster: bool = False, mtu: int | None = None, mac: str | None = None) -> None:
+        """``ip link set NAME [up|down] [master BR|nomaster] [mtu N] [address MAC]``."""
+        self._op("set_link", name=validate.ifname(name), up=up,
+                 master=validate.ifname(master) if master else None, nomaster=nomaster,
+                 mtu=validate.mtu(mtu), mac=validate.mac(mac) if mac else None)
+
+    def remove_link(self, name: str) -> None:
+        """``ip link del NAME`` (a veth takes its peer with it)."""
+        self._op("remove_link", name=validate.ifname(name))
+
+    # --- addresses, routes, neighbours -----------------------------------------------
+    def add_address(self, ifname: str, cidr: str, *, allow_overlap: bool = False) -> None:
+        """``ip addr add CIDR dev IFNAME``.
+
+        Refuses an address whose subnet overlaps another interface's, unless
+        ``allow_overlap=True`` (to show that routing clash on purpose).
+        """
+        self._op("add_address", ifname=validate.ifname(ifname), cidr=str(validate.cidr(cidr)),
+                 allow_overlap=allow_overlap)
+
+    def remove_address(self, ifname: str, cidr: str) -> None:
+        self._op("remove_address", ifname=validate.ifname(ifname), cidr=str(validate.cidr(cidr)))
+
+    def add_route(self, dst: str, *, via: str | None = None, dev: str | None = None) -> None:
+        """``ip route add DST [via GATEWAY] [dev DEV]``; DST may be "default"."""
+        if via is None and dev is None:
+            raise InvalidValue(f"route {dst}: give a gateway (via=) or an interface (dev=)")
+        self._op("add_route", dst=validate.network(dst),
+                 via=validate.ip(via, what="gateway") if via else None,
+                 dev=validate.ifname(dev) if dev else None)
+
+    def remove_route(self, dst: str, *, via: str | None = None, dev: str | None = None) -> None:
+        self._op("remove_route", dst=validate.network(dst),
+                 via=validate.ip(via, what="gateway") if via else None,
+                 dev=validate.ifname(dev) if dev else None)
+
+    def add_neighbour(self, ip: str, mac: str, dev: str) -> None:
+        """``ip neigh add IP lladdr MAC dev DEV nud permanent``."""
+        self._op("add_neighbour", ip=validate.ip(ip), mac=validate.mac(mac), dev=validate.ifname(dev))
+
+    def add_fdb(self, mac: str, dev: str, *, dst: str | None = None, master: bool = False,
+                vni: int | None = None) -> None:
+        """``bridge fdb append MAC dev DEV [dst IP] [master|self]``: e.g. a VXLAN remote."""
+        self._op("add_fdb", mac=validate.mac(mac), dev=validate.ifname(dev),
+                 dst=validate.ip(dst, what="dst") if dst else None, master=master,
+                 vni=None if vni is None else validate.number(vni, what="VNI", low=0, high=2**24 - 1))
+
+    def sysctl(self, key: str, value=None) -> str:
+        """Read a sysctl of this node, or set it when ``value`` is given (returns the value)."""
+        if not isinstance(key, str) or not key or "/" in key or ".." in key:
+            raise InvalidValue(f"sysctl key {key!r} should look like 'net.ipv4.ip_forward'")
+        if value is not None:
+            self._op("sysctl", key=key, value=str(value))
+            if self.lab._batch is not None:
+                return str(value)
+        return self.lab._call("sysctl", self.name, key)
+
+    # --- commands ----------------------------------------------------------------------
+    def run(self, command, *, timeout: float = 30, check: bool = False,
+            input: str | None = None) -> CommandResult:
+        """Run a command here, like ``ip netns exec NODE sh -c COMMAND``.
+
+        A string goes through /bin/sh; a list runs as is. Returns rc, stdout and
+        stderr; ``check=True`` raises CommandFailed on a non-zero exit.
+        """
+        reply = self.lab._call("run", self.name, command, timeout, input)
+        return CommandResult.from_reply(command, reply, check)
+
+    def start(self, command) -> BackgroundProcess:
+        """Start a command in the background (a server, a capture); ``.stop()`` ends it."""
+        reply = self.lab._call("start", self.name, command)
+        text = command if isinstance(command, str) else " ".join(map(str, command))
+        return BackgroundProcess(self.lab, self.name, text, reply)
+
+    def write_etc(self, filename: str, text: str) -> str:
+        """Give this node its own /etc/FILENAME (``/etc/netns/NODE/FILENAME``, as iproute2 does)."""
+        if filename not in ("resolv.conf", "hosts", "hostname", "nsswitch.conf"):
+            raise InvalidValue(f"/etc/{filename} cannot be set per node; use resolv.conf, hosts, "
+                               f"hostname or nsswitch.conf")
+        return self.lab._call("write_etc", self.name, filename, text)
+
+    def snapshot(self) -> dict:
+        """This node's live interfaces, addresses, routes, neighbours and FDB."""
+        return self.lab.snapshot([self.name])[self.name]
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name}>"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Node) and other.lab is self.lab and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((id(self.lab), self.name))
+

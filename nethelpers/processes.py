@@ -1,0 +1,88 @@
+"""What running a command in a node gives back: its result, or a live process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .errors import CommandFailed, CommandTimeout
+
+
+@dataclass
+class CommandResult:
+    """Exit status and output of a command run in a node."""
+
+    command: str
+    rc: int
+    stdout: str
+    stderr: str
+
+    @classmethod
+    def from_reply(cls, command, reply: dict, check: bool = False) -> "CommandResult":
+        text = command if isinstance(command, str) else " ".join(map(str, command))
+        result = cls(text, reply["rc"], reply["stdout"], reply["stderr"])
+        if check and result.rc != 0:
+            raise CommandFailed(f"{text!r} exited with status {result.rc}: "
+                                f"{(result.stderr or result.stdout).strip()[-500:]}")
+        return result
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+    @property
+    def output(self) -> str:
+        """stdout then stderr, as a terminal would show them."""
+        return self.stdout + self.stderr
+
+    def __str__(self) -> str:
+        return self.output
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        text = self.output.rstrip("\n")
+        if self.rc:
+            text += ("\n" if text else "") + f"[exit status {self.rc}]"
+        printer.text(text)
+
+
+class BackgroundProcess:
+    """A command running in a node until stopped (a server, a capture...)."""
+
+    def __init__(self, lab, node: str | None, command: str, reply: dict) -> None:
+        self.lab, self.node, self.command = lab, node, command
+        self.id = reply["id"]
+        self._final: dict | None = None
+
+    def _status(self) -> dict:
+        return self._final or self.lab._call("status", self.id)
+
+    @property
+    def running(self) -> bool:
+        return self._status()["running"]
+
+    @property
+    def output(self) -> str:
+        """Everything it printed so far (stdout and stderr together)."""
+        return self._status()["output"]
+
+    def wait_for(self, text: str, timeout: float = 5) -> str:
+        """Wait until its output contains ``text`` (e.g. a server saying it listens)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self._status()
+            if text in status["output"]:
+                return status["output"]
+            if not status["running"] or time.monotonic() > deadline:
+                state = "exited" if not status["running"] else f"still running after {timeout} s"
+                raise CommandTimeout(f"{self.command!r} in node {self.node!r} {state} without printing "
+                                     f"{text!r}; its output: {status['output'][-300:]!r}")
+            time.sleep(0.02)
+
+    def stop(self) -> str:
+        """Stop it (SIGTERM, then SIGKILL) and return its whole output."""
+        if self._final is None:
+            self._final = self.lab._call("stop", self.id)
+        return self._final["output"]
+
+    def __repr__(self) -> str:
+        return f"<BackgroundProcess #{self.id} in {self.node}: {self.command!r}>"

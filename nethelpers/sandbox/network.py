@@ -1,0 +1,345 @@
+"""The lab's network operations, executed inside the sandbox.
+
+Each ``op_*`` method does one thing to the kernel and records how to undo it in
+a :class:`Journal`; a batch that fails half-way is rolled back before the error
+reaches the caller, so the lab is left as it was before the call.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import ipaddress
+
+from ..errors import (AlreadyExists, InvalidAddress, KernelError, LabError, MissingFeature,
+                      NotFound)
+from . import nodes as nodes_mod
+from . import rtnl
+from .rtnl import NetlinkError
+
+DOOMED_GROUP = 0x6E6C  # links about to be deleted together ("nl")
+
+
+class Journal:
+    """Undo steps of the operations done so far, replayed backwards on failure."""
+
+    def __init__(self) -> None:
+        self.undo: list = []
+
+    def record(self, step) -> None:
+        self.undo.append(step)
+
+    def rollback(self) -> None:
+        for step in reversed(self.undo):
+            try:
+                step()
+            except Exception:  # best effort: the kernel may have removed it already
+                pass
+        self.undo.clear()
+
+
+def stable_mac(node: str, ifname: str) -> str:
+    """A locally administered MAC derived from the names: same lab, same MACs."""
+    digest = hashlib.sha1(f"{node}/{ifname}".encode()).digest()
+    return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+class Network:
+    """All nodes of one sandbox and the operations on them."""
+
+    def __init__(self, root_fd: int, etc_dir: str) -> None:
+        self.root_fd = root_fd
+        self.etc_dir = etc_dir
+        self.nodes: dict[str, nodes_mod.Node] = {}
+        self.peers: dict[tuple[str, str], tuple[str, str]] = {}  # veth ends made by the lab
+
+    # --- helpers ------------------------------------------------------------
+    def node(self, name: str) -> nodes_mod.Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            known = ", ".join(sorted(self.nodes)) or "none yet"
+            raise NotFound(f"there is no node {name!r} in this lab (nodes: {known}); "
+                           f"create it first with lab.add_node({name!r})") from None
+
+    def index(self, node: str, ifname: str) -> int:
+        try:
+            return self.node(node).nl.link_index(ifname)
+        except NetlinkError as exc:
+            if exc.errno == errno.ENODEV:
+                raise NotFound(f"node {node!r} has no interface {ifname!r}; "
+                               f"look with lab.run({node!r}, 'ip -br link')") from None
+            raise
+
+    def explain(self, exc: NetlinkError, what: str, *, kind: str | None = None) -> LabError:
+        """Turn a kernel error into the lab's exception, naming the object and the fix."""
+        text = f"could not {what}: {exc.strerror}"
+        if exc.errno == errno.EEXIST:
+            return AlreadyExists(f"{text} — it exists already; pick another name or remove it first")
+        if exc.errno == errno.ENODEV:
+            return NotFound(f"{text} — an interface it names does not exist")
+        if exc.errno == errno.EOPNOTSUPP and kind:
+            return MissingFeature(f"{text} — this kernel has no {kind!r} link type (module "
+                                  f"{kind} missing); `python -m nethelpers doctor` lists what it has")
+        return KernelError(text)
+
+    # --- nodes ----------------------------------------------------------------
+    def op_add_node(self, journal: Journal, name: str, kind: str = "node",
+                    parent: str | None = None, ipv6: bool = False) -> None:
+        if name in self.nodes:
+            raise AlreadyExists(f"a node named {name!r} exists already; choose another name, "
+                                f"or remove it first with lab.remove_node({name!r})")
+        if parent is not None:
+            self.node(parent)
+        node = nodes_mod.create(name, self.root_fd, kind=kind, parent=parent, ipv6=ipv6)
+        self.nodes[name] = node
+        journal.record(lambda: self.remove_nodes([name]))
+
+    def remove_nodes(self, names: list[str]) -> None:
+        """Remove nodes and every link that has an end in them, in one kernel batch."""
+        doomed = {self.node(n).name for n in names}
+        survivors_with_peers: dict[str, list[str]] = {}
+        for (node, ifname), (peer_node, peer_if) in list(self.peers.items()):
+            if node in doomed:
+                del self.peers[(node, ifname)]
+                if peer_node not in doomed:
+                    survivors_with_peers.setdefault(peer_node, []).append(peer_if)
+                    self.peers.pop((peer_node, peer_if), None)
+        for survivor, ifnames in survivors_with_peers.items():
+            nl = self.nodes[survivor].nl
+            for ifname in ifnames:
+                try:
+                    nl.link_set(ifname, group=DOOMED_GROUP)
+                except NetlinkError:
+                    pass  # deleted by hand already
+            nl.group_del(DOOMED_GROUP)
+        for name in doomed:
+            nodes_mod.destroy(self.nodes.pop(name), self.etc_dir)
+
+    # --- links ------------------------------------------------------------------
+    def _created(self, journal: Journal, node: str, ifname: str) -> None:
+        nl = self.node(node).nl
+        journal.record(lambda: nl.link_del(ifname))
+
+    def op_add_bridge(self, journal: Journal, node: str, name: str, mac: str | None = None,
+                      mtu: int | None = None, up: bool = True) -> None:
+        extra = rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(node, name)))
+        if mtu:
+            extra += rtnl.attr(rtnl.IFLA_MTU, rtnl.u32(mtu))
+        try:
+            self.node(node).nl.link_add(name, "bridge", up=up, extra=extra)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add bridge {name!r} in node {node!r}", kind="bridge") from None
+        self._created(journal, node, name)
+
+    def op_add_veth(self, journal: Journal, node: str, name: str, peer_node: str, peer_name: str,
+                    mac: str | None = None, peer_mac: str | None = None, master: str | None = None,
+                    mtu: int | None = None, up: bool = True) -> None:
+        here, there = self.node(node), self.node(peer_node)
+        extra = rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(node, name)))
+        if master is not None:
+            extra += rtnl.attr(rtnl.IFLA_MASTER, rtnl.u32(self.index(node, master)))
+        if mtu:
+            extra += rtnl.attr(rtnl.IFLA_MTU, rtnl.u32(mtu))
+        peer = rtnl.veth_peer(peer_name, netns_fd=there.fd if there is not here else None,
+                              mac=peer_mac or stable_mac(peer_node, peer_name), mtu=mtu)
+        what = f"add veth pair {node}:{name} <-> {peer_node}:{peer_name}"
+        try:
+            here.nl.link_add(name, "veth", info_data=peer, up=up, extra=extra)
+        except NetlinkError as exc:
+            raise self.explain(exc, what, kind="veth") from None
+        self._created(journal, node, name)
+        self.peers[(node, name)] = (peer_node, peer_name)
+        self.peers[(peer_node, peer_name)] = (node, name)
+        journal.record(lambda: self._forget_pair(node, name))
+        if up:
+            try:
+                there.nl.link_set(peer_name, up=True)  # a veth end cannot come up before its peer exists
+            except NetlinkError as exc:
+                raise self.explain(exc, what) from None
+
+    def _forget_pair(self, node: str, name: str) -> None:
+        peer = self.peers.pop((node, name), None)
+        if peer:
+            self.peers.pop(peer, None)
+
+    def op_add_vxlan(self, journal: Journal, node: str, name: str, vni: int, local=None,
+                     remote=None, dev: str | None = None, port: int = 4789, learning: bool = False,
+                     mtu: int | None = None, master: str | None = None, up: bool = True) -> None:
+        dev_index = self.index(node, dev) if dev else None
+        info = rtnl.vxlan_info(vni, local=_ip(local), remote=_ip(remote), dev_index=dev_index,
+                               port=port, learning=learning)
+        self._add_kind(journal, node, name, "vxlan", info, mtu=mtu, master=master, up=up)
+
+    def op_add_macvlan(self, journal: Journal, node: str, name: str, parent: str,
+                       mode: str = "bridge", into: str | None = None, mtu: int | None = None,
+                       up: bool = True) -> None:
+        here = self.node(node)
+        target = self.node(into) if into else here
+        extra = rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent)))
+        extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(stable_mac(target.name, name)))
+        if target is not here:
+            extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
+        info = rtnl.attr(rtnl.IFLA_MACVLAN_MODE, rtnl.u32(rtnl.MACVLAN_MODES[mode]))
+        try:
+            here.nl.link_add(name, "macvlan", info_data=info, extra=extra)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add macvlan {name!r} on {node}:{parent}", kind="macvlan") from None
+        self._created(journal, target.name, name)
+        self.op_set_link(journal, target.name, name, mtu=mtu, up=up or None)
+
+    def op_add_link(self, journal: Journal, node: str, name: str, kind: str,
+                    mtu: int | None = None, master: str | None = None, up: bool = True) -> None:
+        """Any other link type the kernel knows (dummy, ipvlan, ...), without options."""
+        self._add_kind(journal, node, name, kind, b"", mtu=mtu, master=master, up=up)
+
+    def _add_kind(self, journal, node, name, kind, info, *, mtu, master, up) -> None:
+        extra = rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(stable_mac(node, name)))
+        if mtu:
+            extra += rtnl.attr(rtnl.IFLA_MTU, rtnl.u32(mtu))
+        if master:
+            extra += rtnl.attr(rtnl.IFLA_MASTER, rtnl.u32(self.index(node, master)))
+        try:
+            self.node(node).nl.link_add(name, kind, info_data=info, up=up, extra=extra)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add {kind} {name!r} in node {node!r}", kind=kind) from None
+        self._created(journal, node, name)
+
+    def op_set_link(self, journal: Journal, node: str, name: str, up: bool | None = None,
+                    master: str | None = None, nomaster: bool = False, mtu: int | None = None,
+                    mac: str | None = None) -> None:
+        nl = self.node(node).nl
+        master_index = 0 if nomaster else (self.index(node, master) if master else None)
+        try:
+            nl.link_set(name, up=up, master=master_index, mtu=mtu, mac=mac)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"set {node}:{name}") from None
+
+    def op_remove_link(self, journal: Journal, node: str, name: str) -> None:
+        try:
+            self.node(node).nl.link_del(name)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"remove {node}:{name}") from None
+        self._forget_pair(node, name)
+
+    # --- addresses and routes -------------------------------------------------
+    def _addresses(self, node: str) -> list[tuple[str, ipaddress.IPv4Interface]]:
+        nl = self.node(node).nl
+        names = {m["index"]: m.get_attr("IFLA_IFNAME") for m in nl.dump(rtnl.RTM_GETLINK, rtnl.ifinfomsg())}
+        return [(names.get(index, "?"), iface) for index, iface in nl.addresses()]
+
+    def op_add_address(self, journal: Journal, node: str, ifname: str, cidr: str,
+                       allow_overlap: bool = False) -> None:
+        iface = ipaddress.ip_interface(cidr)
+        index = self.index(node, ifname)
+        nl = self.node(node).nl
+        existing = nl.addresses()
+        for other_index, other in existing:
+            if other.ip == iface.ip:
+                raise AlreadyExists(f"{iface.ip} is already assigned in node {node!r}; "
+                                    f"remove it first or choose another address")
+            if (not allow_overlap and other_index != index and other.version == iface.version
+                    and not other.ip.is_loopback and other.network.overlaps(iface.network)):
+                other_name = next(n for n, i in self._addresses(node) if i == other)
+                raise InvalidAddress(
+                    f"{cidr} on {node}:{ifname} overlaps {other} on {node}:{other_name}: two interfaces "
+                    f"on the same subnet give the kernel two routes for it and it will use only one. "
+                    f"Use another subnet, or pass allow_overlap=True to see that clash on purpose.")
+        try:
+            nl.addr(True, index, iface)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add {cidr} to {node}:{ifname}") from None
+        journal.record(lambda: nl.addr(False, self.index(node, ifname), iface))
+
+    def op_remove_address(self, journal: Journal, node: str, ifname: str, cidr: str) -> None:
+        try:
+            self.node(node).nl.addr(False, self.index(node, ifname), ipaddress.ip_interface(cidr))
+        except NetlinkError as exc:
+            raise self.explain(exc, f"remove {cidr} from {node}:{ifname}") from None
+
+    def op_add_route(self, journal: Journal, node: str, dst: str, via: str | None = None,
+                     dev: str | None = None, table: int = 254) -> None:
+        net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
+        gateway = _ip(via)
+        oif = self.index(node, dev) if dev else None
+        nl = self.node(node).nl
+        try:
+            nl.route(True, net, via=gateway, oif=oif, table=table)
+        except NetlinkError as exc:
+            if exc.errno == errno.ENETUNREACH and gateway is not None:
+                subnets = ", ".join(f"{i} on {n}" for n, i in self._addresses(node)
+                                    if not i.ip.is_loopback) or "no addresses at all"
+                raise InvalidAddress(
+                    f"could not add route {dst} via {via} in node {node!r}: the gateway {via} is "
+                    f"outside every subnet of the node ({subnets}). Give the node an address in the "
+                    f"gateway's subnet first, or use a gateway inside one of those subnets.") from None
+            raise self.explain(exc, f"add route {dst} in node {node!r}") from None
+        journal.record(lambda: nl.route(False, net, via=gateway, oif=oif, table=table))
+
+    def op_remove_route(self, journal: Journal, node: str, dst: str, via: str | None = None,
+                        dev: str | None = None, table: int = 254) -> None:
+        net = ipaddress.ip_network("0.0.0.0/0" if dst == "default" else dst)
+        oif = self.index(node, dev) if dev else None
+        try:
+            self.node(node).nl.route(False, net, via=_ip(via), oif=oif, table=table)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"remove route {dst} in node {node!r}") from None
+
+    def op_add_neighbour(self, journal: Journal, node: str, ip: str, mac: str, dev: str) -> None:
+        nl, index, addr = self.node(node).nl, self.index(node, dev), ipaddress.ip_address(ip)
+        try:
+            nl.neigh(True, index, mac=mac, ip=addr)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add neighbour {ip} lladdr {mac} on {node}:{dev}") from None
+        journal.record(lambda: nl.neigh(False, index, mac=mac, ip=addr))
+
+    def op_add_fdb(self, journal: Journal, node: str, mac: str, dev: str, dst: str | None = None,
+                   master: bool = False, vni: int | None = None) -> None:
+        nl, index, remote = self.node(node).nl, self.index(node, dev), _ip(dst)
+        try:
+            nl.neigh(True, index, mac=mac, ip=remote, bridge=True, master=master, vni=vni)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add fdb {mac} on {node}:{dev}") from None
+        journal.record(lambda: nl.neigh(False, index, mac=mac, ip=remote, bridge=True, master=master))
+
+    def op_sysctl(self, journal: Journal, node: str, key: str, value) -> None:
+        old = self.read_sysctl(node, key)
+        self._write_sysctl(node, key, str(value))
+        journal.record(lambda: self._write_sysctl(node, key, old))
+
+    def read_sysctl(self, node: str, key: str) -> str:
+        return self._in_node(node, lambda: _read(_sysctl_path(key)), key)
+
+    def _write_sysctl(self, node: str, key: str, value: str) -> None:
+        def write():
+            with open(_sysctl_path(key), "w") as f:
+                f.write(value)
+        self._in_node(node, write, key)
+
+    def _in_node(self, node: str, action, key: str):
+        """Run ``action`` with the sandbox switched into the node's namespace."""
+        from . import syscalls as sc
+
+        sc.setns(self.node(node).fd, sc.CLONE_NEWNET)
+        try:
+            return action()
+        except FileNotFoundError:
+            raise NotFound(f"no sysctl {key!r} (no /proc/sys/{key.replace('.', '/')}) "
+                           f"in node {node!r}") from None
+        except OSError as exc:
+            raise KernelError(f"sysctl {key} in node {node!r}: {exc.strerror}") from None
+        finally:
+            sc.setns(self.root_fd, sc.CLONE_NEWNET)
+
+
+def _sysctl_path(key: str) -> str:
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _ip(text):
+    return ipaddress.ip_address(text) if text is not None else None

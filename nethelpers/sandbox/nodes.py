@@ -1,0 +1,117 @@
+"""Nodes: named network namespaces inside the sandbox, made without forking.
+
+A node is created the way ``ip netns add`` does it — ``unshare(CLONE_NEWNET)``
+and a bind mount of ``/proc/self/ns/net`` onto ``/run/netns/<name>`` — but by the
+sandbox process itself, which then ``setns``-es back to the sandbox's root
+namespace. Each node keeps an open namespace fd and a netlink socket opened
+inside it, so later requests need no namespace switch at all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from . import syscalls as sc
+from .rtnl import Netlink
+from .setup import NETNS_DIR
+
+
+@dataclass
+class Node:
+    name: str
+    fd: int
+    nl: Netlink
+    kind: str = "node"
+    parent: str | None = None
+    ipv6: bool = False
+    touched: bool = field(default=False)  # a shell command ran here (state may differ from our records)
+
+    @property
+    def path(self) -> str:
+        return f"{NETNS_DIR}/{self.name}"
+
+
+def _write_sysctl(key: str, value: str) -> None:
+    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+        f.write(value)
+
+
+def create(name: str, root_fd: int, *, kind: str = "node", parent: str | None = None,
+           ipv6: bool = False) -> Node:
+    """Create and name a new network namespace with loopback up."""
+    path = f"{NETNS_DIR}/{name}"
+    sc.unshare(sc.CLONE_NEWNET)
+    fd = nl = None
+    try:
+        if not ipv6:
+            _write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+        open(path, "x").close()
+        try:
+            sc.mount("/proc/self/ns/net", path, None, sc.MS_BIND)
+        except OSError:
+            os.unlink(path)
+            raise
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        nl = Netlink()
+        nl.link_set("lo", up=True)
+    except BaseException:
+        if nl is not None:
+            nl.close()
+        if fd is not None:
+            os.close(fd)
+            _unmount(path)
+        raise
+    finally:
+        sc.setns(root_fd, sc.CLONE_NEWNET)
+    return Node(name, fd, nl, kind, parent, ipv6)
+
+
+def _unmount(path: str) -> None:
+    try:
+        sc.umount(path)
+    except OSError:
+        pass
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def destroy(node: Node, etc_dir: str) -> None:
+    """Forget the namespace: once no process or fd holds it, the kernel frees it."""
+    node.nl.close()
+    os.close(node.fd)
+    _unmount(node.path)
+    shutil.rmtree(f"{etc_dir}/{node.name}", ignore_errors=True)
+
+
+def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
+    """In a freshly forked child: join a node like ``ip netns exec`` does.
+
+    Joins the namespace, takes a private mount namespace, remounts /sys so that
+    /sys/class/net shows the node's interfaces, and binds the node's
+    /etc/netns/<node>/* files over /etc/*.
+    """
+    import signal
+
+    sc.set_parent_death_signal(signal.SIGKILL)
+    if node_path is None:
+        return
+    fd = os.open(node_path, os.O_RDONLY)
+    sc.setns(fd, sc.CLONE_NEWNET)
+    os.close(fd)
+    sc.unshare(sc.CLONE_NEWNS)
+    sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
+    try:
+        sc.mount(name, "/sys", "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)  # over the old one
+    except OSError:
+        pass  # e.g. a container that forbids it: /sys/class/net then shows the sandbox's
+    own_etc = f"{etc_dir}/{name}"
+    if os.path.isdir(own_etc):
+        for entry in os.listdir(own_etc):
+            try:
+                sc.mount(f"{own_etc}/{entry}", f"/etc/{entry}", None, sc.MS_BIND)
+            except OSError:
+                pass

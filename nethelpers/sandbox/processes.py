@@ -1,0 +1,175 @@
+"""Commands in nodes: one-shot with a timeout, or in the background until stopped.
+
+The sandbox is PID 1 of its own PID namespace, so every process started here —
+and anything those processes start — is killed by the kernel when the sandbox
+ends. Orphans that a shell leaves behind are reparented to us and reaped here.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+
+from ..errors import CommandTimeout, MissingFeature, NotFound
+from . import nodes
+from .setup import STATE_DIR
+
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# which Debian/Ubuntu package brings a tool the lessons use
+PACKAGES = {
+    "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "tc": "iproute2",
+    "iptables": "iptables", "iptables-save": "iptables", "ip6tables": "iptables",
+    "nft": "nftables", "tcpdump": "tcpdump", "ping": "iputils-ping", "arping": "iputils-arping",
+    "iperf3": "iperf3", "conntrack": "conntrack", "nc": "netcat-openbsd", "curl": "curl",
+    "dig": "dnsutils", "nslookup": "dnsutils", "ethtool": "ethtool",
+}
+
+
+@dataclass
+class Background:
+    id: int
+    node: str | None
+    command: str
+    popen: subprocess.Popen
+    log: str
+
+
+def environment() -> dict:
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "TERM", "USER", "LOGNAME")}
+    env.update(PATH=PATH, LC_ALL="C.UTF-8", LANG="C.UTF-8", PYTHONUNBUFFERED="1")
+    return env
+
+
+def argv_of(command: str | list[str]) -> list[str]:
+    """A list runs as is; a string runs through /bin/sh (pipes, redirections, &&)."""
+    if isinstance(command, (list, tuple)):
+        argv = [str(a) for a in command]
+        program = argv[0]
+    else:
+        argv = ["/bin/sh", "-c", command]
+        words = shlex.split(command, posix=True) if command.strip() else [""]
+        program = words[0]
+    if program and "=" not in program and not _is_shell_word(program) \
+            and shutil.which(program, path=PATH) is None:
+        package = PACKAGES.get(os.path.basename(program))
+        fix = f"install it: sudo apt-get install {package}" if package else "install it or check the spelling"
+        raise MissingFeature(f"{program!r} is not installed on this machine; {fix}")
+    return argv
+
+
+def _is_shell_word(word: str) -> bool:
+    return word in {"cd", "echo", "exit", "export", "for", "if", "while", "set", "test", "[",
+                    "true", "false", "read", "sleep", "exec", "trap", "wait", "kill", "{", "(",
+                    "printf", "type", "command", "ulimit", "umask", "."} or word.startswith("(")
+
+
+class Processes:
+    """Starts commands in nodes and keeps track of the background ones."""
+
+    def __init__(self, net) -> None:
+        self.net = net
+        self.background: dict[int, Background] = {}
+        self.next_id = 1
+
+    def _spawn(self, node: str | None, argv: list[str], **kwargs) -> subprocess.Popen:
+        path = self.net.node(node).path if node is not None else None
+        if node is not None:
+            self.net.node(node).touched = True
+        return subprocess.Popen(
+            argv, env=environment(), start_new_session=True, close_fds=True,
+            preexec_fn=lambda: nodes.enter(path, self.net.etc_dir, node), **kwargs)
+
+    def run(self, node: str | None, command, timeout: float = 30, input: str | None = None) -> dict:
+        argv = argv_of(command)
+        proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            out, err = proc.communicate(input.encode() if input is not None else None, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            out, err = proc.communicate()
+            raise CommandTimeout(
+                f"{_short(command)!r} in node {node!r} ran longer than {timeout} s and was killed; "
+                f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
+                f"Output so far: {out.decode(errors='replace')[-300:]!r}") from None
+        return {"rc": proc.returncode, "stdout": out.decode(errors="replace"),
+                "stderr": err.decode(errors="replace")}
+
+    def start(self, node: str | None, command) -> dict:
+        argv = argv_of(command)
+        pid_id = self.next_id
+        self.next_id += 1
+        log = f"{STATE_DIR}/logs/{pid_id}.log"
+        with open(log, "wb") as out:
+            proc = self._spawn(node, argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        self.background[pid_id] = Background(pid_id, node, _short(command), proc, log)
+        return {"id": pid_id, "pid": proc.pid}
+
+    def _get(self, pid_id: int) -> Background:
+        try:
+            return self.background[pid_id]
+        except KeyError:
+            raise NotFound(f"no background process #{pid_id} in this lab (it may have been stopped)") from None
+
+    def status(self, pid_id: int) -> dict:
+        bg = self._get(pid_id)
+        with open(bg.log, "rb") as f:
+            output = f.read().decode(errors="replace")
+        return {"running": bg.popen.poll() is None, "rc": bg.popen.returncode, "output": output}
+
+    def stop(self, pid_id: int, timeout: float = 2) -> dict:
+        bg = self._get(pid_id)
+        if bg.popen.poll() is None:
+            try:
+                os.killpg(bg.popen.pid, signal.SIGTERM)
+                bg.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(bg.popen)
+            except ProcessLookupError:
+                pass
+        result = self.status(pid_id)
+        del self.background[pid_id]
+        return result
+
+    def stop_in(self, node_names: set[str]) -> None:
+        """Stop background processes of nodes about to be removed."""
+        for pid_id, bg in list(self.background.items()):
+            if bg.node in node_names:
+                self.stop(pid_id, timeout=0.5)
+
+    def list(self) -> list[dict]:
+        return [{"id": bg.id, "node": bg.node, "command": bg.command,
+                 "running": bg.popen.poll() is None} for bg in self.background.values()]
+
+    def reap_orphans(self) -> None:
+        """As PID 1, collect exited processes that are not ours to wait for."""
+        tracked = {bg.popen.pid: bg.popen for bg in self.background.values()}
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid == 0:
+                return
+            if info.si_pid in tracked:
+                tracked.pop(info.si_pid).poll()
+            else:
+                os.waitpid(info.si_pid, 0)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def _short(command) -> str:
+    text = command if isinstance(command, str) else " ".join(map(str, command))
+    return text if len(text) <= 60 else text[:57] + "..."

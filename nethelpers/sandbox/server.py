@@ -1,0 +1,178 @@
+"""The sandbox process: set up the namespaces, then answer the lab's requests.
+
+Started by :class:`nethelpers.Lab` as ``python -m nethelpers.sandbox FD``. It
+creates the namespaces, forks once (the child is PID 1 of the new PID namespace
+and does all the work; the parent only waits for it), and serves requests that
+arrive on the socket FD until the owner closes it or exits. When PID 1 exits the
+kernel kills every process of the sandbox, and with the last of them the mount
+namespace that holds /run/netns — so every node, link and rule goes too.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import sys
+import traceback
+from multiprocessing.connection import Connection
+
+from ..errors import KernelError, LabError, NotFound
+from . import network, processes, setup, state
+from . import syscalls as sc
+from .rtnl import Netlink
+
+
+class Server:
+    def __init__(self, info: dict) -> None:
+        self.info = info
+        root_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        Netlink().link_set("lo", up=True)
+        self.net = network.Network(root_fd, info["etc_netns"])
+        self.procs = processes.Processes(self.net)
+
+    # --- requests ------------------------------------------------------------
+    def rpc_apply(self, ops: list[tuple[str, dict]]) -> None:
+        """Run operations in order; on the first failure undo the ones done."""
+        journal = network.Journal()
+        try:
+            for name, kwargs in ops:
+                getattr(self.net, "op_" + name)(journal, **kwargs)
+        except BaseException:
+            journal.rollback()
+            raise
+
+    def rpc_remove_nodes(self, names: list[str]) -> None:
+        for name in names:
+            self.net.node(name)
+        self.procs.stop_in(set(names))
+        self.net.remove_nodes(names)
+
+    def rpc_nodes(self) -> list[dict]:
+        return [{"name": n.name, "kind": n.kind, "parent": n.parent} for n in self.net.nodes.values()]
+
+    def rpc_run(self, node, command, timeout=30, input=None) -> dict:
+        return self.procs.run(node, command, timeout, input)
+
+    def rpc_start(self, node, command) -> dict:
+        return self.procs.start(node, command)
+
+    def rpc_status(self, pid_id: int) -> dict:
+        return self.procs.status(pid_id)
+
+    def rpc_stop(self, pid_id: int) -> dict:
+        return self.procs.stop(pid_id)
+
+    def rpc_processes(self) -> list[dict]:
+        return self.procs.list()
+
+    def rpc_sysctl(self, node: str, key: str) -> str:
+        return self.net.read_sysctl(node, key)
+
+    def rpc_write_etc(self, node: str, filename: str, text: str) -> str:
+        self.net.node(node)
+        folder = f"{self.net.etc_dir}/{node}"
+        os.makedirs(folder, exist_ok=True)
+        with open(f"{folder}/{filename}", "w") as f:
+            f.write(text)
+        return f"{folder}/{filename}"
+
+    def rpc_snapshot(self, names: list[str] | None = None) -> dict:
+        chosen = [self.net.node(n) for n in (names or list(self.net.nodes))]
+        result = {}
+        for node in chosen:
+            snap = state.snapshot(node.nl)
+            snap.update(name=node.name, kind=node.kind, parent=node.parent)
+            result[node.name] = snap
+        self._resolve_peers(result)
+        return result
+
+    def _resolve_peers(self, result: dict) -> None:
+        """Name the far end of each veth/macvlan that lives in another node."""
+        by_index: dict[str, dict[int, str]] = {}
+        for name, snap in result.items():
+            node = self.net.nodes[name]
+            nsids: dict[int, str] = {}
+            for link in snap["links"]:
+                nsid = link.pop("link_netnsid")
+                link["peer_node"] = link["peer"] = None
+                if nsid is None or link["link_index"] is None:
+                    if link.get("link") and link["kind"] == "veth":
+                        link["peer_node"], link["peer"] = name, link["link"]
+                    continue
+                if not nsids:
+                    nsids = {node.nl.nsid_of(other.fd): other.name for other in self.net.nodes.values()
+                             if other is not node}
+                other = nsids.get(nsid)
+                if other is None:
+                    continue
+                if other not in by_index:
+                    by_index[other] = ({link2["index"]: link2["name"] for link2 in result[other]["links"]}
+                                       if other in result else
+                                       {link2["index"]: link2["name"]
+                                        for link2 in state.links(self.net.nodes[other].nl)})
+                link["peer_node"], link["peer"] = other, by_index[other].get(link["link_index"])
+
+    def rpc_info(self) -> dict:
+        return dict(self.info, pid=os.getpid())
+
+    def rpc_shutdown(self) -> None:
+        return None
+
+    # --- loop -------------------------------------------------------------------
+    def serve(self, conn: Connection) -> None:
+        while True:
+            try:
+                op, args, kwargs = conn.recv()
+            except (EOFError, OSError):
+                return  # the owner is gone: PID 1 exits and the kernel kills the rest
+            self.procs.reap_orphans()
+            try:
+                handler = getattr(self, "rpc_" + op, None)
+                if handler is None:
+                    raise NotFound(f"the sandbox has no operation {op!r}")
+                reply = ("ok", handler(*args, **kwargs))
+            except LabError as exc:
+                reply = ("err", exc)
+            except Exception as exc:  # a bug, not bad input: keep the traceback for the report
+                reply = ("err", KernelError(f"unexpected {type(exc).__name__} in the sandbox: {exc}\n"
+                                            + traceback.format_exc()))
+            try:
+                conn.send(reply)
+            except (BrokenPipeError, OSError):
+                return
+            if op == "shutdown":
+                return
+
+
+def main(fd: int) -> int:
+    conn = Connection(fd)
+    try:
+        info = setup.enter_sandbox_namespaces()
+    except LabError as exc:
+        conn.send(("err", exc))
+        return 1
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    child = os.fork()
+    if child:
+        conn.close()
+        _, status = os.waitpid(child, 0)
+        return os.waitstatus_to_exitcode(status) if status else 0
+    try:
+        sc.set_parent_death_signal(signal.SIGKILL)
+        setup.become_init()
+        if info["rootless"]:
+            sc.make_id_changes_noops()
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        server = Server(info)
+        conn.send(("ok", server.rpc_info()))
+        server.serve(conn)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))

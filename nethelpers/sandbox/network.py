@@ -63,13 +63,32 @@ class Network:
                            f"create it first with lab.add_node({name!r})") from None
 
     def index(self, node: str, ifname: str) -> int:
+        """ifindex of an interface, from the node's cache when it can be trusted."""
+        n = self.node(node)
+        if not n.volatile and ifname in n.indexes:
+            return n.indexes[ifname]
         try:
-            return self.node(node).nl.link_index(ifname)
+            index = n.nl.link_index(ifname)
         except NetlinkError as exc:
             if exc.errno == errno.ENODEV:
                 raise NotFound(f"node {node!r} has no interface {ifname!r}; "
-                               f"look with lab.run({node!r}, 'ip -br link')") from None
+                               f"look with lab[{node!r}].run('ip -br link')") from None
             raise
+        n.indexes[ifname] = index
+        return index
+
+    def addresses(self, node: str) -> list:
+        """(ifindex, address) of the node's non-loopback addresses."""
+        n = self.node(node)
+        if n.addrs is None or n.volatile:
+            n.addrs = [(i, a) for i, a in n.nl.addresses() if not a.ip.is_loopback]
+        return n.addrs
+
+    def forget(self, *names: str) -> None:
+        """Drop what is cached about these nodes (all nodes if none are named)."""
+        for name in names or list(self.nodes):
+            if name in self.nodes:
+                self.nodes[name].forget()
 
     def explain(self, exc: NetlinkError, what: str, *, kind: str | None = None) -> LabError:
         """Turn a kernel error into the lab's exception, naming the object and the fix."""
@@ -113,13 +132,14 @@ class Network:
                 except NetlinkError:
                     pass  # deleted by hand already
             nl.group_del(DOOMED_GROUP)
+            self.forget(survivor)
         for name in doomed:
             nodes_mod.destroy(self.nodes.pop(name), self.etc_dir)
 
     # --- links ------------------------------------------------------------------
     def _created(self, journal: Journal, node: str, ifname: str) -> None:
         nl = self.node(node).nl
-        journal.record(lambda: nl.link_del(ifname))
+        journal.record(lambda: (nl.link_del(ifname), self.forget(node)))
 
     def op_add_bridge(self, journal: Journal, node: str, name: str, mac: str | None = None,
                       mtu: int | None = None, up: bool = True) -> None:
@@ -216,11 +236,13 @@ class Network:
             raise self.explain(exc, f"set {node}:{name}") from None
 
     def op_remove_link(self, journal: Journal, node: str, name: str) -> None:
+        peer = self.peers.get((node, name))
         try:
             self.node(node).nl.link_del(name)
         except NetlinkError as exc:
             raise self.explain(exc, f"remove {node}:{name}") from None
         self._forget_pair(node, name)
+        self.forget(node, *([peer[0]] if peer else []))
 
     # --- addresses and routes -------------------------------------------------
     def _addresses(self, node: str) -> list[tuple[str, ipaddress.IPv4Interface]]:
@@ -232,28 +254,34 @@ class Network:
                        allow_overlap: bool = False) -> None:
         iface = ipaddress.ip_interface(cidr)
         index = self.index(node, ifname)
-        nl = self.node(node).nl
-        existing = nl.addresses()
-        for other_index, other in existing:
+        n = self.node(node)
+        for other_index, other in self.addresses(node):
             if other.ip == iface.ip:
                 raise AlreadyExists(f"{iface.ip} is already assigned in node {node!r}; "
                                     f"remove it first or choose another address")
             if (not allow_overlap and other_index != index and other.version == iface.version
-                    and not other.ip.is_loopback and other.network.overlaps(iface.network)):
-                other_name = next(n for n, i in self._addresses(node) if i == other)
+                    and other.network.overlaps(iface.network)):
+                other_name = next((name for name, i in self._addresses(node) if i == other), "?")
                 raise InvalidAddress(
                     f"{cidr} on {node}:{ifname} overlaps {other} on {node}:{other_name}: two interfaces "
                     f"on the same subnet give the kernel two routes for it and it will use only one. "
                     f"Use another subnet, or pass allow_overlap=True to see that clash on purpose.")
         try:
-            nl.addr(True, index, iface)
+            n.nl.addr(True, index, iface)
         except NetlinkError as exc:
             raise self.explain(exc, f"add {cidr} to {node}:{ifname}") from None
-        journal.record(lambda: nl.addr(False, self.index(node, ifname), iface))
+        if n.addrs is not None:
+            n.addrs.append((index, iface))
+        journal.record(lambda: self._remove_address(node, ifname, iface))
+
+    def _remove_address(self, node: str, ifname: str, iface) -> None:
+        n = self.node(node)
+        n.nl.addr(False, self.index(node, ifname), iface)
+        n.addrs = None
 
     def op_remove_address(self, journal: Journal, node: str, ifname: str, cidr: str) -> None:
         try:
-            self.node(node).nl.addr(False, self.index(node, ifname), ipaddress.ip_interface(cidr))
+            self._remove_address(node, ifname, ipaddress.ip_interface(cidr))
         except NetlinkError as exc:
             raise self.explain(exc, f"remove {cidr} from {node}:{ifname}") from None
 

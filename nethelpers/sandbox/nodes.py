@@ -26,7 +26,15 @@ class Node:
     kind: str = "node"
     parent: str | None = None
     ipv6: bool = False
-    touched: bool = field(default=False)  # a shell command ran here (state may differ from our records)
+    # What the lab knows without asking the kernel; forgotten whenever something
+    # else (a shell command, a removed link) may have changed the node.
+    indexes: dict = field(default_factory=dict)   # ifname -> ifindex
+    addrs: list | None = field(default_factory=list)  # (ifindex, address), loopback left out
+    volatile: bool = False  # a background process runs here: trust nothing cached
+
+    def forget(self) -> None:
+        self.indexes.clear()
+        self.addrs = None
 
     @property
     def path(self) -> str:

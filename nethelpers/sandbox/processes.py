@@ -78,8 +78,6 @@ class Processes:
 
     def _spawn(self, node: str | None, argv: list[str], **kwargs) -> subprocess.Popen:
         path = self.net.node(node).path if node is not None else None
-        if node is not None:
-            self.net.node(node).touched = True
         return subprocess.Popen(
             argv, env=environment(), start_new_session=True, close_fds=True,
             preexec_fn=lambda: nodes.enter(path, self.net.etc_dir, node), **kwargs)
@@ -93,10 +91,12 @@ class Processes:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             out, err = proc.communicate()
+            self._forget_after(node)
             raise CommandTimeout(
                 f"{_short(command)!r} in node {node!r} ran longer than {timeout} s and was killed; "
                 f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
                 f"Output so far: {out.decode(errors='replace')[-300:]!r}") from None
+        self._forget_after(node)
         return {"rc": proc.returncode, "stdout": out.decode(errors="replace"),
                 "stderr": err.decode(errors="replace")}
 
@@ -108,7 +108,21 @@ class Processes:
         with open(log, "wb") as out:
             proc = self._spawn(node, argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         self.background[pid_id] = Background(pid_id, node, _short(command), proc, log)
+        self.mark_volatile()
         return {"id": pid_id, "pid": proc.pid}
+
+    def _forget_after(self, node: str | None) -> None:
+        """A command may have changed anything in its node (the sandbox root: in any node)."""
+        if node is None:
+            self.net.forget()
+        elif node in self.net.nodes:
+            self.net.forget(node)
+
+    def mark_volatile(self) -> None:
+        """Nodes with a running background process: their cached state is never trusted."""
+        running = {bg.node for bg in self.background.values() if bg.popen.poll() is None}
+        for name, n in self.net.nodes.items():
+            n.volatile = None in running or name in running
 
     def _get(self, pid_id: int) -> Background:
         try:
@@ -134,6 +148,8 @@ class Processes:
                 pass
         result = self.status(pid_id)
         del self.background[pid_id]
+        self._forget_after(bg.node)
+        self.mark_volatile()
         return result
 
     def stop_in(self, node_names: set[str]) -> None:

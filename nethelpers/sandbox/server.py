@@ -127,6 +127,7 @@ class Server:
             except (EOFError, OSError):
                 return  # the owner is gone: PID 1 exits and the kernel kills the rest
             self.procs.reap_orphans()
+            self.procs.mark_volatile()
             try:
                 handler = getattr(self, "rpc_" + op, None)
                 if handler is None:

@@ -1,0 +1,30 @@
+"""Command line: ``python -m nethelpers doctor`` and ``python -m nethelpers bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nethelpers",
+                                     description="The course's network lab, from the command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("doctor", help="can a lab run here, and which kernel features and tools exist")
+    bench = commands.add_parser("bench", help="build and remove N containers; compare with an ip script")
+    bench.add_argument("--containers", "-n", type=int, default=100, metavar="N")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the ip-script baseline")
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import main as doctor_main
+
+        return doctor_main()
+    if args.containers < 1:
+        parser.error("--containers must be at least 1")
+    from .bench import main as bench_main
+
+    return bench_main(args.containers, baseline=not args.no_baseline)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""``python -m nethelpers bench``: how fast the lab builds and removes containers.
+
+Builds N "containers" on one bridge in a fresh lab (each a node with eth0, an
+address and a default route), checks that the first can ping the last, removes
+everything and counts what is left. Then, in another fresh lab, a plain shell
+script of ``ip`` commands builds and removes the same thing: the baseline.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+import time
+
+from .lab import Lab
+
+SUBNET = ipaddress.ip_network("10.88.0.0/16")
+
+
+def _addresses(n: int) -> list[str]:
+    hosts = SUBNET.hosts()
+    next(hosts)  # .1 is the bridge
+    return [str(next(hosts)) for _ in range(n)]
+
+
+def _tree_rss_kb(pid: int) -> tuple[int, int]:
+    """Resident memory (kB) and process count of ``pid`` and all its descendants."""
+    total, count, todo = 0, 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+            count += 1
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+        except (OSError, StopIteration):
+            pass
+    return total, count
+
+
+def run_lab(n: int) -> dict:
+    """Build and tear down n containers with the lab's own API; times in seconds."""
+    gateway, ips = str(SUBNET.network_address + 1), _addresses(n)
+    with Lab() as lab:
+        host = lab.add_node("host", kind="host")
+        host.add_bridge("br0", address=f"{gateway}/{SUBNET.prefixlen}")
+        names = [f"c{i}" for i in range(n)]
+        start = time.perf_counter()
+        with lab.batch():
+            for i, name in enumerate(names):
+                c = lab.add_node(name, kind="container", parent="host")
+                lab.add_veth(f"host:veth{i:07x}", f"{name}:eth0", master="br0")
+                c.add_address("eth0", f"{ips[i]}/{SUBNET.prefixlen}")
+                c.add_route("default", via=gateway)
+        built = time.perf_counter()
+        ping = lab[names[0]].run(f"ping -c1 -W2 {ips[-1]}")
+        rss_kb, procs = _tree_rss_kb(lab._proc.pid)
+        teardown_start = time.perf_counter()
+        lab.remove_nodes(names)
+        host.remove_link("br0")
+        done = time.perf_counter()
+        left_nodes = [x.name for x in lab.nodes() if x.name != "host"]
+        left_links = [link["name"] for link in host.snapshot()["links"] if link["name"] != "lo"]
+    return {"build": built - start, "teardown": done - teardown_start, "ping_ok": ping.rc == 0,
+            "leftovers": len(left_nodes) + len(left_links), "rss_mb": rss_kb / 1024,
+            "processes": procs}
+
+
+BASELINE = r"""
+set -e
+now() {{ date +%s%N; }}
+ip netns add host
+{IN_HOST} link set lo up
+{IN_HOST} link add br0 type bridge
+{IN_HOST} addr add {gateway}/{prefix} dev br0
+{IN_HOST} link set br0 up
+t0=$(now)
+i=0
+for ip in {ips}; do
+  ip netns add c$i
+  {IN_C} link set lo up
+  {IN_HOST} link add veth$i type veth peer name eth0 netns c$i
+  {IN_HOST} link set veth$i master br0 up
+  {IN_C} link set eth0 up
+  {IN_C} addr add $ip/{prefix} dev eth0
+  {IN_C} route add default via {gateway}
+  i=$((i+1))
+done
+t1=$(now)
+ip netns exec c0 ping -c1 -W2 {last} >/dev/null
+t2=$(now)
+i=0
+for ip in {ips}; do ip netns del c$i; i=$((i+1)); done
+{IN_HOST} link del br0
+t3=$(now)
+left=$(( $(ip netns list | grep -vc '^host') + $({IN_HOST} -o link show master br0 2>/dev/null | wc -l) ))
+echo "$t0 $t1 $t2 $t3 $left"
+"""
+
+# How the script reaches into a namespace: iproute2's -n option (one process per
+# command), or `ip netns exec NS ip ...` as most tutorials write it (two).
+STYLES = {"ip -n": ("ip -n host", "ip -n c$i"),
+          "ip netns exec": ("ip netns exec host ip", "ip netns exec c$i ip")}
+
+
+def run_baseline(n: int, style: str = "ip -n") -> dict:
+    """The same build and teardown as a shell script of ``ip`` commands."""
+    gateway, ips = str(SUBNET.network_address + 1), _addresses(n)
+    in_host, in_c = STYLES[style]
+    script = BASELINE.format(gateway=gateway, prefix=SUBNET.prefixlen, ips=" ".join(ips),
+                             last=ips[-1], IN_HOST=in_host, IN_C=in_c)
+    with Lab() as lab:
+        result = lab.run_in_sandbox(["sh", "-c", script], timeout=900, check=True)
+    t0, t1, t2, t3, left = (int(x) for x in result.stdout.split())
+    return {"build": (t1 - t0) / 1e9, "teardown": (t3 - t2) / 1e9, "leftovers": left}
+
+
+def bench(n: int, baseline: bool = True, progress=None) -> dict:
+    progress = progress or (lambda text: print(text, file=sys.stderr))
+    progress(f"lab: building and removing {n} containers ...")
+    ours = run_lab(n)
+    per = 1000 / n
+    report = {
+        "containers": n,
+        "build_ms_per_container": round(ours["build"] * per, 3),
+        "teardown_ms_per_container": round(ours["teardown"] * per, 3),
+        "total_ms_per_container": round((ours["build"] + ours["teardown"]) * per, 3),
+        "build_s": round(ours["build"], 3),
+        "first_to_last_ping": ours["ping_ok"],
+        "leftovers": ours["leftovers"],
+        "sandbox_rss_mb": round(ours["rss_mb"], 1),
+        "sandbox_processes": ours["processes"],
+        "cpus": os.cpu_count(),
+    }
+    if baseline:
+        ours_total = ours["build"] + ours["teardown"]
+        for style, key in (("ip -n", "baseline"), ("ip netns exec", "baseline_netns_exec")):
+            progress(f"baseline: the same as a shell script of `{style}` commands ...")
+            base = run_baseline(n, style)
+            base_total = base["build"] + base["teardown"]
+            report[f"{key}_ms_per_container"] = round(base_total * per, 3)
+            report[f"{key}_leftovers"] = base["leftovers"]
+            report["speedup" if key == "baseline" else "speedup_vs_netns_exec"] = \
+                round(base_total / ours_total, 1)
+    return report
+
+
+def main(n: int, baseline: bool = True) -> int:
+    """Progress goes to stderr; the last line of stdout is the JSON report."""
+    report = bench(n, baseline)
+    print(json.dumps(report))
+    return 0 if report["leftovers"] == 0 and report["first_to_last_ping"] else 1

@@ -12,6 +12,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 from ..errors import CommandTimeout, MissingFeature, NotFound
@@ -83,22 +84,26 @@ class Processes:
             preexec_fn=lambda: nodes.enter(path, self.net.etc_dir, node), **kwargs)
 
     def run(self, node: str | None, command, timeout: float = 30, input: str | None = None) -> dict:
+        """Run to completion. Output goes to files, not pipes, so that a process the
+        command leaves running in the background (``sleep 9 &``) does not hold us up."""
         argv = argv_of(command)
-        proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            out, err = proc.communicate(input.encode() if input is not None else None, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            out, err = proc.communicate()
+        with tempfile.TemporaryFile(dir=STATE_DIR) as out, tempfile.TemporaryFile(dir=STATE_DIR) as err:
+            proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                               stdout=out, stderr=err)
+            try:
+                if input is not None:
+                    proc.communicate(input.encode(), timeout=timeout)
+                else:
+                    proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                self._forget_after(node)
+                raise CommandTimeout(
+                    f"{_short(command)!r} in node {node!r} ran longer than {timeout} s and was killed; "
+                    f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
+                    f"Output so far: {_read(out)[-300:]!r}") from None
             self._forget_after(node)
-            raise CommandTimeout(
-                f"{_short(command)!r} in node {node!r} ran longer than {timeout} s and was killed; "
-                f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
-                f"Output so far: {out.decode(errors='replace')[-300:]!r}") from None
-        self._forget_after(node)
-        return {"rc": proc.returncode, "stdout": out.decode(errors="replace"),
-                "stderr": err.decode(errors="replace")}
+            return {"rc": proc.returncode, "stdout": _read(out), "stderr": _read(err)}
 
     def start(self, node: str | None, command) -> dict:
         argv = argv_of(command)
@@ -184,6 +189,11 @@ def _kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
+
+
+def _read(file) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 def _short(command) -> str:

@@ -1,0 +1,48 @@
+"""Shared fixtures: every test gets real, throwaway labs (no mocks of the kernel)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from nethelpers import Lab
+
+
+@pytest.fixture
+def lab():
+    with Lab() as lab:
+        yield lab
+
+
+@pytest.fixture
+def pair(lab):
+    """Two nodes a and b joined by a veth pair, 10.0.0.1/24 <-> 10.0.0.2/24."""
+    a, b = lab.add_node("a"), lab.add_node("b")
+    lab.add_veth("a:eth0", "b:eth0")
+    a.add_address("eth0", "10.0.0.1/24")
+    b.add_address("eth0", "10.0.0.2/24")
+    return a, b
+
+
+@pytest.fixture
+def bridged(lab):
+    """A docker-like host: bridge br0 10.0.0.1/24 and containers c1 (.2), c2 (.3)."""
+    host = lab.add_node("host", kind="host")
+    host.add_bridge("br0", address="10.0.0.1/24")
+    containers = []
+    for i in (1, 2):
+        c = lab.add_node(f"c{i}", kind="container", parent="host")
+        lab.add_veth(f"host:veth{i}", f"c{i}:eth0", master="br0")
+        c.add_address("eth0", f"10.0.0.{i + 1}/24")
+        c.add_route("default", via="10.0.0.1")
+        containers.append(c)
+    return host, *containers
+
+
+def pings(node, address: str) -> bool:
+    """One bounded ping (1 packet, 1 s)."""
+    return node.run(f"ping -c1 -W1 {address}", timeout=5).rc == 0
+
+
+ROOT = os.geteuid() == 0

@@ -223,25 +223,41 @@ class Netlink:
         found = dict(iter_attrs(reply, 20, len(reply)))
         return struct.unpack("i", found[NETNSA_NSID])[0] if NETNSA_NSID in found else -1
 
-    def addresses(self) -> list[tuple[int, ipaddress.IPv4Interface | ipaddress.IPv6Interface]]:
-        """(ifindex, address/prefix) of every address in this namespace; a cheap raw parse."""
+    def _raw_dump(self, kind: int, body: bytes):
+        """Yield (type, message bytes) of a dump without decoding it."""
         self.seq += 1
-        self.sock.send(struct.pack("IHHII", 24, RTM_GETADDR, F_REQUEST | F_DUMP, self.seq, 0)
-                       + struct.pack("BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0))
-        found = []
+        self.sock.send(struct.pack("IHHII", 16 + len(body), kind, F_REQUEST | F_DUMP, self.seq, 0) + body)
         while True:
             data, offset = self.sock.recv(1 << 20), 0
             while offset < len(data):
                 length, mtype = struct.unpack_from("IH", data, offset)
                 if mtype == NLMSG_DONE:
-                    return found
-                if mtype == RTM_NEWADDR:
-                    family, prefix, _, _, index = struct.unpack_from("BBBBI", data, offset + 16)
-                    attrs = dict(iter_attrs(data, offset + 24, offset + length))
-                    raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
-                    if raw is not None:
-                        found.append((index, ipaddress.ip_interface((ipaddress.ip_address(raw), prefix))))
+                    return
+                yield mtype, data[offset:offset + length]
                 offset += (length + 3) & ~3
+
+    def addresses(self) -> list[tuple[int, ipaddress.IPv4Interface | ipaddress.IPv6Interface]]:
+        """(ifindex, address/prefix) of every address in this namespace; a cheap raw parse."""
+        found = []
+        for mtype, msg in self._raw_dump(RTM_GETADDR, struct.pack("BBBBI", socket.AF_UNSPEC, 0, 0, 0, 0)):
+            if mtype == RTM_NEWADDR:
+                _, prefix, _, _, index = struct.unpack_from("BBBBI", msg, 16)
+                attrs = dict(iter_attrs(msg, 24, len(msg)))
+                raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
+                if raw is not None:
+                    found.append((index, ipaddress.ip_interface((ipaddress.ip_address(raw), prefix))))
+        return found
+
+    def settle(self) -> None:
+        """Ask for each link once: the kernel then applies pending carrier/operstate changes
+        (linkwatch, otherwise up to a second late), so what is shown next is final."""
+        indexes = [struct.unpack_from("i", msg, 20)[0]
+                   for mtype, msg in self._raw_dump(RTM_GETLINK, ifinfomsg()) if mtype == RTM_NEWLINK]
+        for index in indexes:
+            try:
+                self.request(RTM_GETLINK, ifinfomsg(index=index) + attr(IFLA_EXT_MASK, u32(0)), F_REQUEST)
+            except NetlinkError:
+                pass  # gone meanwhile
 
 
 def iter_attrs(data: bytes, offset: int, end: int):

@@ -52,7 +52,13 @@ class Server:
         return [{"name": n.name, "kind": n.kind, "parent": n.parent} for n in self.net.nodes.values()]
 
     def rpc_run(self, node, command, timeout=30, input=None) -> dict:
+        self._settle(node)
         return self.procs.run(node, command, timeout, input)
+
+    def _settle(self, node: str | None) -> None:
+        """Let pending link-state changes land before anyone looks (deterministic output)."""
+        for n in ([self.net.node(node)] if node is not None else self.net.nodes.values()):
+            n.nl.settle()
 
     def rpc_start(self, node, command) -> dict:
         return self.procs.start(node, command)
@@ -81,6 +87,7 @@ class Server:
         chosen = [self.net.node(n) for n in (names or list(self.net.nodes))]
         result = {}
         for node in chosen:
+            node.nl.settle()
             snap = state.snapshot(node.nl)
             snap.update(name=node.name, kind=node.kind, parent=node.parent)
             result[node.name] = snap

@@ -7,6 +7,7 @@ lab's own records: what the learner changed by hand with ``ip`` shows up too.
 from __future__ import annotations
 
 import socket
+import struct
 
 from . import rtnl
 
@@ -41,15 +42,17 @@ def links(nl: rtnl.Netlink) -> list[dict]:
         master = m.get_attr("IFLA_MASTER")
         nsid = m.get_attr("IFLA_LINK_NETNSID")
         peer_index = m.get_attr("IFLA_LINK")
+        if nsid is None and peer_index == m["index"]:
+            peer_index = None  # some devices name themselves as their link
         entry = {
             "index": m["index"], "name": m.get_attr("IFLA_IFNAME"), "kind": kind or (
                 "loopback" if m.get_attr("IFLA_IFNAME") == "lo" else "device"),
             "mac": m.get_attr("IFLA_ADDRESS"), "mtu": m.get_attr("IFLA_MTU"),
             "up": bool(m["flags"] & 1), "state": m.get_attr("IFLA_OPERSTATE"),
             "master": names.get(master) if master else None,
-            "link_index": peer_index if peer_index and peer_index != m["index"] else None,
+            "link_index": peer_index or None,
             "link_netnsid": nsid,
-            "link": names.get(peer_index) if peer_index and nsid is None and peer_index != m["index"] else None,
+            "link": names.get(peer_index) if peer_index and nsid is None else None,
         }
         entry.update(details)
         result.append(entry)
@@ -74,26 +77,34 @@ def routes(nl: rtnl.Netlink, names: dict[int, str]) -> list[dict]:
     return result
 
 
-def neighbours(nl: rtnl.Netlink, names: dict[int, str]) -> tuple[list[dict], list[dict]]:
-    """(ARP/NDP entries, bridge/vxlan FDB entries)."""
-    neigh, fdb = [], []
-    for m in nl.dump(rtnl.RTM_GETNEIGH, bytes(12)):
-        state = NUD_NAMES.get(m["state"], hex(m["state"]))
-        if m["family"] == AF_BRIDGE:
-            master = m.get_attr("NDA_MASTER")
-            fdb.append({"mac": m.get_attr("NDA_LLADDR"), "dev": names.get(m["ifindex"]),
-                        "master": names.get(master) if master else None,
-                        "dst": m.get_attr("NDA_DST"), "vni": m.get_attr("NDA_VNI"),
-                        "self": bool(m["flags"] & rtnl.NTF_SELF), "state": state})
-        elif m.get_attr("NDA_DST") and m["state"] not in (0x20, 0x40):
-            neigh.append({"ip": m.get_attr("NDA_DST"), "mac": m.get_attr("NDA_LLADDR"),
-                          "dev": names.get(m["ifindex"]), "state": state})
-    return neigh, fdb
+def neighbours(nl: rtnl.Netlink, names: dict[int, str]) -> list[dict]:
+    """ARP/NDP entries (failed and no-ARP ones left out)."""
+    result = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for m in nl.dump(rtnl.RTM_GETNEIGH, struct.pack("BxxxiHBB", family, 0, 0, 0, 0)):
+            if m.get_attr("NDA_DST") and m["state"] not in (0x20, 0x40):
+                result.append({"ip": m.get_attr("NDA_DST"), "mac": m.get_attr("NDA_LLADDR"),
+                               "dev": names.get(m["ifindex"]), "state": NUD_NAMES.get(m["state"], hex(m["state"]))})
+    return result
+
+
+def fdb(nl: rtnl.Netlink, names: dict[int, str]) -> list[dict]:
+    """Bridge and VXLAN forwarding entries (multicast ones left out)."""
+    result = []
+    for m in nl.dump(rtnl.RTM_GETNEIGH, struct.pack("BxxxiHBB", AF_BRIDGE, 0, 0, 0, 0)):
+        mac = m.get_attr("NDA_LLADDR")
+        if not mac or int(mac[:2], 16) & 1:
+            continue
+        master = m.get_attr("NDA_MASTER")
+        result.append({"mac": mac, "dev": names.get(m["ifindex"]),
+                       "master": names.get(master) if master else None,
+                       "dst": m.get_attr("NDA_DST"), "vni": m.get_attr("NDA_VNI"),
+                       "state": NUD_NAMES.get(m["state"], hex(m["state"]))})
+    return result
 
 
 def snapshot(nl: rtnl.Netlink) -> dict:
     link_list = links(nl)
     names = {link["index"]: link["name"] for link in link_list}
-    neigh, fdb = neighbours(nl, names)
     return {"links": link_list, "addresses": addresses(nl, names), "routes": routes(nl, names),
-            "neighbours": neigh, "fdb": fdb}
+            "neighbours": neighbours(nl, names), "fdb": fdb(nl, names)}

@@ -1,0 +1,101 @@
+"""Bad input: a specific exception naming the cause and the fix, and the lab left as it was."""
+
+from __future__ import annotations
+
+import pytest
+
+from nethelpers import (AlreadyExists, InvalidAddress, InvalidName, InvalidValue, MissingFeature,
+                        NotFound)
+
+
+def _unchanged(lab, call, error, *fragments):
+    before = lab.snapshot()
+    with pytest.raises(error) as caught:
+        call()
+    for fragment in fragments:
+        assert fragment in str(caught.value), str(caught.value)
+    assert lab.snapshot() == before
+    return str(caught.value)
+
+
+def test_interface_name_longer_than_15(lab, pair):
+    _unchanged(lab, lambda: lab.add_veth("a:a-very-long-name0", "b:x"), InvalidName,
+               "'a-very-long-name0' has 17 characters", "at most 15", "Shorten it")
+    _unchanged(lab, lambda: pair[0].add_bridge("br/x"), InvalidName, "may not contain")
+
+
+@pytest.mark.parametrize("cidr, words", [
+    ("10.0.0.300/24", ["not a valid CIDR", "'10.0.0.2/24'"]),
+    ("10.0.0.5", ["needs a prefix length"]),
+    ("10.0.0.0/24", ["network address of 10.0.0.0/24", "10.0.0.1/24"]),
+    ("10.0.0.255/24", ["broadcast address"]),
+])
+def test_invalid_cidrs(lab, pair, cidr, words):
+    _unchanged(lab, lambda: pair[0].add_address("eth0", cidr), InvalidAddress, *words)
+
+
+def test_overlapping_subnet_on_another_interface(lab, pair):
+    a, _ = pair
+    a.add_bridge("br0")
+    _unchanged(lab, lambda: a.add_address("br0", "10.0.0.7/24"), InvalidAddress,
+               "overlaps 10.0.0.1/24 on a:eth0", "allow_overlap=True")
+    a.add_address("br0", "10.0.0.7/24", allow_overlap=True)  # on purpose: the routing-clash lesson
+    assert a.run("ip route show 10.0.0.0/24").stdout.count("10.0.0.0/24") == 2
+
+
+def test_same_address_twice(lab, pair):
+    _unchanged(lab, lambda: pair[0].add_address("eth0", "10.0.0.1/24"), AlreadyExists,
+               "10.0.0.1 is already assigned")
+
+
+def test_gateway_outside_every_subnet(lab, pair):
+    _unchanged(lab, lambda: pair[0].add_route("default", via="10.9.9.1"), InvalidAddress,
+               "gateway 10.9.9.1 is outside every subnet", "10.0.0.1/24 on eth0")
+
+
+def test_route_destination_with_host_bits(lab, pair):
+    _unchanged(lab, lambda: pair[0].add_route("10.1.0.1/16", via="10.0.0.2"), InvalidAddress,
+               "host bits set", "10.1.0.0/16")
+
+
+def test_duplicate_node_and_duplicate_interface(lab, pair):
+    _unchanged(lab, lambda: lab.add_node("a"), AlreadyExists, "a node named 'a' exists already",
+               "remove_node('a')")
+    _unchanged(lab, lambda: lab.add_veth("a:eth0", "b:eth1"), AlreadyExists,
+               "a:eth0 <-> b:eth1", "exists already")
+
+
+def test_unknown_node_and_interface(lab, pair):
+    _unchanged(lab, lambda: lab.add_veth("a:x0", "zz:eth0"), NotFound, "no node 'zz'", "nodes: a, b")
+    _unchanged(lab, lambda: pair[0].add_address("eth9", "10.3.0.1/24"), NotFound,
+               "node 'a' has no interface 'eth9'")
+    with pytest.raises(NotFound, match="no node 'zz'"):
+        lab["zz"]
+
+
+def test_bad_names_and_values(lab):
+    _unchanged(lab, lambda: lab.add_node("has space"), InvalidName, "not usable")
+    _unchanged(lab, lambda: lab.add_node("n", kind="vm"), InvalidValue, "kind 'vm'")
+    lab.add_node("n")
+    _unchanged(lab, lambda: lab["n"].add_vxlan("vx0", 2 ** 24), InvalidValue, "VNI", "0 to 16777215")
+    _unchanged(lab, lambda: lab["n"].set_link("lo", mtu=10), InvalidValue, "MTU 10")
+    _unchanged(lab, lambda: lab["n"].add_route("default"), InvalidValue, "via=")
+    _unchanged(lab, lambda: lab["n"].add_neighbour("10.0.0.1", "zz:zz", "lo"), InvalidAddress, "MAC")
+
+
+def test_a_link_type_the_kernel_lacks(lab):
+    lab.add_node("n")
+    _unchanged(lab, lambda: lab["n"].add_link("x0", "nosuchkind"), MissingFeature,
+               "no 'nosuchkind' link type", "doctor")
+
+
+def test_a_failed_step_in_the_middle_is_undone(lab, pair):
+    a, b = pair
+    with pytest.raises(InvalidAddress):
+        with lab.batch():
+            a.add_bridge("br1", address="10.20.0.1/24")
+            lab.add_veth("a:v1", "b:v1", master="br1")
+            b.add_address("v1", "10.20.0.2/24")
+            b.add_route("default", via="10.99.0.1")  # fails: outside every subnet
+    names = {l["name"] for l in a.snapshot()["links"]} | {l["name"] for l in b.snapshot()["links"]}
+    assert names == {"lo", "eth0"}

@@ -1,0 +1,156 @@
+"""Nodes, links, addresses, routes, neighbours: built in the kernel, read back from it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from conftest import pings
+
+
+def _link(node, name):
+    return next(l for l in node.snapshot()["links"] if l["name"] == name)
+
+
+def test_a_node_has_loopback_up_and_nothing_else(lab):
+    n = lab.add_node("n")
+    links = n.snapshot()["links"]
+    assert [(l["name"], l["up"]) for l in links] == [("lo", True)]
+    assert pings(n, "127.0.0.1")
+
+
+def test_veth_pair_connects_two_nodes(pair):
+    a, b = pair
+    assert pings(a, "10.0.0.2")
+    eth0 = _link(a, "eth0")
+    assert eth0["kind"] == "veth" and eth0["peer_node"] == "b" and eth0["peer"] == "eth0"
+
+
+def test_macs_are_stable_and_locally_administered(lab, pair):
+    mac = _link(pair[0], "eth0")["mac"]
+    assert re.fullmatch(r"02(:[0-9a-f]{2}){5}", mac)
+    with type(lab)() as other:
+        x, y = other.add_node("a"), other.add_node("b")
+        other.add_veth("a:eth0", "b:eth0")
+        assert _link(x, "eth0")["mac"] == mac  # same names, same MAC: deterministic outputs
+
+
+def test_ipv6_is_off_unless_asked(lab):
+    a, b = lab.add_node("a"), lab.add_node("b", ipv6=True)
+    lab.add_veth("a:eth0", "b:eth0")
+    assert "inet6" not in a.run("ip addr show eth0").stdout
+    assert "fe80::" in b.run("ip addr show eth0").stdout
+
+
+def test_bridge_joins_containers_and_default_route_reaches_the_host(bridged):
+    host, c1, c2 = bridged
+    assert pings(c1, "10.0.0.3") and pings(c1, "10.0.0.1")
+    ports = {l["name"]: l["master"] for l in host.snapshot()["links"]}
+    assert ports["veth1"] == ports["veth2"] == "br0"
+    routes = c1.snapshot()["routes"]
+    assert {"dst": "default", "via": "10.0.0.1", "dev": "eth0", "src": None} in routes
+
+
+def test_router_with_ip_forward_connects_two_subnets(lab):
+    left, router, right = lab.add_node("left"), lab.add_node("router", kind="router"), lab.add_node("right")
+    lab.add_veth("left:eth0", "router:eth0")
+    lab.add_veth("right:eth0", "router:eth1")
+    left.add_address("eth0", "10.1.0.2/24")
+    router.add_address("eth0", "10.1.0.1/24")
+    router.add_address("eth1", "10.2.0.1/24")
+    right.add_address("eth0", "10.2.0.2/24")
+    left.add_route("default", via="10.1.0.1")
+    right.add_route("10.1.0.0/24", via="10.2.0.1")
+    assert router.sysctl("net.ipv4.ip_forward") == "0"
+    assert not pings(left, "10.2.0.2")
+    router.sysctl("net.ipv4.ip_forward", 1)
+    assert router.sysctl("net.ipv4.ip_forward") == "1" and left.sysctl("net.ipv4.ip_forward") == "0"
+    assert pings(left, "10.2.0.2")
+
+
+def test_neighbour_and_fdb_entries_are_written_and_read_back(pair):
+    a, b = pair
+    a.add_neighbour("10.0.0.9", "02:00:00:00:00:09", "eth0")
+    a.add_bridge("br0")
+    a.add_fdb("02:00:00:00:00:0a", "br0", master=False)
+    snap = a.snapshot()
+    assert {"ip": "10.0.0.9", "mac": "02:00:00:00:00:09", "dev": "eth0", "state": "PERMANENT"} in snap["neighbours"]
+    assert any(e["mac"] == "02:00:00:00:00:0a" and e["dev"] == "br0" for e in snap["fdb"])
+
+
+def test_vxlan_over_an_underlay_with_static_fdb(lab):
+    h1, h2 = lab.add_node("h1", kind="host"), lab.add_node("h2", kind="host")
+    lab.add_veth("h1:eth0", "h2:eth0")
+    h1.add_address("eth0", "192.168.56.11/24")
+    h2.add_address("eth0", "192.168.56.12/24")
+    for me, other, ip in ((h1, "192.168.56.12", "10.9.0.1/24"), (h2, "192.168.56.11", "10.9.0.2/24")):
+        me.add_vxlan("vxlan0", 4096, dev="eth0", local=str(me.snapshot()["addresses"][1]["address"]).split("/")[0])
+        me.add_fdb("00:00:00:00:00:00", "vxlan0", dst=other)
+        me.add_address("vxlan0", ip)
+    vx = _link(h1, "vxlan0")
+    assert (vx["kind"], vx["vni"], vx["port"], vx["learning"]) == ("vxlan", 4096, 4789, False)
+    assert pings(h1, "10.9.0.2")
+
+
+def test_macvlan_into_another_node(lab):
+    host, c = lab.add_node("host", kind="host"), lab.add_node("c", kind="container", parent="host")
+    lan = lab.add_node("lan")
+    lab.add_veth("host:eth0", "lan:eth0")
+    lan.add_address("eth0", "192.168.1.10/24")
+    host.add_macvlan("mv0", "eth0", into="c", mode="bridge")
+    c.add_address("mv0", "192.168.1.20/24")
+    link = _link(c, "mv0")
+    assert link["kind"] == "macvlan" and link["mode"] == "bridge"
+    assert pings(c, "192.168.1.10")
+
+
+def test_mtu_up_down_and_removing_a_veth_removes_its_peer(pair, lab):
+    a, b = pair
+    a.set_link("eth0", mtu=1450)
+    assert _link(a, "eth0")["mtu"] == 1450
+    a.set_link("eth0", up=False)
+    assert not _link(a, "eth0")["up"] and not pings(a, "10.0.0.2")
+    a.set_link("eth0", up=True)
+    a.remove_link("eth0")
+    assert [l["name"] for l in b.snapshot()["links"]] == ["lo"]
+
+
+def test_removing_a_node_removes_its_links_everywhere_at_once(bridged, lab):
+    host = bridged[0]
+    lab.remove_node("c1")
+    names = [l["name"] for l in host.snapshot()["links"]]
+    assert "veth1" not in names and "veth2" in names  # immediately, not after a kernel delay
+    assert [n.name for n in lab.nodes()] == ["host", "c2"]
+
+
+def test_per_node_resolv_conf_like_ip_netns_exec(lab, pair):
+    a, b = pair
+    path = a.write_etc("resolv.conf", "nameserver 127.0.0.11\noptions ndots:0\n")
+    assert path.endswith("/a/resolv.conf")
+    assert a.run("cat /etc/resolv.conf").stdout == "nameserver 127.0.0.11\noptions ndots:0\n"
+    assert "127.0.0.11" not in b.run("cat /etc/resolv.conf").stdout
+    assert a.run("ls /sys/class/net").stdout.split() == ["eth0", "lo"]  # /sys shows the node
+
+
+def test_batch_is_all_or_nothing(lab):
+    lab.add_node("keep")
+    with pytest.raises(Exception, match="no node 'nope'"):
+        with lab.batch():
+            lab.add_node("x")
+            lab.add_veth("keep:v0", "x:eth0")
+            lab["keep"].add_address("v0", "10.5.0.1/24")
+            lab.add_veth("keep:v1", "nope:eth0")
+    assert [n.name for n in lab.nodes()] == ["keep"]
+    assert [l["name"] for l in lab["keep"].snapshot()["links"]] == ["lo"]
+
+
+def test_snapshot_sees_what_the_shell_did(lab):
+    n = lab.add_node("n")
+    n.run("ip link add br9 type bridge && ip addr add 10.7.0.1/24 dev br9", check=True)
+    snap = n.snapshot()
+    assert any(l["name"] == "br9" and l["kind"] == "bridge" for l in snap["links"])
+    assert {"dev": "br9", "family": "inet", "address": "10.7.0.1/24"} in snap["addresses"]
+    # and the lab's own checks see it too
+    with pytest.raises(Exception, match="overlaps 10.7.0.1/24"):
+        n.add_bridge("br8", address="10.7.0.2/24")

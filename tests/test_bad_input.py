@@ -99,3 +99,10 @@ def test_a_failed_step_in_the_middle_is_undone(lab, pair):
             b.add_route("default", via="10.99.0.1")  # fails: outside every subnet
     names = {l["name"] for l in a.snapshot()["links"]} | {l["name"] for l in b.snapshot()["links"]}
     assert names == {"lo", "eth0"}
+
+
+def test_removing_a_host_that_still_holds_containers(lab, bridged):
+    _unchanged(lab, lambda: lab.remove_node("host"), InvalidValue, "still holds c1, c2",
+               "remove_nodes(['c1', 'c2', 'host'])")
+    lab.remove_nodes(["host", "c1", "c2"])
+    assert lab.nodes() == []

@@ -17,7 +17,7 @@ import sys
 import traceback
 from multiprocessing.connection import Connection
 
-from ..errors import KernelError, LabError, NotFound
+from ..errors import InvalidValue, KernelError, LabError, NotFound
 from . import network, processes, setup, state
 from . import syscalls as sc
 from .rtnl import Netlink
@@ -45,6 +45,11 @@ class Server:
     def rpc_remove_nodes(self, names: list[str]) -> None:
         for name in names:
             self.net.node(name)
+        orphans = sorted(n.name for n in self.net.nodes.values() if n.parent in names and n.name not in names)
+        if orphans:
+            raise InvalidValue(f"cannot remove {', '.join(sorted(set(names)))}: it still holds "
+                               f"{', '.join(orphans)}; remove those first or together: "
+                               f"lab.remove_nodes({sorted(set(names) | set(orphans))!r})")
         self.procs.stop_in(set(names))
         self.net.remove_nodes(names)
 
@@ -168,6 +173,7 @@ def main(fd: int) -> int:
         return os.waitstatus_to_exitcode(status) if status else 0
     try:
         sc.set_parent_death_signal(signal.SIGKILL)
+        sc.set_process_name("lab-sandbox")
         setup.become_init()
         if info["rootless"]:
             sc.make_id_changes_noops()

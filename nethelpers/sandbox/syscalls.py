@@ -25,6 +25,7 @@ MS_SLAVE = 0x80000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_NAME = 15
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 
@@ -57,6 +58,11 @@ def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
 
 def umount(target: str) -> None:
     _check(_libc.umount2(_b(target), ctypes.c_int(MNT_DETACH)), f"umount {target}")
+
+
+def set_process_name(name: str) -> None:
+    """What ``ps -o comm`` shows for this process (at most 15 bytes)."""
+    _check(_libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0), "prctl")
 
 
 def set_parent_death_signal(signum: int) -> None:

@@ -130,6 +130,8 @@ def test_per_node_resolv_conf_like_ip_netns_exec(lab, pair):
     assert path.endswith("/a/resolv.conf")
     assert a.run("cat /etc/resolv.conf").stdout == "nameserver 127.0.0.11\noptions ndots:0\n"
     assert "127.0.0.11" not in b.run("cat /etc/resolv.conf").stdout
+    # the real iproute2 honours it too: /etc/netns/a/ exists inside the sandbox (only there)
+    assert "ndots:0" in lab.run_in_sandbox("ip netns exec a cat /etc/resolv.conf").stdout
     assert a.run("ls /sys/class/net").stdout.split() == ["eth0", "lo"]  # /sys shows the node
 
 

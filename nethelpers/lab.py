@@ -79,7 +79,7 @@ class Lab:
         self.closed = False
         _open_labs.add(self)
         _current[0] = weakref.ref(self)
-        _register_magics()
+        _setup_ipython()
 
     # --- plumbing -------------------------------------------------------------
     def _tail(self) -> str:
@@ -257,7 +257,8 @@ def _endpoint(text: str) -> tuple[str, str]:
 
 
 
-def _register_magics() -> None:
+def _setup_ipython() -> None:
+    """In a notebook: the %lab magics, and pictures shown as PNG (see :meth:`Lab.plot`)."""
     try:
         from IPython import get_ipython
     except ImportError:

@@ -45,7 +45,14 @@ def lab_magic(line: str, cell: str | None = None) -> None:
 
 
 def register(shell) -> None:
+    """Add %lab/%%lab, and show matplotlib figures as PNG even when pyplot was never
+    imported (the lab's pictures are plain Figures, so they are not drawn twice)."""
     if id(shell) in _registered:
         return
     shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")
+    from matplotlib.figure import Figure
+    from IPython.core.pylabtools import print_figure
+
+    shell.display_formatter.formatters["image/png"].for_type(
+        Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
     _registered.add(id(shell))

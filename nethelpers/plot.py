@@ -1,9 +1,7 @@
-"""Draw a lab snapshot the way a learner sketches it.
+"""Draw a lab snapshot the way a learner sketches it (see :func:`draw`).
 
-Machines are rounded boxes (containers inside their host), bridges are dark bars,
-veth pairs are wires labelled at each end, vxlan and macvlan links are dashed.
-Every size below is in inches at the natural scale; the whole picture is then
-scaled (fonts included) to fit the figure.
+Sizes are in inches at the natural scale; the picture, fonts included, is then
+scaled to fit the figure.
 """
 
 from __future__ import annotations
@@ -21,17 +19,18 @@ COLOURS = {  # node kind -> (fill, edge)
     "server": ("#f8dcdb", "#b0413e"), "client": ("#fbf3c6", "#9c8a1b"),
     "node": ("#ececec", "#666666"),
 }
-BAR, PILL, WIRE, HIGHLIGHT = "#4a4a4a", "#ffffff", "#333333", "#e6194b"
-BIG = 40          # more nodes than this: small text and no interface labels
+BAR, WIRE, HIGHLIGHT = "#4a4a4a", "#333333", "#e6194b"
+BIG = 40  # more nodes than this: smaller text, no interface labels
 PAD, GAP = 0.14, 0.3
 
 
 def _ends(snapshot: dict) -> dict:
-    """(node, ifname) -> (kind, target (node, ifname) or None, label lines) for each link but lo."""
+    """(node, ifname) -> (kind, target, label lines, master) for every link but loopback; the
+    target is the (node, ifname) wired to: a veth's peer, a macvlan's parent, a vxlan's
+    underlay device (found by its local address), or None."""
     ends = {}
     for name in sorted(snapshot):
         snap = snapshot[name]
-        names = {link["index"]: link["name"] for link in snap["links"]}
         owner = {a["address"].split("/")[0]: a["dev"] for a in snap["addresses"]}
         for link in snap["links"]:
             kind, ifname = link["kind"], link["name"]
@@ -40,28 +39,31 @@ def _ends(snapshot: dict) -> dict:
             target = None
             if link.get("peer_node") in snapshot and link.get("peer"):
                 target = (link["peer_node"], link["peer"])
-            elif kind in ("veth", "macvlan", "vxlan") and (link.get("link") or link.get("link_index") in names):
-                target = (name, link.get("link") or names[link["link_index"]])
+            elif kind in ("veth", "macvlan", "vxlan") and link.get("link"):  # lower link, same node
+                target = (name, link["link"])
             elif kind == "vxlan" and owner.get(link.get("local")):
                 target = (name, owner[link["local"]])
-            addrs = sorted((a["family"] != "inet", a["address"]) for a in snap["addresses"]
-                           if a["dev"] == ifname and not a["address"].startswith("fe80:"))
-            head = ifname + {"vxlan": f" VNI {link.get('vni')}",
-                             "macvlan": f" macvlan {link.get('mode') or ''}".rstrip()}.get(kind, "")
-            ends[(name, ifname)] = (kind, target, [head] + [a for _, a in addrs], link.get("master"))
+            lines = [ifname + {"vxlan": f" VNI {link.get('vni')}",
+                               "macvlan": f" macvlan {link.get('mode') or ''}".rstrip()}.get(kind, "")]
+            if kind == "vxlan" and link.get("remote"):
+                lines.append(f"remote {link['remote']}")
+            mine = sorted((a["family"] != "inet", a["address"]) for a in snap["addresses"]
+                          if a["dev"] == ifname and not a["address"].startswith("fe80"))
+            lines += [address for _, address in mine]
+            ends[(name, ifname)] = (kind, target, lines, link.get("master"))
     return ends
 
 
 def _text_size(lines: list[str], pt: float) -> tuple[float, float]:
-    return max(map(len, lines)) * pt * 0.6 / 72 + 0.08, len(lines) * pt * 1.3 / 72 + 0.06
+    return max(map(len, lines)) * pt * 0.57 / 72 + 0.08, len(lines) * pt * 1.3 / 72 + 0.06
 
 
-def _toward(r, p):
-    """The point of rectangle r's border that faces point p (straight across when possible)."""
+def _toward(r, p, flat=False):
+    """The point of rectangle r's border facing p; wires leave a flat r (bar, pill) by top or bottom."""
     x0, y0, x1, y1 = r
     px, py = p
-    if x0 <= px <= x1:
-        return px, (y1 if py > y1 else y0)
+    if x0 <= px <= x1 or flat and not y0 <= py <= y1:
+        return min(max(px, x0 + 0.1), x1 - 0.1) if flat else px, (y1 if py > y1 else y0)
     if y0 <= py <= y1:
         return (x1 if px > x1 else x0), py
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
@@ -69,155 +71,289 @@ def _toward(r, p):
     return cx + t * (px - cx), cy + t * (py - cy)
 
 
-def _connect(a, b):
-    """Anchor points on rectangles a and b for a wire between them (vertical/horizontal if they face)."""
-    for i in (0, 1):  # 0: overlap in x -> vertical wire; 1: overlap in y -> horizontal wire
-        lo, hi = max(a[i], b[i]), min(a[i + 2], b[i + 2])
-        j = 1 - i
+def _connect(a, b, flat_a=False, flat_b=False):
+    """Anchor points on rectangles a and b for a wire between them, straight where they face."""
+    for i in (0, 1):  # 0: they overlap in x, a vertical wire; 1: in y, a horizontal one
+        lo, hi, j = max(a[i], b[i]), min(a[i + 2], b[i + 2]), 1 - i
         if lo < hi and (a[j] >= b[j + 2] or b[j] >= a[j + 2]):
             mid = (lo + hi) / 2
             pa = (mid, (b[1] + b[3]) / 2) if i == 0 else ((b[0] + b[2]) / 2, mid)
             pb = (mid, (a[1] + a[3]) / 2) if i == 0 else ((a[0] + a[2]) / 2, mid)
             return _toward(a, pa), _toward(b, pb)
-    pa = _toward(a, ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2))
-    return pa, _toward(b, pa)
+    pa = _toward(a, ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), flat_a)
+    return pa, _toward(b, pa, flat_b)
 
 
 class _Sketch:
     """Measures and places every box, bar and pill, then draws them on an Axes."""
 
     def __init__(self, snapshot: dict, big: bool) -> None:
-        self.snap, self.big = snapshot, big
-        self.pt = 6.0 if big else 8.0
-        self.ends = _ends(snapshot)
-        self.parent = {n: s.get("parent") for n, s in snapshot.items() if s.get("parent") in snapshot}
+        self.snap, self.big, self.pt = snapshot, big, 6.0 if big else 8.0
+        ends = _ends(snapshot)  # a target not drawn (loopback, missing) is no target
+        self.ends = {k: (kind, t if t in ends else None, *rest) for k, (kind, t, *rest) in ends.items()}
+        self.parent = {n: s["parent"] for n, s in snapshot.items() if s.get("parent") in snapshot}
         self.children = {n: sorted(c for c, p in self.parent.items() if p == n) for n in snapshot}
-        self.place_of = {}   # (node, ifname) -> "bar" | "pill" | "border" | (node, bridge)
-        for (node, ifname), (kind, target, _, master) in self.ends.items():
-            if kind == "bridge":
-                self.place_of[(node, ifname)] = "bar"
-            elif master and self.ends.get((node, master), ("",))[0] == "bridge":
-                self.place_of[(node, ifname)] = (node, master)
-            elif target and not self._inside(target[0], node):
-                self.place_of[(node, ifname)] = "border"
-            else:
-                self.place_of[(node, ifname)] = "pill"
-        lines = [v[2] for v in self.ends.values()]
-        self.label_w = max([_text_size(x, self.pt)[0] for x in lines] + [0.3])
-        self.label_h = max([_text_size(x, self.pt)[1] for x in lines] + [0.2])
-        self.vgap = 0.35 if big else 2 * self.label_h + 0.25
-        self.size, self.rect = {}, {}   # rect: node or (node, ifname) -> (x0, y0, x1, y1)
+        # Where each end is drawn: "bar", "pill", "border" of its node's box, or on the bar
+        # (node, bridge). Ends wired to nothing, or to by something inside their box, are pills.
+        trunks = {t for k, (_, t, _, _) in self.ends.items()
+                  if t and t != k and self._inside(k[0], t[0])}
+        self.place_of = {}
+        for key, (kind, target, _, master) in self.ends.items():
+            on_bar = kind == "veth" and target and self.ends.get((key[0], master), ("",))[0] == "bridge"
+            out = target and not self._inside(target[0], key[0]) and key not in trunks
+            self.place_of[key] = ("bar" if kind == "bridge" else (key[0], master) if on_bar
+                                  else "border" if out else "pill")
+        order = [k for k in sorted(self.place_of, key=self._rank) if self.place_of[k] in ("bar", "pill")]
+        self.inner = {n: [k for k in order if k[0] == n] for n in snapshot}  # bars first
+        heights = [_text_size(v[2], self.pt)[1] for k, v in self.ends.items()
+                   if self.place_of[k] not in ("bar", "pill")]
+        self.vgap = 0.35 if big else 2 * max(heights + [0.2]) + 0.25  # room for two labels
+        self.size, self.rect = {}, {}  # node or (node, ifname) -> (w, h) / (x0, y0, x1, y1)
 
     def _inside(self, node: str, ancestor: str) -> bool:
         while node is not None and node != ancestor:
             node = self.parent.get(node)
         return node == ancestor
 
-    def root(self, node: str) -> str:
-        while node in self.parent:
-            node = self.parent[node]
-        return node
-
-    def items(self, node: str) -> list:
-        """The bars and pills of a node's inner row, bridges first."""
-        mine = sorted((0 if p == "bar" else 1, k[1]) for k, p in self.place_of.items()
-                      if k[0] == node and p in ("bar", "pill"))
-        return [(node, ifname) for _, ifname in mine]
-
-    def item_size(self, key) -> tuple[float, float]:
-        lines = self.ends[key][2]
-        if self.place_of[key] == "bar":
-            lines = [lines[0] if self.big else "  ".join(lines)]
-        elif self.big:
-            lines = lines[:1]
-        w, h = _text_size(lines, self.pt)
-        return w + 0.1, h + 0.04
+    def _rank(self, key):  # bars, pills, then pills wired out of their box
+        target = self.ends[key][1]
+        wired_out = bool(target and not self._inside(target[0], key[0]))
+        return self.place_of[key] == "pill" and 1 + wired_out, key
 
     def element(self, key):
         """What a link end is drawn on: its bar or pill, its bridge's bar, or its node's box."""
         where = self.place_of[key]
         return key if where in ("bar", "pill") else where if isinstance(where, tuple) else key[0]
 
-    def rows(self, node: str) -> tuple[list, list]:
-        """Children above and below the inner row (two rows once there are more than four),
-        each child under the bar or pill it is wired to."""
-        order = {key: i for i, key in enumerate(self.items(node))}
+    def text(self, key) -> str:
+        """What a bar (on one line) or a pill says."""
+        lines = self.ends[key][2][:1 if self.big else None]
+        return ("  " if self.place_of[key] == "bar" else "\n").join(lines)
 
-        def rank(child):
-            return min([order[self.element(t)] for k, (_, t, _, _) in self.ends.items()
-                        if k[0] == child and t and self.element(t) in order], default=len(order)), child
+    def item_size(self, key) -> tuple[float, float]:
+        """A bar's or pill's size; a bar is long enough for the labels of the ports on it."""
+        w, h = _text_size(self.text(key).split("\n"), self.pt)
+        ports = [] if self.big else [_text_size(self.ends[k][2], self.pt)[0] + 0.1
+                                     for k, p in self.place_of.items() if p == key]
+        return max(w + 0.1, sum(ports)), h + 0.04
 
-        kids = sorted(self.children[node], key=rank)
-        half = len(kids) // 2 if len(kids) > 4 else 0
-        return kids[:half], kids[half:]
+    def columns(self, node: str, flip: bool = False) -> list:
+        """The inside of a box as columns (bar or pill, children above, children below): each
+        child under the first item it is wired to, nearest the others; unwired children last;
+        two rows past four children. ``flip`` puts the columns right to left."""
+        items = self.inner[node]
+        index, wired = {key: i for i, key in enumerate(items)}, {c: [] for c in self.children[node]}
+        for (child, _), (_, target, _, _) in self.ends.items():
+            if child in wired and target and self.element(target) in index:
+                wired[child].append(index[self.element(target)])
+        cols = []
+        for i, item in enumerate(items + [None]):
+            kids = sorted((c for c, to in wired.items() if min(to, default=len(items)) == i),
+                          key=lambda c: ((-1 if flip else 1) * max(wired[c], default=i), c))
+            half = len(kids) // 2 if len(kids) > 4 else 0
+            if item or kids:
+                cols.append((item, kids[:half], kids[half:]))
+        return cols[::-1] if flip else cols
 
-    def measure(self, node: str) -> tuple[float, float]:
+    def _col_width(self, item, above, below) -> float:
+        return max([self.item_size(item)[0] if item else 0] + [
+            sum(self.size[c][0] for c in row) + GAP * (len(row) - 1) for row in (above, below) if row])
+
+    def _bands(self, cols: list) -> list:
+        """Heights of the three bands: children above, bars and pills, children below."""
+        return [max([self.size[c][1] for col in cols for c in col[1]], default=0),
+                max([self.item_size(col[0])[1] for col in cols if col[0]], default=0),
+                max([self.size[c][1] for col in cols for c in col[2]], default=0)]
+
+    def measure(self, node: str) -> None:
+        """Size node's box from the inside out."""
+        for child in self.children[node]:
+            self.measure(child)
         title_w, title_h = _text_size([node], self.pt + 1)
-        ports = [self.ends[k][2] for k, p in self.place_of.items() if k[0] == node and p == "border"]
-        widths = [title_w] + ([] if self.big else [_text_size(x, self.pt)[0] for x in ports])
-        items = [self.item_size(k) for k in self.items(node)]
-        height = 0.0
-        if items:
-            widths.append(sum(w for w, _ in items) + GAP * (len(items) - 1))
-            height += max(h for _, h in items)
-        for row in self.rows(node):
-            if row:
-                sizes = [self.measure(c) for c in row]
-                widths.append(sum(w for w, _ in sizes) + GAP * (len(row) - 1))
-                height += max(h for _, h in sizes) + (self.vgap if height else 0)
-        self.size[node] = (max(widths) + 2 * PAD, height + title_h + 2 * PAD + (PAD if height else 0))
-        return self.size[node]
+        widths = [title_w] + [_text_size(self.ends[k][2], self.pt)[0] for k, p in self.place_of.items()
+                              if k[0] == node and p == "border" and not self.big]
+        cols = self.columns(node)
+        widths.append(sum(self._col_width(*col) for col in cols) + GAP * (len(cols) - 1))
+        bands = [h for h in self._bands(cols) if h]
+        height = sum(bands) + self.vgap * (len(bands) - 1) + PAD if bands else 0
+        self.size[node] = (max(widths) + 2 * PAD, height + title_h + 2 * PAD)
 
-    def place(self, node: str, cx: float, cy: float) -> None:
+    def place(self, node: str, cx: float, cy: float, flip: bool) -> None:
+        """Put node's box centred on (cx, cy), then its bars, pills and children inside it."""
         w, h = self.size[node]
         self.rect[node] = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-        top = cy + h / 2 - PAD - _text_size([node], self.pt + 1)[1] - PAD
-        above, below = self.rows(node)
-        items = self.items(node)
-        for row in (above, items, below):
-            if not row:
-                continue
-            sizes = [self.item_size(k) if isinstance(k, tuple) else self.size[k] for k in row]
-            spare = w - 2 * PAD - sum(s[0] for s in sizes) - GAP * (len(row) - 1)
-            bars = sum(self.place_of.get(k) == "bar" for k in row)
-            x, row_h = cx - w / 2 + PAD + (0 if bars else spare / 2), max(s[1] for s in sizes)
-            for key, (iw, ih) in zip(row, sizes):
-                iw += spare / bars if self.place_of.get(key) == "bar" else 0
-                if isinstance(key, tuple):
-                    self.rect[key] = (x, top - row_h / 2 - ih / 2, x + iw, top - row_h / 2 + ih / 2)
-                else:
-                    self.place(key, x + iw / 2, top - row_h / 2)
-                x += iw + GAP
-            top -= row_h + self.vgap
+        cols = self.columns(node, flip)
+        y, ys = cy + h / 2 - 2 * PAD - _text_size([node], self.pt + 1)[1], []
+        for band in self._bands(cols):
+            ys.append(y - band / 2)
+            y -= band + self.vgap if band else 0
+        widths = [self._col_width(*col) for col in cols]
+        x = cx - (sum(widths) + GAP * (len(cols) - 1)) / 2
+        for (item, above, below), cw in zip(cols, widths):
+            if item:
+                iw, ih = self.item_size(item)
+                iw = cw if self.place_of[item] == "bar" or above or below else iw
+                self.rect[item] = (x + (cw - iw) / 2, ys[1] - ih / 2, x + (cw + iw) / 2, ys[1] + ih / 2)
+            for row, yc in ((above, ys[0]), (below, ys[2])):
+                xc = x + (cw - sum(self.size[c][0] for c in row) - GAP * (len(row) - 1)) / 2
+                for child in row:
+                    self.place(child, xc + self.size[child][0] / 2, yc, flip)
+                    xc += self.size[child][0] + GAP
+            x += cw + GAP
 
     def layout(self) -> None:
-        """Lay the top-level machines out with networkx, then spread them until no boxes overlap."""
+        """Lay the top-level machines out with networkx, then spread them until no boxes touch."""
         roots = sorted(n for n in self.snap if n not in self.parent)
         for r in roots:
             self.measure(r)
+        root = {n: r for r in roots for n in self.snap if self._inside(n, r)}
         graph = nx.Graph()
         graph.add_nodes_from(roots)
-        gap = 0.6 if self.big else 2 * self.label_w + 0.4
-        for (node, _), (_, target, _, _) in sorted(self.ends.items()):
-            a, b = self.root(node), target and self.root(target[0])
-            if target and a != b:
-                graph.add_edge(*sorted((a, b)), len=(max(self.size[a]) + max(self.size[b])) / 2 + gap)
-        if len(roots) > BIG:
-            pos = nx.spring_layout(graph, seed=7, iterations=60)
-        else:
-            pos = nx.kamada_kawai_layout(graph, weight="len") if len(roots) > 1 else {roots[0]: (0, 0)}
+        for end, (_, target, _, _) in sorted(self.ends.items()):
+            a, b = root[end[0]], target and root[target[0]]
+            if target and a != b:  # room for the labels of both ends between the boxes
+                gap = 0.6 if self.big else 0.3 + sum(_text_size(self.ends[k][2], self.pt)[0]
+                                                     for k in (end, target)
+                                                     if self.place_of[k] not in ("bar", "pill"))
+                gap = max(gap, graph.edges[a, b]["gap"] if graph.has_edge(a, b) else 0)
+                graph.add_edge(a, b, gap=gap, len=(max(self.size[a]) + max(self.size[b])) / 2 + gap)
+        shortest = min(nx.get_edge_attributes(graph, "len").values(), default=1)
+        for a, b, data in graph.edges(data=True):  # a spring's rest length goes as pull ** -1/3
+            data["pull"] = (shortest / data["len"]) ** 3
+        pos = nx.spring_layout(graph, weight="pull", iterations=300, seed=1)
         xy = np.array([pos[r] for r in roots], dtype=float)
         xy -= xy.mean(axis=0)
-        if len(roots) > 1:  # main axis horizontal, first machine on the left
+        if len(roots) > 1:  # main axis horizontal, the first machine on the left
             axis = np.linalg.svd(xy, full_matrices=False)[2][0]
             axis = axis if axis @ (xy[-1] - xy[0]) >= 0 else -axis
             xy = xy @ np.array([[axis[0], -axis[1]], [axis[1], axis[0]]])
-            wh = np.array([self.size[r] for r in roots])
-            linked = np.array([[graph.has_edge(a, b) for b in roots] for a in roots])
-            need = (wh[:, None, :] + wh[None, :, :]) / 2 + np.where(linked, gap, GAP * 2)[..., None]
-            dist = np.maximum(np.abs(xy[:, None, :] - xy[None, :, :]), 1e-6)
-            pair = (need / dist).min(axis=2)
-            np.fill_diagonal(pair, 0)
-            xy *= pair.max()
+            xy *= self._spread(xy, roots, graph)
         for r, (x, y) in zip(roots, xy):
-            self.place(r, x, y)
+            self.place(r, x, y, x > 1e-9)  # right of centre: pills wired out go on the left
+
+    def _spread(self, xy, roots, graph) -> float:
+        """The least scale putting every two boxes 2 * GAP apart (their wires' gap if wired)."""
+        i, j = np.triu_indices(len(roots), 1)
+        wh = np.array([self.size[r] for r in roots])
+        half, delta = (wh[i] + wh[j]) / 2, np.maximum(np.abs(xy[i] - xy[j]), 1e-6)
+        need = np.array([graph.edges[roots[a], roots[b]]["gap"] if graph.has_edge(roots[a], roots[b])
+                         else 2 * GAP for a, b in zip(i, j)])
+        lo, hi = 0.0, float(((half.sum(axis=1) + need) / delta.max(axis=1)).max())
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            ok = (np.hypot(*np.maximum(mid * delta - half, 0).T) >= need).all()
+            lo, hi = (lo, mid) if ok else (mid, hi)
+        return hi
+
+    def _label(self, ax, p, q, r, lines, pt, hot) -> None:
+        """An end's name and addresses at anchor p, just outside rectangle r (its box or bar):
+        over the wire (to q) if it leaves by the top or bottom, beside it if by a side."""
+        (x, y), (dx, dy), (x0, y0, x1, y1) = p, (q[0] - p[0], q[1] - p[1]), r
+        if min(abs(y - y0), abs(y - y1)) <= min(abs(x - x0), abs(x - x1)):
+            up = abs(y - y1) < abs(y - y0)
+            ha = "center" if abs(dx) < abs(dy) / 4 else "left" if dx > 0 else "right"
+            va, p = ("bottom" if up else "top"), (x, y + (0.05 if up else -0.05))
+        else:
+            right = abs(x - x1) < abs(x - x0)
+            ha, va = ("left" if right else "right"), ("top" if dy > 0 else "bottom")
+            p = (x + (0.05 if right else -0.05), y - np.sign(dy or -1) * 0.03)
+        ax.text(*p, "\n".join(lines), ha=ha, va=va, fontsize=pt, zorder=30, linespacing=1.1,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9,
+                          ec=HIGHLIGHT if hot else "none"))
+
+    def draw(self, ax, scale: float, highlight: list) -> list:
+        """Draw boxes, bars, pills and wires; return the legend's handles."""
+        hot_nodes = {h for h in highlight if isinstance(h, str)}
+        hot_ends = {tuple(h) for h in highlight if not isinstance(h, str)}
+        pt = self.pt * scale
+        depth = {n: sum(a != n and self._inside(n, a) for a in self.snap) for n in self.snap}
+        for node in sorted(self.snap, key=lambda n: (depth[n], n)):
+            x0, y0, x1, y1 = self.rect[node]
+            fill, edge = COLOURS.get(self.snap[node].get("kind"), COLOURS["node"])
+            hot, full = node in hot_nodes, self.children[node] or self.inner[node]
+            ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, "round,pad=0,rounding_size=0.08",
+                                        fc=fill, ec=HIGHLIGHT if hot else edge, lw=2.5 if hot else 1.2,
+                                        zorder=1 + depth[node], gid=f"node:{node}"))
+            ax.text(x0 + PAD if full else (x0 + x1) / 2, y1 - PAD if full else (y0 + y1) / 2, node,
+                    ha="left" if full else "center", va="top" if full else "center",
+                    fontsize=(self.pt + 1) * scale, weight="bold", zorder=1 + depth[node])
+        for key in sorted(k for items in self.inner.values() for k in items):
+            x0, y0, x1, y1 = self.rect[key]
+            bar, hot = self.place_of[key] == "bar", key in hot_ends
+            ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, "round,pad=0,rounding_size=0.05",
+                                        fc=BAR if bar else "white", ec=HIGHLIGHT if hot else BAR,
+                                        lw=2.5 if hot else 0.8, zorder=20,
+                                        gid=f"{'bridge' if bar else 'link'}:{key[0]}:{key[1]}"))
+            ax.text((x0 + x1) / 2, (y0 + y1) / 2, self.text(key), ha="center", va="center", fontsize=pt,
+                    zorder=21, color="white" if bar else "black", weight="bold" if bar else "normal",
+                    linespacing=1.1)
+        wires = sorted([(kind in ("vxlan", "macvlan"), key, target) for key, (kind, target, _, _)
+                        in self.ends.items() if target] + [
+            (False, key, (key[0], master)) for key, (_, _, _, master) in self.ends.items()
+            if self.place_of[key] == "pill" and self.place_of.get((key[0], master)) == "bar"])
+        anchor, done, styles = {}, set(), set()
+        for dash, a, b in wires:  # veth wires first: dashed ones may end on their anchors
+            if (b, a) in done:
+                continue
+            done.add((a, b))
+            ea, eb = self.element(a), self.element(b)
+            if dash and b in anchor and self.place_of[b] == "border":
+                pa, pb = _toward(self.rect[ea], anchor[b], isinstance(ea, tuple)), anchor[b]
+            else:
+                pa, pb = _connect(self.rect[ea], self.rect[eb], isinstance(ea, tuple),
+                                  isinstance(eb, tuple))
+                anchor.setdefault(b, pb)
+            anchor[a] = pa
+            veth = self.ends[a][0] == "veth"
+            hot = a in hot_ends or veth and (b in hot_ends or a[0] != b[0] and {a[0], b[0]} <= hot_nodes)
+            styles.add("vxlan / macvlan" if dash else "veth" if veth else "")
+            ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=HIGHLIGHT if hot else WIRE,
+                               lw=3 if hot else 1.3, ls="--" if dash else "-", zorder=10))
+            for end, p, q in ((a, pa, pb), (b, pb, pa)):
+                if not self.big and self.place_of[end] not in ("bar", "pill") and (end == a or not dash):
+                    self._label(ax, p, q, self.rect[self.element(end)], self.ends[end][2], pt,
+                                end in hot_ends)
+        kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
+        handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
+        handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []
+        return handles + [Line2D([], [], color=WIRE, ls=ls, label=label)
+                          for label, ls in (("veth", "-"), ("vxlan / macvlan", "--")) if label in styles]
+
+
+def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
+         figsize=None) -> Figure:
+    """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
+    as bars, veth pairs as wires labelled with names and addresses, vxlan/macvlan dashed.
+
+    ``highlight`` lists node names and ``(node, ifname)`` pairs to emphasise, e.g. a
+    packet's path. ``figsize`` defaults to the picture's natural size, at most 16 x 11 in.
+    """
+    fig = Figure(figsize=figsize or (5, 3))
+    FigureCanvasAgg(fig)
+    if not snapshot:
+        fig.text(0.5, 0.5, "empty lab", ha="center", va="center", fontsize=14, color="#888888")
+        fig.suptitle(title or "")
+        return fig
+    sketch = _Sketch(snapshot, big=len(snapshot) > BIG)
+    sketch.layout()
+    rects = np.array(list(sketch.rect.values()))
+    (x0, y0), (x1, y1) = rects[:, :2].min(axis=0) - 0.25, rects[:, 2:].max(axis=0) + 0.25
+    top, bottom, side = (0.45 if title else 0.1), 0.35, 0.1
+    if figsize is None:  # the natural size, shrunk to fit 16 x 11 in
+        scale = min(1.0, (16 - 2 * side) / (x1 - x0), (11 - top - bottom) / (y1 - y0))
+        figsize = (max(5, (x1 - x0) * scale + 2 * side), max(3, (y1 - y0) * scale + top + bottom))
+    else:
+        scale = min(1.5, (figsize[0] - 2 * side) / (x1 - x0), (figsize[1] - top - bottom) / (y1 - y0))
+    fig.set_size_inches(figsize)
+    width, height = figsize[0] - 2 * side, figsize[1] - top - bottom
+    ax = fig.add_axes((side / figsize[0], bottom / figsize[1], width / figsize[0], height / figsize[1]))
+    ax.set_axis_off()
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ax.set_xlim(cx - width / scale / 2, cx + width / scale / 2)
+    ax.set_ylim(cy - height / scale / 2, cy + height / scale / 2)
+    handles = sketch.draw(ax, scale, list(highlight or []))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
+              frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
+    if title:
+        ax.set_title(title, fontsize=12)
+    return fig

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The system part of `make install`: the Debian/Ubuntu tools the course needs.
+#
+#   scripts/install.sh           check; as root install what is missing with apt-get,
+#                                as another user print the apt-get line and exit 1
+#   scripts/install.sh --check   only report what is missing (never fails, never installs)
+#
+# PYTHON (default python3) is the interpreter the Makefile builds .venv with; it
+# must be able to run `-m venv` (on Debian/Ubuntu: the python3-venv package).
+set -euo pipefail
+
+PYTHON=${PYTHON:-python3}
+MODE=install
+case "${1:-}" in
+    --check) MODE=check ;;
+    "") ;;
+    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
+
+# Everything `make` installs as root, in one apt-get call (binder/apt.txt lists the
+# system tools among them; tests/test_environment.py keeps the two in step).
+APT_PACKAGES=(
+    iproute2 iptables nftables containernetworking-plugins iputils-ping tcpdump iperf3
+    conntrack procps python3-venv python3-pip
+)
+
+# Non-root users often have no /usr/sbin in PATH: look there explicitly.
+have() {
+    command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] \
+        || [ -x "/usr/local/sbin/$1" ]
+}
+
+python_has_venv() {
+    # Debian's python3 has the venv module without python3-venv, but not ensurepip,
+    # so `python3 -m venv` fails there: check both.
+    "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1
+}
+
+missing_packages() {
+    local -a missing=()
+    have ip || missing+=(iproute2)
+    have iptables || missing+=(iptables)
+    have nft || missing+=(nftables)
+    have tcpdump || missing+=(tcpdump)
+    have ping || missing+=(iputils-ping)
+    have iperf3 || missing+=(iperf3)
+    have conntrack || missing+=(conntrack)
+    have ps || missing+=(procps)
+    [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || missing+=(containernetworking-plugins)
+    python_has_venv || missing+=(python3-venv python3-pip)
+    echo "${missing[@]}"
+}
+
+read -r -a MISSING <<<"$(missing_packages)"
+if [ "${#MISSING[@]}" -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$MODE" = check ]; then
+    echo "install.sh: missing Debian/Ubuntu packages: ${MISSING[*]}" >&2
+    echo "    sudo apt-get install -y ${MISSING[*]}" >&2
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    {
+        echo
+        echo "The course needs Debian/Ubuntu packages that are not installed: ${MISSING[*]}"
+        echo "Install them (this needs root), then run the command again:"
+        echo
+        echo "    sudo apt-get update"
+        echo "    sudo apt-get install -y ${MISSING[*]}"
+        echo
+    } >&2
+    exit 1
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "install.sh: missing ${MISSING[*]}, and this is not a Debian/Ubuntu system (no apt-get):" \
+         "install the equivalent packages by hand." >&2
+    exit 1
+fi
+
+echo "install.sh: missing ${MISSING[*]}; installing the course's packages with apt-get" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends "${APT_PACKAGES[@]}"
+
+read -r -a MISSING <<<"$(missing_packages)"
+if [ "${#MISSING[@]}" -ne 0 ]; then
+    echo "install.sh: still missing after apt-get: ${MISSING[*]}" >&2
+    if [[ " ${MISSING[*]} " == *" python3-venv "* ]]; then
+        echo "install.sh: $PYTHON cannot create a venv; try: PYTHON=/usr/bin/python3 ./course ..." >&2
+    fi
+    exit 1
+fi

@@ -1,0 +1,180 @@
+"""The set-up files agree with each other: pyproject, conda/Binder, apt, CI, devcontainer.
+
+No kernel and no network here: these tests only read the repository's files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;,]+))?\s*$")
+# what `./course lab` and `./course test` must be able to use (the issue's list)
+COURSE_APT_PACKAGES = {"iproute2", "iptables", "nftables", "containernetworking-plugins",
+                       "iputils-ping", "tcpdump", "iperf3", "conntrack"}
+
+
+def _name(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(requirements) -> dict[str, str | None]:
+    """{"normalized-name": "version" or None for an unpinned one}; anything else fails."""
+    pins = {}
+    for requirement in requirements:
+        match = REQUIREMENT.match(requirement)
+        assert match, f"{requirement!r}: pin it exactly (name==version) or leave it bare"
+        name = _name(match.group(1))
+        assert name not in pins, f"{name} is listed twice"
+        pins[name] = match.group(2)
+    return pins
+
+
+def _pyproject() -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: pytest brings tomli there; skip if it is gone
+        tomllib = pytest.importorskip("tomli", reason="reading pyproject.toml needs Python 3.11+ or tomli")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _environment_yml(path: Path) -> dict:
+    """The few keys of a simple conda environment file: name, channels,
+    dependencies (strings) and the pip list. A line parser: no YAML dependency."""
+    result: dict = {"name": None, "channels": [], "dependencies": [], "pip": []}
+    section = None
+    for raw in path.read_text().splitlines():
+        line = raw.split(" #", 1)[0].rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        text = line.strip()
+        if indent == 0:
+            key, _, value = text.partition(":")
+            assert key in result, f"{path.name}: unexpected top-level key {key!r}"
+            if key == "name":
+                result["name"] = value.strip()
+            section = key
+            continue
+        assert text.startswith("- "), f"{path.name}: cannot read line {raw!r}"
+        item = text[2:].strip()
+        if section == "dependencies" and item == "pip:":
+            section = "pip"
+        elif section in ("channels", "dependencies", "pip"):
+            result[section].append(item)
+        else:
+            raise AssertionError(f"{path.name}: list item outside a known section: {raw!r}")
+    return result
+
+
+def _installed_apt_packages() -> set[str]:
+    """The packages ./course installs with apt-get (scripts/install.sh's APT_PACKAGES)."""
+    text = (ROOT / "scripts" / "install.sh").read_text()
+    match = re.search(r"^APT_PACKAGES=\((.*?)\)", text, re.S | re.M)
+    assert match, "scripts/install.sh: no APT_PACKAGES=( ... ) list"
+    return set(match.group(1).split())
+
+
+def test_binder_environment_is_a_copy_of_the_top_level_one():
+    assert (ROOT / "binder" / "environment.yml").read_bytes() == \
+        (ROOT / "environment.yml").read_bytes(), \
+        "binder/environment.yml must be byte-identical to environment.yml (cp environment.yml binder/)"
+
+
+def test_environment_yml_shape():
+    env = _environment_yml(ROOT / "environment.yml")
+    assert env["name"] == "nethelpers-course"
+    assert env["channels"] == ["conda-forge"]
+    assert "pip" in env["dependencies"]
+    pythons = [d for d in env["dependencies"] if re.match(r"python\b", d)]
+    assert pythons == ["python=3.11"], pythons
+
+
+def test_pyproject_pins_equal_environment_yml_pins():
+    project = _pyproject()["project"]
+    requirements = list(project["dependencies"])
+    extras = project.get("optional-dependencies", {})
+    assert {"test", "course"} <= set(extras), "pyproject needs the test and course extras"
+    for extra in ("test", "course"):
+        requirements += extras[extra]
+    ours = _pins(requirements)
+    theirs = _pins(_environment_yml(ROOT / "environment.yml")["pip"])
+    assert ours == theirs, (
+        f"only in pyproject: {sorted(set(ours.items()) - set(theirs.items()))}; "
+        f"only in environment.yml: {sorted(set(theirs.items()) - set(ours.items()))}")
+    bare = sorted(name for name, version in ours.items() if version is None)
+    assert bare == ["ipython"], f"everything but ipython is pinned exactly; bare: {bare}"
+
+
+def test_pytest_configuration_checks_the_notebooks():
+    options = _pyproject()["tool"]["pytest"]["ini_options"]
+    assert set(options["testpaths"]) == {"tests", "notebooks"}
+    addopts = options["addopts"]
+    addopts = shlex.split(addopts) if isinstance(addopts, str) else list(addopts)
+    assert "--nbval" in addopts and "--nbval-lax" not in addopts
+    assert addopts[addopts.index("--nbval-sanitize-with") + 1] == "notebooks/nbval_sanitize.cfg"
+    assert int(options["timeout"]) > 0
+
+
+def test_binder_apt_lists_what_course_installs():
+    apt = {line.strip() for line in (ROOT / "binder" / "apt.txt").read_text().splitlines()
+           if line.strip() and not line.lstrip().startswith("#")}
+    make = _installed_apt_packages()
+    assert COURSE_APT_PACKAGES <= make, f"./course does not install {sorted(COURSE_APT_PACKAGES - make)}"
+    # Binder's image brings its own Python, pip and make; the system tools must match.
+    tools = make - {"python3-venv", "python3-pip", "make"}
+    assert tools <= apt, f"binder/apt.txt lacks {sorted(tools - apt)}"
+    assert apt <= make, f"binder/apt.txt has {sorted(apt - make)}, which ./course does not install"
+
+
+def test_binder_post_build_installs_the_package():
+    post_build = ROOT / "binder" / "postBuild"
+    text = post_build.read_text()
+    assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
+    assert text.startswith("#!") and "bash" in text.splitlines()[0]
+    assert "set -euo pipefail" in text
+    assert re.search(r"pip install --no-deps -e \.", text)
+
+
+def test_ci_runs_the_readme_test_command_as_root_and_as_a_user():
+    ci = ROOT / ".ci" / "run"
+    text = ci.read_text()
+    assert ci.stat().st_mode & 0o111, ".ci/run must be executable"
+    assert "set -euo pipefail" in text
+    assert re.search(r"^[^#\n]*\./course test\b", text, re.M), ".ci/run must run `./course test`"
+    assert re.search(r"runuser -u .*?course\" test", text, re.S), \
+        ".ci/run must also run `course test` as a non-root user"
+
+
+def test_course_commands_and_makefile():
+    course = ROOT / "course"
+    text = course.read_text()
+    assert course.stat().st_mode & 0o111, "./course must be executable"
+    commands = set(re.findall(r"^    ([a-z|-]+)\)", text, re.M))
+    assert {"install", "test", "lab", "bench", "doctor", "clean"} <= {
+        c for group in commands for c in group.split("|")}, commands
+    assert "notebooks/00-start-here.ipynb" in text and "PYTHON=${PYTHON:-python3}" in text
+    readme = (ROOT / "README.md").read_text()
+    assert "./course lab" in readme and "./course test" in readme
+    makefile = (ROOT / "Makefile").read_text()
+    assert "./course $@" in makefile
+
+
+def test_devcontainer():
+    config = json.loads((ROOT / ".devcontainer" / "devcontainer.json").read_text())
+    assert "3.11" in config["image"] and "bookworm" in config["image"]
+    assert config["remoteUser"] == "root"
+    run_args = set(config["runArgs"])
+    assert {"--cap-add=NET_ADMIN", "--cap-add=SYS_ADMIN", "--cap-add=NET_RAW",
+            "--security-opt=seccomp=unconfined", "--security-opt=apparmor=unconfined"} <= run_args
+    assert config["postCreateCommand"] == "./course install"
+    start = config.get("postStartCommand") or config.get("postAttachCommand")
+    assert start and "./course lab" in start
+    assert 8888 in config["forwardPorts"]
+    extensions = config["customizations"]["vscode"]["extensions"]
+    assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(extensions)

@@ -39,6 +39,8 @@ def test_a_missing_tool_is_named_with_its_package(lab):
         n.run("no-such-tool-xyz --help")
     with pytest.raises(MissingFeature):
         n.run(["no-such-tool-xyz"])
+    assert n.run("# a comment first\necho fine").stdout == "fine\n"
+    assert n.run("echo 'unbalanced").rc == 2  # the shell's own error
 
 
 def test_background_server_reachable_then_stopped(pair, lab):

@@ -53,8 +53,11 @@ def argv_of(command: str | list[str]) -> list[str]:
         program = argv[0]
     else:
         argv = ["/bin/sh", "-c", command]
-        words = shlex.split(command, posix=True) if command.strip() else [""]
-        program = words[0]
+        try:
+            words = shlex.split(command, comments=True)
+        except ValueError:
+            words = []  # unbalanced quotes: let the shell say what is wrong
+        program = words[0] if words else ""
     if program and "=" not in program and not _is_shell_word(program) \
             and shutil.which(program, path=PATH) is None:
         package = PACKAGES.get(os.path.basename(program))

@@ -59,8 +59,9 @@ def run_lab(n: int) -> dict:
         ping = lab[names[0]].run(f"ping -c1 -W2 {ips[-1]}")
         rss_kb, procs = _tree_rss_kb(lab._proc.pid)
         teardown_start = time.perf_counter()
-        lab.remove_nodes(names)
-        host.remove_link("br0")
+        with lab.batch():  # one kernel deletion for all veths and the bridge
+            lab.remove_nodes(names)
+            host.remove_link("br0")
         done = time.perf_counter()
         left_nodes = [x.name for x in lab.nodes() if x.name != "host"]
         left_links = [link["name"] for link in host.snapshot()["links"] if link["name"] != "lo"]

@@ -173,8 +173,12 @@ class Lab:
         self.remove_nodes([name])
 
     def remove_nodes(self, names: list[str]) -> None:
-        """Remove several nodes at once (their links go in one kernel batch)."""
-        self._call("remove_nodes", [validate.node_name(n) for n in names])
+        """Remove several nodes at once (their links go in one kernel batch).
+
+        In a :meth:`batch`, consecutive removals of nodes and links are done together:
+        one kernel deletion per node for all of them. Removals are not undone.
+        """
+        self._op("remove_nodes", names=[validate.node_name(n) for n in names])
 
     # --- links between nodes ----------------------------------------------------
     def add_veth(self, end: str, peer: str, *, master: str | None = None, mac: str | None = None,

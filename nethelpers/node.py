@@ -77,6 +77,8 @@ class Node:
 
     def remove_link(self, name: str) -> None:
         """``ip link del NAME`` (a veth takes its peer with it)."""
+        if name == "lo":
+            raise InvalidValue("lo cannot be removed: every network namespace has its loopback")
         self._op("remove_link", name=validate.ifname(name))
 
     # --- addresses, routes, neighbours -----------------------------------------------

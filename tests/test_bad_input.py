@@ -69,6 +69,9 @@ def test_unknown_node_and_interface(lab, pair):
     _unchanged(lab, lambda: lab.add_veth("a:x0", "zz:eth0"), NotFound, "no node 'zz'", "nodes: a, b")
     _unchanged(lab, lambda: pair[0].add_address("eth9", "10.3.0.1/24"), NotFound,
                "node 'a' has no interface 'eth9'")
+    _unchanged(lab, lambda: pair[0].remove_link("eth9"), NotFound, "node 'a' has no interface 'eth9'")
+    _unchanged(lab, lambda: lab.remove_nodes(["a", "zz"]), NotFound, "no node 'zz'")
+    _unchanged(lab, lambda: pair[0].remove_link("lo"), InvalidValue, "loopback")
     with pytest.raises(NotFound, match="no node 'zz'"):
         lab["zz"]
 

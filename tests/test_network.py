@@ -156,3 +156,12 @@ def test_snapshot_sees_what_the_shell_did(lab):
     # and the lab's own checks see it too
     with pytest.raises(Exception, match="overlaps 10.7.0.1/24"):
         n.add_bridge("br8", address="10.7.0.2/24")
+
+
+def test_a_teardown_in_one_batch_removes_nodes_and_links_together(bridged, lab):
+    host = bridged[0]
+    with lab.batch():
+        lab.remove_nodes(["c1", "c2"])
+        host.remove_link("br0")
+    assert [l["name"] for l in host.snapshot()["links"]] == ["lo"]
+    assert [n.name for n in lab.nodes()] == ["host"]

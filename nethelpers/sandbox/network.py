@@ -112,29 +112,50 @@ class Network:
             self.node(parent)
         node = nodes_mod.create(name, self.root_fd, kind=kind, parent=parent, ipv6=ipv6)
         self.nodes[name] = node
-        journal.record(lambda: self.remove_nodes([name]))
+        journal.record(lambda: self.remove([], [name]))
 
-    def remove_nodes(self, names: list[str]) -> None:
-        """Remove nodes and every link that has an end in them, in one kernel batch."""
-        doomed = {self.node(n).name for n in names}
-        survivors_with_peers: dict[str, list[str]] = {}
-        for (node, ifname), (peer_node, peer_if) in list(self.peers.items()):
-            if node in doomed:
-                del self.peers[(node, ifname)]
-                if peer_node not in doomed:
-                    survivors_with_peers.setdefault(peer_node, []).append(peer_if)
-                    self.peers.pop((peer_node, peer_if), None)
-        for survivor, ifnames in survivors_with_peers.items():
-            nl = self.nodes[survivor].nl
-            for ifname in ifnames:
+    def remove(self, links: list[tuple[str, str]], names: list[str]) -> None:
+        """Remove links and whole nodes together: one kernel deletion per node involved.
+
+        Deleting a network device waits for an RCU grace period (~20-40 ms here);
+        putting every doomed link of a node into one group and deleting the group
+        pays that once. A veth's peer goes with it, so the links of removed nodes
+        are deleted from the surviving side, synchronously: the survivors never
+        show a stale end. Removals cannot be undone.
+        """
+        doomed = set(names)
+        for name in doomed:
+            self.node(name)
+        for node, ifname in links:
+            self.index(node, ifname)  # raises NotFound before anything is deleted
+        by_node: dict[str, set[str]] = {}
+        for node, ifname in links:
+            if node not in doomed:
+                by_node.setdefault(node, set()).add(ifname)
+        for (node, ifname), (peer_node, peer_if) in self.peers.items():
+            if node in doomed and peer_node not in doomed:
+                by_node.setdefault(peer_node, set()).add(peer_if)
+        touched = set(by_node)
+        for node, ifnames in sorted(by_node.items()):
+            nl = self.nodes[node].nl
+            for ifname in sorted(ifnames):
+                peer = self.peers.get((node, ifname))
+                if peer:
+                    touched.add(peer[0])
+                    self._forget_pair(node, ifname)
                 try:
                     nl.link_set(ifname, group=DOOMED_GROUP)
                 except NetlinkError:
                     pass  # deleted by hand already
-            nl.group_del(DOOMED_GROUP)
-            self.forget(survivor)
+            try:
+                nl.group_del(DOOMED_GROUP)
+            except NetlinkError as exc:
+                raise self.explain(exc, f"remove {', '.join(sorted(ifnames))} in node {node!r}") from None
+        for key in [k for k in self.peers if k[0] in doomed]:
+            self._forget_pair(*key)
         for name in doomed:
             nodes_mod.destroy(self.nodes.pop(name), self.etc_dir)
+        self.forget(*(touched - doomed))
 
     # --- links ------------------------------------------------------------------
     def _created(self, journal: Journal, node: str, ifname: str) -> None:
@@ -234,15 +255,6 @@ class Network:
             nl.link_set(name, up=up, master=master_index, mtu=mtu, mac=mac)
         except NetlinkError as exc:
             raise self.explain(exc, f"set {node}:{name}") from None
-
-    def op_remove_link(self, journal: Journal, node: str, name: str) -> None:
-        peer = self.peers.get((node, name))
-        try:
-            self.node(node).nl.link_del(name)
-        except NetlinkError as exc:
-            raise self.explain(exc, f"remove {node}:{name}") from None
-        self._forget_pair(node, name)
-        self.forget(node, *([peer[0]] if peer else []))
 
     # --- addresses and routes -------------------------------------------------
     def _addresses(self, node: str) -> list[tuple[str, ipaddress.IPv4Interface]]:

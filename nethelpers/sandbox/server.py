@@ -33,25 +33,39 @@ class Server:
 
     # --- requests ------------------------------------------------------------
     def rpc_apply(self, ops: list[tuple[str, dict]]) -> None:
-        """Run operations in order; on the first failure undo the ones done."""
+        """Run operations in order; on the first failure undo the ones done.
+
+        A run of consecutive removals (``remove_link``, ``remove_nodes``) is done as
+        one unit, so that a whole teardown costs one kernel deletion per node.
+        """
         journal = network.Journal()
+        removals: list[tuple[str, dict]] = []
         try:
-            for name, kwargs in ops:
-                getattr(self.net, "op_" + name)(journal, **kwargs)
+            for name, kwargs in [*ops, (None, {})]:
+                if name in ("remove_link", "remove_nodes"):
+                    removals.append((name, kwargs))
+                    continue
+                if removals:
+                    self._remove(removals)
+                    removals = []
+                if name is not None:
+                    getattr(self.net, "op_" + name)(journal, **kwargs)
         except BaseException:
             journal.rollback()
             raise
 
-    def rpc_remove_nodes(self, names: list[str]) -> None:
+    def _remove(self, removals: list[tuple[str, dict]]) -> None:
+        links = [(kw["node"], kw["name"]) for op, kw in removals if op == "remove_link"]
+        names = sorted({n for op, kw in removals if op == "remove_nodes" for n in kw["names"]})
         for name in names:
             self.net.node(name)
         orphans = sorted(n.name for n in self.net.nodes.values() if n.parent in names and n.name not in names)
         if orphans:
-            raise InvalidValue(f"cannot remove {', '.join(sorted(set(names)))}: it still holds "
+            raise InvalidValue(f"cannot remove {', '.join(names)}: it still holds "
                                f"{', '.join(orphans)}; remove those first or together: "
                                f"lab.remove_nodes({sorted(set(names) | set(orphans))!r})")
         self.procs.stop_in(set(names))
-        self.net.remove_nodes(names)
+        self.net.remove(links, names)
 
     def rpc_nodes(self) -> list[dict]:
         return [{"name": n.name, "kind": n.kind, "parent": n.parent} for n in self.net.nodes.values()]

@@ -169,7 +169,11 @@ class Lab:
         return [Node(self, n["name"]) for n in self._call("nodes")]
 
     def remove_node(self, name: str) -> None:
-        """Remove a node, its processes, and every link with an end in it."""
+        """Remove a node, its processes, and every link the lab made with an end in it.
+
+        (A link made by hand with ``ip`` between this node and another goes when the
+        kernel frees the namespace, a moment later.)
+        """
         self.remove_nodes([name])
 
     def remove_nodes(self, names: list[str]) -> None:

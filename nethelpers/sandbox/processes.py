@@ -12,6 +12,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 
@@ -19,7 +20,9 @@ from ..errors import CommandTimeout, MissingFeature, NotFound
 from . import nodes
 from .setup import STATE_DIR
 
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# root's usual PATH, then the directory of the Python running the lab (on Binder the
+# only python3 there is), so that `python3 -m http.server` works in a node anywhere
+PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + os.path.dirname(sys.executable)
 
 # which Debian/Ubuntu package brings a tool the lessons use
 PACKAGES = {

@@ -123,11 +123,7 @@ class Network:
         are deleted from the surviving side, synchronously: the survivors never
         show a stale end. Removals cannot be undone.
         """
-        doomed = set(names)
-        for name in doomed:
-            self.node(name)
-        for node, ifname in links:
-            self.index(node, ifname)  # raises NotFound before anything is deleted
+        doomed = {self.node(name).name for name in names}
         by_node: dict[str, set[str]] = {}
         for node, ifname in links:
             if node not in doomed:

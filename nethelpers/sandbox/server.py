@@ -59,6 +59,8 @@ class Server:
         names = sorted({n for op, kw in removals if op == "remove_nodes" for n in kw["names"]})
         for name in names:
             self.net.node(name)
+        for node, ifname in links:
+            self.net.index(node, ifname)  # NotFound before anything is stopped or deleted
         orphans = sorted(n.name for n in self.net.nodes.values() if n.parent in names and n.name not in names)
         if orphans:
             raise InvalidValue(f"cannot remove {', '.join(names)}: it still holds "
@@ -114,30 +116,32 @@ class Server:
         return result
 
     def _resolve_peers(self, result: dict) -> None:
-        """Name the far end of each veth/macvlan that lives in another node."""
-        by_index: dict[str, dict[int, str]] = {}
+        """Name the far end (node, interface) of each veth, and a macvlan's parent."""
+        names_in: dict[str, dict[int, str]] = {}
+
+        def names_of(other: str) -> dict[int, str]:
+            if other not in names_in:
+                links = result[other]["links"] if other in result else state.links(self.net.nodes[other].nl)
+                names_in[other] = {link["index"]: link["name"] for link in links}
+            return names_in[other]
+
         for name, snap in result.items():
-            node = self.net.nodes[name]
-            nsids: dict[int, str] = {}
+            node, nsids = self.net.nodes[name], None
             for link in snap["links"]:
                 nsid = link.pop("link_netnsid")
                 link["peer_node"] = link["peer"] = None
-                if nsid is None or link["link_index"] is None:
-                    if link.get("link") and link["kind"] == "veth":
+                if link["link_index"] is None:
+                    continue
+                if nsid is None:  # the far end is in this same node
+                    if link["kind"] == "veth":
                         link["peer_node"], link["peer"] = name, link["link"]
                     continue
-                if not nsids:
-                    nsids = {node.nl.nsid_of(other.fd): other.name for other in self.net.nodes.values()
-                             if other is not node}
+                if nsids is None:  # the kernel's ids, as this node knows the others
+                    nsids = {node.nl.nsid_of(other.fd): other.name
+                             for other in self.net.nodes.values() if other is not node}
                 other = nsids.get(nsid)
-                if other is None:
-                    continue
-                if other not in by_index:
-                    by_index[other] = ({link2["index"]: link2["name"] for link2 in result[other]["links"]}
-                                       if other in result else
-                                       {link2["index"]: link2["name"]
-                                        for link2 in state.links(self.net.nodes[other].nl)})
-                link["peer_node"], link["peer"] = other, by_index[other].get(link["link_index"])
+                if other is not None:
+                    link["peer_node"], link["peer"] = other, names_of(other).get(link["link_index"])
 
     def rpc_info(self) -> dict:
         return dict(self.info, pid=os.getpid())

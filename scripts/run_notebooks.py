@@ -1,0 +1,32 @@
+"""Execute the course's notebooks in place, the way they are committed.
+
+    .venv/bin/python scripts/run_notebooks.py [notebooks/NN-name.ipynb ...]
+
+Outputs are stored (nbval compares them); the per-cell execution timestamps that
+Jupyter records are dropped, so re-running a notebook changes only what changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def run(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.write(notebook, path)
+    print(f"executed {path.name}")
+
+
+if __name__ == "__main__":
+    for name in sys.argv[1:] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
+        run(Path(name))

@@ -344,13 +344,10 @@ class Network:
         journal.record(lambda: self._write_sysctl(node, key, old))
 
     def read_sysctl(self, node: str, key: str) -> str:
-        return self._in_node(node, lambda: _read(_sysctl_path(key)), key)
+        return self._in_node(node, lambda: nodes_mod.read_sysctl(key), key)
 
     def _write_sysctl(self, node: str, key: str, value: str) -> None:
-        def write():
-            with open(_sysctl_path(key), "w") as f:
-                f.write(value)
-        self._in_node(node, write, key)
+        self._in_node(node, lambda: nodes_mod.write_sysctl(key, value), key)
 
     def _in_node(self, node: str, action, key: str):
         """Run ``action`` with the sandbox switched into the node's namespace."""
@@ -360,21 +357,11 @@ class Network:
         try:
             return action()
         except FileNotFoundError:
-            raise NotFound(f"no sysctl {key!r} (no /proc/sys/{key.replace('.', '/')}) "
-                           f"in node {node!r}") from None
+            raise NotFound(f"no sysctl {key!r} (no {nodes_mod.sysctl_path(key)}) in node {node!r}") from None
         except OSError as exc:
             raise KernelError(f"sysctl {key} in node {node!r}: {exc.strerror}") from None
         finally:
             sc.setns(self.root_fd, sc.CLONE_NEWNET)
-
-
-def _sysctl_path(key: str) -> str:
-    return "/proc/sys/" + key.replace(".", "/")
-
-
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read().strip()
 
 
 def _ip(text):

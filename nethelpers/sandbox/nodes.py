@@ -41,9 +41,19 @@ class Node:
         return f"{NETNS_DIR}/{self.name}"
 
 
-def _write_sysctl(key: str, value: str) -> None:
-    with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+def sysctl_path(key: str) -> str:
+    """/proc/sys path of a sysctl; net.* ones belong to the namespace of whoever opens them."""
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+def write_sysctl(key: str, value: str) -> None:
+    with open(sysctl_path(key), "w") as f:
         f.write(value)
+
+
+def read_sysctl(key: str) -> str:
+    with open(sysctl_path(key)) as f:
+        return f.read().strip()
 
 
 def create(name: str, root_fd: int, *, kind: str = "node", parent: str | None = None,
@@ -54,7 +64,7 @@ def create(name: str, root_fd: int, *, kind: str = "node", parent: str | None = 
     fd = nl = None
     try:
         if not ipv6:
-            _write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+            write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
         open(path, "x").close()
         try:
             sc.mount("/proc/self/ns/net", path, None, sc.MS_BIND)

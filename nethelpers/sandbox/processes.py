@@ -119,7 +119,6 @@ class Processes:
         with open(log, "wb") as out:
             proc = self._spawn(node, argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         self.background[pid_id] = Background(pid_id, node, _short(command), proc, log)
-        self.mark_volatile()
         return {"id": pid_id, "pid": proc.pid}
 
     def _forget_after(self, node: str | None) -> None:
@@ -130,7 +129,8 @@ class Processes:
             self.net.forget(node)
 
     def mark_volatile(self) -> None:
-        """Nodes with a running background process: their cached state is never trusted."""
+        """Nodes with a running background process: their cached state is never trusted.
+        (Called before every request: a process may have started or ended since.)"""
         running = {bg.node for bg in self.background.values() if bg.popen.poll() is None}
         for name, n in self.net.nodes.items():
             n.volatile = None in running or name in running
@@ -160,7 +160,6 @@ class Processes:
         result = self.status(pid_id)
         del self.background[pid_id]
         self._forget_after(bg.node)
-        self.mark_volatile()
         return result
 
     def stop_in(self, node_names: set[str]) -> None:

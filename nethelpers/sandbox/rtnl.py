@@ -11,7 +11,6 @@ the sandbox keeps one per node and never has to fork to reach a namespace.
 
 from __future__ import annotations
 
-import errno
 import ipaddress
 import os
 import socket
@@ -26,8 +25,8 @@ RTM_GETNSID = 90
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 
 # header flags
-F_REQUEST, F_MULTI, F_ACK, F_DUMP = 0x1, 0x2, 0x4, 0x300
-F_REPLACE, F_EXCL, F_CREATE, F_APPEND = 0x100, 0x200, 0x400, 0x800
+F_REQUEST, F_ACK, F_DUMP = 0x1, 0x4, 0x300
+F_EXCL, F_CREATE, F_APPEND = 0x200, 0x400, 0x800
 NEW = F_REQUEST | F_ACK | F_CREATE | F_EXCL
 
 # link attributes
@@ -43,10 +42,10 @@ IFF_UP = 0x1
 
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
 RTA_DST, RTA_OIF, RTA_GATEWAY, RTA_TABLE = 1, 4, 5, 15
-RTPROT_BOOT, RTPROT_STATIC = 3, 4
+RTPROT_BOOT = 3
 RT_SCOPE_UNIVERSE, RT_SCOPE_LINK = 0, 253
 RTN_UNICAST = 1
-NDA_DST, NDA_LLADDR, NDA_PORT, NDA_VNI = 1, 2, 6, 7
+NDA_DST, NDA_LLADDR, NDA_VNI = 1, 2, 7
 NUD_PERMANENT = 0x80
 NTF_SELF, NTF_MASTER = 0x02, 0x04
 NETNSA_FD, NETNSA_NSID = 3, 1
@@ -60,10 +59,6 @@ def attr(kind: int, payload: bytes) -> bytes:
     """One netlink attribute (TLV), padded to 4 bytes."""
     length = 4 + len(payload)
     return struct.pack("HH", length, kind) + payload + b"\0" * (-length % 4)
-
-
-def nested(kind: int, *attrs: bytes) -> bytes:
-    return attr(kind, b"".join(attrs))
 
 
 def string(text: str) -> bytes:
@@ -124,19 +119,8 @@ class Netlink:
         """Send a dump request and return pyroute2-decoded messages."""
         from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
-        self.seq += 1
-        self.sock.send(struct.pack("IHHII", 16 + len(body), kind, F_REQUEST | F_DUMP, self.seq, 0) + body)
-        marshal, messages = MarshalRtnl(), []
-        while True:
-            data = self.sock.recv(1 << 20)
-            for msg in marshal.parse(data):
-                mtype = msg["header"]["type"]
-                if mtype == NLMSG_DONE:
-                    return messages
-                if mtype == NLMSG_ERROR and msg["header"].get("error"):
-                    err = msg["header"]["error"]
-                    raise NetlinkError(err.code, os.strerror(err.code))
-                messages.append(msg)
+        marshal = MarshalRtnl()
+        return [msg for _, raw in self._raw_dump(kind, body) for msg in marshal.parse(raw)]
 
     # --- links ------------------------------------------------------------
     def link_index(self, name: str) -> int:
@@ -224,7 +208,7 @@ class Netlink:
         return struct.unpack("i", found[NETNSA_NSID])[0] if NETNSA_NSID in found else -1
 
     def _raw_dump(self, kind: int, body: bytes):
-        """Yield (type, message bytes) of a dump without decoding it."""
+        """Yield (type, message bytes) of a dump, undecoded."""
         self.seq += 1
         self.sock.send(struct.pack("IHHII", 16 + len(body), kind, F_REQUEST | F_DUMP, self.seq, 0) + body)
         while True:
@@ -233,6 +217,9 @@ class Netlink:
                 length, mtype = struct.unpack_from("IH", data, offset)
                 if mtype == NLMSG_DONE:
                     return
+                if mtype == NLMSG_ERROR:
+                    code = struct.unpack_from("i", data, offset + 16)[0]
+                    raise NetlinkError(-code, os.strerror(-code))
                 yield mtype, data[offset:offset + length]
                 offset += (length + 3) & ~3
 
@@ -295,14 +282,3 @@ def veth_peer(name: str, *, netns_fd: int | None = None, mac: str | None = None,
     if mtu is not None:
         peer += attr(IFLA_MTU, u32(mtu))
     return attr(VETH_INFO_PEER, peer)
-
-
-ERRNO_HINTS = {
-    errno.EEXIST: "it exists already",
-    errno.ENODEV: "no such interface",
-    errno.EOPNOTSUPP: "this kernel does not support it (run `python -m nethelpers doctor`)",
-    errno.EPERM: "the sandbox lacks the privilege (run `python -m nethelpers doctor`)",
-    errno.ENETUNREACH: "the gateway is not on any directly connected subnet",
-    errno.EADDRNOTAVAIL: "no such address",
-    errno.ESRCH: "no such route",
-}

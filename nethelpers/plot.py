@@ -218,7 +218,7 @@ class _Sketch:
                 gap = max(gap, graph.edges[a, b]["gap"] if graph.has_edge(a, b) else 0)
                 graph.add_edge(a, b, gap=gap, len=(max(self.size[a]) + max(self.size[b])) / 2 + gap)
         shortest = min(nx.get_edge_attributes(graph, "len").values(), default=1)
-        for a, b, data in graph.edges(data=True):  # a spring's rest length goes as pull ** -1/3
+        for _, _, data in graph.edges(data=True):  # a spring's rest length goes as pull ** -1/3
             data["pull"] = (shortest / data["len"]) ** 3
         pos = nx.spring_layout(graph, weight="pull", iterations=300, seed=1)
         xy = np.array([pos[r] for r in roots], dtype=float)

@@ -25,7 +25,7 @@ def ifname(name: str) -> str:
     if len(name.encode()) > IFNAMSIZ:
         raise InvalidName(f"interface name {name!r} has {len(name.encode())} characters; Linux allows "
                           f"at most {IFNAMSIZ} (IFNAMSIZ-1). Shorten it, e.g. {name[:IFNAMSIZ]!r}")
-    if name in (".", "..") or any(c in name for c in "/: \t\n") :
+    if name in (".", "..") or any(c in name for c in "/: \t\n"):
         raise InvalidName(f"interface name {name!r} may not contain '/', ':' or spaces, "
                           f"nor be '.' or '..'")
     return name

@@ -73,7 +73,7 @@ def test_run_in_sandbox_sees_nodes_as_named_namespaces(lab):
 
 
 def test_lab_magic_runs_in_a_node(lab, capsys):
-    IPython = pytest.importorskip("IPython")
+    pytest.importorskip("IPython")
     from IPython.core.interactiveshell import InteractiveShell
 
     from nethelpers.magics import register

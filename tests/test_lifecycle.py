@@ -13,7 +13,7 @@ import pytest
 
 import footprint
 from conftest import ROOT, pings
-from nethelpers import Lab, LabClosed, LabUnavailable
+from nethelpers import Lab, LabClosed
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -31,7 +31,7 @@ def test_macs_are_stable_and_locally_administered(lab, pair):
     mac = _link(pair[0], "eth0")["mac"]
     assert re.fullmatch(r"02(:[0-9a-f]{2}){5}", mac)
     with type(lab)() as other:
-        x, y = other.add_node("a"), other.add_node("b")
+        x, _ = other.add_node("a"), other.add_node("b")
         other.add_veth("a:eth0", "b:eth0")
         assert _link(x, "eth0")["mac"] == mac  # same names, same MAC: deterministic outputs
 

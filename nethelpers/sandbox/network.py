@@ -128,7 +128,7 @@ class Network:
         for node, ifname in links:
             if node not in doomed:
                 by_node.setdefault(node, set()).add(ifname)
-        for (node, ifname), (peer_node, peer_if) in self.peers.items():
+        for (node, _), (peer_node, peer_if) in self.peers.items():
             if node in doomed and peer_node not in doomed:
                 by_node.setdefault(peer_node, set()).add(peer_if)
         touched = set(by_node)

@@ -179,3 +179,29 @@ def test_no_user_namespaces_means_a_clear_error():
     assert "devcontainer" in result.stdout
     if not ROOT:
         assert "user namespace" in result.stdout and "stored outputs" in result.stdout
+
+
+def test_a_lab_outlives_the_thread_that_made_it_and_serves_several():
+    """Jupyter may run a cell (or a widget callback) in another thread: the lab must not care."""
+    import threading
+
+    made = []
+    maker = threading.Thread(target=lambda: made.append(Lab()))
+    maker.start()
+    maker.join()
+    lab = made[0]
+    try:
+        lab.add_nodes(["a", "b"])
+        lab.add_veth("a:eth0", "b:eth0")
+        lab["a"].add_address("eth0", "10.0.0.1/24")
+        lab["b"].add_address("eth0", "10.0.0.2/24")
+        results = []
+        workers = [threading.Thread(target=lambda: results.append(pings(lab["a"], "10.0.0.2")))
+                   for _ in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert results == [True] * 4
+    finally:
+        lab.close()

@@ -25,6 +25,24 @@ def _addresses(n: int) -> list[str]:
     return [str(next(hosts)) for _ in range(n)]
 
 
+def _cpu_times() -> tuple[int, int]:
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values), values[3] + values[4]  # all, idle + iowait
+
+
+def quiesce(limit: float = 10, window: float = 0.2, busy: float = 0.05) -> None:
+    """Wait until the machine is idle: the kernel frees namespaces in the background
+    (after the previous run's teardown), and that work would be timed otherwise."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        total0, idle0 = _cpu_times()
+        time.sleep(window)
+        total1, idle1 = _cpu_times()
+        if total1 > total0 and 1 - (idle1 - idle0) / (total1 - total0) < busy:
+            return
+
+
 def _tree_rss_kb(pid: int) -> tuple[int, int]:
     """Resident memory (kB) and process count of ``pid`` and all its descendants."""
     total, count, todo = 0, 0, [pid]
@@ -48,6 +66,7 @@ def run_lab(n: int) -> dict:
         host = lab.add_node("host", kind="host")
         host.add_bridge("br0", address=f"{gateway}/{SUBNET.prefixlen}")
         names = [f"c{i}" for i in range(n)]
+        quiesce()
         start = time.perf_counter()
         with lab.batch():
             for i, name in enumerate(names):
@@ -114,6 +133,7 @@ def run_baseline(n: int, style: str = "ip -n") -> dict:
     script = BASELINE.format(gateway=gateway, prefix=SUBNET.prefixlen, ips=" ".join(ips),
                              last=ips[-1], IN_HOST=in_host, IN_C=in_c)
     with Lab() as lab:
+        quiesce()
         result = lab.run_in_sandbox(["sh", "-c", script], timeout=900, check=True)
     t0, t1, t2, t3, left = (int(x) for x in result.stdout.split())
     return {"build": (t1 - t0) / 1e9, "teardown": (t3 - t2) / 1e9, "leftovers": left}

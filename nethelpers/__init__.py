@@ -13,7 +13,7 @@ from .errors import (AlreadyExists, CommandFailed, CommandTimeout, InvalidAddres
                      MissingFeature, NotFound)
 from .lab import Lab, close_all, current_lab
 from .node import Node
-from .processes import BackgroundProcess, CommandResult
+from .results import BackgroundProcess, CommandResult
 
 __version__ = "0.1.0"
 

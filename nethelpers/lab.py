@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 from . import validate
 from .errors import InvalidValue, LabClosed, LabError, NotFound
 from .node import Node
-from .processes import CommandResult
+from .results import CommandResult
 
 _open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
 _current: list = [None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import validate
 from .errors import InvalidValue
-from .processes import BackgroundProcess, CommandResult
+from .results import BackgroundProcess, CommandResult
 
 MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
 

@@ -8,8 +8,8 @@
     lab.close()                     # everything goes; so it does if the kernel dies
 """
 
-from .errors import (AlreadyExists, CommandFailed, CommandTimeout, InvalidAddress, InvalidInput,
-                     InvalidName, InvalidValue, KernelError, LabClosed, LabError, LabUnavailable,
+from .errors import (AlreadyExists, CommandFailed, CommandTimeout, Interrupted, InvalidAddress,
+                     InvalidInput, InvalidName, InvalidValue, KernelError, LabClosed, LabError, LabUnavailable,
                      MissingFeature, NotFound)
 from .lab import Lab, close_all, current_lab
 from .node import Node
@@ -29,5 +29,5 @@ __all__ = [
     "Lab", "Node", "CommandResult", "BackgroundProcess", "close_all", "current_lab",
     "LabError", "LabUnavailable", "LabClosed", "MissingFeature", "InvalidInput", "InvalidName",
     "InvalidValue", "InvalidAddress", "AlreadyExists", "NotFound", "KernelError",
-    "CommandFailed", "CommandTimeout",
+    "CommandFailed", "CommandTimeout", "Interrupted",
 ]

@@ -55,3 +55,15 @@ class CommandTimeout(LabError):
 
 class LabClosed(LabError):
     """The lab was closed (or its sandbox died); create a new one."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a command ran in a node: the command got SIGINT, as in a terminal.
+
+    ``reply`` holds what the sandbox answered (for ``run``: its output so far).
+    """
+
+    def __init__(self, reply=None) -> None:
+        super().__init__("interrupted")
+        self.reply = reply
+        self.result = None  # set by Node.run to the CommandResult

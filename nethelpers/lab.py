@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import weakref
 from multiprocessing.connection import Connection
 
 from . import validate
-from .errors import InvalidValue, LabClosed, LabError, NotFound
+from .errors import Interrupted, InvalidValue, LabClosed, LabError, NotFound
 from .node import Node
 from .results import CommandResult
 
@@ -53,6 +54,7 @@ class Lab:
     def __init__(self, *, start_timeout: float = 30) -> None:
         self._lock = threading.RLock()
         self._batch: list | None = None
+        self._request_id = 0
         self.closed = True
         ours, theirs = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()
@@ -69,7 +71,7 @@ class Lab:
             self._proc.kill()
             raise LabClosed(f"the lab's sandbox did not start within {start_timeout} s: {self._tail()}")
         try:
-            status, value = self._conn.recv()
+            _, status, value = self._conn.recv()
         except EOFError:
             raise LabClosed(f"the lab's sandbox exited while starting: {self._tail()}") from None
         if status == "err":
@@ -90,15 +92,30 @@ class Lab:
         with self._lock:
             if self.closed:
                 raise LabClosed("this lab is closed; create a new one with Lab()")
+            self._request_id += 1
             try:
-                self._conn.send((op, args, kwargs))
-                status, value = self._conn.recv()
+                self._conn.send((self._request_id, op, args, kwargs))
+                try:
+                    status, value = self._reply()
+                except KeyboardInterrupt:
+                    # Ctrl-C (Jupyter's "interrupt kernel"): stop the command running in the
+                    # sandbox, as a terminal would, and take its answer so requests stay in step
+                    os.kill(self._proc.pid, signal.SIGUSR1)
+                    status, value = self._reply()
+                    raise Interrupted(value if status == "ok" else None) from None
             except (EOFError, OSError):
                 self.closed = True
                 raise LabClosed(f"the lab's sandbox ended unexpectedly: {self._tail()}") from None
         if status == "err":
             raise value
         return value
+
+    def _reply(self) -> tuple[str, object]:
+        """The answer to the latest request (answers to interrupted ones are dropped)."""
+        while True:
+            request_id, status, value = self._conn.recv()
+            if request_id == self._request_id:
+                return status, value
 
     def _op(self, op: str, **kwargs) -> None:
         """Queue one operation in the open batch, or run it alone."""
@@ -209,7 +226,17 @@ class Lab:
         There ``ip netns list`` shows the nodes, as on a machine where they were
         made with ``ip netns add``.
         """
-        return CommandResult.from_reply(command, self._call("run", None, command, timeout), check)
+        return self._run(None, command, timeout=timeout, check=check)
+
+    def _run(self, node: str | None, command, *, timeout: float, check: bool,
+             input: str | None = None) -> CommandResult:
+        try:
+            reply = self._call("run", node, command, timeout, input)
+        except Interrupted as stop:
+            if isinstance(stop.reply, dict):
+                stop.result = CommandResult.from_reply(command, stop.reply)
+            raise
+        return CommandResult.from_reply(command, reply, check)
 
     def processes(self) -> list[dict]:
         """Background processes started with :meth:`Node.start`."""
@@ -234,7 +261,7 @@ class Lab:
                 return
             self.closed = True
             try:
-                self._conn.send(("shutdown", (), {}))
+                self._conn.send((self._request_id + 1, "shutdown", (), {}))
                 self._conn.recv()
             except (EOFError, OSError):
                 pass

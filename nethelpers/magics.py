@@ -14,7 +14,7 @@ _registered: set[int] = set()
 
 
 def _run(node: str, command: str) -> None:
-    from .errors import LabError
+    from .errors import Interrupted, LabError
     from .lab import current_lab
 
     lab = current_lab()
@@ -28,6 +28,11 @@ def _run(node: str, command: str) -> None:
             result = lab.node(node).run(command)
     except LabError as exc:
         print(f"{type(exc).__name__}: {exc}")
+        return
+    except Interrupted as stop:  # show what it printed before Ctrl-C, as a terminal would
+        if stop.result is not None:
+            print(stop.result.output.rstrip("\n"))
+        print("[interrupted]")
         return
     text = result.output.rstrip("\n")
     if text:

@@ -136,8 +136,7 @@ class Node:
         A string goes through /bin/sh; a list runs as is. Returns rc, stdout and
         stderr; ``check=True`` raises CommandFailed on a non-zero exit.
         """
-        reply = self.lab._call("run", self.name, command, timeout, input)
-        return CommandResult.from_reply(command, reply, check)
+        return self.lab._run(self.name, command, timeout=timeout, check=check, input=input)
 
     def start(self, command) -> BackgroundProcess:
         """Start a command in the background (a server, a capture); ``.stop()`` ends it."""

@@ -84,7 +84,32 @@ def test_lab_magic_runs_in_a_node(lab, capsys):
     shell.run_line_magic("lab", "m ip -br link show lo")
     shell.run_cell_magic("lab", "m", "echo one\nfalse")
     shell.run_line_magic("lab", "nowhere true")
+    import os
+    import signal
+    import threading
+
+    threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+    shell.run_line_magic("lab", "m ping -i 0.2 127.0.0.1")  # interrupted like in a terminal
     out = capsys.readouterr().out
+    assert "packets transmitted" in out and "[interrupted]" in out
     assert "lo" in out and "UNKNOWN" in out
     assert "one\n[exit status 1]" in out
     assert "NotFound: there is no node 'nowhere'" in out
+
+
+def test_ctrl_c_stops_the_command_like_a_terminal_and_the_lab_goes_on(pair):
+    """Jupyter's "interrupt kernel" is a SIGINT to the kernel: the command in the node gets it too."""
+    import os
+    import signal
+    import threading
+
+    from nethelpers import Interrupted
+
+    a, _ = pair
+    threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+    started = time.monotonic()
+    with pytest.raises(Interrupted) as caught:
+        a.run("ping -i 0.2 10.0.0.2", timeout=20)  # would run until the timeout
+    assert time.monotonic() - started < 10
+    assert "packets transmitted" in caught.value.result.stdout  # ping's own Ctrl-C summary
+    assert a.run("echo next").stdout == "next\n"  # the next answer is its own, not a stale one

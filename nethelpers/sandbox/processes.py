@@ -82,6 +82,7 @@ class Processes:
         self.net = net
         self.background: dict[int, Background] = {}
         self.next_id = 1
+        self.foreground: subprocess.Popen | None = None  # the command run() waits for
 
     def _spawn(self, node: str | None, argv: list[str], **kwargs) -> subprocess.Popen:
         path = self.net.node(node).path if node is not None else None
@@ -96,6 +97,7 @@ class Processes:
         with tempfile.TemporaryFile(dir=STATE_DIR) as out, tempfile.TemporaryFile(dir=STATE_DIR) as err:
             proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                stdout=out, stderr=err)
+            self.foreground = proc
             try:
                 if input is not None:
                     proc.communicate(input.encode(), timeout=timeout)
@@ -108,8 +110,19 @@ class Processes:
                     f"{_short(command)!r} in node {node!r} ran longer than {timeout} s and was killed; "
                     f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
                     f"Output so far: {_read(out)[-300:]!r}") from None
+            finally:
+                self.foreground = None
             self._forget_after(node)
             return {"rc": proc.returncode, "stdout": _read(out), "stderr": _read(err)}
+
+    def interrupt(self) -> None:
+        """Ctrl-C for the command run() waits for: SIGINT to its process group, as a terminal does."""
+        proc = self.foreground
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
 
     def start(self, node: str | None, command) -> dict:
         argv = argv_of(command)

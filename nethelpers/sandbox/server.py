@@ -153,7 +153,7 @@ class Server:
     def serve(self, conn: Connection) -> None:
         while True:
             try:
-                op, args, kwargs = conn.recv()
+                request_id, op, args, kwargs = conn.recv()
             except (EOFError, OSError):
                 return  # the owner is gone: PID 1 exits and the kernel kills the rest
             self.procs.reap_orphans()
@@ -169,7 +169,7 @@ class Server:
                 reply = ("err", KernelError(f"unexpected {type(exc).__name__} in the sandbox: {exc}\n"
                                             + traceback.format_exc()))
             try:
-                conn.send(reply)
+                conn.send((request_id, *reply))
             except (BrokenPipeError, OSError):
                 return
             if op == "shutdown":
@@ -181,12 +181,15 @@ def main(fd: int) -> int:
     try:
         info = setup.enter_sandbox_namespaces()
     except LabError as exc:
-        conn.send(("err", exc))
+        conn.send((0, "err", exc))
         return 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     child = os.fork()
     if child:
         conn.close()
+        # the owner's Ctrl-C reaches us as SIGUSR1; PID 1 passes it to the running command
+        signal.signal(signal.SIGUSR1, lambda *_: os.kill(child, signal.SIGUSR1))
         _, status = os.waitpid(child, 0)
         return os.waitstatus_to_exitcode(status) if status else 0
     try:
@@ -198,7 +201,8 @@ def main(fd: int) -> int:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         server = Server(info)
-        conn.send(("ok", server.rpc_info()))
+        signal.signal(signal.SIGUSR1, lambda *_: server.procs.interrupt())
+        conn.send((0, "ok", server.rpc_info()))
         server.serve(conn)
     except BaseException:
         traceback.print_exc()

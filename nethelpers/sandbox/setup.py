@@ -63,18 +63,35 @@ def enter_sandbox_namespaces() -> dict:
         enter_user_namespace()
     try:
         sc.unshare(sc.CLONE_NEWNET | sc.CLONE_NEWNS | sc.CLONE_NEWPID)
+    except OSError as exc:
+        raise LabUnavailable(_cannot_set_up(exc, rootless)) from None
+    try:
         sc.mount(None, "/", None, sc.MS_REC | sc.MS_PRIVATE)
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:  # "/" is no mount point: a chroot
+            raise LabUnavailable(
+                "The lab cannot run in a chroot: its root directory is not a mount point, so the "
+                "sandbox cannot keep its mounts private. Run it on a machine, a VM or a container "
+                "(e.g. the devcontainer), or make the chroot's directory a mount point first "
+                "(mount --bind DIR DIR).") from None
+        raise LabUnavailable(_cannot_set_up(exc, rootless)) from None
+    try:
         sc.mount("tmpfs", "/run", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, "mode=755")
     except OSError as exc:
-        raise LabUnavailable(NO_USERNS_HELP.format(
-            cause=f"the namespace was created but is not usable: {exc.strerror} — typical of "
-                  "AppArmor's restriction of unprivileged user namespaces") if rootless else
-            f"The sandbox could not be set up as root ({exc}). Is this a container without "
-            "CAP_SYS_ADMIN? Start it with --cap-add=SYS_ADMIN --cap-add=NET_ADMIN "
-            "(see .devcontainer/devcontainer.json).") from None
+        raise LabUnavailable(_cannot_set_up(exc, rootless)) from None
     os.makedirs(NETNS_DIR)
     os.makedirs(STATE_DIR + "/logs")
     return {"rootless": rootless, "etc_netns": _overlay_etc()}
+
+
+def _cannot_set_up(exc: OSError, rootless: bool) -> str:
+    if rootless:
+        return NO_USERNS_HELP.format(
+            cause=f"the namespace was created but is not usable: {exc.strerror} — typical of "
+                  "AppArmor's restriction of unprivileged user namespaces")
+    return (f"The sandbox could not be set up as root ({exc}). Is this a container without "
+            "CAP_SYS_ADMIN? Start it with --cap-add=SYS_ADMIN --cap-add=NET_ADMIN "
+            "(see .devcontainer/devcontainer.json).")
 
 
 def _overlay_etc() -> str:

@@ -177,7 +177,8 @@ class Lab:
         """The node called ``name`` (raises NotFound if there is none)."""
         names = [n["name"] for n in self._call("nodes")]
         if name not in names:
-            raise NotFound(f"there is no node {name!r} in this lab (nodes: {', '.join(names) or 'none yet'})")
+            raise NotFound(f"there is no node {name!r} in this lab (nodes: {', '.join(names) or 'none yet'}); "
+                           f"create it first with lab.add_node({name!r})")
         return Node(self, name)
 
     __getitem__ = node

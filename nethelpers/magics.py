@@ -16,6 +16,7 @@ _registered: set[int] = set()
 def _run(node: str, command: str) -> None:
     from .errors import Interrupted, LabError
     from .lab import current_lab
+    from .node import Node
 
     lab = current_lab()
     if lab is None:
@@ -25,7 +26,7 @@ def _run(node: str, command: str) -> None:
         if node == "-":
             result = lab.run_in_sandbox(command)
         else:
-            result = lab.node(node).run(command)
+            result = Node(lab, node).run(command)  # an unknown node: the sandbox says so
     except LabError as exc:
         print(f"{type(exc).__name__}: {exc}")
         return

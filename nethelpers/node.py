@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import validate
 from .errors import InvalidValue
-from .results import BackgroundProcess, CommandResult
+from .results import BackgroundProcess, CommandResult, command_text
 
 MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
 
@@ -141,8 +141,7 @@ class Node:
     def start(self, command) -> BackgroundProcess:
         """Start a command in the background (a server, a capture); ``.stop()`` ends it."""
         reply = self.lab._call("start", self.name, command)
-        text = command if isinstance(command, str) else " ".join(map(str, command))
-        return BackgroundProcess(self.lab, self.name, text, reply)
+        return BackgroundProcess(self.lab, self.name, command_text(command), reply)
 
     def write_etc(self, filename: str, text: str) -> str:
         """Give this node its own /etc/FILENAME (``/etc/netns/NODE/FILENAME``, as iproute2 does)."""

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 from .errors import CommandFailed, CommandTimeout
 
 
+def command_text(command) -> str:
+    """A command as one line: a string as given, a list joined with spaces."""
+    return command if isinstance(command, str) else " ".join(map(str, command))
+
+
 @dataclass
 class CommandResult:
     """Exit status and output of a command run in a node."""
@@ -19,7 +24,7 @@ class CommandResult:
 
     @classmethod
     def from_reply(cls, command, reply: dict, check: bool = False) -> "CommandResult":
-        text = command if isinstance(command, str) else " ".join(map(str, command))
+        text = command_text(command)
         result = cls(text, reply["rc"], reply["stdout"], reply["stderr"])
         if check and result.rc != 0:
             raise CommandFailed(f"{text!r} exited with status {result.rc}: "

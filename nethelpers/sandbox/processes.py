@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass
 
 from ..errors import CommandTimeout, MissingFeature, NotFound
+from ..results import command_text
 from . import nodes
 from .setup import STATE_DIR
 
@@ -215,5 +216,5 @@ def _read(file) -> str:
 
 
 def _short(command) -> str:
-    text = command if isinstance(command, str) else " ".join(map(str, command))
+    text = command_text(command)
     return text if len(text) <= 60 else text[:57] + "..."

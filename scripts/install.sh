@@ -21,7 +21,7 @@ esac
 # system tools among them; tests/test_environment.py keeps the two in step).
 APT_PACKAGES=(
     iproute2 iptables nftables containernetworking-plugins iputils-ping tcpdump iperf3
-    conntrack procps python3-venv python3-pip
+    conntrack procps bind9-dnsutils curl python3-venv python3-pip
 )
 
 # Non-root users often have no /usr/sbin in PATH: look there explicitly.
@@ -46,6 +46,8 @@ missing_packages() {
     have iperf3 || missing+=(iperf3)
     have conntrack || missing+=(conntrack)
     have ps || missing+=(procps)
+    have dig || missing+=(bind9-dnsutils)
+    have curl || missing+=(curl)
     [ -x /usr/lib/cni/bridge ] || [ -x /opt/cni/bin/bridge ] || missing+=(containernetworking-plugins)
     python_has_venv || missing+=(python3-venv python3-pip)
     echo "${missing[@]}"

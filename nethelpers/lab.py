@@ -220,6 +220,29 @@ class Lab:
                  peer_mac=validate.mac(peer_mac) if peer_mac else None,
                  mtu=validate.mtu(mtu), up=up)
 
+    # --- Docker syntax ----------------------------------------------------------------
+    def docker(self, command: str | list[str], *, host: str | None = None):
+        """Run a docker command line on a Docker host of the lab (created on first use).
+
+            lab.docker("network create --subnet 192.0.2.0/24 bridge1")
+            lab.docker("run -d --name c1 --network bridge1 -p 8080:80 nginx")
+
+        Returns what docker prints (a str; ``.exit_code`` for ``run``/``exec``);
+        raises DockerError with the CLI's message when docker would fail.
+        """
+        from .docker import docker
+
+        return docker(self, command, host)
+
+    def docker_host(self, name: str | None = None, *, userland_proxy: bool | None = None):
+        """The Docker host ``name`` (default "docker-host"), created on first use.
+
+        ``userland_proxy=False`` starts it as ``dockerd --userland-proxy=false``.
+        """
+        from .docker import get_host
+
+        return get_host(self, name, userland_proxy=userland_proxy)
+
     # --- commands in the sandbox itself -------------------------------------------
     def run_in_sandbox(self, command, *, timeout: float = 30, check: bool = False) -> CommandResult:
         """Run a command in the sandbox's root namespace, outside every node.

@@ -1,0 +1,54 @@
+"""A Docker-syntax engine for the lab: ``lab.docker("run -d --name c1 nginx")``.
+
+No dockerd and no images: each Docker host is a lab node, each container a lab
+node inside it, and each docker command does to the kernel what Docker 27's
+bridge driver does (see engine.py and firewall.py).
+
+    cli.py       the docker command line (flags, messages) -> DockerHost methods
+    engine.py    DockerHost: networks, containers, endpoints, ports, DNS
+    firewall.py  the iptables rules Docker installs, in Docker's order
+    ipam.py      address pools and addresses
+    model.py     the bookkeeping (Network, Endpoint, Container)
+    output.py    tables, inspect JSON, --format
+    world.py     router, LAN client and internet server around the hosts
+    proxy.py     docker-proxy (the userland proxy), run as a process on the host
+    web.py       the web server of nginx/httpd images and of the internet server
+"""
+
+from __future__ import annotations
+
+from .cli import Output
+from .engine import DockerHost
+from .errors import DaemonError, DockerError, UsageError
+
+DEFAULT_HOST = "docker-host"
+
+__all__ = ["DockerHost", "DockerError", "DaemonError", "UsageError", "Output", "DEFAULT_HOST",
+           "get_host", "docker"]
+
+
+def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None) -> DockerHost:
+    """The Docker host ``name`` of ``lab``, created on first use."""
+    from ..errors import InvalidValue
+
+    name = name or DEFAULT_HOST
+    hosts: dict[str, DockerHost] = lab.__dict__.setdefault("_docker_hosts", {})
+    host = hosts.get(name)
+    if host is None:
+        host = DockerHost(lab, name, index=len(hosts),
+                          userland_proxy=True if userland_proxy is None else userland_proxy)
+        hosts[name] = host
+    elif userland_proxy is not None and userland_proxy != host.userland_proxy:
+        raise InvalidValue(f"Docker host {name!r} already runs with userland_proxy={host.userland_proxy}; "
+                           f"the setting is fixed when the host starts (as dockerd's flag is): "
+                           f"use a new lab, or another host name")
+    return host
+
+
+def docker(lab, command: str | list[str], host: str | None = None) -> Output:
+    """Run one docker command line on a Docker host of ``lab``."""
+    from . import cli
+
+    words = cli.split(command)
+    flag_host, words = cli.parse_globals(words)
+    return cli.execute(get_host(lab, host or flag_host), words)

@@ -1,0 +1,326 @@
+"""The docker command line: parse it as the docker CLI does, then call the host.
+
+Flags follow pflag's rules (``--name x``, ``--name=x``, ``-dit``, ``-p8080:80``);
+``run`` and ``exec`` stop at the first argument (the image or the container), the
+rest is the command. Unknown flags and commands get the CLI's own messages.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+
+from .errors import DockerError, UsageError
+from .model import PortSpec
+from .naming import short
+from . import output
+
+
+@dataclass(frozen=True)
+class Flag:
+    names: tuple[str, ...]   # e.g. ("-d", "--detach")
+    kind: str                # "bool", "str" or "list"
+
+    @property
+    def dest(self) -> str:
+        return self.names[-1].lstrip("-").replace("-", "_")
+
+
+def F(names: str, kind: str = "bool") -> Flag:
+    return Flag(tuple(names.split(",")), kind)
+
+
+# name -> (usage, minimum arguments, flags, interspersed, real flags the lab does not implement)
+COMMANDS = {
+    "run": ("docker run [OPTIONS] IMAGE [COMMAND] [ARG...]", 1, [
+        F("-d,--detach"), F("--name", "str"), F("--net,--network", "str"), F("-p,--publish", "list"),
+        F("--ip", "str"), F("--rm"), F("--net-alias,--network-alias", "list"), F("-i,--interactive"),
+        F("-t,--tty"), F("-e,--env", "list")], False,
+        "-P --publish-all -h --hostname --dns --mac-address --ip6 -v --volume --mount --entrypoint -u "
+        "--user -w --workdir --privileged --cap-add --cap-drop --add-host --link --sysctl --expose "
+        "--restart --label -l --platform --pull --init --memory -m --cpus"),
+    "exec": ("docker exec [OPTIONS] CONTAINER COMMAND [ARG...]", 2, [
+        F("-d,--detach"), F("-i,--interactive"), F("-t,--tty"), F("-e,--env", "list")], False,
+        "-u --user -w --workdir --privileged --env-file"),
+    "rm": ("docker rm [OPTIONS] CONTAINER [CONTAINER...]", 1, [F("-f,--force")], True, "-v --volumes -l --link"),
+    "ps": ("docker ps [OPTIONS]", 0, [F("-a,--all"), F("-q,--quiet")], True, "-f --filter --format -n --last "
+           "-l --latest --no-trunc -s --size"),
+    "inspect": ("docker inspect [OPTIONS] NAME|ID [NAME|ID...]", 1, [F("-f,--format", "str")], True,
+                "--type -s --size"),
+    "port": ("docker port CONTAINER [PRIVATE_PORT[/PROTO]]", 1, [], True, ""),
+    "network create": ("docker network create [OPTIONS] NETWORK", 1, [
+        F("-d,--driver", "str"), F("--subnet", "str"), F("--gateway", "str"), F("--ip-range", "str"),
+        F("--internal"), F("-o,--opt", "list"), F("--attachable")], True,
+        "--aux-address --config-from --config-only --ingress --ipam-driver --ipam-opt --ipv6 "
+        "--ipv4 --label --scope"),
+    "network ls": ("docker network ls [OPTIONS]", 0, [F("-q,--quiet")], True, "-f --filter --format --no-trunc"),
+    "network inspect": ("docker network inspect [OPTIONS] NETWORK [NETWORK...]", 1,
+                        [F("-f,--format", "str")], True, "-v --verbose"),
+    "network rm": ("docker network rm NETWORK [NETWORK...]", 1, [F("-f,--force")], True, ""),
+    "network connect": ("docker network connect [OPTIONS] NETWORK CONTAINER", 2, [
+        F("--ip", "str"), F("--alias", "list")], True,
+        "--ip6 --link --link-local-ip --driver-opt --gw-priority"),
+    "network disconnect": ("docker network disconnect [OPTIONS] NETWORK CONTAINER", 2,
+                           [F("-f,--force")], True, ""),
+}
+ALIASES = {"network remove": "network rm", "network list": "network ls", "container ls": "ps",
+           "container rm": "rm", "container inspect": "inspect", "container run": "run",
+           "container exec": "exec", "container port": "port"}
+
+
+class Output(str):
+    """What the docker CLI printed; ``exit_code`` is its exit status."""
+    exit_code: int = 0
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(str(self).rstrip("\n"))
+
+    @classmethod
+    def of(cls, text: str, exit_code: int = 0) -> "Output":
+        out = cls(text)
+        out.exit_code = exit_code
+        return out
+
+
+def split(text: str | list[str]) -> list[str]:
+    words = shlex.split(text) if isinstance(text, str) else list(text)
+    if words and words[0] == "docker":
+        words = words[1:]
+    return words
+
+
+def parse_globals(words: list[str]) -> tuple[str | None, list[str]]:
+    """``-H NAME`` / ``--host NAME`` picks the Docker host (dockerd's address in real life)."""
+    host = None
+    while words and words[0].startswith("-"):
+        flag = words.pop(0)
+        if flag in ("-H", "--host") and words:
+            host = words.pop(0)
+        elif flag.startswith("--host="):
+            host = flag.split("=", 1)[1]
+        else:
+            raise UsageError(f"unknown flag: {flag}\nSee 'docker --help'.")
+    return host, words
+
+
+def command_of(words: list[str]) -> tuple[str, list[str]]:
+    if not words:
+        raise UsageError("Usage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers")
+    if words[0] in ("network", "container") and len(words) > 1:
+        name = f"{words[0]} {words[1]}"
+        name = ALIASES.get(name, name)
+        if name in COMMANDS:
+            return name, words[2:]
+        raise UsageError(f"docker: '{words[0]} {words[1]}' is not a docker command.\n"
+                         f"See 'docker {words[0]} --help'")
+    if words[0] in COMMANDS:
+        return words[0], words[1:]
+    raise UsageError(f"docker: '{words[0]}' is not a docker command.\nSee 'docker --help'"
+                     + ("" if words[0] in ("network", "container") else
+                        f"\n(The lab's docker knows: {', '.join(sorted(COMMANDS))}.)"))
+
+
+def parse_flags(command: str, words: list[str]) -> tuple[dict, list[str]]:
+    usage, minimum, flags, interspersed, unsupported = COMMANDS[command]
+    by_name = {n: f for f in flags for n in f.names}
+    values: dict = {f.dest: ([] if f.kind == "list" else (False if f.kind == "bool" else None)) for f in flags}
+    args: list[str] = []
+    see = f"See 'docker {command} --help'."
+
+    def take(flag: Flag, name: str, inline: str | None, rest: list[str]) -> None:
+        if flag.kind == "bool":
+            values[flag.dest] = inline is None or inline.lower() in ("true", "1")
+            return
+        if inline is None:
+            if not rest:
+                raise UsageError(f"flag needs an argument: {name}\n{see}")
+            inline = rest.pop(0)
+        if flag.kind == "list":
+            values[flag.dest].append(inline)
+        else:
+            values[flag.dest] = inline
+
+    def unknown(name: str, shown: str) -> UsageError:
+        if name in unsupported.split():
+            return UsageError(f"docker {command} {name}: a real Docker flag that the lab's Docker host "
+                              f"does not implement")
+        return UsageError(f"{shown}\n{see}")
+
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word == "--":
+            args.extend(rest)
+            break
+        if word.startswith("--") and len(word) > 2:
+            name, eq, inline = word.partition("=")
+            if name not in by_name:
+                raise unknown(name, f"unknown flag: {name}")
+            take(by_name[name], name, inline if eq else None, rest)
+        elif word.startswith("-") and len(word) > 1:
+            letters = word[1:]
+            while letters:
+                name = "-" + letters[0]
+                if name not in by_name:
+                    raise unknown(name, f"unknown shorthand flag: '{letters[0]}' in {word}")
+                flag = by_name[name]
+                if flag.kind == "bool":
+                    take(flag, name, None, rest)
+                    letters = letters[1:]
+                else:
+                    take(flag, name, letters[1:].lstrip("=") or None, rest)
+                    letters = ""
+        else:
+            args.append(word)
+            if not interspersed:
+                args.extend(rest)
+                break
+    if len(args) < minimum:
+        need = "at least 1 argument" if minimum == 1 else f"exactly {minimum} arguments"
+        if command in ("network connect", "network disconnect", "exec"):
+            need = f"{'exactly' if command != 'exec' else 'at least'} {minimum} arguments"
+        raise UsageError(f"\"docker {command}\" requires {need}.\n{see}\n\nUsage:  {usage}")
+    return values, args
+
+
+def parse_publish(spec: str) -> PortSpec:
+    """``[IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]``."""
+    text, _, proto = spec.partition("/")
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp", "sctp"):
+        raise UsageError(f"invalid proto: {proto}")
+    parts = text.rsplit(":", 2)
+    try:
+        container_port = int(parts[-1])
+        host_port = int(parts[-2]) if len(parts) >= 2 and parts[-2] else None
+    except ValueError:
+        raise UsageError(f"invalid containerPort: {parts[-1]}" if not parts[-1].isdigit()
+                         else f"invalid hostPort: {parts[-2]}") from None
+    host_ip = parts[0] if len(parts) == 3 else "0.0.0.0"
+    if not 0 < container_port < 65536 or (host_port is not None and not 0 < host_port < 65536):
+        raise UsageError(f"invalid port specification: \"{spec}\"")
+    if proto == "sctp":
+        raise UsageError("the lab's Docker host publishes tcp and udp ports only")
+    return PortSpec(container_port, proto, host_ip, host_port)
+
+
+def execute(host, words: list[str]) -> Output:
+    """Run one parsed docker command line against ``host`` (a DockerHost)."""
+    command, rest = command_of(words)
+    opts, args = parse_flags(command, rest)
+    handler = HANDLERS[command]
+    return handler(host, opts, args)
+
+
+# --- one function per command -----------------------------------------------------------
+def _run(host, o, args) -> Output:
+    image, command = args[0], args[1:]
+    publish = [parse_publish(p) for p in o["publish"]]
+    if o["env"]:
+        command = ["env", *o["env"], *command] if command else command
+    _, printed = host.run(image, command, name=o["name"], detach=o["detach"], network=o["network"],
+                          publish=publish, ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
+                          keep_open=o["interactive"] or o["tty"])
+    ctr_exit = 0 if o["detach"] else getattr(host, "last_run_exit", 0)
+    return Output.of(printed, ctr_exit)
+
+
+def _exec(host, o, args) -> Output:
+    command = args[1:]
+    if o["env"]:
+        command = ["env", *o["env"], *command]
+    text = host.exec(args[0], command, detach=o["detach"])
+    return Output.of(text, 0 if o["detach"] else host.last_exit_code)
+
+
+def _rm(host, o, args) -> Output:
+    return Output.of("".join(host.remove(ref, force=o["force"]) + "\n" for ref in args))
+
+
+def _ps(host, o, args) -> Output:
+    host._reap()
+    containers = list(host.containers.values())
+    if o["quiet"]:
+        return Output.of("".join(short(c.id) + "\n" for c in containers if o["all"] or c.running))
+    return Output.of(output.ps(containers, o["all"]))
+
+
+def _inspect(host, o, args) -> Output:
+    objects = []
+    for ref in args:
+        try:
+            ctr = host.container(ref)
+            objects.append(output.container_inspect(ctr, f"/run/netns/{ctr.node}"))
+        except DockerError:
+            try:
+                net = host.network(ref)
+            except DockerError:
+                raise DockerError(f"Error: No such object: {ref}") from None
+            objects.append(output.network_inspect(net, host.containers))
+    return _formatted(objects, o["format"])
+
+
+def _formatted(objects: list[dict], template: str | None) -> Output:
+    if template is None:
+        return Output.of(output.as_json(objects))
+    try:
+        return Output.of("".join(output.render(template, obj) for obj in objects))
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(f"template parsing error: {exc}") from None
+
+
+def _port(host, o, args) -> Output:
+    ctr = host.container(args[0])
+    text = output.port_lines(ctr, args[1] if len(args) > 1 else None)
+    if len(args) > 1 and not text:
+        raise DockerError(f"Error: No public port '{args[1]}' published for {ctr.name}")
+    return Output.of(text)
+
+
+def _network_create(host, o, args) -> Output:
+    options = {}
+    for opt in o["opt"]:
+        key, eq, value = opt.partition("=")
+        if not eq:
+            raise UsageError(f"invalid key/value pair format in driver options: {opt}")
+        options[key] = value
+    net = host.create_network(args[0], driver=o["driver"] or "bridge", subnet=o["subnet"],
+                              gateway=o["gateway"], ip_range=o["ip_range"], internal=o["internal"],
+                              options=options)
+    return Output.of(net.id + "\n")
+
+
+def _network_ls(host, o, args) -> Output:
+    if o["quiet"]:
+        return Output.of("".join(short(n.id) + "\n" for n in sorted(host.networks.values(), key=lambda n: n.name)))
+    return Output.of(output.network_ls(list(host.networks.values())))
+
+
+def _network_inspect(host, o, args) -> Output:
+    return _formatted([output.network_inspect(host.network(ref), host.containers) for ref in args], o["format"])
+
+
+def _network_rm(host, o, args) -> Output:
+    return Output.of("".join(host.remove_network(ref) + "\n" for ref in args))
+
+
+def _network_connect(host, o, args) -> Output:
+    host.connect(args[0], args[1], ip=o["ip"], aliases=o["alias"])
+    return Output.of("")
+
+
+def _network_disconnect(host, o, args) -> Output:
+    host.disconnect(args[0], args[1])
+    return Output.of("")
+
+
+HANDLERS = {
+    "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port,
+    "network create": _network_create, "network ls": _network_ls, "network inspect": _network_inspect,
+    "network rm": _network_rm, "network connect": _network_connect, "network disconnect": _network_disconnect,
+}
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=4)

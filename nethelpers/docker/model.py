@@ -1,0 +1,91 @@
+"""The Docker host's bookkeeping: networks, containers and their endpoints."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from .firewall import Command, PortMapping
+from .ipam import Pool
+
+
+@dataclass
+class Network:
+    id: str
+    name: str
+    driver: str                      # "bridge", "host" or "null"
+    created: str
+    bridge: str = ""                 # the Linux bridge (bridge driver only)
+    pool: Pool | None = None
+    internal: bool = False
+    icc: bool = True
+    options: dict = field(default_factory=dict)
+    endpoints: dict = field(default_factory=dict)   # container id -> Endpoint
+    rules: list[Command] = field(default_factory=list)
+
+    @property
+    def default(self) -> bool:
+        """docker0's network: no embedded DNS, no --ip, the legacy fields in inspect."""
+        return self.name == "bridge"
+
+    @property
+    def user_defined(self) -> bool:
+        return self.driver == "bridge" and not self.default
+
+
+@dataclass
+class Endpoint:
+    id: str
+    network: Network
+    ifname: str                      # in the container: eth0, eth1, ...
+    veth: str                        # on the host, enslaved to the bridge
+    ip: ipaddress.IPv4Address
+    mac: str
+    aliases: list[str] = field(default_factory=list)
+    requested_ip: str | None = None
+    ports: list[PortMapping] = field(default_factory=list)
+    rules: list[Command] = field(default_factory=list)
+    proxies: list = field(default_factory=list)      # BackgroundProcess of each docker-proxy
+
+    @property
+    def cidr(self) -> str:
+        return f"{self.ip}/{self.network.pool.subnet.prefixlen}"
+
+
+@dataclass
+class PortSpec:
+    """A parsed ``-p``: the container side, and where the host side binds."""
+    container_port: int
+    proto: str
+    host_ip: str
+    host_port: int | None
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    image: str
+    tag: str
+    shown_command: list[str]
+    node: str
+    created: str
+    network_mode: str
+    detached: bool
+    auto_remove: bool
+    publish: list[PortSpec] = field(default_factory=list)
+    endpoints: dict = field(default_factory=dict)    # network name -> Endpoint (in connect order)
+    process: object = None                           # BackgroundProcess of the main command
+    exit_code: int | None = None
+
+    @property
+    def running(self) -> bool:
+        """Is the main command still running? (Records its exit code when not.)"""
+        if self.process is None:
+            return False
+        status = self.process._status()
+        if status["running"]:
+            return True
+        if self.exit_code is None:
+            self.exit_code = status["rc"] if status["rc"] is not None else 0
+        return False

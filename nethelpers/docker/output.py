@@ -1,0 +1,210 @@
+"""What the docker CLI prints: tables, ``inspect`` JSON, ``port`` lines, ``--format``."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .model import Container, Network
+from .naming import short
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns as Go's tabwriter lays them out for the docker CLI (3 spaces of padding)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["   ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in [header, *rows]]
+    return "\n".join(lines) + "\n"
+
+
+def network_ls(networks: list[Network]) -> str:
+    rows = [[short(n.id), n.name, n.driver, "local"] for n in sorted(networks, key=lambda n: n.name)]
+    return table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows)
+
+
+def ps(containers: list[Container], all_: bool) -> str:
+    rows = []
+    for c in containers:
+        running = c.running
+        if not running and not all_:
+            continue
+        status = "Up" if running else f"Exited ({c.exit_code if c.exit_code is not None else 0})"
+        command = '"' + (" ".join(c.shown_command))[:20] + ('…"' if len(" ".join(c.shown_command)) > 20 else '"')
+        image = c.image if c.tag == "latest" else f"{c.image}:{c.tag}"
+        rows.append([short(c.id), image, command, status, port_summary(c), c.name])
+    return table(["CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES"], rows)
+
+
+def port_summary(c: Container) -> str:
+    return ", ".join(f"{pm.host_ip}:{pm.host_port}->{pm.container_port}/{pm.proto}"
+                     for ep in c.endpoints.values() for pm in ep.ports)
+
+
+def port_lines(c: Container, wanted: str | None) -> str:
+    lines = []
+    for ep in c.endpoints.values():
+        for pm in ep.ports:
+            key = f"{pm.container_port}/{pm.proto}"
+            if wanted in (None, key, str(pm.container_port)):
+                lines.append(f"{key} -> {pm.host_ip}:{pm.host_port}")
+    return "".join(line + "\n" for line in lines)
+
+
+def network_inspect(net: Network, containers: dict[str, Container]) -> dict:
+    config = []
+    if net.pool is not None:
+        entry = {"Subnet": str(net.pool.subnet)}
+        if net.pool.ip_range is not None:
+            entry["IPRange"] = str(net.pool.ip_range)
+        entry["Gateway"] = str(net.pool.gateway)
+        config.append(entry)
+    by_id = {c.id: c for c in containers.values()}
+    members = {}
+    for cid, ep in net.endpoints.items():
+        members[cid] = {"Name": by_id[cid].name, "EndpointID": ep.id, "MacAddress": ep.mac,
+                        "IPv4Address": ep.cidr, "IPv6Address": ""}
+    return {
+        "Name": net.name, "Id": net.id, "Created": net.created, "Scope": "local", "Driver": net.driver,
+        "EnableIPv6": False,
+        "IPAM": {"Driver": "default", "Options": None if net.default else {}, "Config": config},
+        "Internal": net.internal, "Attachable": False, "Ingress": False,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
+        "Containers": members, "Options": dict(net.options), "Labels": {},
+    }
+
+
+def container_inspect(c: Container, sandbox_key: str) -> dict:
+    ports: dict[str, list | None] = {}
+    for spec in c.publish:
+        ports.setdefault(f"{spec.container_port}/{spec.proto}", [])
+    for ep in c.endpoints.values():
+        for pm in ep.ports:
+            ports[f"{pm.container_port}/{pm.proto}"].append({"HostIp": pm.host_ip, "HostPort": str(pm.host_port)})
+    networks = {}
+    for name, ep in c.endpoints.items():
+        net = ep.network
+        networks[name] = {
+            "IPAMConfig": {"IPv4Address": ep.requested_ip} if ep.requested_ip else None,
+            "Links": None,
+            "Aliases": list(ep.aliases) or None,
+            "MacAddress": ep.mac,
+            "DriverOpts": None,
+            "NetworkID": net.id,
+            "EndpointID": ep.id,
+            "Gateway": "" if net.internal else str(net.pool.gateway),
+            "IPAddress": str(ep.ip),
+            "IPPrefixLen": net.pool.subnet.prefixlen,
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "DNSNames": [c.name, *ep.aliases, short(c.id)] if net.user_defined else None,
+        }
+    legacy = c.endpoints.get("bridge")
+    running = c.running
+    settings = {
+        "Bridge": "", "SandboxID": c.id, "SandboxKey": sandbox_key,
+        "Ports": ports, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+        "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
+        "EndpointID": legacy.id if legacy else "",
+        "Gateway": str(legacy.network.pool.gateway) if legacy else "",
+        "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+        "IPAddress": str(legacy.ip) if legacy else "",
+        "IPPrefixLen": legacy.network.pool.subnet.prefixlen if legacy else 0,
+        "IPv6Gateway": "",
+        "MacAddress": legacy.mac if legacy else "",
+        "Networks": networks,
+    }
+    return {
+        "Id": c.id, "Created": c.created, "Path": c.shown_command[0], "Args": c.shown_command[1:],
+        "State": {"Status": "running" if running else "exited", "Running": running,
+                  "ExitCode": 0 if running else (c.exit_code or 0)},
+        "Image": c.image if c.tag == "latest" else f"{c.image}:{c.tag}",
+        "Name": "/" + c.name,
+        "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove,
+                       "PortBindings": {f"{s.container_port}/{s.proto}":
+                                        [{"HostIp": s.host_ip, "HostPort": str(s.host_port or "")}]
+                                        for s in c.publish}},
+        "Config": {"Hostname": short(c.id), "Image": c.image, "Cmd": c.shown_command,
+                   "ExposedPorts": {f"{s.container_port}/{s.proto}": {} for s in c.publish} or None},
+        "NetworkSettings": settings,
+    }
+
+
+def as_json(objects: list[dict]) -> str:
+    return json.dumps(objects, indent=4) + "\n"
+
+
+# --- --format: the small part of Go templates that tutorials use ---------------------------
+_ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
+
+
+def render(template: str, obj: dict) -> str:
+    """``{{.A.B}}``, ``{{json .A}}``, ``{{index .A "k"}}``, ``{{range .A}}...{{end}}``, ``{{println}}``."""
+    template = template.replace("\\n", "\n")
+    out, _ = _render(_ACTION.split(template), 0, obj)
+    return out + "\n"
+
+
+def _render(parts: list[str], i: int, dot) -> tuple[str, int]:
+    out = []
+    while i < len(parts):
+        text = parts[i]
+        if i % 2 == 0:
+            out.append(text)
+            i += 1
+            continue
+        if text == "end":
+            return "".join(out), i + 1
+        if text.startswith("range "):
+            items = _value(text[6:].strip(), dot)
+            body_start = i + 1
+            end = body_start
+            rendered = []
+            for item in (items.values() if isinstance(items, dict) else items or []):
+                chunk, end = _render(parts, body_start, item)
+                rendered.append(chunk)
+            if not rendered:
+                _, end = _render(parts, body_start, {})
+            out.append("".join(rendered))
+            i = end
+            continue
+        out.append(_format(_eval(text, dot)))
+        i += 1
+    return "".join(out), i
+
+
+def _eval(expr: str, dot):
+    words = re.findall(r'"[^"]*"|\S+', expr)
+    if words[0] == "json":
+        return json.dumps(_value(words[1], dot))
+    if words[0] == "index":
+        value = _value(words[1], dot)
+        for key in words[2:]:
+            value = value[key.strip('"')] if isinstance(value, dict) else value[int(key)]
+        return value
+    if words[0] == "println":
+        return "\n" if len(words) == 1 else " ".join(_format(_value(w, dot)) for w in words[1:]) + "\n"
+    if len(words) != 1:
+        raise ValueError(f"template: the lab understands .Field, json, index, range and println, not {expr!r}")
+    return _value(words[0], dot)
+
+
+def _value(path: str, dot):
+    if path == ".":
+        return dot
+    value = dot
+    for key in path.lstrip(".").split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise ValueError(f"template: can't evaluate field {key}")
+        value = value[key]
+    return value
+
+
+def _format(value) -> str:
+    if value is None:
+        return "<no value>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{_format(v)}" for k, v in value.items()) + "]"
+    if isinstance(value, list):
+        return "[" + " ".join(_format(v) for v in value) + "]"
+    return str(value)

@@ -1,0 +1,57 @@
+"""The world around the Docker hosts, inside the lab.
+
+    internet (203.0.113.10) ── router ── LAN 198.51.100.0/24 ── docker-host (.10), host2 (.11) ...
+                                              └── lan-client (198.51.100.20)
+
+Documentation addresses only (RFC 5737), so nothing here could be mistaken for
+a real network. ``internet`` runs a small web server that tells each client the
+address it saw, which is how the notebooks show NAT at work.
+"""
+
+from __future__ import annotations
+
+import sys
+
+LAN = "198.51.100.0/24"
+ROUTER_LAN_IP = "198.51.100.1"
+LAN_CLIENT_IP = "198.51.100.20"
+FIRST_HOST_IP = 10  # docker hosts get 198.51.100.10, .11, ...
+INTERNET_IP = "203.0.113.10"
+ROUTER_WAN_IP = "203.0.113.1"
+
+ROUTER, LAN_CLIENT, INTERNET = "router", "lan-client", "internet"
+
+
+def ensure(lab) -> None:
+    """Create router, lan-client and internet unless the lab has them already."""
+    if ROUTER in {n.name for n in lab.nodes()}:
+        return
+    with lab.batch():
+        router = lab.add_node(ROUTER, kind="router")
+        client = lab.add_node(LAN_CLIENT, kind="client")
+        internet = lab.add_node(INTERNET, kind="server")
+        router.add_bridge("lan0", address=f"{ROUTER_LAN_IP}/24")
+        lab.add_veth(f"{ROUTER}:eth1", f"{INTERNET}:eth0")
+        router.add_address("eth1", f"{ROUTER_WAN_IP}/24")
+        internet.add_address("eth0", f"{INTERNET_IP}/24")
+        internet.add_route("default", via=ROUTER_WAN_IP)
+        lab.add_veth(f"{ROUTER}:lan-client", f"{LAN_CLIENT}:eth0", master="lan0")
+        client.add_address("eth0", f"{LAN_CLIENT_IP}/24")
+        client.add_route("default", via=ROUTER_LAN_IP)
+        router.sysctl("net.ipv4.ip_forward", 1)
+    web = internet.start([sys.executable, "-m", "nethelpers.docker.web", "--port", "80", "--name", INTERNET])
+    web.wait_for("serving")
+    lab._world_web = web
+
+
+def plug_in_host(lab, name: str, index: int) -> str:
+    """Connect Docker host ``name`` to the LAN as eth0; returns its address."""
+    address = f"198.51.100.{FIRST_HOST_IP + index}"
+    host = lab.node(name)
+    with lab.batch():
+        lab.add_veth(f"{ROUTER}:{name[:15]}" if len(name) <= 15 else f"{ROUTER}:lan{index}",
+                     f"{name}:eth0", master="lan0")
+        host.add_address("eth0", f"{address}/24")
+        host.add_route("default", via=ROUTER_LAN_IP)
+    host.write_etc("resolv.conf", f"nameserver {ROUTER_LAN_IP}\n")
+    return address

@@ -1,0 +1,72 @@
+"""The Docker host's iptables equal Docker 27's, rule for rule and in order.
+
+Expected rules: tests/expected_iptables.py (Docker's own generated docs). One
+known difference, on purpose: the docs were generated on a machine where
+ip_forward was already on, so their FORWARD policy is ACCEPT; a lab Docker host
+starts with ip_forward off, dockerd turns it on itself and therefore sets the
+policy to DROP (libnetwork setupIPForwarding) — the facts page's rule.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from expected_iptables import SCENARIOS
+
+
+def rules(lab, table: str) -> str:
+    return lab["docker-host"].run(f"iptables -t {table} -S", check=True).stdout.strip()
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_rules_match_docker_27(lab, scenario):
+    commands, filter_rules, nat_rules = SCENARIOS[scenario]
+    lab.docker_host(userland_proxy="noproxy" not in scenario)
+    for command in commands:
+        lab.docker(command)
+    expected_filter = filter_rules.strip().replace("-P FORWARD ACCEPT", "-P FORWARD DROP")
+    assert rules(lab, "filter") == expected_filter
+    assert rules(lab, "nat") == nat_rules.strip()
+
+
+def test_forward_policy_stays_accept_when_forwarding_was_already_on(lab):
+    """dockerd only closes FORWARD when it was the one to turn ip_forward on."""
+    from nethelpers.docker import world
+
+    world.ensure(lab)
+    lab.add_node("docker-host", kind="host").sysctl("net.ipv4.ip_forward", 1)
+    # the host node exists already: build the engine on it by hand
+    from nethelpers.docker.engine import DockerHost
+
+    class Existing(DockerHost):
+        def __init__(self, lab):
+            self.lab, self.name, self.userland_proxy = lab, "docker-host", True
+            self.networks, self.containers, self.bound = {}, {}, {}
+            self.node = lab.node("docker-host")
+            self._start_daemon()
+
+    Existing(lab)
+    assert "-P FORWARD ACCEPT" in rules(lab, "filter")
+
+
+def test_removing_everything_leaves_only_the_daemons_rules(lab):
+    fresh_filter, fresh_nat = SCENARIOS["new-daemon"][1:]
+    lab.docker("network create -o com.docker.network.bridge.enable_icc=false bridge1")
+    lab.docker("network create --internal bridge2")
+    lab.docker("run -dit --name c1 --network bridge1 -p 8080:80 -p 5353:53/udp busybox")
+    lab.docker("run -dit --name c2 -p 127.0.0.1:9090:80 busybox")
+    lab.docker("rm -f c1 c2")
+    lab.docker("network rm bridge1 bridge2")
+    assert rules(lab, "filter") == fresh_filter.strip().replace("-P FORWARD ACCEPT", "-P FORWARD DROP")
+    assert rules(lab, "nat") == fresh_nat.strip()
+
+
+def test_udp_and_host_ip_port_rules(lab):
+    lab.docker("run -dit --name c1 -p 5353:53/udp -p 127.0.0.1:9090:80 busybox")
+    nat = rules(lab, "nat")
+    assert ("-A DOCKER ! -i docker0 -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.2:53"
+            in nat.splitlines())
+    assert ("-A DOCKER -d 127.0.0.1/32 ! -i docker0 -p tcp -m tcp --dport 9090 "
+            "-j DNAT --to-destination 172.17.0.2:80" in nat.splitlines())
+    assert ("-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p udp -m udp --dport 53 -j ACCEPT"
+            in rules(lab, "filter").splitlines())

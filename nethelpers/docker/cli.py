@@ -11,7 +11,7 @@ import json
 import shlex
 from dataclasses import dataclass
 
-from .errors import DockerError, UsageError
+from .errors import DaemonError, DockerError, UsageError
 from .model import PortSpec
 from .naming import short
 from . import output
@@ -210,7 +210,13 @@ def execute(host, words: list[str]) -> Output:
     command, rest = command_of(words)
     opts, args = parse_flags(command, rest)
     handler = HANDLERS[command]
-    return handler(host, opts, args)
+    try:
+        return handler(host, opts, args)
+    except DaemonError as exc:
+        if command != "run":
+            raise
+        # `docker run` reports the daemon's refusal with its own prefix and a hint
+        raise DockerError(f"docker: {exc}\n\nRun 'docker run --help' for more information") from None
 
 
 # --- one function per command -----------------------------------------------------------

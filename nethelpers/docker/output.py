@@ -28,11 +28,31 @@ def ps(containers: list[Container], all_: bool) -> str:
         running = c.running
         if not running and not all_:
             continue
-        status = "Up" if running else f"Exited ({c.exit_code if c.exit_code is not None else 0})"
+        age = human_duration(c.created)
+        status = f"Up {age}" if running else f"Exited ({c.exit_code if c.exit_code is not None else 0})"
         command = '"' + (" ".join(c.shown_command))[:20] + ('…"' if len(" ".join(c.shown_command)) > 20 else '"')
         image = c.image if c.tag == "latest" else f"{c.image}:{c.tag}"
-        rows.append([short(c.id), image, command, status, port_summary(c), c.name])
-    return table(["CONTAINER ID", "IMAGE", "COMMAND", "STATUS", "PORTS", "NAMES"], rows)
+        rows.append([short(c.id), image, command, f"{age} ago", status, port_summary(c), c.name])
+    return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)
+
+
+def human_duration(since: str) -> str:
+    """Docker's go-units HumanDuration of the time since ``since`` (an inspect timestamp)."""
+    import datetime
+
+    started = datetime.datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc)
+    seconds = (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds()
+    if seconds < 1:
+        return "Less than a second"
+    if seconds < 60:
+        return f"{int(seconds)} second{'s' if int(seconds) != 1 else ''}"
+    minutes = int(seconds // 60)
+    if minutes < 2:
+        return "About a minute"
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = int(seconds // 3600)
+    return "About an hour" if hours < 2 else f"{hours} hours"
 
 
 def port_summary(c: Container) -> str:

@@ -6,6 +6,9 @@
     ip route
 
 ``-`` instead of a node name runs in the sandbox itself (``%lab - ip netns``).
+
+    %docker run -d --name c1 nginx      # a docker command on the lab's Docker host
+    %docker -H host2 ps                 # ... on another Docker host of the lab
 """
 
 from __future__ import annotations
@@ -50,12 +53,34 @@ def lab_magic(line: str, cell: str | None = None) -> None:
     _run(node, cell if cell is not None else command)
 
 
+def docker_magic(line: str) -> None:
+    """Print what the docker CLI would print; errors go to stderr, as the CLI's do."""
+    import sys
+
+    from .errors import LabError
+    from .lab import current_lab
+
+    lab = current_lab()
+    if lab is None:
+        print("No lab is open: create one first with `lab = Lab()`.")
+        return
+    try:
+        output = lab.docker(line)
+    except LabError as exc:
+        print(str(exc), file=sys.stderr)
+        return
+    text = str(output).rstrip("\n")
+    if text:
+        print(text)
+
+
 def register(shell) -> None:
-    """Add %lab/%%lab, and show matplotlib figures as PNG even when pyplot was never
+    """Add %lab/%%lab and %docker, and show matplotlib figures as PNG even when pyplot was never
     imported (the lab's pictures are plain Figures, so they are not drawn twice)."""
     if id(shell) in _registered:
         return
     shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")
+    shell.register_magic_function(docker_magic, magic_kind="line", magic_name="docker")
     from matplotlib.figure import Figure
     from IPython.core.pylabtools import print_figure
 

@@ -31,7 +31,7 @@ def test_rules_match_docker_27(lab, scenario):
 
 def test_forward_policy_stays_accept_when_forwarding_was_already_on(lab):
     """dockerd only closes FORWARD when it was the one to turn ip_forward on."""
-    from nethelpers.docker import world
+    from nethelpers import world
 
     world.ensure(lab)
     lab.add_node("docker-host", kind="host").sysctl("net.ipv4.ip_forward", 1)

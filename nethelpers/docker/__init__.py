@@ -10,7 +10,6 @@ bridge driver does (see engine.py and firewall.py).
     ipam.py      address pools and addresses
     model.py     the bookkeeping (Network, Endpoint, Container)
     output.py    tables, inspect JSON, --format
-    world.py     router, LAN client and internet server around the hosts
     proxy.py     docker-proxy (the userland proxy), run as a process on the host
     web.py       the web server of nginx/httpd images and of the internet server
 """
@@ -35,7 +34,7 @@ def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None
     hosts: dict[str, DockerHost] = lab.__dict__.setdefault("_docker_hosts", {})
     host = hosts.get(name)
     if host is None:
-        host = DockerHost(lab, name, index=len(hosts),
+        host = DockerHost(lab, name,
                           userland_proxy=True if userland_proxy is None else userland_proxy)
         hosts[name] = host
     elif userland_proxy is not None and userland_proxy != host.userland_proxy:

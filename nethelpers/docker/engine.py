@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime
 import sys
 
-from . import firewall, images, ipam, world
+from .. import world
+from . import firewall, images, ipam
 from .errors import DaemonError, DockerError
 from .firewall import BridgeNet, PortMapping
 from .model import Container, Endpoint, Network, PortSpec
@@ -36,20 +37,17 @@ class DockerHost:
     Args:
         lab: the lab.
         name: node name of the host.
-        index: which host this is (its LAN address is 198.51.100.10 + index).
         userland_proxy: dockerd's ``--userland-proxy`` (True: a docker-proxy process
             per published port; False: hairpin NAT, as ``--userland-proxy=false``).
     """
 
-    def __init__(self, lab, name: str, *, index: int = 0, userland_proxy: bool = True) -> None:
+    def __init__(self, lab, name: str, *, userland_proxy: bool = True) -> None:
         self.lab, self.name, self.userland_proxy = lab, name, userland_proxy
         self.networks: dict[str, Network] = {}
         self.containers: dict[str, Container] = {}
         self.bound: dict[tuple[str, str, int], str] = {}  # (proto, host ip, port) -> container id
-        world.ensure(lab)
-        lab.add_node(name, kind="host")
-        self.address = world.plug_in_host(lab, name, index)
-        self.node = lab.node(name)
+        self.node = world.add_host(lab, name)
+        self.address = world.address_of(lab, name)
         self._start_daemon()
 
     # --- daemon start -----------------------------------------------------------

@@ -55,6 +55,8 @@ import socket
 import sys
 import time
 
+import setproctitle
+
 UDP_IDLE_TIMEOUT = 90.0     # seconds an idle UDP client entry is kept (as Docker's proxy)
 CONNECT_TIMEOUT = 30.0      # seconds to wait for the container to accept a TCP connection
 BUFFER_LIMIT = 256 * 1024   # bytes buffered in one direction before reading pauses
@@ -434,6 +436,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # `ps` shows what it would show for moby's docker-proxy, not "python -m ..."
+    setproctitle.setproctitle(f"docker-proxy -proto {args.proto} -host-ip {args.host_ip} "
+                              f"-host-port {args.host_port} -container-ip {args.container_ip} "
+                              f"-container-port {args.container_port}")
     proxy = Proxy(args.proto, args.host_ip, args.host_port, args.container_ip, args.container_port)
     # from now on SIGTERM (docker stop, BackgroundProcess.stop) or Ctrl-C ends the loop cleanly
     signal.set_wakeup_fd(proxy.wakeup_fd, warn_on_full_buffer=False)

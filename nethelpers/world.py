@@ -1,4 +1,4 @@
-"""The world around the Docker hosts, inside the lab.
+"""The world around the hosts, inside the lab: a LAN, a router and "the internet".
 
     internet (203.0.113.10) ── router ── LAN 198.51.100.0/24 ── docker-host (.10), host2 (.11) ...
                                               └── lan-client (198.51.100.20)
@@ -44,14 +44,31 @@ def ensure(lab) -> None:
     lab._world_web = web
 
 
-def plug_in_host(lab, name: str, index: int) -> str:
-    """Connect Docker host ``name`` to the LAN as eth0; returns its address."""
+def add_host(lab, name: str):
+    """A new host node ``name`` on the LAN (eth0 198.51.100.10, .11, ... in order of
+    creation, default route via the router); the world is built first if needed."""
+    ensure(lab)
+    lab.add_node(name, kind="host")
+    plug_in_host(lab, name)
+    return lab.node(name)
+
+
+def plug_in_host(lab, name: str) -> str:
+    """Connect node ``name`` to the LAN as eth0 with the next free address; returns it."""
+    addresses: dict = lab.__dict__.setdefault("_lan_addresses", {})
+    index = len(addresses)
     address = f"198.51.100.{FIRST_HOST_IP + index}"
     host = lab.node(name)
     with lab.batch():
-        lab.add_veth(f"{ROUTER}:{name[:15]}" if len(name) <= 15 else f"{ROUTER}:lan{index}",
-                     f"{name}:eth0", master="lan0")
+        lab.add_veth(f"{ROUTER}:{name if len(name) <= 15 else f'lan{index}'}", f"{name}:eth0",
+                     master="lan0")
         host.add_address("eth0", f"{address}/24")
         host.add_route("default", via=ROUTER_LAN_IP)
     host.write_etc("resolv.conf", f"nameserver {ROUTER_LAN_IP}\n")
+    addresses[name] = address
     return address
+
+
+def address_of(lab, name: str) -> str:
+    """The LAN address of a host made by :func:`add_host`."""
+    return lab.__dict__["_lan_addresses"][name]

@@ -1,0 +1,172 @@
+"""Docker's embedded DNS (127.0.0.11): one resolver process, a socket pair in each container."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nethelpers import AlreadyExists, InvalidAddress, NotFound
+
+DIG = "dig +time=1 +tries=1 @127.0.0.11"
+NAMES = {"c1": ["172.18.0.2"], "c2": ["172.18.0.3"], "web": ["172.18.0.3", "172.18.0.4"]}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def dns(lab):
+    """Containers c1 and c2; c1 has 127.0.0.11 with NAMES, c2 has none."""
+    c1, c2 = lab.add_node("c1", kind="container"), lab.add_node("c2", kind="container")
+    lab._call("dns_attach", "c1")
+    lab._call("dns_records", "c1", NAMES)
+    return c1, c2
+
+
+def dig(node, args: str):
+    return node.run(f"{DIG} {args}", timeout=10)
+
+
+def resolver_sockets(lab) -> int:
+    """Sockets the lab's one resolver process holds (0 when it runs none)."""
+    found = lab.run_in_sandbox("pgrep -P 1 -x lab-dns").stdout.split()
+    assert len(found) <= 1, "one resolver for the whole lab, like dockerd"
+    if not found:
+        return 0
+    fds = lab.run_in_sandbox(f"ls -l /proc/{found[0]}/fd").stdout
+    return fds.count("socket:")
+
+
+def test_a_record(dns):
+    c1, _ = dns
+    assert dig(c1, "+short c2").stdout.split() == ["172.18.0.3"]
+    assert sorted(dig(c1, "+short web").stdout.split()) == ["172.18.0.3", "172.18.0.4"]
+
+
+def test_answer_has_dockers_ttl_and_flags(dns):
+    c1, _ = dns
+    answer = dig(c1, "+noall +answer c2").stdout.split()
+    assert answer == ["c2.", "600", "IN", "A", "172.18.0.3"]
+    comments = dig(c1, "+noall +comments c2").stdout
+    assert "status: NOERROR" in comments
+    flags = comments.split("flags:")[1].split(";")[0].split()
+    assert flags == ["qr", "rd", "ra"]  # recursion available, not authoritative
+
+
+def test_unknown_name_is_nxdomain(dns):
+    c1, _ = dns
+    result = dig(c1, "+noall +comments nosuch")
+    assert result.rc == 0
+    assert "status: NXDOMAIN" in result.stdout
+
+
+def test_names_ignore_case_and_trailing_dot(dns):
+    c1, _ = dns
+    assert dig(c1, "+short C2").stdout.split() == ["172.18.0.3"]
+    assert dig(c1, "+short Web.").stdout.split()[0].startswith("172.18.0.")
+
+
+def test_aaaa_of_a_known_name_is_empty_noerror(dns):
+    c1, _ = dns
+    result = dig(c1, "+noall +comments +answer AAAA c2").stdout
+    assert "status: NOERROR" in result and "ANSWER: 0" in result
+
+
+def test_tcp_several_queries_on_one_connection(dns):
+    c1, _ = dns
+    result = dig(c1, "+tcp +keepopen +short c1 c2")
+    assert result.rc == 0
+    assert result.stdout.split() == ["172.18.0.2", "172.18.0.3"]
+
+
+def test_ptr(dns):
+    c1, _ = dns
+    assert dig(c1, "+short -x 172.18.0.2").stdout.split() == ["c1."]
+    assert sorted(dig(c1, "+short -x 172.18.0.3").stdout.split()) == ["c2.", "web."]
+    assert "status: NXDOMAIN" in dig(c1, "+noall +comments -x 172.18.0.9").stdout
+
+
+def test_node_not_attached_gets_no_answer(dns):
+    _, c2 = dns
+    assert dig(c2, "+short c1").rc != 0
+
+
+def test_one_process_for_all_nodes(dns, lab):
+    lab._call("dns_attach", "c2")
+    assert dig(dns[1], "+short c1").rc == 0  # attached, but no names yet
+    assert resolver_sockets(lab) == 4  # UDP + TCP in each of c1 and c2
+
+
+def test_detach_closes_the_sockets(dns, lab):
+    c1, _ = dns
+    holder = c1.start("python3 -c \"import socket, time; s = socket.create_connection(('127.0.0.11', 53)); "
+                      "print('connected', flush=True); time.sleep(300)\"")
+    holder.wait_for("connected")
+    assert resolver_sockets(lab) == 3  # UDP, listening TCP, the holder's connection
+    lab._call("dns_detach", "c1")
+    assert resolver_sockets(lab) == 0
+    assert dig(c1, "+short c2").rc != 0
+    lab._call("dns_attach", "c1")  # and again: nothing there is left over
+    assert dig(c1, "+noall +comments c2").rc == 0
+
+
+def test_removing_an_attached_node_closes_its_sockets(dns, lab):
+    lab._call("dns_attach", "c2")
+    assert resolver_sockets(lab) == 4
+    lab.remove_node("c1")
+    assert resolver_sockets(lab) == 2
+    lab.add_node("c1")
+    lab._call("dns_attach", "c1")
+    lab._call("dns_records", "c1", {"c2": ["172.18.0.3"]})
+    assert dig(lab.node("c1"), "+short c2").stdout.split() == ["172.18.0.3"]
+
+
+def test_records_are_replaced(dns, lab):
+    c1, _ = dns
+    lab._call("dns_records", "c1", {"db": ["172.18.0.5"]})
+    assert dig(c1, "+short db").stdout.split() == ["172.18.0.5"]
+    assert "status: NXDOMAIN" in dig(c1, "+noall +comments c2").stdout
+
+
+def test_errors_name_cause_and_fix(dns, lab):
+    with pytest.raises(NotFound, match="no node 'ghost'"):
+        lab._call("dns_attach", "ghost")
+    with pytest.raises(NotFound, match="no node 'ghost'"):
+        lab._call("dns_records", "ghost", {})
+    with pytest.raises(AlreadyExists, match="dns_detach"):
+        lab._call("dns_attach", "c1")
+    with pytest.raises(NotFound, match="dns_attach"):
+        lab._call("dns_records", "c2", NAMES)
+    with pytest.raises(NotFound, match="dns_attach"):
+        lab._call("dns_detach", "c2")
+    with pytest.raises(InvalidAddress, match="'nonsense'"):
+        lab._call("dns_records", "c1", {"x": ["nonsense"]})
+    assert dig(dns[0], "+short c2").stdout.split() == ["172.18.0.3"]  # still serving
+
+
+def test_malformed_datagrams_do_not_kill_it(dns):
+    c1, _ = dns
+    garbage = [b"", b"\x00", b"\xff" * 3, b"\x12\x34" + b"\xff" * 10,
+               b"\x00\x01\x01\x00\x00\x05" + b"\x00" * 6,  # a header promising 5 questions
+               os.urandom(300)]
+    code = ("import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); "
+            f"[s.sendto(p, ('127.0.0.11', 53)) for p in {garbage!r}]; "
+            "t = socket.create_connection(('127.0.0.11', 53)); t.sendall(b'\\x00\\x05hello\\x00'); t.close()")
+    assert c1.run(["python3", "-c", code]).rc == 0
+    assert dig(c1, "+short c2").stdout.split() == ["172.18.0.3"]
+    assert dig(c1, "+tcp +short c2").stdout.split() == ["172.18.0.3"]
+
+
+def test_control_protocol_errors_and_eof():
+    """The resolver alone (no namespace needed): bad requests get an error line, EOF ends it."""
+    requests = ["not json", '{"op": "fly"}', '{"op": "detach", "key": "c9"}',
+                '{"op": "records", "key": "c9", "names": {}}']
+    env = dict(os.environ, PYTHONPATH=REPO)
+    done = subprocess.run([sys.executable, "-m", "nethelpers.sandbox.dns"], env=env, timeout=10, check=False,
+                          input="\n".join(requests) + "\n", capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    replies = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["ok"] for r in replies] == [False] * 4
+    assert "not attached" in replies[2]["error"]

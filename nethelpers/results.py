@@ -83,6 +83,16 @@ class BackgroundProcess:
                                      f"{text!r}; its output: {status['output'][-300:]!r}")
             time.sleep(0.02)
 
+    def wait(self, timeout: float = 5) -> str:
+        """Wait until it exits by itself (e.g. ``tcpdump -c 2``); returns its whole output."""
+        deadline = time.monotonic() + timeout
+        while self.running:
+            if time.monotonic() > deadline:
+                raise CommandTimeout(f"{self.command!r} in node {self.node!r} still runs after {timeout} s; "
+                                     f"stop it with .stop(), or bound it (tcpdump -c N, ping -c N)")
+            time.sleep(0.02)
+        return self.stop()
+
     def stop(self) -> str:
         """Stop it (SIGTERM, then SIGKILL) and return its whole output."""
         if self._final is None:

@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 from ..errors import InvalidValue, KernelError, LabError, NotFound
 from . import network, processes, setup, state
 from . import syscalls as sc
+from .dns import DNSService
 from .rtnl import Netlink
 
 
@@ -30,6 +31,7 @@ class Server:
         Netlink().link_set("lo", up=True)
         self.net = network.Network(root_fd, info["etc_netns"])
         self.procs = processes.Processes(self.net)
+        self.dns = DNSService()
 
     # --- requests ------------------------------------------------------------
     def rpc_apply(self, ops: list[tuple[str, dict]]) -> None:
@@ -67,6 +69,7 @@ class Server:
                                f"{', '.join(orphans)}; remove those first or together: "
                                f"lab.remove_nodes({sorted(set(names) | set(orphans))!r})")
         self.procs.stop_in(set(names))
+        self.dns.forget(names)
         self.net.remove(links, names)
 
     def rpc_nodes(self) -> list[dict]:
@@ -142,6 +145,19 @@ class Server:
                 other = nsids.get(nsid)
                 if other is not None:
                     link["peer_node"], link["peer"] = other, names_of(other).get(link["link_index"])
+
+    def rpc_dns_attach(self, node: str) -> None:
+        """Docker's embedded DNS server: 127.0.0.11:53 in the node (one process serves all)."""
+        self.dns.attach(node, self.net.node(node).path)
+
+    def rpc_dns_records(self, node: str, names: dict) -> None:
+        """Replace what the node's 127.0.0.11 answers: ``{"web": ["172.18.0.3"], ...}``."""
+        self.net.node(node)
+        self.dns.records(node, names)
+
+    def rpc_dns_detach(self, node: str) -> None:
+        self.net.node(node)
+        self.dns.detach(node)
 
     def rpc_info(self) -> dict:
         return dict(self.info, pid=os.getpid())

@@ -1,0 +1,381 @@
+"""Docker's embedded DNS server (127.0.0.11) for the lab's containers.
+
+dockerd runs ONE resolver for all containers, not one per container: for each
+container it enters the container's network namespace just long enough to open
+a UDP and a TCP socket there, then returns to its own namespace. A socket stays
+in the namespace it was made in, so a single event loop serves every container,
+and each container sees only the names of its own networks.
+
+Real Docker listens on random ports and adds iptables rules inside the container
+that DNAT 127.0.0.11:53 to them (``iptables -t nat -S`` in a container shows the
+``DOCKER_OUTPUT``/``DOCKER_POSTROUTING`` chains). The lab binds 127.0.0.11:53
+directly: the same answers, without those rules.
+
+Unknown names get NXDOMAIN here; Docker would forward them to the host's DNS
+servers instead. The resolver runs as ``python -m nethelpers.sandbox.dns``,
+driven by JSON lines on stdin (one ``{"ok": ...}`` line back per request):
+
+    {"op": "attach", "key": "c1", "netns": "/run/netns/c1"}
+    {"op": "records", "key": "c1", "names": {"web": ["172.18.0.3"]}}
+    {"op": "detach", "key": "c1"}
+
+The sandbox drives it through :class:`DNSService`, at the end of this module.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import select
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from ..errors import AlreadyExists, InvalidAddress, InvalidValue, KernelError, NotFound
+from . import syscalls as sc
+
+ADDRESS, PORT = "127.0.0.11", 53
+TTL = 600             # what Docker gives its answers
+UDP_LIMIT = 512       # a larger answer over UDP is truncated: the client retries over TCP
+TCP_LIMIT = 65535     # what a 2-byte length can frame
+MAX_PENDING = 1 << 20  # bytes of answers a TCP client has not read yet before it is dropped
+
+
+# --- answers ---------------------------------------------------------------------
+@dataclass
+class Table:
+    """What one container can resolve: name -> addresses, and back for PTR."""
+    forward: dict = field(default_factory=dict)   # "web" -> [ip_address, ...]
+    reverse: dict = field(default_factory=dict)   # "3.0.18.172.in-addr.arpa" -> ["web"]
+
+    @classmethod
+    def of(cls, names: dict) -> Table:
+        table = cls()
+        for name, addresses in names.items():
+            key = normal(name)
+            for text in addresses:
+                ip = ipaddress.ip_address(text)
+                table.forward.setdefault(key, []).append(ip)
+                table.reverse.setdefault(ip.reverse_pointer, []).append(key)
+        return table
+
+
+def normal(name: str) -> str:
+    """DNS names compare without case and without the root's trailing dot."""
+    return str(name).rstrip(".").lower()
+
+
+def answer(packet: bytes, table: Table, limit: int) -> bytes | None:
+    """The reply to one query, or None for anything that is not a query we can parse."""
+    from dnslib import AAAA, PTR, QTYPE, RCODE, RR, A, DNSRecord  # only this process needs it
+
+    try:
+        query = DNSRecord.parse(packet)
+    except Exception:  # malformed: dnslib raises DNSError, sometimes others
+        return None
+    if query.header.qr or len(query.questions) != 1:
+        return None  # a response (never answer those: no loops), or nothing asked
+    reply = query.reply(ra=1, aa=0)  # like Docker: recursion available, not authoritative
+    reply.header.tc = reply.header.z = reply.header.ad = 0  # of the query's flags only RD and CD echo
+    reply.header.rcode = RCODE.NOERROR
+    question = query.q
+    name, qtype = normal(question.qname), question.qtype
+    if query.header.opcode != 0:
+        reply.header.rcode = RCODE.NOTIMP
+    elif qtype == QTYPE.PTR and name in table.reverse:
+        for target in table.reverse[name]:
+            reply.add_answer(RR(question.qname, QTYPE.PTR, rdata=PTR(target + "."), ttl=TTL))
+    elif name in table.forward:  # A: its IPv4 addresses; AAAA: its IPv6 ones; others: none
+        for ip in table.forward[name]:
+            if qtype == QTYPE.A and ip.version == 4:
+                reply.add_answer(RR(question.qname, QTYPE.A, rdata=A(str(ip)), ttl=TTL))
+            elif qtype == QTYPE.AAAA and ip.version == 6:
+                reply.add_answer(RR(question.qname, QTYPE.AAAA, rdata=AAAA(str(ip)), ttl=TTL))
+    else:
+        reply.header.rcode = RCODE.NXDOMAIN
+    try:
+        data = reply.pack()
+        if len(data) > limit:
+            reply.rr = []
+            reply.header.tc = 1
+            data = reply.pack()
+    except Exception:  # a name dnslib parsed but cannot write back
+        return None
+    return data
+
+
+# --- the resolver process ----------------------------------------------------------
+@dataclass
+class Container:
+    key: str
+    udp: socket.socket
+    tcp: socket.socket
+    table: Table = field(default_factory=Table)
+    conns: set = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class Conn:
+    """One TCP client: queries come in 2-byte-length frames, answers go out the same way."""
+    sock: socket.socket
+    container: Container
+    inbox: bytearray = field(default_factory=bytearray)
+    outbox: bytearray = field(default_factory=bytearray)
+
+
+class Resolver:
+    def __init__(self) -> None:
+        self.home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self.selector = selectors.DefaultSelector()
+        self.containers: dict[str, Container] = {}
+
+    # --- requests ------------------------------------------------------------
+    def attach(self, key: str, netns: str) -> None:
+        if key in self.containers:
+            raise ValueError(f"{key!r} is attached already")
+        fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
+        made: list[socket.socket] = []
+        try:
+            sc.setns(fd, sc.CLONE_NEWNET)  # sockets belong to the namespace they are made in
+            try:
+                udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                made.append(udp)
+                udp.bind((ADDRESS, PORT))
+                tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                made.append(tcp)
+                tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                tcp.bind((ADDRESS, PORT))
+                tcp.listen(16)
+            finally:
+                sc.setns(self.home, sc.CLONE_NEWNET)
+        except BaseException:
+            for s in made:
+                s.close()
+            raise
+        finally:
+            os.close(fd)
+        container = self.containers[key] = Container(key, udp, tcp)
+        for s, role in ((udp, "udp"), (tcp, "listen")):
+            s.setblocking(False)
+            self.selector.register(s, selectors.EVENT_READ, (role, container))
+
+    def records(self, key: str, names: dict) -> None:
+        self._get(key).table = Table.of(names)
+
+    def detach(self, key: str) -> None:
+        """Close every socket of the container: an open one would keep its namespace alive."""
+        container = self._get(key)
+        for conn in list(container.conns):
+            self._close(conn)
+        for s in (container.udp, container.tcp):
+            self.selector.unregister(s)
+            s.close()
+        del self.containers[key]
+
+    def _get(self, key: str) -> Container:
+        try:
+            return self.containers[key]
+        except KeyError:
+            raise ValueError(f"{key!r} is not attached") from None
+
+    def handle(self, line: bytes) -> dict:
+        try:
+            request = json.loads(line)
+            op = request.pop("op")
+            if op not in ("attach", "records", "detach"):
+                raise ValueError(f"unknown op {op!r}")
+            getattr(self, op)(**request)
+            return {"ok": True}
+        except Exception as exc:
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+
+    # --- traffic -------------------------------------------------------------
+    def on_udp(self, container: Container) -> None:
+        try:
+            packet, peer = container.udp.recvfrom(65535)
+        except OSError:
+            return
+        data = answer(packet, container.table, UDP_LIMIT)
+        if data is not None:
+            try:
+                container.udp.sendto(data, peer)
+            except OSError:
+                pass
+
+    def on_accept(self, container: Container) -> None:
+        try:
+            sock, _ = container.tcp.accept()
+        except OSError:
+            return
+        sock.setblocking(False)
+        conn = Conn(sock, container)
+        container.conns.add(conn)
+        self.selector.register(sock, selectors.EVENT_READ, ("conn", conn))
+
+    def on_conn(self, conn: Conn, events: int) -> None:
+        if events & selectors.EVENT_READ:
+            try:
+                data = conn.sock.recv(65536)
+            except BlockingIOError:
+                data = None
+            except OSError:
+                return self._close(conn)
+            if data == b"":
+                return self._close(conn)  # the client is done (answers not yet sent are dropped)
+            conn.inbox += data or b""
+            while len(conn.inbox) >= 2:
+                size = struct.unpack_from("!H", conn.inbox)[0]
+                if len(conn.inbox) < 2 + size:
+                    break
+                packet = bytes(conn.inbox[2:2 + size])
+                del conn.inbox[:2 + size]
+                reply = answer(packet, conn.container.table, TCP_LIMIT)
+                if reply is not None:
+                    conn.outbox += struct.pack("!H", len(reply)) + reply
+            if len(conn.outbox) > MAX_PENDING:
+                return self._close(conn)  # asks and asks, never reads
+        if conn.outbox:
+            try:
+                sent = conn.sock.send(conn.outbox)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                return self._close(conn)
+            del conn.outbox[:sent]
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbox else 0)
+        self.selector.modify(conn.sock, wanted, ("conn", conn))
+
+    def _close(self, conn: Conn) -> None:
+        self.selector.unregister(conn.sock)
+        conn.sock.close()
+        conn.container.conns.discard(conn)
+
+    # --- loop ------------------------------------------------------------------
+    def serve(self, control_in: int, control_out) -> None:
+        """Answer queries and requests until stdin reaches EOF."""
+        self.selector.register(control_in, selectors.EVENT_READ, ("control", None))
+        pending = b""
+        while True:
+            for key, events in self.selector.select():
+                role, what = key.data
+                if role == "udp":
+                    self.on_udp(what)
+                elif role == "listen":
+                    self.on_accept(what)
+                elif role == "conn":
+                    if key.fileobj.fileno() != -1:  # not closed earlier in this round
+                        self.on_conn(what, events)
+                else:
+                    chunk = os.read(control_in, 65536)
+                    if not chunk:
+                        return
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in filter(bytes.strip, lines):
+                        control_out.write(json.dumps(self.handle(line)).encode() + b"\n")
+                        control_out.flush()
+
+
+def main() -> int:
+    sc.set_process_name("lab-dns")
+    Resolver().serve(sys.stdin.fileno(), sys.stdout.buffer)
+    return 0
+
+
+# --- the sandbox's side ----------------------------------------------------------
+class DNSService:
+    """The sandbox's handle on the resolver: started on the first attach, one for all nodes."""
+
+    TIMEOUT = 10  # seconds for one reply; the resolver never blocks, so this means it died
+
+    def __init__(self) -> None:
+        self.popen: subprocess.Popen | None = None
+        self.attached: set[str] = set()
+
+    def attach(self, node: str, netns: str) -> None:
+        self._check_alive()
+        if node in self.attached:
+            raise AlreadyExists(f"node {node!r} has its DNS server (127.0.0.11) already; "
+                                f"detach it first with lab._call('dns_detach', {node!r})")
+        self._request({"op": "attach", "key": node, "netns": netns},
+                      f"start the DNS server 127.0.0.11:53 in node {node!r}",
+                      " (is port 53 taken there — look with ss -lnup — or is lo down?)")
+        self.attached.add(node)
+
+    def records(self, node: str, names: dict) -> None:
+        self._check_attached(node)
+        if not isinstance(names, dict) or not all(
+                isinstance(n, str) and isinstance(a, (list, tuple)) for n, a in names.items()):
+            raise InvalidValue(f"DNS names for node {node!r} must map each name to a list of "
+                               f"addresses, e.g. {{'web': ['172.18.0.3']}}; got {names!r}")
+        for name, addresses in names.items():
+            for address in addresses:
+                try:
+                    ipaddress.ip_address(address if isinstance(address, str) else None)
+                except ValueError:
+                    raise InvalidAddress(f"DNS name {name!r} for node {node!r}: {address!r} is not "
+                                         f"an IP address (write it like '172.18.0.3')") from None
+        self._request({"op": "records", "key": node, "names": {n: list(a) for n, a in names.items()}},
+                      f"set the DNS names of node {node!r}")
+
+    def detach(self, node: str) -> None:
+        self._check_attached(node)
+        try:
+            self._request({"op": "detach", "key": node}, f"stop the DNS server in node {node!r}")
+        finally:
+            self.attached.discard(node)
+
+    def forget(self, nodes) -> None:
+        """Detach nodes about to be removed (their sockets would keep the namespaces alive)."""
+        for node in sorted(self.attached & set(nodes)):
+            try:
+                self.detach(node)
+            except KernelError:
+                pass  # the resolver died, and its sockets with it
+
+    def _check_attached(self, node: str) -> None:
+        self._check_alive()
+        if node not in self.attached:
+            raise NotFound(f"node {node!r} has no DNS server (127.0.0.11); "
+                           f"attach one first with lab._call('dns_attach', {node!r})")
+
+    def _check_alive(self) -> None:
+        if self.popen is not None and self.popen.poll() is not None:
+            self._reset()  # it died: so did every socket it held
+
+    def _reset(self) -> None:
+        if self.popen is not None:
+            self.popen.kill()
+            self.popen.wait()
+            self.popen.stdin.close()
+            self.popen.stdout.close()
+        self.popen = None
+        self.attached.clear()
+
+    def _request(self, message: dict, what: str, hint: str = "") -> None:
+        if self.popen is None:  # in the sandbox's root namespace, like dockerd on the host
+            self.popen = subprocess.Popen([sys.executable, "-m", "nethelpers.sandbox.dns"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          start_new_session=True)
+        try:
+            self.popen.stdin.write(json.dumps(message).encode() + b"\n")
+            self.popen.stdin.flush()
+            ready, _, _ = select.select([self.popen.stdout], [], [], self.TIMEOUT)
+            line = self.popen.stdout.readline() if ready else b""
+        except OSError:
+            line = b""
+        if not line:
+            self._reset()
+            raise KernelError(f"could not {what}: the DNS process stopped answering "
+                              f"(its traceback, if any, is in the lab's log); try again")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise KernelError(f"could not {what}: {reply['error']}{hint}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -271,11 +271,31 @@ class Lab:
         """Live kernel state of every node (or those named), as plain data."""
         return self._call("snapshot", nodes)
 
-    def plot(self, **options):
-        """Draw the topology from the live kernel state (see :func:`nethelpers.plot.draw`)."""
+    def plot(self, nodes: list[str] | None = None, **options):
+        """Draw the topology from the live kernel state (see :func:`nethelpers.plot.draw`).
+
+        ``nodes``: draw only these nodes and what they contain (e.g. a host and its
+        containers); default: the whole lab.
+        """
         from .plot import draw
 
-        return draw(self.snapshot(), **options)
+        snapshot = self.snapshot()
+        if nodes is not None:
+            keep, parent_of = set(nodes), {name: s.get("parent") for name, s in snapshot.items()}
+            for name in nodes:
+                if name not in snapshot:
+                    raise NotFound(f"there is no node {name!r} to draw (nodes: {', '.join(snapshot)})")
+            for name in snapshot:
+                ancestor = parent_of[name]
+                while ancestor is not None and name not in keep:
+                    if ancestor in keep:
+                        keep.add(name)
+                    ancestor = parent_of.get(ancestor)
+            # cables to nodes left out are left out too: the picture shows the part asked for
+            snapshot = {name: dict(s, links=[link for link in s["links"]
+                                             if link.get("peer_node") in (None, *keep)])
+                        for name, s in snapshot.items() if name in keep}
+        return draw(snapshot, **options)
 
     # --- lifetime -------------------------------------------------------------------
     def close(self) -> None:

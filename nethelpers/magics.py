@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from IPython.core.magic import no_var_expand
+
 _registered: set[int] = set()
 
 
@@ -45,6 +47,7 @@ def _run(node: str, command: str) -> None:
         print(f"[exit status {result.rc}]")
 
 
+@no_var_expand  # the command goes to the node's shell verbatim: $VAR and {x} are the shell's
 def lab_magic(line: str, cell: str | None = None) -> None:
     node, _, command = line.strip().partition(" ")
     if not node:
@@ -53,6 +56,7 @@ def lab_magic(line: str, cell: str | None = None) -> None:
     _run(node, cell if cell is not None else command)
 
 
+@no_var_expand  # docker's --format templates are full of {{ }}
 def docker_magic(line: str) -> None:
     """Print what the docker CLI would print; errors go to stderr, as the CLI's do."""
     import sys

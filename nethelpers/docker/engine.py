@@ -198,7 +198,8 @@ class DockerHost:
         self.lab.add_node(name, kind="container", parent=self.name)
         self.containers[name] = ctr
         try:
-            self._write_etc(ctr, net)
+            if not net.user_defined:
+                self._write_etc(ctr, net)
             self._attach(ctr, net, ip=ip, aliases=list(aliases))
         except BaseException:
             self._destroy(ctr)
@@ -264,7 +265,10 @@ class DockerHost:
             node.write_etc("hosts", self._hosts_file(ctr))
             if net.user_defined:
                 if not any(e.network.user_defined for e in ctr.endpoints.values() if e is not ep):
+                    # the sandbox's first endpoint with embedded DNS starts its resolver, and
+                    # resolv.conf is rebuilt to point at it (libnetwork's startResolver/rebuildDNS)
                     self.lab._call("dns_attach", ctr.node)
+                    self._write_etc(ctr, net)
                 self._refresh_dns(net)
         except BaseException:
             self._detach(ctr, ep)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m nethelpers doctor`` and ``python -m nethelpers bench``."""
+"""Command line: ``python -m nethelpers doctor``, ``bench`` and ``bench-docker``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = commands.add_parser("bench", help="build and remove N containers; compare with an ip script")
     bench.add_argument("--containers", "-n", type=int, default=100, metavar="N")
     bench.add_argument("--no-baseline", action="store_true", help="skip the ip-script baseline")
+    docker = commands.add_parser("bench-docker", help="time the lab's docker run / rm -f")
+    docker.add_argument("--containers", "-n", type=int, default=20, metavar="N")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from .doctor import main as doctor_main
@@ -21,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
         return doctor_main()
     if args.containers < 1:
         parser.error("--containers must be at least 1")
+    if args.command == "bench-docker":
+        from .docker.bench import main as docker_bench_main
+
+        return docker_bench_main(args.containers)
     from .bench import main as bench_main
 
     return bench_main(args.containers, baseline=not args.no_baseline)

@@ -29,3 +29,13 @@ def test_bench_refuses_zero_containers():
     result = subprocess.run([sys.executable, "-m", "nethelpers", "bench", "--containers", "0"],
                             capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 2 and "at least 1" in result.stderr
+
+
+def test_docker_bench_reports_each_command_and_leaves_only_the_world():
+    from nethelpers.docker.bench import bench
+
+    result = bench(2)
+    assert result["nodes_left"] == 4  # router, lan-client, internet, docker-host
+    for key in ("first_command_ms", "run_default_bridge_ms", "run_user_network_ms",
+                "run_published_port_ms", "rm_f_ms"):
+        assert result[key] > 0

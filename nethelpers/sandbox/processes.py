@@ -44,9 +44,15 @@ class Background:
     log: str
 
 
+# where the nethelpers package lives: the lab's own programs (docker-proxy, the web
+# server) run as `python -m nethelpers...` in nodes, installed or not
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def environment() -> dict:
     env = {k: v for k, v in os.environ.items() if k in ("HOME", "TERM", "USER", "LOGNAME")}
-    env.update(PATH=PATH, LC_ALL="C.UTF-8", LANG="C.UTF-8", PYTHONUNBUFFERED="1")
+    env.update(PATH=PATH, LC_ALL="C.UTF-8", LANG="C.UTF-8", PYTHONUNBUFFERED="1",
+               PYTHONPATH=PACKAGE_ROOT)
     return env
 
 

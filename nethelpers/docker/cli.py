@@ -31,37 +31,37 @@ def F(names: str, kind: str = "bool") -> Flag:
     return Flag(tuple(names.split(",")), kind)
 
 
-# name -> (usage, minimum arguments, flags, interspersed, real flags the lab does not implement)
+# name -> (usage, (min, max) arguments, flags, interspersed, real flags the lab does not implement)
 COMMANDS = {
-    "run": ("docker run [OPTIONS] IMAGE [COMMAND] [ARG...]", 1, [
+    "run": ("docker run [OPTIONS] IMAGE [COMMAND] [ARG...]", (1, None), [
         F("-d,--detach"), F("--name", "str"), F("--net,--network", "str"), F("-p,--publish", "list"),
         F("--ip", "str"), F("--rm"), F("--net-alias,--network-alias", "list"), F("-i,--interactive"),
         F("-t,--tty"), F("-e,--env", "list")], False,
         "-P --publish-all -h --hostname --dns --mac-address --ip6 -v --volume --mount --entrypoint -u "
         "--user -w --workdir --privileged --cap-add --cap-drop --add-host --link --sysctl --expose "
         "--restart --label -l --platform --pull --init --memory -m --cpus"),
-    "exec": ("docker exec [OPTIONS] CONTAINER COMMAND [ARG...]", 2, [
+    "exec": ("docker exec [OPTIONS] CONTAINER COMMAND [ARG...]", (2, None), [
         F("-d,--detach"), F("-i,--interactive"), F("-t,--tty"), F("-e,--env", "list")], False,
         "-u --user -w --workdir --privileged --env-file"),
-    "rm": ("docker rm [OPTIONS] CONTAINER [CONTAINER...]", 1, [F("-f,--force")], True, "-v --volumes -l --link"),
-    "ps": ("docker ps [OPTIONS]", 0, [F("-a,--all"), F("-q,--quiet")], True, "-f --filter --format -n --last "
+    "rm": ("docker rm [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [F("-f,--force")], True, "-v --volumes -l --link"),
+    "ps": ("docker ps [OPTIONS]", (0, 0), [F("-a,--all"), F("-q,--quiet")], True, "-f --filter --format -n --last "
            "-l --latest --no-trunc -s --size"),
-    "inspect": ("docker inspect [OPTIONS] NAME|ID [NAME|ID...]", 1, [F("-f,--format", "str")], True,
+    "inspect": ("docker inspect [OPTIONS] NAME|ID [NAME|ID...]", (1, None), [F("-f,--format", "str")], True,
                 "--type -s --size"),
-    "port": ("docker port CONTAINER [PRIVATE_PORT[/PROTO]]", 1, [], True, ""),
-    "network create": ("docker network create [OPTIONS] NETWORK", 1, [
+    "port": ("docker port CONTAINER [PRIVATE_PORT[/PROTO]]", (1, 2), [], True, ""),
+    "network create": ("docker network create [OPTIONS] NETWORK", (1, 1), [
         F("-d,--driver", "str"), F("--subnet", "str"), F("--gateway", "str"), F("--ip-range", "str"),
         F("--internal"), F("-o,--opt", "list"), F("--attachable")], True,
         "--aux-address --config-from --config-only --ingress --ipam-driver --ipam-opt --ipv6 "
         "--ipv4 --label --scope"),
-    "network ls": ("docker network ls [OPTIONS]", 0, [F("-q,--quiet")], True, "-f --filter --format --no-trunc"),
-    "network inspect": ("docker network inspect [OPTIONS] NETWORK [NETWORK...]", 1,
+    "network ls": ("docker network ls [OPTIONS]", (0, 0), [F("-q,--quiet")], True, "-f --filter --format --no-trunc"),
+    "network inspect": ("docker network inspect [OPTIONS] NETWORK [NETWORK...]", (1, None),
                         [F("-f,--format", "str")], True, "-v --verbose"),
-    "network rm": ("docker network rm NETWORK [NETWORK...]", 1, [F("-f,--force")], True, ""),
-    "network connect": ("docker network connect [OPTIONS] NETWORK CONTAINER", 2, [
+    "network rm": ("docker network rm NETWORK [NETWORK...]", (1, None), [F("-f,--force")], True, ""),
+    "network connect": ("docker network connect [OPTIONS] NETWORK CONTAINER", (2, 2), [
         F("--ip", "str"), F("--alias", "list")], True,
         "--ip6 --link --link-local-ip --driver-opt --gw-priority"),
-    "network disconnect": ("docker network disconnect [OPTIONS] NETWORK CONTAINER", 2,
+    "network disconnect": ("docker network disconnect [OPTIONS] NETWORK CONTAINER", (2, 2),
                            [F("-f,--force")], True, ""),
 }
 ALIASES = {"network remove": "network rm", "network list": "network ls", "container ls": "ps",
@@ -122,7 +122,7 @@ def command_of(words: list[str]) -> tuple[str, list[str]]:
 
 
 def parse_flags(command: str, words: list[str]) -> tuple[dict, list[str]]:
-    usage, minimum, flags, interspersed, unsupported = COMMANDS[command]
+    usage, (minimum, maximum), flags, interspersed, unsupported = COMMANDS[command]
     by_name = {n: f for f in flags for n in f.names}
     values: dict = {f.dest: ([] if f.kind == "list" else (False if f.kind == "bool" else None)) for f in flags}
     args: list[str] = []
@@ -176,12 +176,26 @@ def parse_flags(command: str, words: list[str]) -> tuple[dict, list[str]]:
             if not interspersed:
                 args.extend(rest)
                 break
-    if len(args) < minimum:
-        need = "at least 1 argument" if minimum == 1 else f"exactly {minimum} arguments"
-        if command in ("network connect", "network disconnect", "exec"):
-            need = f"{'exactly' if command != 'exec' else 'at least'} {minimum} arguments"
-        raise UsageError(f"\"docker {command}\" requires {need}.\n{see}\n\nUsage:  {usage}")
+    problem = _count_problem(len(args), minimum, maximum)
+    if problem:
+        raise UsageError(f"\"docker {command}\" {problem}.\n{see}\n\nUsage:  {usage}")
     return values, args
+
+
+def _count_problem(n: int, minimum: int, maximum: int | None) -> str | None:
+    """cobra's argument checks, worded as the docker CLI words them."""
+    def plural(k: int) -> str:
+        return f"{k} argument{'s' if k != 1 else ''}"
+
+    if maximum == 0 and n:
+        return "accepts no arguments"
+    if minimum == maximum and n != minimum:
+        return f"requires exactly {plural(minimum)}"
+    if maximum is not None and not minimum <= n <= maximum:
+        return f"requires at least {minimum} and at most {plural(maximum)}"
+    if n < minimum:
+        return f"requires at least {plural(minimum)}"
+    return None
 
 
 def parse_publish(spec: str) -> PortSpec:
@@ -225,19 +239,18 @@ def _run(host, o, args) -> Output:
     publish = [parse_publish(p) for p in o["publish"]]
     if o["env"]:
         command = ["env", *o["env"], *command] if command else command
-    _, printed = host.run(image, command, name=o["name"], detach=o["detach"], network=o["network"],
+    ctr, printed = host.run(image, command, name=o["name"], detach=o["detach"], network=o["network"],
                           publish=publish, ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
                           keep_open=o["interactive"] or o["tty"])
-    ctr_exit = 0 if o["detach"] else getattr(host, "last_run_exit", 0)
-    return Output.of(printed, ctr_exit)
+    return Output.of(printed, 0 if o["detach"] else ctr.exit_code or 0)
 
 
 def _exec(host, o, args) -> Output:
     command = args[1:]
     if o["env"]:
         command = ["env", *o["env"], *command]
-    text = host.exec(args[0], command, detach=o["detach"])
-    return Output.of(text, 0 if o["detach"] else host.last_exit_code)
+    text, exit_code = host.exec(args[0], command, detach=o["detach"])
+    return Output.of(text, exit_code)
 
 
 def _rm(host, o, args) -> Output:

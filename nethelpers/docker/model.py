@@ -77,6 +77,8 @@ class Container:
     endpoints: dict = field(default_factory=dict)    # network name -> Endpoint (in connect order)
     process: object = None                           # BackgroundProcess of the main command
     exit_code: int | None = None
+    finished: str | None = None                      # when it was first seen exited
+    left_networks: list[str] = field(default_factory=list)  # released when it exited
 
     @property
     def running(self) -> bool:
@@ -89,3 +91,6 @@ class Container:
         if self.exit_code is None:
             self.exit_code = status["rc"] if status["rc"] is not None else 0
         return False
+
+    def exited(self, exit_code: int, when: str) -> None:
+        self.exit_code, self.finished = exit_code, when

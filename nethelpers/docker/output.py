@@ -24,12 +24,13 @@ def network_ls(networks: list[Network]) -> str:
 
 def ps(containers: list[Container], all_: bool) -> str:
     rows = []
-    for c in containers:
+    for c in reversed(containers):  # newest first
         running = c.running
         if not running and not all_:
             continue
         age = human_duration(c.created)
-        status = f"Up {age}" if running else f"Exited ({c.exit_code if c.exit_code is not None else 0})"
+        status = f"Up {age}" if running else \
+            f"Exited ({c.exit_code or 0}) {human_duration(c.finished or c.created)} ago"
         command = '"' + (" ".join(c.shown_command))[:20] + ('…"' if len(" ".join(c.shown_command)) > 20 else '"')
         image = c.image if c.tag == "latest" else f"{c.image}:{c.tag}"
         rows.append([short(c.id), image, command, f"{age} ago", status, port_summary(c), c.name])
@@ -65,7 +66,7 @@ def port_lines(c: Container, wanted: str | None) -> str:
     for ep in c.endpoints.values():
         for pm in ep.ports:
             key = f"{pm.container_port}/{pm.proto}"
-            if wanted in (None, key, str(pm.container_port)):
+            if wanted in (None, key) or wanted == str(pm.container_port) and pm.proto == "tcp":
                 lines.append(f"{key} -> {pm.host_ip}:{pm.host_port}")
     return "".join(line + "\n" for line in lines)
 
@@ -117,6 +118,11 @@ def container_inspect(c: Container, sandbox_key: str) -> dict:
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "DNSNames": [c.name, *ep.aliases, short(c.id)] if net.user_defined else None,
         }
+    for name in c.left_networks:
+        networks.setdefault(name, {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
+                                   "DriverOpts": None, "NetworkID": "", "EndpointID": "", "Gateway": "",
+                                   "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                                   "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None})
     legacy = c.endpoints.get("bridge")
     running = c.running
     settings = {
@@ -193,8 +199,9 @@ def _render(parts: list[str], i: int, dot) -> tuple[str, int]:
 
 def _eval(expr: str, dot):
     words = re.findall(r'"[^"]*"|\S+', expr)
-    if words[0] == "json":
-        return json.dumps(_value(words[1], dot))
+    if words[0] == "json":  # as Go's encoding/json: compact, with <, > and & escaped
+        text = json.dumps(_value(words[1], dot), separators=(",", ":"))
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     if words[0] == "index":
         value = _value(words[1], dot)
         for key in words[2:]:

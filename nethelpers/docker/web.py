@@ -22,6 +22,7 @@ import argparse
 import signal
 import socket
 import sys
+from socketserver import TCPServer
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -74,6 +75,12 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # stopping never waits for a client that keeps its connection open
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks DNS for its own name (getfqdn): in a lab node that is a
+        # query nobody answers, and a start that takes seconds. The name is not needed.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = "web", self.server_address[1]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1212,3 +1212,14 @@ def test_one_letter_names_are_refused_as_docker_does(lab):
     """Docker's name pattern needs two characters at least: [a-zA-Z0-9][a-zA-Z0-9_.-]+."""
     message = refused(lab, "run -dit --name s busybox", DockerError)
     assert "Invalid container name (s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed" in message
+
+
+def test_a_refused_publish_on_a_user_network_leaves_no_trace(lab):
+    """The port clash is reported as Docker reports it, and the half-made container is gone."""
+    lab.docker("network create n1")
+    lab.docker("run -dit --name c1 --network n1 -p 8080:80 busybox")
+    message = refused(lab, "run -dit --name c2 --network n1 -p 8080:80 busybox", DockerError)
+    assert "port is already allocated" in message
+    assert "c2" not in {n.name for n in lab.nodes()}
+    assert lab.docker("run -dit --name c2 --network n1 busybox").strip()
+    assert lab["c1"].run("dig +short +time=1 +tries=1 c2 @127.0.0.11", timeout=5).stdout == "172.18.0.3\n"

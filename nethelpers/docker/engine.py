@@ -281,10 +281,11 @@ class DockerHost:
                 self._publish(ctr, ep)
             node.write_etc("hosts", self._hosts_file(ctr))
             if net.user_defined:
-                if not any(e.network.user_defined for e in ctr.endpoints.values() if e is not ep):
+                if not ctr.resolver:
                     # the sandbox's first endpoint with embedded DNS starts its resolver, and
                     # resolv.conf is rebuilt to point at it (libnetwork's startResolver/rebuildDNS)
                     self.lab._call("dns_attach", ctr.node)
+                    ctr.resolver = True
                     self._write_etc(ctr, net)
                 self._refresh_dns(net)
         except BaseException:
@@ -309,9 +310,10 @@ class DockerHost:
             self.node.remove_link(ep.veth)
         if ep.network.user_defined:
             still_resolving = any(e.network.user_defined for e in ctr.endpoints.values())
-            if not still_resolving and remove_link:
+            if ctr.resolver and not still_resolving and remove_link:
                 self.lab._call("dns_detach", ctr.node)
-            elif still_resolving:
+                ctr.resolver = False
+            elif ctr.resolver and still_resolving:
                 self.lab._call("dns_records", ctr.node, self.dns_view(ctr))  # it forgets that network's names
             self._refresh_dns(ep.network)
 
@@ -359,7 +361,7 @@ class DockerHost:
     def _refresh_dns(self, net: Network) -> None:
         """Tell the embedded DNS what each container on ``net`` can now resolve."""
         for ctr in [self._by_id(cid) for cid in net.endpoints]:
-            if any(e.network.user_defined for e in ctr.endpoints.values()):
+            if ctr.resolver:
                 self.lab._call("dns_records", ctr.node, self.dns_view(ctr))
 
     def dns_view(self, ctr: Container) -> dict[str, list[str]]:

@@ -78,6 +78,7 @@ class Container:
     process: object = None                           # BackgroundProcess of the main command
     exit_code: int | None = None
     finished: str | None = None                      # when it was first seen exited
+    resolver: bool = False                           # embedded DNS sockets open in its namespace
     left_networks: list[str] = field(default_factory=list)  # released when it exited
 
     @property

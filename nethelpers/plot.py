@@ -80,8 +80,21 @@ def _connect(a, b, flat_a=False, flat_b=False):
             pa = (mid, (b[1] + b[3]) / 2) if i == 0 else ((b[0] + b[2]) / 2, mid)
             pb = (mid, (a[1] + a[3]) / 2) if i == 0 else ((a[0] + a[2]) / 2, mid)
             return _toward(a, pa), _toward(b, pb)
+    if flat_b and not flat_a:  # a box to a bar off to one side: leave by the box's near corner,
+        pb, pa = _corner_wire(b, a)  # so that its label clears the labels of wires going straight up
+        return pa, pb
+    if flat_a and not flat_b:
+        return _corner_wire(a, b)
     pa = _toward(a, ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), flat_a)
     return pa, _toward(b, pa, flat_b)
+
+
+def _corner_wire(bar, box):
+    """Anchors of a diagonal wire from a bar to a box: the box's corner nearest the bar."""
+    right = (bar[0] + bar[2]) / 2 > (box[0] + box[2]) / 2
+    above = bar[1] >= box[3]
+    corner = (box[2] - 0.1 if right else box[0] + 0.1, box[3] if above else box[1])
+    return _toward(bar, corner, True), corner
 
 
 class _Sketch:
@@ -104,11 +117,30 @@ class _Sketch:
             self.place_of[key] = ("bar" if kind == "bridge" else (key[0], master) if on_bar
                                   else "border" if out else "pill")
         order = [k for k in sorted(self.place_of, key=self._rank) if self.place_of[k] in ("bar", "pill")]
-        self.inner = {n: [k for k in order if k[0] == n] for n in snapshot}  # bars first
+        self.inner = {n: self._chain_bars([k for k in order if k[0] == n]) for n in snapshot}  # bars first
         heights = [_text_size(v[2], self.pt)[1] for k, v in self.ends.items()
                    if self.place_of[k] not in ("bar", "pill")]
         self.vgap = 0.35 if big else 2 * max(heights + [0.2]) + 0.25  # room for two labels
         self.size, self.rect = {}, {}  # node or (node, ifname) -> (w, h) / (x0, y0, x1, y1)
+
+    def _chain_bars(self, items: list) -> list:
+        """Bars that share a container (one on two networks) side by side, so that its
+        second cable is short and crosses nothing; otherwise the original order."""
+        bars = [k for k in items if self.place_of[k] == "bar"]
+        wired: dict = {}  # child node -> the bars its links end on
+        for (child, _), (_, target, _, _) in self.ends.items():
+            if target and self.place_of.get(target) in bars:
+                wired.setdefault(child, set()).add(self.place_of[target])
+        chained, left = [], list(bars)
+        while left:
+            chained.append(left.pop(0))
+            while True:
+                nxt = next((b for b in left if any({chained[-1], b} <= to for to in wired.values())), None)
+                if nxt is None:
+                    break
+                left.remove(nxt)
+                chained.append(nxt)
+        return chained + [k for k in items if self.place_of[k] != "bar"]
 
     def _inside(self, node: str, ancestor: str) -> bool:
         while node is not None and node != ancestor:
@@ -245,13 +277,19 @@ class _Sketch:
             lo, hi = (lo, mid) if ok else (mid, hi)
         return hi
 
-    def _label(self, ax, p, q, r, lines, pt, hot) -> None:
+    def _label(self, ax, p, q, r, lines, pt, hot, flat=False) -> None:
         """An end's name and addresses at anchor p, just outside rectangle r (its box or bar):
-        over the wire (to q) if it leaves by the top or bottom, beside it if by a side."""
+        over the wire (to q) if it leaves by the top or bottom, beside it if by a side. On a
+        bar (``flat``), a slanted wire is labelled on the wire, clear of its neighbours' labels."""
         (x, y), (dx, dy), (x0, y0, x1, y1) = p, (q[0] - p[0], q[1] - p[1]), r
         if min(abs(y - y0), abs(y - y1)) <= min(abs(x - x0), abs(x - x1)):
             up = abs(y - y1) < abs(y - y0)
             ha = "center" if abs(dx) < abs(dy) / 4 else "left" if dx > 0 else "right"
+            if flat and ha != "center":  # a slanted wire from a bar: label it a third of the way down
+                ax.text(x + dx / 3, y + dy / 3, "\n".join(lines), ha="center", va="center", fontsize=pt,
+                        zorder=30, linespacing=1.1, bbox=dict(boxstyle="round,pad=0.15", fc="white",
+                                                              alpha=0.9, ec=HIGHLIGHT if hot else "none"))
+                return
             va, p = ("bottom" if up else "top"), (x, y + (0.05 if up else -0.05))
         else:
             right = abs(x - x1) < abs(x - x0)
@@ -312,7 +350,7 @@ class _Sketch:
             for end, p, q in ((a, pa, pb), (b, pb, pa)):
                 if not self.big and self.place_of[end] not in ("bar", "pill") and (end == a or not dash):
                     self._label(ax, p, q, self.rect[self.element(end)], self.ends[end][2], pt,
-                                end in hot_ends)
+                                end in hot_ends, flat=isinstance(self.element(end), tuple))
         kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
         handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
         handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []

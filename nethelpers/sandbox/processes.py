@@ -31,7 +31,7 @@ PACKAGES = {
     "iptables": "iptables", "iptables-save": "iptables", "ip6tables": "iptables",
     "nft": "nftables", "tcpdump": "tcpdump", "ping": "iputils-ping", "arping": "iputils-arping",
     "iperf3": "iperf3", "conntrack": "conntrack", "nc": "netcat-openbsd", "curl": "curl",
-    "dig": "dnsutils", "nslookup": "dnsutils", "ethtool": "ethtool",
+    "dig": "bind9-dnsutils", "nslookup": "bind9-dnsutils", "wget": "wget", "ethtool": "ethtool",
 }
 
 

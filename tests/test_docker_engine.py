@@ -1224,3 +1224,9 @@ def test_a_refused_publish_on_a_user_network_leaves_no_trace(lab):
     assert "c2" not in {n.name for n in lab.nodes()}
     assert lab.docker("run -dit --name c2 --network n1 busybox").strip()
     assert lab["c1"].run("dig +short +time=1 +tries=1 c2 @127.0.0.11", timeout=5).stdout == "172.18.0.3\n"
+
+
+def test_ps_quiet_lists_newest_first_too(lab):
+    first = lab.docker("run -dit --name c1 busybox").strip()
+    second = lab.docker("run -dit --name c2 busybox").strip()
+    assert lab.docker("ps -q") == f"{second[:12]}\n{first[:12]}\n"

@@ -261,7 +261,7 @@ def _ps(host, o, args) -> Output:
     host._reap()
     containers = list(host.containers.values())
     if o["quiet"]:
-        return Output.of("".join(short(c.id) + "\n" for c in containers if o["all"] or c.running))
+        return Output.of("".join(short(c.id) + "\n" for c in reversed(containers) if o["all"] or c.running))
     return Output.of(output.ps(containers, o["all"]))
 
 

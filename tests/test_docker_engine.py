@@ -1230,3 +1230,15 @@ def test_ps_quiet_lists_newest_first_too(lab):
     first = lab.docker("run -dit --name c1 busybox").strip()
     second = lab.docker("run -dit --name c2 busybox").strip()
     assert lab.docker("ps -q") == f"{second[:12]}\n{first[:12]}\n"
+
+
+def test_names_also_resolve_with_the_network_as_domain(lab):
+    """container.network works, as libnetwork's ResolveName allows; another network's name does not."""
+    lab.docker("network create n1")
+    lab.docker("network create n2")
+    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c2 --network n1 --network-alias db busybox")
+    dig = lambda name: lab["c1"].run(f"dig +short +time=1 +tries=1 {name}", timeout=5).stdout
+    assert dig("c2.n1") == "172.18.0.3\n"
+    assert dig("db.n1") == "172.18.0.3\n"
+    assert dig("c2.n2") == ""

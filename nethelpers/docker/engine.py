@@ -365,14 +365,16 @@ class DockerHost:
                 self.lab._call("dns_records", ctr.node, self.dns_view(ctr))
 
     def dns_view(self, ctr: Container) -> dict[str, list[str]]:
-        """Names ``ctr`` resolves: everyone on its user-defined networks, by name, alias and short ID."""
+        """Names ``ctr`` resolves: everyone on its user-defined networks, by name, alias and
+        short ID, each also as ``NAME.NETWORK`` (libnetwork's Sandbox.ResolveName)."""
         names: dict[str, list[str]] = {}
         for ep in ctr.endpoints.values():
             if not ep.network.user_defined:
                 continue
             for cid, other_ep in ep.network.endpoints.items():
                 other = self._by_id(cid)
-                for dns_name in [other.name, *other_ep.aliases, short(other.id)]:
+                plain = [other.name, *other_ep.aliases, short(other.id)]
+                for dns_name in plain + [f"{n}.{ep.network.name}" for n in plain]:
                     names.setdefault(dns_name.lower(), [])
                     if str(other_ep.ip) not in names[dns_name.lower()]:
                         names[dns_name.lower()].append(str(other_ep.ip))

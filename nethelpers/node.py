@@ -51,7 +51,7 @@ class Node:
                  master=validate.ifname(master) if master else None, up=up)
 
     def add_macvlan(self, name: str, parent: str, *, mode: str = "bridge", into: str | None = None,
-                    mtu: int | None = None, up: bool = True) -> None:
+                    mtu: int | None = None, mac: str | None = None, up: bool = True) -> None:
         """``ip link add NAME link PARENT type macvlan mode MODE [netns INTO]``.
 
         The parent must be an interface of this node (never the machine's NIC:
@@ -60,7 +60,8 @@ class Node:
         if mode not in MACVLAN_MODES:
             raise InvalidValue(f"macvlan mode {mode!r} is not one of {', '.join(MACVLAN_MODES)}")
         self._op("add_macvlan", name=validate.ifname(name), parent=validate.ifname(parent), mode=mode,
-                 into=validate.node_name(into) if into else None, mtu=validate.mtu(mtu), up=up)
+                 into=validate.node_name(into) if into else None, mtu=validate.mtu(mtu),
+                 mac=validate.mac(mac) if mac else None, up=up)
 
     def add_link(self, name: str, kind: str, *, mtu: int | None = None, master: str | None = None,
                  up: bool = True) -> None:

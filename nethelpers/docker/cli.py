@@ -36,8 +36,9 @@ COMMANDS = {
     "run": ("docker run [OPTIONS] IMAGE [COMMAND] [ARG...]", (1, None), [
         F("-d,--detach"), F("--name", "str"), F("--net,--network", "str"), F("-p,--publish", "list"),
         F("--ip", "str"), F("--rm"), F("--net-alias,--network-alias", "list"), F("-i,--interactive"),
-        F("-t,--tty"), F("-e,--env", "list")], False,
-        "-P --publish-all -h --hostname --dns --mac-address --ip6 -v --volume --mount --entrypoint -u "
+        F("-t,--tty"), F("-e,--env", "list"), F("-h,--hostname", "str"), F("--dns", "list"),
+        F("--mac-address", "str")], False,
+        "-P --publish-all --ip6 -v --volume --mount --entrypoint -u "
         "--user -w --workdir --privileged --cap-add --cap-drop --add-host --link --sysctl --expose "
         "--restart --label -l --platform --pull --init --memory -m --cpus"),
     "exec": ("docker exec [OPTIONS] CONTAINER COMMAND [ARG...]", (2, None), [
@@ -49,6 +50,9 @@ COMMANDS = {
     "inspect": ("docker inspect [OPTIONS] NAME|ID [NAME|ID...]", (1, None), [F("-f,--format", "str")], True,
                 "--type -s --size"),
     "port": ("docker port CONTAINER [PRIVATE_PORT[/PROTO]]", (1, 2), [], True, ""),
+    "stop": ("docker stop [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [], True, "-t --time -s --signal"),
+    "logs": ("docker logs [OPTIONS] CONTAINER", (1, 1), [], True,
+             "-f --follow -t --timestamps --since --until -n --tail --details"),
     "network create": ("docker network create [OPTIONS] NETWORK", (1, 1), [
         F("-d,--driver", "str"), F("--subnet", "str"), F("--gateway", "str"), F("--ip-range", "str"),
         F("--internal"), F("-o,--opt", "list"), F("--attachable")], True,
@@ -66,7 +70,8 @@ COMMANDS = {
 }
 ALIASES = {"network remove": "network rm", "network list": "network ls", "container ls": "ps",
            "container rm": "rm", "container inspect": "inspect", "container run": "run",
-           "container exec": "exec", "container port": "port"}
+           "container exec": "exec", "container port": "port", "container stop": "stop",
+           "container logs": "logs"}
 
 
 class Output(str):
@@ -241,7 +246,8 @@ def _run(host, o, args) -> Output:
         command = ["env", *o["env"], *command] if command else command
     ctr, printed = host.run(image, command, name=o["name"], detach=o["detach"], network=o["network"],
                           publish=publish, ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
-                          keep_open=o["interactive"] or o["tty"])
+                          keep_open=o["interactive"] or o["tty"], hostname=o["hostname"], dns=o["dns"],
+                          mac_address=o["mac_address"])
     return Output.of(printed, 0 if o["detach"] else ctr.exit_code or 0)
 
 
@@ -270,7 +276,9 @@ def _inspect(host, o, args) -> Output:
     for ref in args:
         try:
             ctr = host.container(ref)
-            objects.append(output.container_inspect(ctr, f"/run/netns/{ctr.node}"))
+            modes = [n for n in host.networks.values() if ctr.id in n.attached]
+            sandbox = "/var/run/docker/netns/default" if ctr.network_mode == "host" else f"/run/netns/{ctr.node}"
+            objects.append(output.container_inspect(ctr, sandbox, modes))
         except DockerError:
             try:
                 net = host.network(ref)
@@ -295,6 +303,14 @@ def _port(host, o, args) -> Output:
     if len(args) > 1 and not text:
         raise DockerError(f"Error: No public port '{args[1]}' published for {ctr.name}")
     return Output.of(text)
+
+
+def _stop(host, o, args) -> Output:
+    return Output.of("".join(host.stop(ref) + "\n" for ref in args))
+
+
+def _logs(host, o, args) -> Output:
+    return Output.of(host.logs(args[0]))
 
 
 def _network_create(host, o, args) -> Output:
@@ -335,7 +351,8 @@ def _network_disconnect(host, o, args) -> Output:
 
 
 HANDLERS = {
-    "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port,
+    "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port, "stop": _stop,
+    "logs": _logs,
     "network create": _network_create, "network ls": _network_ls, "network inspect": _network_inspect,
     "network rm": _network_rm, "network connect": _network_connect, "network disconnect": _network_disconnect,
 }

@@ -88,11 +88,14 @@ class DockerHost:
                        gateway: str | None = None, ip_range: str | None = None,
                        internal: bool = False, options: dict | None = None) -> Network:
         options = dict(options or {})
-        if driver != "bridge":
-            raise DaemonError(f"plugin \"{driver}\" not found" if driver not in ("macvlan", "overlay", "ipvlan")
-                              else f"the lab's Docker host has no {driver} driver yet (only bridge)")
+        if driver not in ("bridge", "macvlan"):
+            raise DaemonError(f"plugin \"{driver}\" not found" if driver not in ("overlay", "ipvlan")
+                              else f"the lab's Docker host has no {driver} driver yet (bridge and macvlan)")
         if name in self.networks:
             raise DaemonError(f"network with name {name} already exists")
+        if driver == "macvlan":
+            return self._add_macvlan_network(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                                             internal=internal, options=options)
         icc = _bool_option(options, "com.docker.network.bridge.enable_icc", True)
         masquerade = _bool_option(options, "com.docker.network.bridge.enable_ip_masquerade", True)
         known = {"com.docker.network.bridge.name", "com.docker.network.bridge.enable_icc",
@@ -136,15 +139,64 @@ class DockerHost:
         self.networks[name] = net
         return net
 
+    def _add_macvlan_network(self, name, *, subnet, gateway, ip_range, internal, options) -> Network:
+        """``-d macvlan``: no bridge and no rules; each container gets a macvlan of the parent."""
+        for key in options:
+            if key not in ("parent", "macvlan_mode"):
+                raise DockerError(f"the lab's macvlan driver does not support the option {key!r} "
+                                  f"(it knows: parent, macvlan_mode)")
+        mode = options.get("macvlan_mode") or "bridge"
+        if mode not in ("bridge", "private", "vepa", "passthru"):
+            raise DaemonError(f"requested macvlan mode '{mode}' is not valid, 'bridge' mode is the macvlan "
+                              f"driver default")
+        parent = options.get("parent", "")
+        if not parent:
+            raise DockerError("the lab's macvlan networks need -o parent=<an interface of the Docker host>, "
+                              "e.g. -o parent=eth0 (without it Docker hangs the network off a dummy interface, "
+                              "which the lab does not make)")
+        if parent == "lo":
+            raise DaemonError("loopback interface is not a valid macvlan parent link")
+        links = {link["name"] for link in self.lab.snapshot([self.name])[self.name]["links"]}
+        made_vlan = False
+        if "." in parent and parent not in links:
+            base, _, vid = parent.partition(".")
+            if base not in links:
+                raise DaemonError(f"-o parent interface was not found on the host: {base}")
+            if not vid.isdigit():
+                raise DaemonError(f"unable to parse a valid vlan id from: {vid} (ex. eth0.10 for vlan 10)")
+            made = self.node.run(f"ip link add link {base} name {parent} type vlan id {vid}")
+            if made.rc:
+                raise DockerError(f"-o parent={parent} asks for an 802.1Q sub-interface (VLAN {vid} on {base}), "
+                                  f"and this kernel cannot make one: {made.output.strip()} "
+                                  f"(python -m nethelpers doctor shows which link types exist)")
+            self.node.set_link(parent, up=True)
+            made_vlan = True
+        elif parent not in links:
+            raise DaemonError(f"-o parent interface was not found on the host: {parent}")
+        used = [n.pool.subnet for n in self.networks.values() if n.pool]
+        try:
+            pool = ipam.new_pool(used, subnet, gateway, ip_range)
+        except DaemonError:
+            if made_vlan:
+                self.node.remove_link(parent)
+            raise
+        net = Network(make_id(self.name, "network", name), name, "macvlan", now(), pool=pool,
+                      internal=internal, options=options, parent=parent, macvlan_mode=mode, made_vlan=made_vlan)
+        self.networks[name] = net
+        return net
+
     def remove_network(self, ref: str) -> str:
         net = self.network(ref)
-        if net.driver != "bridge" or net.default:
+        if net.driver not in ("bridge", "macvlan") or net.default:
             raise DaemonError(f"{net.name} is a pre-defined network and cannot be removed")
         if net.endpoints:
             raise DaemonError(f"error while removing network: network {net.name} id {net.id} "
                               f"has active endpoints")
-        self._iptables(firewall.undo(net.rules))
-        self.node.remove_link(net.bridge)
+        if net.driver == "bridge":
+            self._iptables(firewall.undo(net.rules))
+            self.node.remove_link(net.bridge)
+        elif net.made_vlan:
+            self.node.remove_link(net.parent)  # Docker deletes the sub-interface it made
         del self.networks[net.name]
         return net.name
 
@@ -163,33 +215,20 @@ class DockerHost:
 
     def run(self, image_ref: str, command: list[str], *, name: str | None = None, detach: bool = False,
             network: str | None = None, publish: list[PortSpec] = (), ip: str | None = None,
-            auto_remove: bool = False, aliases: list[str] = (), keep_open: bool = False) -> tuple[Container, str]:
+            auto_remove: bool = False, aliases: list[str] = (), keep_open: bool = False,
+            hostname: str | None = None, dns: list[str] = (), mac_address: str | None = None
+            ) -> tuple[Container, str]:
         """``docker run``: returns the container and what the CLI prints."""
         self._reap()
         image, tag = images.parse(image_ref)
-        network = network or "bridge"
-        net = self.network(network)
-        if net.driver != "bridge":
-            raise DockerError(f"--network {network}: the lab's Docker host has no {net.driver} "
-                              f"networking yet (only bridge networks)")
-        if name is not None and not VALID_NAME.match(name):
-            raise DaemonError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
-        if name is None:
-            name = random_name(f"{self.name}/{len(self.containers)}", set(self.containers))
-        elif name in self.containers:
-            raise DaemonError(f'Conflict. The container name "/{name}" is already in use by container '
-                              f'"{self.containers[name].id}". You have to remove (or rename) that container '
-                              f'to be able to reuse that name.')
-        if name in {n.name for n in self.lab.nodes()}:
-            raise DockerError(f"the lab already has a node called {name!r}; container names are lab-wide "
-                              f"here (each container is a node): choose another --name")
-        if ip is not None and not net.user_defined:
-            raise DaemonError("user specified IP address is supported on user defined networks only")
-        if ip is not None and not net.pool.user_configured:
-            raise DaemonError("user specified IP address is supported only when connecting to networks "
-                              "with user configured subnets")
-        if aliases and not net.user_defined:
-            raise DaemonError("network-scoped alias is supported only for containers in user defined networks")
+        mode = network or "bridge"
+        net, owner = self._network_mode(mode, publish=publish, ip=ip, aliases=aliases, hostname=hostname,
+                                        dns=dns, mac_address=mac_address)
+        warnings = ""
+        if mode == "host" and publish:
+            warnings = "WARNING: Published ports are discarded when using host network mode\n"
+            publish = []
+        name = self._new_name(name)
         if command:
             shown, argv = list(command), list(command)
         else:
@@ -198,27 +237,38 @@ class DockerHost:
             raise DockerError("the lab cannot attach a terminal to a container: run it with -d "
                               "(e.g. docker run -dit ...) and use docker exec")
         cid = make_id(self.name, "container", name, len(self.containers))
-        ctr = Container(cid, name, image, tag, shown, node=name, created=now(), network_mode=net.name,
-                        detached=detach, auto_remove=auto_remove, publish=list(publish))
-        self.lab.add_node(name, kind="container", parent=self.name)
+        node = self.name if mode == "host" else owner.node if owner else name
+        ctr = Container(cid, name, image, tag, shown, node=node, created=now(),
+                        network_mode=f"container:{owner.id}" if owner else net.name, detached=detach,
+                        auto_remove=auto_remove, publish=list(publish), hostname=hostname, dns=list(dns),
+                        mac_address=mac_address, joined=owner.id if owner else None)
+        if node == name:
+            self.lab.add_node(name, kind="container", parent=self.name)
         self.containers[name] = ctr
         try:
-            self._hostname_files(ctr)
-            if not net.user_defined:
-                self._write_etc(ctr, net)
-            self._attach(ctr, net, ip=ip, aliases=list(aliases))
+            if node == name:
+                self._hostname_files(ctr)
+                if not net.user_defined:
+                    self._write_etc(ctr, net)
+            if net is not None and net.driver in ("host", "null"):
+                net.attached[ctr.id] = make_id(self.name, "endpoint", net.id, ctr.id)
+            elif net is not None:
+                self._attach(ctr, net, ip=ip, aliases=list(aliases))
         except BaseException:
             self._destroy(ctr)
             raise
         if detach:
             ctr.process = self.lab.node(ctr.node).start(argv)
             if not command and image in images.WEB_IMAGES:
+                # nginx is up in milliseconds, the lab's Python server takes longer: wait until it
+                # listens or gives up (port taken: it exits, and `docker logs` says why, as nginx's would)
                 try:
-                    ctr.process.wait_for("serving", timeout=15)  # nginx is up in milliseconds
-                except LabError as exc:
-                    self._destroy(ctr)
-                    raise DaemonError(f"{image} in container {name} did not start: {exc}") from None
-            return ctr, cid + "\n"
+                    ctr.process.wait_for("serving", timeout=15)
+                except LabError:
+                    if ctr.process.running:
+                        self._destroy(ctr)
+                        raise DaemonError(f"{image} in container {name} did not start within 15 s") from None
+            return ctr, warnings + cid + "\n"
         try:
             result = self.lab.node(ctr.node).run(argv, timeout=60)
         except BaseException:
@@ -229,28 +279,82 @@ class DockerHost:
             self._destroy(ctr)
         else:
             self._release(ctr)
-        return ctr, result.output
+        return ctr, warnings + result.output
+
+    def _network_mode(self, mode: str, *, publish, ip, aliases, hostname, dns, mac_address):
+        """The network a new container joins, or the container whose namespace it shares.
+
+        Refuses what Docker refuses for that mode (runconfig's validateNetContainerMode)."""
+        if mode.startswith("container:") or mode == "container":
+            ref = mode.partition(":")[2]
+            if not ref:
+                raise DaemonError("Invalid network mode: invalid container format container:<name|id>")
+            for given, error in ((publish, "conflicting options: port publishing and the container type "
+                                           "network mode"),
+                                 (hostname, "conflicting options: hostname and the network mode"),
+                                 (dns, "conflicting options: dns and the network mode"),
+                                 (mac_address, "conflicting options: mac-address and the network mode"),
+                                 (ip, "user specified IP address is supported on user defined networks only"),
+                                 (aliases, "network-scoped alias is supported only for containers in user "
+                                           "defined networks")):
+                if given:
+                    raise DaemonError(error)
+            owner = self.container(ref)
+            if owner.joined:
+                owner = self._by_id(owner.joined)
+            if not owner.running:
+                raise DaemonError(f"cannot join network of a non running container: {owner.id}")
+            return None, owner
+        net = self.network(mode)
+        if ip is not None and not net.user_defined:
+            raise DaemonError("user specified IP address is supported on user defined networks only")
+        if ip is not None and not net.pool.user_configured:
+            raise DaemonError("user specified IP address is supported only when connecting to networks "
+                              "with user configured subnets")
+        if aliases and not net.user_defined:
+            raise DaemonError("network-scoped alias is supported only for containers in user defined networks")
+        if mac_address and net.driver in ("host", "null"):
+            raise DaemonError("conflicting options: mac-address and the network mode")
+        return net, None
+
+    def _new_name(self, name: str | None) -> str:
+        if name is not None and not VALID_NAME.match(name):
+            raise DaemonError(f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")
+        if name is None:
+            return random_name(f"{self.name}/{len(self.containers)}", set(self.containers))
+        if name in self.containers:
+            raise DaemonError(f'Conflict. The container name "/{name}" is already in use by container '
+                              f'"{self.containers[name].id}". You have to remove (or rename) that container '
+                              f'to be able to reuse that name.')
+        if name in {n.name for n in self.lab.nodes()}:
+            raise DockerError(f"the lab already has a node called {name!r}; container names are lab-wide "
+                              f"here (each container is a node): choose another --name")
+        return name
 
     def _write_etc(self, ctr: Container, net: Network) -> None:
+        """The container's resolv.conf, as Docker 25+ generates it (--dns replaces the host's servers)."""
         node = self.lab.node(ctr.node)
+        servers = ctr.dns or [world.ROUTER_LAN_IP]
+        overrides = f"[nameservers]" if ctr.dns else "[]"
         if net.user_defined:
             resolv = (RESOLV_HEADER + "nameserver 127.0.0.11\noptions ndots:0\n\n"
                       "# Based on host file: '/etc/resolv.conf' (internal resolver)\n"
-                      f"# ExtServers: [{world.ROUTER_LAN_IP}]\n# Overrides: []\n# Option ndots from: internal\n")
+                      f"# ExtServers: [{' '.join(servers)}]\n# Overrides: {overrides}\n"
+                      "# Option ndots from: internal\n")
         else:
-            resolv = (RESOLV_HEADER + f"nameserver {world.ROUTER_LAN_IP}\n\n"
-                      "# Based on host file: '/etc/resolv.conf'\n# Overrides: []\n")
+            resolv = (RESOLV_HEADER + "".join(f"nameserver {s}\n" for s in servers) + "\n"
+                      f"# Based on host file: '/etc/resolv.conf'\n# Overrides: {overrides}\n")
         node.write_etc("resolv.conf", resolv)
 
     def _hostname_files(self, ctr: Container) -> None:
         node = self.lab.node(ctr.node)
-        node.write_etc("hostname", short(ctr.id) + "\n")
+        node.write_etc("hostname", (ctr.hostname or short(ctr.id)) + "\n")
 
     def _hosts_file(self, ctr: Container) -> str:
         lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback",
                  "fe00::0\tip6-localnet", "ff00::0\tip6-mcastprefix", "ff02::1\tip6-allnodes",
                  "ff02::2\tip6-allrouters"]
-        lines += [f"{ep.ip}\t{short(ctr.id)}" for ep in ctr.endpoints.values()]
+        lines += [f"{ep.ip}\t{ctr.hostname or short(ctr.id)}" for ep in ctr.endpoints.values()]
         return "\n".join(lines) + "\n"
 
     def _attach(self, ctr: Container, net: Network, *, ip: str | None, aliases: list[str]) -> Endpoint:
@@ -258,14 +362,18 @@ class DockerHost:
         address = net.pool.allocate(ip)
         ep_id = make_id(self.name, "endpoint", net.id, ctr.id)
         ifname = f"eth{_free_index(ctr)}"
-        ep = Endpoint(ep_id, net, ifname, veth_name(ep_id), address, mac_for(str(address)),
+        mac = ctr.mac_address if ctr.mac_address and not ctr.endpoints else mac_for(str(address))
+        ep = Endpoint(ep_id, net, ifname, veth_name(ep_id) if net.driver == "bridge" else "", address, mac,
                       aliases=aliases, requested_ip=ip)
         gateway_needed = not net.internal and not any(not e.network.internal for e in ctr.endpoints.values())
         node = self.lab.node(ctr.node)
         try:
             with self.lab.batch():
-                self.lab.add_veth(f"{self.name}:{ep.veth}", f"{ctr.node}:{ifname}", master=net.bridge,
-                                  peer_mac=ep.mac)
+                if net.driver == "macvlan":  # made on the parent, straight into the container
+                    self.node.add_macvlan(ifname, net.parent, mode=net.macvlan_mode, into=ctr.node, mac=ep.mac)
+                else:
+                    self.lab.add_veth(f"{self.name}:{ep.veth}", f"{ctr.node}:{ifname}", master=net.bridge,
+                                      peer_mac=ep.mac)
                 node.add_address(ifname, ep.cidr)
                 if gateway_needed:
                     node.add_route("default", via=str(net.pool.gateway))
@@ -275,9 +383,9 @@ class DockerHost:
         net.endpoints[ctr.id] = ep
         ctr.endpoints[net.name] = ep
         try:
-            if not self.userland_proxy:
+            if not self.userland_proxy and ep.veth:
                 self.node.run(f"ip link set {ep.veth} type bridge_slave hairpin on", check=True)
-            if gateway_needed and ctr.publish:
+            if gateway_needed and ctr.publish and net.driver == "bridge":  # only the bridge driver maps ports
                 self._publish(ctr, ep)
             node.write_etc("hosts", self._hosts_file(ctr))
             if net.user_defined:
@@ -306,8 +414,10 @@ class DockerHost:
         ep.network.endpoints.pop(ctr.id, None)
         ctr.endpoints.pop(ep.network.name, None)
         ep.network.pool.release(ep.ip)
-        if remove_link:
+        if remove_link and ep.veth:
             self.node.remove_link(ep.veth)
+        elif remove_link:  # a macvlan lives in the container
+            self.lab.node(ctr.node).remove_link(ep.ifname)
         if ep.network.user_defined:
             still_resolving = any(e.network.user_defined for e in ctr.endpoints.values())
             if ctr.resolver and not still_resolving and remove_link:
@@ -386,8 +496,14 @@ class DockerHost:
     # --- connect / disconnect / exec / rm ---------------------------------------------------
     def connect(self, net_ref: str, ctr_ref: str, *, ip: str | None = None, aliases: list[str] = ()) -> None:
         net, ctr = self.network(net_ref), self.container(ctr_ref)
-        if net.driver != "bridge":
-            raise DockerError(f"the lab's Docker host cannot connect containers to {net.driver} networks yet")
+        if net.driver == "host":
+            raise DaemonError("container cannot be disconnected from host network or connected to host network")
+        if ctr.joined or ctr.network_mode == "host":
+            raise DaemonError("container sharing network namespace with another container or host cannot be "
+                              "connected to any other network")
+        if net.driver == "null" or ctr.network_mode == "none":
+            raise DaemonError("container cannot be connected to multiple networks with one of the networks "
+                              "in private (none) mode")
         if net.name in ctr.endpoints:
             raise DaemonError(f"endpoint with name {ctr.name} already exists in network {net.name}")
         if ip is not None and not (net.user_defined and net.pool.user_configured):
@@ -398,6 +514,11 @@ class DockerHost:
 
     def disconnect(self, net_ref: str, ctr_ref: str) -> None:
         net, ctr = self.network(net_ref), self.container(ctr_ref)
+        if net.driver == "host":
+            raise DaemonError("container cannot be disconnected from host network or connected to host network")
+        if net.driver == "null" and ctr.id in net.attached:
+            del net.attached[ctr.id]
+            return
         ep = ctr.endpoints.get(net.name)
         if ep is None:
             raise DaemonError(f"container {ctr.id} is not connected to network {net.name}")
@@ -416,6 +537,19 @@ class DockerHost:
         result = node.run(command, timeout=60)
         return result.output, result.rc
 
+    def stop(self, ref: str) -> str:
+        """``docker stop``: the main command gets SIGTERM; the container gives its network back."""
+        ctr = self.container(ref)
+        if ctr.running:
+            ctr.process.stop()
+            self._reap()
+        return ref
+
+    def logs(self, ref: str) -> str:
+        """``docker logs``: what the main command printed (stdout and stderr together)."""
+        ctr = self.container(ref)
+        return ctr.process.output if ctr.process is not None else ""
+
     def remove(self, ref: str, *, force: bool = False) -> str:
         ctr = self.container(ref)
         if ctr.running and not force:
@@ -427,10 +561,15 @@ class DockerHost:
     def _destroy(self, ctr: Container) -> None:
         if ctr.process is not None:
             ctr.process.stop()
+        # containers that joined this one's namespace (container:NAME) keep it, with lo only
+        shared = ctr.node == self.name or any(c.node == ctr.node for c in self.containers.values()
+                                               if c is not ctr)
         for ep in list(ctr.endpoints.values()):
-            self._detach(ctr, ep, remove_link=False)
+            self._detach(ctr, ep, remove_link=shared)
+        for net in self.networks.values():
+            net.attached.pop(ctr.id, None)
         self.containers.pop(ctr.name, None)
-        if ctr.node in {n.name for n in self.lab.nodes()}:
+        if not shared and ctr.node in {n.name for n in self.lab.nodes()}:
             self.lab.remove_node(ctr.node)  # its veths go with it; the sandbox closes its DNS sockets
 
     def _reap(self) -> None:

@@ -34,9 +34,9 @@ class Pool:
                 raise DaemonError("Address already in use")
             self.taken.add(address)
             return address
-        candidates = self.ip_range or self.subnet
-        for address in candidates.hosts():
-            if address not in self.taken and address != self.gateway:
+        reserved = {self.gateway, self.subnet.network_address, self.subnet.broadcast_address}
+        for address in self.ip_range or self.subnet:  # a range's own first address is allocatable
+            if address not in self.taken and address not in reserved:
                 self.taken.add(address)
                 return address
         raise DaemonError(f"no available IPv4 addresses on this network's address pools: {self.subnet}")

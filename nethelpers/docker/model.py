@@ -22,6 +22,10 @@ class Network:
     options: dict = field(default_factory=dict)
     endpoints: dict = field(default_factory=dict)   # container id -> Endpoint
     rules: list[Command] = field(default_factory=list)
+    attached: dict = field(default_factory=dict)    # host/none: container id -> endpoint id (no interface)
+    parent: str = ""                                 # macvlan: the host interface it hangs off
+    macvlan_mode: str = ""
+    made_vlan: bool = False                          # macvlan: the parent is an 802.1Q sub-interface we made
 
     @property
     def default(self) -> bool:
@@ -30,7 +34,8 @@ class Network:
 
     @property
     def user_defined(self) -> bool:
-        return self.driver == "bridge" and not self.default
+        """Made with `docker network create`: embedded DNS, --ip, aliases."""
+        return self.driver in ("bridge", "macvlan") and not self.default
 
 
 @dataclass
@@ -38,7 +43,7 @@ class Endpoint:
     id: str
     network: Network
     ifname: str                      # in the container: eth0, eth1, ...
-    veth: str                        # on the host, enslaved to the bridge
+    veth: str                        # on the host, enslaved to the bridge ("" for macvlan)
     ip: ipaddress.IPv4Address
     mac: str
     aliases: list[str] = field(default_factory=list)
@@ -70,7 +75,7 @@ class Container:
     shown_command: list[str]
     node: str
     created: str
-    network_mode: str
+    network_mode: str                # "bridge", a network name, "host", "none" or "container:<id>"
     detached: bool
     auto_remove: bool
     publish: list[PortSpec] = field(default_factory=list)
@@ -79,6 +84,10 @@ class Container:
     exit_code: int | None = None
     finished: str | None = None                      # when it was first seen exited
     resolver: bool = False                           # embedded DNS sockets open in its namespace
+    hostname: str | None = None                      # --hostname
+    dns: list[str] = field(default_factory=list)     # --dns
+    mac_address: str | None = None                   # --mac-address (its first endpoint)
+    joined: str | None = None                        # container mode: the id of the namespace's owner
     left_networks: list[str] = field(default_factory=list)  # released when it exited
 
     @property
@@ -90,7 +99,8 @@ class Container:
         if status["running"]:
             return True
         if self.exit_code is None:
-            self.exit_code = status["rc"] if status["rc"] is not None else 0
+            rc = status["rc"] if status["rc"] is not None else 0
+            self.exit_code = 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell says
         return False
 
     def exited(self, exit_code: int, when: str) -> None:

@@ -84,6 +84,9 @@ def network_inspect(net: Network, containers: dict[str, Container]) -> dict:
     for cid, ep in net.endpoints.items():
         members[cid] = {"Name": by_id[cid].name, "EndpointID": ep.id, "MacAddress": ep.mac,
                         "IPv4Address": ep.cidr, "IPv6Address": ""}
+    for cid, endpoint_id in net.attached.items():  # host / none: an endpoint without an interface
+        members[cid] = {"Name": by_id[cid].name, "EndpointID": endpoint_id, "MacAddress": "",
+                        "IPv4Address": "", "IPv6Address": ""}
     return {
         "Name": net.name, "Id": net.id, "Created": net.created, "Scope": "local", "Driver": net.driver,
         "EnableIPv6": False,
@@ -94,7 +97,8 @@ def network_inspect(net: Network, containers: dict[str, Container]) -> dict:
     }
 
 
-def container_inspect(c: Container, sandbox_key: str) -> dict:
+def container_inspect(c: Container, sandbox_key: str, networks_of_mode: list[Network] = ()) -> dict:
+    """``docker inspect`` of a container; ``networks_of_mode``: the host/none networks it is on."""
     ports: dict[str, list | None] = {}
     for spec in c.publish:
         ports.setdefault(f"{spec.container_port}/{spec.proto}", [])
@@ -118,6 +122,11 @@ def container_inspect(c: Container, sandbox_key: str) -> dict:
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
             "DNSNames": [c.name, *ep.aliases, short(c.id)] if net.user_defined else None,
         }
+    for net in networks_of_mode:
+        networks[net.name] = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
+                              "DriverOpts": None, "NetworkID": net.id, "EndpointID": net.attached[c.id],
+                              "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
+                              "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
     for name in c.left_networks:
         networks.setdefault(name, {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
                                    "DriverOpts": None, "NetworkID": "", "EndpointID": "", "Gateway": "",
@@ -144,11 +153,11 @@ def container_inspect(c: Container, sandbox_key: str) -> dict:
                   "ExitCode": 0 if running else (c.exit_code or 0)},
         "Image": c.image if c.tag == "latest" else f"{c.image}:{c.tag}",
         "Name": "/" + c.name,
-        "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove,
+        "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove, "Dns": list(c.dns),
                        "PortBindings": {f"{s.container_port}/{s.proto}":
                                         [{"HostIp": s.host_ip, "HostPort": str(s.host_port or "")}]
                                         for s in c.publish}},
-        "Config": {"Hostname": short(c.id), "Image": c.image, "Cmd": c.shown_command,
+        "Config": {"Hostname": c.hostname or short(c.id), "Image": c.image, "Cmd": c.shown_command,
                    "ExposedPorts": {f"{s.container_port}/{s.proto}": {} for s in c.publish} or None},
         "NetworkSettings": settings,
     }

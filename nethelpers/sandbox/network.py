@@ -210,11 +210,11 @@ class Network:
 
     def op_add_macvlan(self, journal: Journal, node: str, name: str, parent: str,
                        mode: str = "bridge", into: str | None = None, mtu: int | None = None,
-                       up: bool = True) -> None:
+                       up: bool = True, mac: str | None = None) -> None:
         here = self.node(node)
         target = self.node(into) if into else here
         extra = rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent)))
-        extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(stable_mac(target.name, name)))
+        extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(target.name, name)))
         if target is not here:
             extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
         info = rtnl.attr(rtnl.IFLA_MACVLAN_MODE, rtnl.u32(rtnl.MACVLAN_MODES[mode]))

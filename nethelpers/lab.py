@@ -291,10 +291,15 @@ class Lab:
                     if ancestor in keep:
                         keep.add(name)
                     ancestor = parent_of.get(ancestor)
-            # cables to nodes left out are left out too: the picture shows the part asked for
-            snapshot = {name: dict(s, links=[link for link in s["links"]
-                                             if link.get("peer_node") in (None, *keep)])
+            # bridge ports cabled to nodes left out are left out; other such ends (an uplink
+            # like eth0, the parent of macvlans) stay, drawn without their cable
+            snapshot = {name: dict(s, links=[_cut(link) for link in s["links"]
+                                             if link.get("peer_node") in (None, *keep) or not link.get("master")])
                         for name, s in snapshot.items() if name in keep}
+            for s in snapshot.values():
+                for link in s["links"]:
+                    if link.get("peer_node") not in (None, *keep):
+                        link["peer_node"] = link["peer"] = None
         return draw(snapshot, **options)
 
     # --- lifetime -------------------------------------------------------------------
@@ -326,6 +331,10 @@ class Lab:
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("rootless" if self.rootless else "root")
         return f"<Lab {state}>"
+
+
+def _cut(link: dict) -> dict:
+    return dict(link)
 
 
 def _endpoint(text: str) -> tuple[str, str]:

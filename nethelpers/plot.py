@@ -277,19 +277,19 @@ class _Sketch:
             lo, hi = (lo, mid) if ok else (mid, hi)
         return hi
 
-    def _label(self, ax, p, q, r, lines, pt, hot, flat=False) -> None:
+    def _label(self, ax, p, q, r, lines, pt, hot, along=0.0) -> None:
         """An end's name and addresses at anchor p, just outside rectangle r (its box or bar):
-        over the wire (to q) if it leaves by the top or bottom, beside it if by a side. On a
-        bar (``flat``), a slanted wire is labelled on the wire, clear of its neighbours' labels."""
+        over the wire (to q) if it leaves by the top or bottom, beside it if by a side;
+        ``along`` > 0: on the wire itself, that fraction of the way to q."""
         (x, y), (dx, dy), (x0, y0, x1, y1) = p, (q[0] - p[0], q[1] - p[1]), r
+        if along:
+            ax.text(x + dx * along, y + dy * along, "\n".join(lines), ha="center", va="center", fontsize=pt,
+                    zorder=30, linespacing=1.1, bbox=dict(boxstyle="round,pad=0.15", fc="white",
+                                                          alpha=0.9, ec=HIGHLIGHT if hot else "none"))
+            return
         if min(abs(y - y0), abs(y - y1)) <= min(abs(x - x0), abs(x - x1)):
             up = abs(y - y1) < abs(y - y0)
             ha = "center" if abs(dx) < abs(dy) / 4 else "left" if dx > 0 else "right"
-            if flat and ha != "center":  # a slanted wire from a bar: label it a third of the way down
-                ax.text(x + dx / 3, y + dy / 3, "\n".join(lines), ha="center", va="center", fontsize=pt,
-                        zorder=30, linespacing=1.1, bbox=dict(boxstyle="round,pad=0.15", fc="white",
-                                                              alpha=0.9, ec=HIGHLIGHT if hot else "none"))
-                return
             va, p = ("bottom" if up else "top"), (x, y + (0.05 if up else -0.05))
         else:
             right = abs(x - x1) < abs(x - x0)
@@ -347,10 +347,14 @@ class _Sketch:
             styles.add("vxlan / macvlan" if dash else "veth" if veth else "")
             ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=HIGHLIGHT if hot else WIRE,
                                lw=3 if hot else 1.3, ls="--" if dash else "-", zorder=10))
+            # a slanted cable between a bar and a box carries both its labels (a box's corner is
+            # too close to its neighbour's labels)
+            on_wire = isinstance(ea, tuple) != isinstance(eb, tuple) and abs(pa[0] - pb[0]) > 0.05
             for end, p, q in ((a, pa, pb), (b, pb, pa)):
                 if not self.big and self.place_of[end] not in ("bar", "pill") and (end == a or not dash):
+                    along = (0.2 if isinstance(self.element(end), tuple) else 0.5) if on_wire else 0
                     self._label(ax, p, q, self.rect[self.element(end)], self.ends[end][2], pt,
-                                end in hot_ends, flat=isinstance(self.element(end), tuple))
+                                end in hot_ends, along=along)
         kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
         handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
         handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []

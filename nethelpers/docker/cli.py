@@ -234,8 +234,8 @@ def execute(host, words: list[str]) -> Output:
     except DaemonError as exc:
         if command != "run":
             raise
-        # `docker run` reports the daemon's refusal with its own prefix and a hint
-        raise DockerError(f"docker: {exc}\n\nRun 'docker run --help' for more information") from None
+        # the docker 27 CLI reports the daemon's refusal to `run` with its own prefix and a hint
+        raise DockerError(f"docker: {str(exc).rstrip('.')}.\nSee 'docker run --help'.") from None
 
 
 # --- one function per command -----------------------------------------------------------

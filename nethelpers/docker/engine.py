@@ -156,14 +156,26 @@ class DockerHost:
                               "which the lab does not make)")
         if parent == "lo":
             raise DaemonError("loopback interface is not a valid macvlan parent link")
+        for other in self.networks.values():
+            if other.driver == "macvlan" and other.parent == parent:
+                if mode == "passthru":
+                    raise DaemonError(f"cannot use mode passthru, macvlan network {other.id} is already using "
+                                      f"parent interface {parent}")
+                if other.macvlan_mode == "passthru":
+                    raise DaemonError(f"macvlan network {other.id} is already using parent interface {parent} "
+                                      f"in mode passthru")
         links = {link["name"] for link in self.lab.snapshot([self.name])[self.name]["links"]}
         made_vlan = False
-        if "." in parent and parent not in links:
+        if parent not in links:  # libnetwork's createVlanLink: NAME.VLAN or nothing
+            if "." not in parent:
+                raise DaemonError(f"invalid subinterface vlan name {parent}, example formatting is eth0.10")
             base, _, vid = parent.partition(".")
-            if base not in links:
-                raise DaemonError(f"-o parent interface was not found on the host: {base}")
             if not vid.isdigit():
                 raise DaemonError(f"unable to parse a valid vlan id from: {vid} (ex. eth0.10 for vlan 10)")
+            if base not in links:
+                raise DaemonError(f"-o parent interface was not found on the host: {base}")
+            if not 1 <= int(vid) <= 4094:
+                raise DaemonError(f"vlan id must be between 1-4094, received: {vid}")
             made = self.node.run(f"ip link add link {base} name {parent} type vlan id {vid}")
             if made.rc:
                 raise DockerError(f"-o parent={parent} asks for an 802.1Q sub-interface (VLAN {vid} on {base}), "
@@ -171,8 +183,6 @@ class DockerHost:
                                   f"(python -m nethelpers doctor shows which link types exist)")
             self.node.set_link(parent, up=True)
             made_vlan = True
-        elif parent not in links:
-            raise DaemonError(f"-o parent interface was not found on the host: {parent}")
         used = [n.pool.subnet for n in self.networks.values() if n.pool]
         try:
             pool = ipam.new_pool(used, subnet, gateway, ip_range)
@@ -225,9 +235,8 @@ class DockerHost:
         net, owner = self._network_mode(mode, publish=publish, ip=ip, aliases=aliases, hostname=hostname,
                                         dns=dns, mac_address=mac_address)
         warnings = ""
-        if mode == "host" and publish:
+        if mode == "host" and publish:  # kept in HostConfig.PortBindings, never mapped
             warnings = "WARNING: Published ports are discarded when using host network mode\n"
-            publish = []
         name = self._new_name(name)
         if command:
             shown, argv = list(command), list(command)
@@ -240,7 +249,8 @@ class DockerHost:
         node = self.name if mode == "host" else owner.node if owner else name
         ctr = Container(cid, name, image, tag, shown, node=node, created=now(),
                         network_mode=f"container:{owner.id}" if owner else net.name, detached=detach,
-                        auto_remove=auto_remove, publish=list(publish), hostname=hostname, dns=list(dns),
+                        auto_remove=auto_remove, publish=list(publish),
+                        hostname=(owner.hostname or short(owner.id)) if owner else hostname, dns=list(dns),
                         mac_address=mac_address, joined=owner.id if owner else None)
         if node == name:
             self.lab.add_node(name, kind="container", parent=self.name)
@@ -248,6 +258,7 @@ class DockerHost:
         try:
             if node == name:
                 self._hostname_files(ctr)
+                self.lab.node(ctr.node).write_etc("hosts", self._hosts_file(ctr))
                 if not net.user_defined:
                     self._write_etc(ctr, net)
             if net is not None and net.driver in ("host", "null"):
@@ -289,10 +300,10 @@ class DockerHost:
             ref = mode.partition(":")[2]
             if not ref:
                 raise DaemonError("Invalid network mode: invalid container format container:<name|id>")
-            for given, error in ((publish, "conflicting options: port publishing and the container type "
-                                           "network mode"),
-                                 (hostname, "conflicting options: hostname and the network mode"),
+            for given, error in ((hostname, "conflicting options: hostname and the network mode"),
                                  (dns, "conflicting options: dns and the network mode"),
+                                 (publish, "conflicting options: port publishing and the container type "
+                                           "network mode"),
                                  (mac_address, "conflicting options: mac-address and the network mode"),
                                  (ip, "user specified IP address is supported on user defined networks only"),
                                  (aliases, "network-scoped alias is supported only for containers in user "
@@ -327,6 +338,12 @@ class DockerHost:
                               f'"{self.containers[name].id}". You have to remove (or rename) that container '
                               f'to be able to reuse that name.')
         if name in {n.name for n in self.lab.nodes()}:
+            users = sorted(c.name for c in self.containers.values() if c.node == name)
+            if users:
+                raise DockerError(f"the namespace of the removed container {name!r} lives on while "
+                                  f"{', '.join(users)} use it (container:{name}), and in the lab a namespace "
+                                  f"is named after its container: remove those first, or choose another --name "
+                                  f"(Docker would allow the name)")
             raise DockerError(f"the lab already has a node called {name!r}; container names are lab-wide "
                               f"here (each container is a node): choose another --name")
         return name
@@ -501,7 +518,7 @@ class DockerHost:
         if ctr.joined or ctr.network_mode == "host":
             raise DaemonError("container sharing network namespace with another container or host cannot be "
                               "connected to any other network")
-        if net.driver == "null" or ctr.network_mode == "none":
+        if net.driver == "null" or ctr.id in self.networks["none"].attached:
             raise DaemonError("container cannot be connected to multiple networks with one of the networks "
                               "in private (none) mode")
         if net.name in ctr.endpoints:
@@ -542,6 +559,9 @@ class DockerHost:
         ctr = self.container(ref)
         if ctr.running:
             ctr.process.stop()
+            if ctr.shown_command == ["sh"]:
+                # sh as PID 1 ignores SIGTERM: Docker waits 10 s, then SIGKILL (128 + 9)
+                ctr.exit_code = 137
             self._reap()
         return ref
 
@@ -565,7 +585,9 @@ class DockerHost:
         shared = ctr.node == self.name or any(c.node == ctr.node for c in self.containers.values()
                                                if c is not ctr)
         for ep in list(ctr.endpoints.values()):
-            self._detach(ctr, ep, remove_link=shared)
+            # a macvlan is deleted now, not with the namespace a moment later: its MAC (02:42:<IP>)
+            # must be free for the next container that gets the same address
+            self._detach(ctr, ep, remove_link=shared or ep.network.driver == "macvlan")
         for net in self.networks.values():
             net.attached.pop(ctr.id, None)
         self.containers.pop(ctr.name, None)

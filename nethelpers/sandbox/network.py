@@ -267,8 +267,9 @@ class Network:
             if other.ip == iface.ip:
                 raise AlreadyExists(f"{iface.ip} is already assigned in node {node!r}; "
                                     f"remove it first or choose another address")
-            if (not allow_overlap and other_index != index and other.version == iface.version
-                    and other.network.overlaps(iface.network)):
+            host_route_only = iface.network.prefixlen == iface.max_prefixlen  # a /32 adds no subnet route
+            if (not allow_overlap and not host_route_only and other_index != index
+                    and other.version == iface.version and other.network.overlaps(iface.network)):
                 other_name = next((name for name, i in self._addresses(node) if i == other), "?")
                 raise InvalidAddress(
                     f"{cidr} on {node}:{ifname} overlaps {other} on {node}:{other_name}: two interfaces "

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 
 from ..errors import CommandTimeout, MissingFeature, NotFound
@@ -169,18 +170,36 @@ class Processes:
 
     def stop(self, pid_id: int, timeout: float = 2) -> dict:
         bg = self._get(pid_id)
-        if bg.popen.poll() is None:
-            try:
-                os.killpg(bg.popen.pid, signal.SIGTERM)
-                bg.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(bg.popen)
-            except ProcessLookupError:
-                pass
+        try:  # the whole group: what a shell command started goes too
+            os.killpg(bg.popen.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            bg.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(bg.popen)
+        self._wait_group(bg.popen.pid, deadline=time.monotonic() + timeout)
         result = self.status(pid_id)
         del self.background[pid_id]
         self._forget_after(bg.node)
         return result
+
+    def _wait_group(self, pgid: int, deadline: float) -> None:
+        """Wait until every process of the group is gone: `sh -c "tcpdump ..."` ends before
+        tcpdump has written its last lines (SIGKILL for what is still there at the deadline)."""
+        while True:
+            self.reap_orphans()  # the shell's children are ours (PID 1) once it has exited
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            if time.monotonic() > deadline:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    return
+                deadline = float("inf")
+            time.sleep(0.005)
 
     def stop_in(self, node_names: set[str]) -> None:
         """Stop background processes of nodes about to be removed."""

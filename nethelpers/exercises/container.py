@@ -1,0 +1,168 @@
+"""Exercises of notebook 04 (container mode: a pod).
+
+The checkers read the lab's Docker host bookkeeping (which container joined whose
+namespace, what is published) and then test the network for real: a page fetched
+from the LAN, from the internet server, and over the pod's loopback.
+"""
+
+from __future__ import annotations
+
+from . import Exercise
+
+WEB_PAGE = "hello from web"
+
+
+def _docker(lab):
+    from ..docker import get_host
+
+    return get_host(lab)
+
+
+def _running(lab, name: str):
+    """The running container ``name``, or None."""
+    ctr = _docker(lab).containers.get(name)
+    return ctr if ctr is not None and ctr.running else None
+
+
+def _owner(lab, ctr):
+    """The container whose namespace ``ctr`` joined (None if it has its own, or if that one is gone)."""
+    if not ctr.joined:
+        return None
+    return next((c for c in _docker(lab).containers.values() if c.id == ctr.joined), None)
+
+
+def _pod_owner(lab):
+    """The running owner of web's namespace, or None."""
+    web = _running(lab, "web")
+    owner = _owner(lab, web) if web is not None else None
+    return owner if owner is not None and owner.running else None
+
+
+def _short(cid: str) -> str:
+    return cid[:12]
+
+
+def _missing(lab, name: str, command: str) -> str:
+    """The hint for a container that should run: start it, or first remove the exited one."""
+    if name in _docker(lab).containers:
+        return f"{name} exists but is not running: remove it (docker rm {name}) and run it again, {command}"
+    return f"there is no running container {name}: {command}"
+
+
+# --- 1 · bring the pod back -----------------------------------------------------------------
+def _web_runs(lab):
+    if _running(lab, "web") is None:
+        return _missing(lab, "web", "inside the pod: docker run -d --name web --network container:OWNER nginx "
+                                    "(OWNER: the pod's new pause container)")
+
+
+def _web_in_live_pod(lab):
+    web = _running(lab, "web")
+    if not web.joined:
+        return (f"web has a network namespace of its own (NetworkMode {web.network_mode}): it should share "
+                f"the pod's. Remove it (docker rm -f web) and run it again with --network container:OWNER")
+    owner = _owner(lab, web)
+    if owner is None:
+        return (f"web still lives in the namespace of the removed owner (its NetworkMode is "
+                f"container:{_short(web.joined)}…), where only lo is left. A running container cannot move "
+                f"to another namespace: remove web and sidecar (docker rm -f web sidecar), start a new owner, "
+                f"then run web and sidecar again with --network container:<the new owner>")
+    if not owner.running:
+        return (f"web's owner {owner.name} is not running, so the namespace has only lo: remove the pod's "
+                f"containers (docker rm -f {owner.name} web sidecar) and build it again")
+
+
+def _owner_has_network(lab):
+    owner = _pod_owner(lab)
+    if not owner.endpoints:
+        return (f"the owner {owner.name} has no network interface (NetworkMode {owner.network_mode}): "
+                f"the pod's network is the owner's, so run the owner on a bridge network (the default "
+                f"bridge will do)")
+
+
+def _owner_publishes(lab):
+    owner = _pod_owner(lab)
+    ports = [pm for ep in owner.endpoints.values() for pm in ep.ports]
+    if not any(pm.host_port == 8080 and pm.container_port == 80 and pm.proto == "tcp" for pm in ports):
+        shown = ", ".join(f"{pm.host_port}->{pm.container_port}/{pm.proto}" for pm in ports) or "no port"
+        return (f"the owner {owner.name} publishes {shown}; it should publish host port 8080 to port 80. "
+                f"Ports of a pod are published on its owner (docker refuses -p on web), and only when the "
+                f"owner is created: remove the pod and run the owner with -p 8080:80")
+
+
+def _lan_gets_web(lab):
+    reply = lab.node("lan-client").run("curl -s --max-time 3 http://198.51.100.10:8080/", timeout=10)
+    if WEB_PAGE not in reply.stdout:
+        got = reply.stdout.splitlines()[0] if reply.stdout else f"no answer (curl exit status {reply.rc})"
+        return (f"lan-client asked http://198.51.100.10:8080/ and got {got!r}, not web's page: is web's "
+                f"server running in the owner's namespace (docker logs web)?")
+
+
+def _sidecar_in_pod(lab):
+    owner = _pod_owner(lab)
+    sidecar = _running(lab, "sidecar")
+    if sidecar is None:
+        return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} busybox")
+    if sidecar.joined != owner.id:
+        where = (f"has its own namespace (NetworkMode {sidecar.network_mode})" if not sidecar.joined
+                 else f"joined container {_short(sidecar.joined)}, not {owner.name}")
+        return (f"sidecar {where}: remove it (docker rm -f sidecar) and run it again with "
+                f"--network container:{owner.name}")
+
+
+def _sidecar_goes_out(lab):
+    node = _running(lab, "sidecar").node
+    reply = lab.node(node).run("curl -s --max-time 3 http://203.0.113.10/", timeout=10)
+    if "hello from internet" not in reply.stdout:
+        return (f"sidecar cannot reach the internet server 203.0.113.10 (curl exit status {reply.rc}); "
+                f"docker exec sidecar ip -br addr should show an eth0 with an address")
+
+
+POD_BACK = Exercise("bring the pod back", [
+    ("web runs", _web_runs),
+    ("web shares the namespace of a running owner", _web_in_live_pod),
+    ("the owner has a network interface", _owner_has_network),
+    ("the owner publishes port 8080 to port 80", _owner_publishes),
+    ("lan-client gets web's page from 198.51.100.10:8080", _lan_gets_web),
+    ("sidecar runs in the same pod", _sidecar_in_pod),
+    ("sidecar reaches the internet server 203.0.113.10", _sidecar_goes_out),
+])
+
+
+# --- 2 · a debug container in the pod -----------------------------------------------------------
+def _pod_alive(lab):
+    if _pod_owner(lab) is None:
+        return ("web is not running in a live pod: solve exercise 1 first (or run its solution cell)")
+
+
+def _debug_runs(lab):
+    if _running(lab, "debug") is None:
+        return _missing(lab, "debug", f"docker run -dit --name debug --network container:{_pod_owner(lab).name} "
+                                      f"busybox")
+
+
+def _debug_in_pod(lab):
+    owner, debug = _pod_owner(lab), _running(lab, "debug")
+    if not debug.joined:
+        return (f"debug has a network namespace of its own (NetworkMode {debug.network_mode}), with its own "
+                f"127.0.0.1 where nothing listens: remove it (docker rm -f debug) and run it again with "
+                f"--network container:{owner.name}")
+    if debug.joined != owner.id:
+        return (f"debug joined container {_short(debug.joined)}, not the pod's owner {owner.name}: remove it "
+                f"and run it again with --network container:{owner.name}")
+
+
+def _debug_reaches_web(lab):
+    node = _running(lab, "debug").node
+    reply = lab.node(node).run("curl -s --max-time 3 http://127.0.0.1:80/", timeout=10)
+    if WEB_PAGE not in reply.stdout:
+        return (f"curl http://127.0.0.1:80/ from debug got no page from web (curl exit status {reply.rc}): "
+                f"is web running (docker ps)?")
+
+
+DEBUG_SIDECAR = Exercise("a debug container in the pod", [
+    ("the pod is alive (web in a running owner's namespace)", _pod_alive),
+    ("a container debug runs", _debug_runs),
+    ("debug shares the pod's namespace", _debug_in_pod),
+    ("debug reaches web at 127.0.0.1:80", _debug_reaches_web),
+])

@@ -1,0 +1,160 @@
+"""Exercises of notebook 05 (macvlan)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from . import Exercise, addresses, link, node_names, pings
+
+HOST = "docker-host"
+MAC1_IP = "198.51.100.50"
+WWW_IP = "198.51.100.200"
+
+
+def _macvlans_on_eth0(lab, node: str) -> list[dict]:
+    """The macvlans that ``node`` itself has on its eth0 (not those moved into containers)."""
+    return [l for l in lab.snapshot([node])[node]["links"] if l["kind"] == "macvlan" and l.get("link") == "eth0"]
+
+
+def _route_dev(lab, node: str, address: str) -> str | None:
+    """The interface ``ip route get ADDRESS`` picks in ``node``."""
+    words = lab.node(node).run(f"ip route get {address}", timeout=5).stdout.split()
+    return words[words.index("dev") + 1] if "dev" in words else None
+
+
+# --- 1 · the host reaches mac1 ------------------------------------------------------------
+def _shim_exists(lab):
+    legs = _macvlans_on_eth0(lab, HOST)
+    if not legs:
+        return ("docker-host has no macvlan of its own on eth0, so it has no way onto the macvlan switch: "
+                "add one, e.g. host.add_macvlan(\"shim\", \"eth0\", mode=\"bridge\")")
+    if not any(l.get("mode") == "bridge" for l in legs):
+        leg = legs[0]
+        return (f"docker-host's macvlan {leg['name']} on eth0 is in {leg.get('mode')} mode: only bridge-mode "
+                f"macvlans hand frames to their bridge-mode siblings; change it in place, "
+                f"%lab docker-host ip link set {leg['name']} type macvlan mode bridge")
+
+
+def _shim_address(lab):
+    legs = [l["name"] for l in _macvlans_on_eth0(lab, HOST) if l.get("mode") == "bridge"]
+    if not any(addresses(lab, HOST, name) for name in legs):
+        return (f"{legs[0]} has no address, so the host has no source address to use on it: "
+                f"give it one nobody else on the LAN has, e.g. host.add_address(\"{legs[0]}\", "
+                f"\"198.51.100.100/32\", allow_overlap=True)")
+
+
+def _shim_route(lab):
+    legs = {l["name"] for l in _macvlans_on_eth0(lab, HOST) if l.get("mode") == "bridge"}
+    dev = _route_dev(lab, HOST, MAC1_IP)
+    if dev not in legs:
+        shim = sorted(legs)[0]
+        return (f"docker-host still sends packets for {MAC1_IP} out of {dev}, past the macvlan switch: "
+                f"add a route for it through the shim, host.add_route(\"{MAC1_IP}/32\", dev=\"{shim}\")")
+
+
+def _host_pings_mac1(lab):
+    if "mac1" not in node_names(lab):
+        return "there is no node mac1: run the cells of Part 1 that create it"
+    if not pings(lab, HOST, MAC1_IP):
+        return (f"the route is there, but docker-host gets no answer from {MAC1_IP}: is mac1's eth0 still a "
+                f"bridge-mode macvlan of docker-host's eth0 with that address (%lab mac1 ip -d addr)?")
+
+
+HOST_REACHES_MAC1 = Exercise("the Docker host reaches mac1", [
+    ("docker-host has a bridge-mode macvlan (a shim) on eth0", _shim_exists),
+    ("the shim has an address", _shim_address),
+    (f"docker-host routes {MAC1_IP} through the shim", _shim_route),
+    (f"docker-host pings mac1 ({MAC1_IP})", _host_pings_mac1),
+])
+
+
+# --- 2 · a web server at a fixed LAN address ---------------------------------------------------
+def _www_exists(lab):
+    from ..docker import get_host
+
+    ctr = get_host(lab).containers.get("www")
+    if ctr is None:
+        return ("there is no container www: run an nginx container called www on the macvlan network lan, "
+                "docker run -d --name www --network lan ... nginx")
+    if not any(ep.network.driver == "macvlan" for ep in ctr.endpoints.values()):
+        nets = ", ".join(ctr.endpoints) or "none"
+        return (f"www is not on a macvlan network (its networks: {nets}): remove it (docker rm -f www) and run "
+                f"it again with --network lan")
+
+
+def _www_address(lab):
+    from ..docker import get_host
+
+    ctr = get_host(lab).containers["www"]
+    ips = [str(ep.ip) for ep in ctr.endpoints.values() if ep.network.driver == "macvlan"]
+    if WWW_IP not in ips:
+        return (f"www got {', '.join(ips)} from Docker's --ip-range, not {WWW_IP}: an address cannot be changed "
+                f"on a running container; docker rm -f www, then run it again with --ip {WWW_IP}")
+
+
+def _www_serves(lab):
+    from ..docker import get_host
+
+    ctr = get_host(lab).containers["www"]
+    if ctr.image not in ("nginx", "httpd") or not ctr.running:
+        what = f"runs {ctr.image}" if ctr.running else "has stopped"
+        return (f"www {what}, not a web server: docker rm -f www, then run it again with the nginx image "
+                f"(no command after it) and -d, so that it keeps serving")
+
+
+def _lan_client_gets_www(lab):
+    reply = lab.node("lan-client").run(f"curl -s --max-time 3 http://{WWW_IP}/", timeout=10)
+    if "hello from www" not in reply.stdout:
+        return (f"lan-client gets no page from http://{WWW_IP}/ (curl exit status {reply.rc}): is the address "
+                f"used twice on the LAN? (%lab lan-client ip neigh)")
+
+
+WWW_ON_THE_LAN = Exercise("a web server at a fixed LAN address", [
+    ("a container www runs on the macvlan network", _www_exists),
+    (f"www has the address {WWW_IP}", _www_address),
+    ("www runs a web server (nginx)", _www_serves),
+    (f"lan-client gets www's page from http://{WWW_IP}/", _lan_client_gets_www),
+])
+
+
+# --- 3 · v1 and v2 talk without the switch's help ---------------------------------------------------
+def _v_nodes(lab):
+    missing = [n for n in ("v1", "v2") if n not in node_names(lab)]
+    if missing:
+        return f"there is no node {' or '.join(missing)}: run the cell of Part 4 that creates v1 and v2"
+
+
+def _no_hairpin(lab):
+    port = lab.node("router").run("bridge -d link show dev docker-host", timeout=5).stdout
+    if "hairpin on" in port:
+        return ("the router's port to docker-host is in hairpin mode: this time the network team says no; "
+                "set it back with %lab router bridge link set dev docker-host hairpin off, and solve it on "
+                "the Docker host")
+
+
+def _v_modes(lab):
+    for name in ("v1", "v2"):
+        eth0 = link(lab, name, "eth0")
+        if eth0 is None or eth0["kind"] != "macvlan":
+            return (f"{name}'s eth0 is not a macvlan any more: make it again with "
+                    f"host.add_macvlan(\"eth0\", \"eth0\", mode=\"bridge\", into=\"{name}\") and its address")
+        if eth0.get("mode") != "bridge":
+            return (f"{name}'s eth0 is a macvlan in {eth0.get('mode')} mode: without hairpin on the switch, only "
+                    f"bridge mode hands frames between siblings; change it in place, "
+                    f"%lab {name} ip link set eth0 type macvlan mode bridge")
+
+
+def _v_talk(lab):
+    target = next((ipaddress.ip_interface(a).ip for a in addresses(lab, "v2", "eth0")), None)
+    if target is None:
+        return "v2's eth0 has no address: give it 198.51.100.52/24 again"
+    if not pings(lab, "v1", str(target)):
+        return f"v1 and v2 are both in bridge mode but v1 gets no answer from {target}: are both up, with addresses?"
+
+
+V1_TALKS_TO_V2 = Exercise("v1 and v2 talk without the switch's help", [
+    ("nodes v1 and v2 exist", _v_nodes),
+    ("the router's port to docker-host has hairpin off", _no_hairpin),
+    ("v1's and v2's eth0 are macvlans in bridge mode", _v_modes),
+    ("v1 pings v2", _v_talk),
+])

@@ -1,0 +1,193 @@
+"""Exercises of notebook 02 (none): wiring ``--network none`` containers by hand."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from . import Exercise, addresses, default_gateway, link, node_names
+
+INTERNET = "203.0.113.10"
+
+
+def _docker(lab):
+    from ..docker import get_host
+
+    return get_host(lab)
+
+
+def _none_container(lab, name: str) -> str | None:
+    """None if ``name`` is a running --network none container that Docker itself left unwired."""
+    host = _docker(lab)
+    ctr = host.containers.get(name)
+    if ctr is None or name not in node_names(lab):
+        return f"there is no container {name}: run the cell that starts it (above the exercise)"
+    if not ctr.running:
+        return (f"{name} is not running any more: docker rm -f {name}, then run the cell that starts it "
+                f"again (above the exercise)")
+    if ctr.network_mode != "none":
+        return (f"{name} runs with --network {ctr.network_mode}, not none: this exercise is about wiring a "
+                f"none container yourself. docker rm -f {name}, then run the cell that starts it again")
+    if ctr.endpoints:
+        return (f"Docker wired {name} to {', '.join(ctr.endpoints)}: here you do the wiring, not Docker. "
+                f"docker rm -f {name}, then run the cell that starts it again")
+    return None
+
+
+def _extra_links(lab, node: str, allowed: set[str]) -> list[str]:
+    return [l["name"] for l in lab.snapshot([node])[node]["links"] if l["name"] not in allowed | {"lo"}]
+
+
+# --- 1 · wire a none container into a user-defined network -------------------------------------
+def _backend(lab):
+    net = _docker(lab).networks.get("backend")
+    if net is None:
+        raise LookupError
+    return net
+
+
+def _worker_exists(lab):
+    if "backend" not in _docker(lab).networks:
+        return "there is no network backend: run the cell above the exercise (docker network create backend)"
+    return _none_container(lab, "worker")
+
+
+def _worker_cable(lab):
+    eth0 = link(lab, "worker", "eth0")
+    bridge = _backend(lab).bridge
+    if eth0 is None:
+        return ("worker has no eth0 yet: make a veth pair with one end on docker-host and the other as "
+                f"worker's eth0, e.g. lab.add_veth(\"docker-host:vethworker\", \"worker:eth0\", "
+                f"master=\"{bridge}\")")
+    if eth0["kind"] != "veth" or eth0.get("peer_node") != "docker-host":
+        where = eth0.get("peer_node") or "nowhere"
+        return (f"worker's eth0 is a {eth0['kind']} whose other end is in {where}: it should be a veth whose "
+                f"other end is on docker-host (remove it with lab['worker'].remove_link('eth0') and start again)")
+
+
+def _worker_on_bridge(lab):
+    bridge = _backend(lab).bridge
+    peer = link(lab, "worker", "eth0")["peer"]
+    master = (link(lab, "docker-host", peer) or {}).get("master")
+    if master == bridge:
+        return None
+    if master == "docker0":
+        return (f"docker-host's end of the cable ({peer}) is on docker0, the default bridge; backend's bridge is "
+                f"{bridge}: lab['docker-host'].set_link({peer!r}, master={bridge!r})")
+    return (f"docker-host's end of the cable ({peer}) is not plugged into backend's bridge {bridge} "
+            f"(\"br-\" and the first 12 characters of the network's ID): "
+            f"lab['docker-host'].set_link({peer!r}, master={bridge!r})")
+
+
+def _worker_address(lab):
+    net = _backend(lab)
+    subnet, gateway = net.pool.subnet, net.pool.gateway
+    mine = [a for a in addresses(lab, "worker", "eth0") if ipaddress.ip_interface(a).ip in subnet]
+    if not mine:
+        return (f"worker's eth0 has no address in backend's subnet {subnet}: pick one Docker has not handed "
+                f"out, e.g. lab['worker'].add_address(\"eth0\", \"{subnet[-2]}/{subnet.prefixlen}\")")
+    address = ipaddress.ip_interface(mine[0])
+    if address.ip == gateway:
+        return f"{address.ip} is backend's gateway (the bridge's own address): give worker another one"
+    taken = {str(ep.ip): _docker(lab)._by_id(cid).name for cid, ep in net.endpoints.items()}
+    if str(address.ip) in taken:
+        return (f"{address.ip} already belongs to the container {taken[str(address.ip)]} (Docker handed it out): "
+                f"two machines with one address on a bridge break both. Pick a free one, e.g. {subnet[-2]}")
+    if address.network != subnet:
+        return (f"worker's address {address} has the wrong prefix length: use /{subnet.prefixlen}, the "
+                f"network's own, so that worker sees the whole subnet as directly connected")
+
+
+def _worker_route(lab):
+    gateway = str(_backend(lab).pool.gateway)
+    via = default_gateway(lab, "worker")
+    if via is None:
+        return f"worker has no default route: lab['worker'].add_route(\"default\", via=\"{gateway}\")"
+    if via != gateway:
+        return f"worker's default route goes via {via}; it should go via backend's gateway, {gateway}"
+
+
+def _worker_out(lab):
+    reply = lab.node("worker").run(f"curl -s --max-time 3 http://{INTERNET}/", timeout=10)
+    if "hello from internet" not in reply.stdout:
+        return (f"worker still gets no answer from http://{INTERNET}/ (curl exit status {reply.rc}) although "
+                f"its cable, address and route look right: is the host end of the cable up "
+                f"(lab['docker-host'].set_link(NAME, up=True))?")
+
+
+WIRE_WORKER = Exercise("a none container wired into backend by hand", [
+    ("worker runs with --network none, and Docker gave it no interface", _worker_exists),
+    ("worker has an eth0: a veth whose other end is on docker-host", _worker_cable),
+    ("that other end is plugged into backend's bridge", _worker_on_bridge),
+    ("worker has a free address in backend's subnet, with the network's prefix length", _worker_address),
+    ("worker's default route goes via backend's gateway", _worker_route),
+    (f"worker gets the internet server's page, http://{INTERNET}/", _worker_out),
+])
+
+
+# --- 2 · a private cable between two none containers -------------------------------------------
+def _pair_exist(lab):
+    return _none_container(lab, "batch") or _none_container(lab, "cache")
+
+
+def _cable(lab) -> dict | None:
+    """batch's end of a veth whose other end is in cache."""
+    return next((l for l in lab.snapshot(["batch"])["batch"]["links"]
+                 if l["kind"] == "veth" and l.get("peer_node") == "cache"), None)
+
+
+def _pair_cable(lab):
+    if _cable(lab) is None:
+        return ("there is no veth pair between batch and cache: one cable, one end in each, no bridge in "
+                "between: lab.add_veth(\"batch:eth0\", \"cache:eth0\")")
+
+
+def _pair_addresses(lab):
+    end = _cable(lab)
+    mine, theirs = addresses(lab, "batch", end["name"]), addresses(lab, "cache", end["peer"])
+    if not mine or not theirs:
+        missing = " and ".join(n for n, a in (("batch", mine), ("cache", theirs)) if not a)
+        return (f"{missing} {'have' if ' and ' in missing else 'has'} no IPv4 address on the cable yet "
+                f"(batch: {end['name']}, cache: {end['peer']}): give each one, on one subnet, e.g. "
+                f"10.99.0.1/30 and 10.99.0.2/30 (add_address)")
+    for a in mine:
+        for b in theirs:
+            if ipaddress.ip_interface(a).network == ipaddress.ip_interface(b).network and a != b:
+                return None
+    return (f"batch has {', '.join(mine)} and cache has {', '.join(theirs)}: not one subnet (and the same "
+            f"prefix length), so neither sees the other as directly connected")
+
+
+def _cache_address(lab) -> str:
+    end = _cable(lab)
+    mine = {ipaddress.ip_interface(a).network for a in addresses(lab, "batch", end["name"])}
+    return next(str(ipaddress.ip_interface(b).ip) for b in addresses(lab, "cache", end["peer"])
+                if ipaddress.ip_interface(b).network in mine)
+
+
+def _pair_talks(lab):
+    target = _cache_address(lab)
+    reply = lab.node("batch").run(f"curl -s --max-time 3 http://{target}/", timeout=10)
+    if "hello from cache" not in reply.stdout:
+        return (f"batch gets no page from cache's web server at http://{target}/ (curl exit status {reply.rc}): "
+                f"are both ends of the cable up? (the lab's add_veth brings them up; ip link set ... up does "
+                f"it by hand)")
+
+
+def _pair_private(lab):
+    end = _cable(lab)
+    for node, keep in (("batch", {end["name"]}), ("cache", {end["peer"]})):
+        extra = _extra_links(lab, node, keep)
+        if extra:
+            return (f"{node} has more than lo and the private cable: {', '.join(extra)}. The point is a link "
+                    f"only these two share: remove the others (lab[{node!r}].remove_link(NAME))")
+    if lab.node("batch").run(f"ping -c 1 -W 1 {INTERNET}", timeout=5).rc == 0:
+        return f"batch reaches {INTERNET}: it should reach cache and nothing else"
+
+
+PRIVATE_CABLE = Exercise("two none containers on a private cable", [
+    ("batch and cache run with --network none, and Docker gave them no interface", _pair_exist),
+    ("one veth pair joins batch and cache directly", _pair_cable),
+    ("both ends have an address on one subnet", _pair_addresses),
+    ("batch gets cache's web page over the cable", _pair_talks),
+    ("the cable is all they have: no other interface, no way to the internet", _pair_private),
+])

@@ -65,6 +65,7 @@ def plug_in_host(lab, name: str) -> str:
         host.add_address("eth0", f"{address}/24")
         host.add_route("default", via=ROUTER_LAN_IP)
     host.write_etc("resolv.conf", f"nameserver {ROUTER_LAN_IP}\n")
+    host.write_etc("hostname", f"{name}\n")
     addresses[name] = address
     return address
 

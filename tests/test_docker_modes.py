@@ -776,3 +776,19 @@ def test_refused_command_in_a_mode_changes_nothing(every_mode, command):
     with pytest.raises(DockerError):
         every_mode.docker(command)
     assert state(every_mode) == before
+
+
+def test_host_mode_config_hostname_is_the_hosts(lab):
+    """A host-mode container has the host's hostname (the lab writes each host's /etc/hostname)."""
+    lab.docker("run -dit --name h1 --network host busybox")
+    assert lab.docker("inspect -f '{{.Config.Hostname}}' h1") == "docker-host\n"
+    assert lab.docker("exec h1 cat /etc/hostname") == "docker-host\n"
+
+
+def test_publish_on_a_port_a_host_program_holds_says_what_docker_27_says(lab):
+    lab.docker("run -d --name h1 --network host nginx")  # port 80 of the host, outside Docker's port map
+    with pytest.raises(DockerError) as refusal:
+        lab.docker("run -d --name b3 -p 80:80 nginx")
+    assert ("Error starting userland proxy: listen tcp4 0.0.0.0:80: bind: address already in use"
+            in str(refusal.value))
+    assert "b3" not in {n.name for n in lab.nodes()}

@@ -250,7 +250,8 @@ class DockerHost:
         ctr = Container(cid, name, image, tag, shown, node=node, created=now(),
                         network_mode=f"container:{owner.id}" if owner else net.name, detached=detach,
                         auto_remove=auto_remove, publish=list(publish),
-                        hostname=(owner.hostname or short(owner.id)) if owner else hostname, dns=list(dns),
+                        hostname=(owner.hostname or short(owner.id)) if owner else self.name if mode == "host"
+                        else hostname, dns=list(dns),
                         mac_address=mac_address, joined=owner.id if owner else None)
         if node == name:
             self.lab.add_node(name, kind="container", parent=self.name)
@@ -472,8 +473,12 @@ class DockerHost:
                 except DockerError:
                     raise
                 except Exception:
+                    said = proxy.stop().strip()
+                    if "already allocated" in said:  # another program holds the port (not a container)
+                        said = (f"Error starting userland proxy: listen {pm.proto}4 {pm.host_ip}:{pm.host_port}: "
+                                f"bind: address already in use")
                     raise DaemonError(f"driver failed programming external connectivity on endpoint "
-                                      f"{ctr.name} ({ep.id}): {proxy.stop().strip()}") from None
+                                      f"{ctr.name} ({ep.id}): {said}") from None
             rules = firewall.port_rules(pm, self.userland_proxy)
             self._iptables(rules)
             ep.rules.extend(rules)

@@ -5,7 +5,9 @@ node inside it, and each docker command does to the kernel what Docker 27's
 bridge driver does (see engine.py and firewall.py).
 
     cli.py       the docker command line (flags, messages) -> DockerHost methods
-    engine.py    DockerHost: networks, containers, endpoints, ports, DNS
+    engine.py    DockerHost: the daemon, containers and their network modes
+    networks.py  network create / rm (bridge, macvlan)
+    endpoints.py a container plugged into a network: veth/macvlan, ports, DNS views
     firewall.py  the iptables rules Docker installs, in Docker's order
     ipam.py      address pools and addresses
     model.py     the bookkeeping (Network, Endpoint, Container)

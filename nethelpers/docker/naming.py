@@ -7,6 +7,7 @@ name, sequence number), so a notebook run twice prints the same IDs.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 
 ADJECTIVES = (
@@ -49,3 +50,8 @@ def random_name(seed: str, taken: set[str]) -> str:
 def mac_for(ip: str) -> str:
     """Docker's classic container MAC: 02:42 then the four IPv4 bytes."""
     return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
+
+
+def now() -> str:
+    """A timestamp as Docker's API prints them (Created, FinishedAt)."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

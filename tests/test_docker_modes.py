@@ -792,3 +792,12 @@ def test_publish_on_a_port_a_host_program_holds_says_what_docker_27_says(lab):
     assert ("Error starting userland proxy: listen tcp4 0.0.0.0:80: bind: address already in use"
             in str(refusal.value))
     assert "b3" not in {n.name for n in lab.nodes()}
+
+
+def test_joining_a_joiner_shares_the_same_namespace_even_after_the_owner_is_gone(lab):
+    lab.docker("run -dit --name pod -p 8080:80 busybox")
+    lab.docker("run -dit --name side --network container:pod busybox")
+    lab.docker("rm -f pod")
+    lab.docker("run -dit --name side2 --network container:side busybox")
+    assert lab.docker("exec side2 ip -br addr") == lab.docker("exec side ip -br addr")
+    assert lab.docker("inspect -f '{{.HostConfig.NetworkMode}}' side2").startswith("container:")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from . import firewall
-from .errors import DaemonError, DockerError
+from .errors import DaemonError
 from .firewall import PortMapping
 from .model import Container, Endpoint, Network
 from .naming import mac_for, make_id, short, veth_name
@@ -116,8 +116,6 @@ class Endpoints:
                 ep.proxies.append(proxy)
                 try:
                     proxy.wait_for("listening", timeout=10)
-                except DockerError:
-                    raise
                 except Exception:
                     said = proxy.stop().strip()
                     if "already allocated" in said:  # another program holds the port (not a container)

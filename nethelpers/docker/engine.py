@@ -173,9 +173,7 @@ class DockerHost(Networks, Endpoints):
                                            "defined networks")):
                 if given:
                     raise DaemonError(error)
-            owner = self.container(ref)
-            if owner.joined:
-                owner = self._by_id(owner.joined)
+            owner = self.container(ref)  # (joining a joiner shares the same namespace: its node)
             if not owner.running:
                 raise DaemonError(f"cannot join network of a non running container: {owner.id}")
             return None, owner

@@ -1237,3 +1237,11 @@ def test_names_also_resolve_with_the_network_as_domain(lab):
     assert dig("c2.n1") == "172.18.0.3\n"
     assert dig("db.n1") == "172.18.0.3\n"
     assert dig("c2.n2") == ""
+
+
+def test_env_reaches_the_image_default_command_too(lab):
+    """-e applies to nginx's own server as to a given command (the web server is started under env)."""
+    lab.docker("run -d --name web -e GREETING=hi nginx")
+    environments = lab["web"].run("for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ 2>/dev/null; done")
+    assert "GREETING=hi" in environments.stdout.split("\n")  # the web server's own environment
+    assert lab.docker("run --rm -e GREETING=hi busybox sh -c 'echo $GREETING'") == "hi\n"

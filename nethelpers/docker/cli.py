@@ -242,9 +242,7 @@ def execute(host, words: list[str]) -> Output:
 def _run(host, o, args) -> Output:
     image, command = args[0], args[1:]
     publish = [parse_publish(p) for p in o["publish"]]
-    if o["env"]:
-        command = ["env", *o["env"], *command] if command else command
-    ctr, printed = host.run(image, command, name=o["name"], detach=o["detach"], network=o["network"],
+    ctr, printed = host.run(image, command, env=o["env"], name=o["name"], detach=o["detach"], network=o["network"],
                           publish=publish, ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
                           keep_open=o["interactive"] or o["tty"], hostname=o["hostname"], dns=o["dns"],
                           mac_address=o["mac_address"])

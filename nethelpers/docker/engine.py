@@ -88,8 +88,8 @@ class DockerHost(Networks, Endpoints):
     def run(self, image_ref: str, command: list[str], *, name: str | None = None, detach: bool = False,
             network: str | None = None, publish: list[PortSpec] = (), ip: str | None = None,
             auto_remove: bool = False, aliases: list[str] = (), keep_open: bool = False,
-            hostname: str | None = None, dns: list[str] = (), mac_address: str | None = None
-            ) -> tuple[Container, str]:
+            hostname: str | None = None, dns: list[str] = (), mac_address: str | None = None,
+            env: list[str] = ()) -> tuple[Container, str]:
         """``docker run``: returns the container and what the CLI prints."""
         self._reap()
         image, tag = images.parse(image_ref)
@@ -104,7 +104,9 @@ class DockerHost(Networks, Endpoints):
             shown, argv = list(command), list(command)
         else:
             shown, argv = images.default_command(image, name, keep_open)
-        if not detach and not command and argv == ["sleep", "infinity"]:
+        if env:  # -e NAME=VALUE: the command runs under `env`, image default or not
+            argv = ["env", *env, *argv]
+        if not detach and not command and argv[-2:] == ["sleep", "infinity"]:
             raise DockerError("the lab cannot attach a terminal to a container: run it with -d "
                               "(e.g. docker run -dit ...) and use docker exec")
         cid = make_id(self.name, "container", name, len(self.containers))

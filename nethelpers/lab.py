@@ -293,7 +293,7 @@ class Lab:
                     ancestor = parent_of.get(ancestor)
             # bridge ports cabled to nodes left out are left out; other such ends (an uplink
             # like eth0, the parent of macvlans) stay, drawn without their cable
-            snapshot = {name: dict(s, links=[_cut(link) for link in s["links"]
+            snapshot = {name: dict(s, links=[dict(link) for link in s["links"]
                                              if link.get("peer_node") in (None, *keep) or not link.get("master")])
                         for name, s in snapshot.items() if name in keep}
             for s in snapshot.values():
@@ -331,10 +331,6 @@ class Lab:
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("rootless" if self.rootless else "root")
         return f"<Lab {state}>"
-
-
-def _cut(link: dict) -> dict:
-    return dict(link)
 
 
 def _endpoint(text: str) -> tuple[str, str]:

@@ -187,6 +187,7 @@ class Processes:
     def _wait_group(self, pgid: int, deadline: float) -> None:
         """Wait until every process of the group is gone: `sh -c "tcpdump ..."` ends before
         tcpdump has written its last lines (SIGKILL for what is still there at the deadline)."""
+        killed = False
         while True:
             self.reap_orphans()  # the shell's children are ours (PID 1) once it has exited
             try:
@@ -194,11 +195,13 @@ class Processes:
             except ProcessLookupError:
                 return
             if time.monotonic() > deadline:
+                if killed:
+                    return  # stuck in the kernel: never hang the lab over it
                 try:
                     os.killpg(pgid, signal.SIGKILL)
                 except ProcessLookupError:
                     return
-                deadline = float("inf")
+                killed, deadline = True, time.monotonic() + 1
             time.sleep(0.005)
 
     def stop_in(self, node_names: set[str]) -> None:

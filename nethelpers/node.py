@@ -39,8 +39,12 @@ class Node:
 
     def add_vxlan(self, name: str, vni: int, *, local: str | None = None, remote: str | None = None,
                   dev: str | None = None, port: int = 4789, learning: bool = False,
-                  mtu: int | None = None, master: str | None = None, up: bool = True) -> None:
-        """``ip link add NAME type vxlan id VNI [local L] [remote R] [dev D] dstport PORT``."""
+                  mtu: int | None = None, master: str | None = None, up: bool = True,
+                  proxy: bool = False, l2miss: bool = False, l3miss: bool = False,
+                  into: str | None = None) -> None:
+        """``ip link add NAME type vxlan id VNI [local L] [remote R] [dev D] dstport PORT
+        [proxy] [l2miss] [l3miss]`` (+ ``netns INTO``: made here, so its UDP socket stays in
+        this node, but living in INTO, where ``master`` then names a bridge)."""
         self._op("add_vxlan", name=validate.ifname(name),
                  vni=validate.number(vni, what="VNI", low=0, high=2**24 - 1),
                  local=validate.ip(local, what="local") if local else None,
@@ -48,7 +52,9 @@ class Node:
                  dev=validate.ifname(dev) if dev else None,
                  port=validate.number(port, what="UDP port", low=1, high=65535),
                  learning=bool(learning), mtu=validate.mtu(mtu),
-                 master=validate.ifname(master) if master else None, up=up)
+                 master=validate.ifname(master) if master else None, up=up,
+                 proxy=bool(proxy), l2miss=bool(l2miss), l3miss=bool(l3miss),
+                 into=validate.node_name(into) if into else None)
 
     def add_macvlan(self, name: str, parent: str, *, mode: str = "bridge", into: str | None = None,
                     mtu: int | None = None, mac: str | None = None, up: bool = True) -> None:
@@ -116,6 +122,17 @@ class Node:
                 vni: int | None = None) -> None:
         """``bridge fdb append MAC dev DEV [dst IP] [master|self]``: e.g. a VXLAN remote."""
         self._op("add_fdb", mac=validate.mac(mac), dev=validate.ifname(dev),
+                 dst=validate.ip(dst, what="dst") if dst else None, master=master,
+                 vni=None if vni is None else validate.number(vni, what="VNI", low=0, high=2**24 - 1))
+
+    def remove_neighbour(self, ip: str, mac: str, dev: str) -> None:
+        """``ip neigh del IP lladdr MAC dev DEV``."""
+        self._op("remove_neighbour", ip=validate.ip(ip), mac=validate.mac(mac), dev=validate.ifname(dev))
+
+    def remove_fdb(self, mac: str, dev: str, *, dst: str | None = None, master: bool = False,
+                   vni: int | None = None) -> None:
+        """``bridge fdb del MAC dev DEV [dst IP] [master|self]``."""
+        self._op("remove_fdb", mac=validate.mac(mac), dev=validate.ifname(dev),
                  dst=validate.ip(dst, what="dst") if dst else None, master=master,
                  vni=None if vni is None else validate.number(vni, what="VNI", low=0, high=2**24 - 1))
 

@@ -109,3 +109,17 @@ def test_removing_a_host_that_still_holds_containers(lab, bridged):
                "remove_nodes(['c1', 'c2', 'host'])")
     lab.remove_nodes(["host", "c1", "c2"])
     assert lab.nodes() == []
+
+
+def test_removing_a_missing_fdb_or_neighbour_entry_says_where_to_look(lab):
+    from nethelpers import NotFound
+
+    a, _ = lab.add_nodes(["a", "b"])
+    lab.add_veth("a:eth0", "b:eth0")
+    a.add_vxlan("vx0", 42, dev="eth0")
+    before = lab.snapshot()
+    with pytest.raises(NotFound, match="bridge fdb show dev vx0"):
+        a.remove_fdb("02:42:0a:00:00:05", "vx0", dst="10.0.0.2")
+    with pytest.raises(NotFound, match="ip neigh show dev vx0"):
+        a.remove_neighbour("10.9.0.5", "02:42:0a:00:00:05", "vx0")
+    assert lab.snapshot() == before

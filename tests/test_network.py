@@ -165,3 +165,32 @@ def test_a_teardown_in_one_batch_removes_nodes_and_links_together(bridged, lab):
         host.remove_link("br0")
     assert [l["name"] for l in host.snapshot()["links"]] == ["lo"]
     assert [n.name for n in lab.nodes()] == ["host"]
+
+
+def test_vxlan_made_in_one_node_lives_in_another_with_dockers_flags(pair, lab):
+    """Docker's overlay: the vxlan is created in the host (its UDP socket stays there) and moved
+    into the network's sandbox, with learning, proxy, l2miss and l3miss on."""
+    a, _ = pair
+    lab.add_node("sbox", kind="switch", parent="a")
+    lab["sbox"].add_bridge("br0")
+    a.add_vxlan("vxlan0", 4097, dev="eth0", learning=True, proxy=True, l2miss=True, l3miss=True,
+                into="sbox", master="br0", mtu=1450)
+    details = lab["sbox"].run("ip -d link show vxlan0").stdout
+    assert "vxlan id 4097" in details and "dstport 4789" in details and "master br0" in details
+    assert "proxy" in details and "l2miss" in details and "l3miss" in details and "nolearning" not in details
+    assert "mtu 1450" in details
+    assert ":4789" in a.run("ss -Huln").stdout          # the socket: in the node that made it
+    assert ":4789" not in lab["sbox"].run("ss -Huln").stdout
+    assert "vxlan0" not in a.run("ip -br link").stdout
+
+
+def test_fdb_and_neighbour_entries_can_be_removed(pair, lab):
+    a, _ = pair
+    a.add_vxlan("vx0", 42, dev="eth0", local="10.0.0.1")
+    a.add_fdb("02:42:0a:00:00:05", "vx0", dst="10.0.0.2")
+    a.add_neighbour("10.9.0.5", "02:42:0a:00:00:05", "vx0")
+    assert "02:42:0a:00:00:05 dst 10.0.0.2" in a.run("bridge fdb show dev vx0").stdout
+    a.remove_fdb("02:42:0a:00:00:05", "vx0", dst="10.0.0.2")
+    a.remove_neighbour("10.9.0.5", "02:42:0a:00:00:05", "vx0")
+    assert "02:42:0a:00:00:05" not in a.run("bridge fdb show dev vx0").stdout
+    assert "10.9.0.5" not in a.run("ip neigh show dev vx0").stdout

@@ -202,11 +202,25 @@ class Network:
 
     def op_add_vxlan(self, journal: Journal, node: str, name: str, vni: int, local=None,
                      remote=None, dev: str | None = None, port: int = 4789, learning: bool = False,
-                     mtu: int | None = None, master: str | None = None, up: bool = True) -> None:
+                     mtu: int | None = None, master: str | None = None, up: bool = True,
+                     proxy: bool = False, l2miss: bool = False, l3miss: bool = False,
+                     into: str | None = None) -> None:
         dev_index = self.index(node, dev) if dev else None
         info = rtnl.vxlan_info(vni, local=_ip(local), remote=_ip(remote), dev_index=dev_index,
-                               port=port, learning=learning)
-        self._add_kind(journal, node, name, "vxlan", info, mtu=mtu, master=master, up=up)
+                               port=port, learning=learning, proxy=proxy, l2miss=l2miss, l3miss=l3miss)
+        if into is None:
+            self._add_kind(journal, node, name, "vxlan", info, mtu=mtu, master=master, up=up)
+            return
+        # made here (its UDP socket stays in this namespace), living in `into`, as Docker's overlay does
+        here, target = self.node(node), self.node(into)
+        extra = rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(stable_mac(target.name, name)))
+        extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
+        try:
+            here.nl.link_add(name, "vxlan", info_data=info, extra=extra)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add vxlan {name!r} in node {node!r} into {into!r}", kind="vxlan") from None
+        self._created(journal, target.name, name)
+        self.op_set_link(journal, target.name, name, mtu=mtu, master=master, up=up or None)
 
     def op_add_macvlan(self, journal: Journal, node: str, name: str, parent: str,
                        mode: str = "bridge", into: str | None = None, mtu: int | None = None,
@@ -338,6 +352,29 @@ class Network:
         except NetlinkError as exc:
             raise self.explain(exc, f"add fdb {mac} on {node}:{dev}") from None
         journal.record(lambda: nl.neigh(False, index, mac=mac, ip=remote, bridge=True, master=master))
+
+    def op_remove_neighbour(self, journal: Journal, node: str, ip: str, mac: str, dev: str) -> None:
+        nl, index, addr = self.node(node).nl, self.index(node, dev), ipaddress.ip_address(ip)
+        try:
+            nl.neigh(False, index, mac=mac, ip=addr)
+        except NetlinkError as exc:
+            if exc.errno == errno.ENOENT:
+                raise NotFound(f"{node}:{dev} has no neighbour entry for {ip}; "
+                               f"`ip neigh show dev {dev}` in {node} lists them") from None
+            raise self.explain(exc, f"delete neighbour {ip} on {node}:{dev}") from None
+        journal.record(lambda: nl.neigh(True, index, mac=mac, ip=addr))
+
+    def op_remove_fdb(self, journal: Journal, node: str, mac: str, dev: str, dst: str | None = None,
+                      master: bool = False, vni: int | None = None) -> None:
+        nl, index, remote = self.node(node).nl, self.index(node, dev), _ip(dst)
+        try:
+            nl.neigh(False, index, mac=mac, ip=remote, bridge=True, master=master, vni=vni)
+        except NetlinkError as exc:
+            if exc.errno == errno.ENOENT:
+                raise NotFound(f"{node}:{dev} has no fdb entry {mac}{f' dst {dst}' if dst else ''}; "
+                               f"`bridge fdb show dev {dev}` in {node} lists them") from None
+            raise self.explain(exc, f"delete fdb {mac} on {node}:{dev}") from None
+        journal.record(lambda: nl.neigh(True, index, mac=mac, ip=remote, bridge=True, master=master, vni=vni))
 
     def op_sysctl(self, journal: Journal, node: str, key: str, value) -> None:
         old = self.read_sysctl(node, key)

@@ -36,6 +36,7 @@ IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 2, 3, 4
 IFLA_VXLAN_TTL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 5, 7, 15
+IFLA_VXLAN_PROXY, IFLA_VXLAN_L2MISS, IFLA_VXLAN_L3MISS = 11, 13, 14
 IFLA_MACVLAN_MODE = 1
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 IFF_UP = 0x1
@@ -258,9 +259,13 @@ def iter_attrs(data: bytes, offset: int, end: int):
 
 
 def vxlan_info(vni: int, *, local=None, remote=None, dev_index: int | None = None,
-               port: int = 4789, learning: bool = False, ttl: int | None = None) -> bytes:
+               port: int = 4789, learning: bool = False, ttl: int | None = None,
+               proxy: bool = False, l2miss: bool = False, l3miss: bool = False) -> bytes:
     data = attr(IFLA_VXLAN_ID, u32(vni)) + attr(IFLA_VXLAN_PORT, be16(port))
     data += attr(IFLA_VXLAN_LEARNING, bytes([int(learning)]))
+    for flag, on in ((IFLA_VXLAN_PROXY, proxy), (IFLA_VXLAN_L2MISS, l2miss), (IFLA_VXLAN_L3MISS, l3miss)):
+        if on:
+            data += attr(flag, bytes([1]))
     if local is not None:
         data += attr(IFLA_VXLAN_LOCAL, local.packed)
     if remote is not None:

@@ -1245,3 +1245,13 @@ def test_env_reaches_the_image_default_command_too(lab):
     environments = lab["web"].run("for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ 2>/dev/null; done")
     assert "GREETING=hi" in environments.stdout.split("\n")  # the web server's own environment
     assert lab.docker("run --rm -e GREETING=hi busybox sh -c 'echo $GREETING'") == "hi\n"
+
+
+def test_servers_that_ask_dns_for_their_own_name_start_at_once(lab):
+    """The hosts' resolver (the router) refuses DNS at once: Python's http.server, which looks its
+    own name up before it listens, starts in well under the resolver's 5 s timeout, every time."""
+    lab.docker("run -dit --name c1 busybox")
+    for port in (8101, 8102, 8103):
+        started = time.monotonic()
+        lab["docker-host"].start(f"python3 -m http.server {port}").wait_for("Serving", timeout=10)
+        assert time.monotonic() - started < 3

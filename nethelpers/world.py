@@ -43,9 +43,8 @@ def ensure(lab) -> None:
         # query at once (ICMP port unreachable, not rate-limited), so that a program asking DNS
         # (Python's http.server looks up its own name) fails in microseconds, not after 5 s
         router.sysctl("net.ipv4.icmp_ratelimit", 0)
-    web = internet.start([sys.executable, "-m", "nethelpers.docker.web", "--port", "80", "--name", INTERNET])
-    web.wait_for("serving")
-    lab._world_web = web
+    internet.start([sys.executable, "-m", "nethelpers.docker.web", "--port", "80", "--name", INTERNET]
+                   ).wait_for("serving")
 
 
 def add_host(lab, name: str):

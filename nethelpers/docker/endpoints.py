@@ -30,7 +30,7 @@ class Endpoints:
         ep = Endpoint(ep_id, net, ifname, veth_name(ep_id) if net.driver == "bridge" else "", address, mac,
                       aliases=aliases, requested_ip=ip)
         gateway_needed = not net.internal and not any(not e.network.internal for e in ctr.endpoints.values())
-        node = self.lab.node(ctr.node)
+        node = self._in(ctr)
         try:
             with self.lab.batch():
                 if net.driver == "macvlan":  # made on the parent, straight into the container
@@ -81,7 +81,7 @@ class Endpoints:
         if remove_link and ep.veth:
             self.node.remove_link(ep.veth)
         elif remove_link:  # a macvlan lives in the container
-            self.lab.node(ctr.node).remove_link(ep.ifname)
+            self._in(ctr).remove_link(ep.ifname)
         if ep.network.user_defined:
             still_resolving = any(e.network.user_defined for e in ctr.endpoints.values())
             if ctr.resolver and not still_resolving and remove_link:

@@ -17,6 +17,7 @@ import re
 
 from .. import world
 from ..errors import LabError
+from ..node import Node
 from . import firewall, images
 from .endpoints import Endpoints
 from .errors import DaemonError, DockerError
@@ -50,6 +51,11 @@ class DockerHost(Networks, Endpoints):
         self.node = world.add_host(lab, name)
         self.address = world.address_of(lab, name)
         self._start_daemon()
+
+    def _in(self, ctr: Container) -> Node:
+        """The node a container's processes run in. The engine made it, so no lookup
+        (``lab.node()`` asks the sandbox for its node list every time)."""
+        return Node(self.lab, ctr.node)
 
     # --- daemon start -----------------------------------------------------------
     def _start_daemon(self) -> None:
@@ -123,7 +129,7 @@ class DockerHost(Networks, Endpoints):
         try:
             if node == name:
                 self._hostname_files(ctr)
-                self.lab.node(ctr.node).write_etc("hosts", self._hosts_file(ctr))
+                self._in(ctr).write_etc("hosts", self._hosts_file(ctr))
                 if not net.user_defined:
                     self._write_etc(ctr, net)
             if net is not None and net.driver in ("host", "null"):
@@ -134,7 +140,7 @@ class DockerHost(Networks, Endpoints):
             self._destroy(ctr)
             raise
         if detach:
-            ctr.process = self.lab.node(ctr.node).start(argv)
+            ctr.process = self._in(ctr).start(argv)
             if not command and image in images.WEB_IMAGES:
                 # nginx is up in milliseconds, the lab's Python server takes longer: wait until it
                 # listens or gives up (port taken: it exits, and `docker logs` says why, as nginx's would)
@@ -146,7 +152,7 @@ class DockerHost(Networks, Endpoints):
                         raise DaemonError(f"{image} in container {name} did not start within 15 s") from None
             return ctr, warnings + cid + "\n"
         try:
-            result = self.lab.node(ctr.node).run(argv, timeout=60)
+            result = self._in(ctr).run(argv, timeout=60)
         except BaseException:
             self._destroy(ctr)
             raise
@@ -213,7 +219,7 @@ class DockerHost(Networks, Endpoints):
 
     def _write_etc(self, ctr: Container, net: Network) -> None:
         """The container's resolv.conf, as Docker 25+ generates it (--dns replaces the host's servers)."""
-        node = self.lab.node(ctr.node)
+        node = self._in(ctr)
         servers = ctr.dns or [world.ROUTER_LAN_IP]
         overrides = "[nameservers]" if ctr.dns else "[]"
         if net.user_defined:
@@ -227,7 +233,7 @@ class DockerHost(Networks, Endpoints):
         node.write_etc("resolv.conf", resolv)
 
     def _hostname_files(self, ctr: Container) -> None:
-        node = self.lab.node(ctr.node)
+        node = self._in(ctr)
         node.write_etc("hostname", (ctr.hostname or short(ctr.id)) + "\n")
 
     def _hosts_file(self, ctr: Container) -> str:
@@ -253,7 +259,7 @@ class DockerHost(Networks, Endpoints):
             raise DaemonError("user specified IP address is supported only when connecting to networks "
                               "with user configured subnets")
         self._attach(ctr, net, ip=ip, aliases=list(aliases))
-        self.lab.node(ctr.node).write_etc("hosts", self._hosts_file(ctr))
+        self._in(ctr).write_etc("hosts", self._hosts_file(ctr))
 
     def disconnect(self, net_ref: str, ctr_ref: str) -> None:
         net, ctr = self.network(net_ref), self.container(ctr_ref)
@@ -266,14 +272,14 @@ class DockerHost(Networks, Endpoints):
         if ep is None:
             raise DaemonError(f"container {ctr.id} is not connected to network {net.name}")
         self._detach(ctr, ep)
-        self.lab.node(ctr.node).write_etc("hosts", self._hosts_file(ctr))
+        self._in(ctr).write_etc("hosts", self._hosts_file(ctr))
 
     def exec(self, ctr_ref: str, command: list[str], *, detach: bool = False) -> tuple[str, int]:
         """``docker exec``: (what it printed, its exit status)."""
         ctr = self.container(ctr_ref)
         if not ctr.running:
             raise DaemonError(f"container {ctr.id} is not running")
-        node = self.lab.node(ctr.node)
+        node = self._in(ctr)
         if detach:
             node.start(command)
             return "", 0

@@ -210,34 +210,31 @@ class Network:
                                port=port, learning=learning, proxy=proxy, l2miss=l2miss, l3miss=l3miss)
         if into is None:
             self._add_kind(journal, node, name, "vxlan", info, mtu=mtu, master=master, up=up)
-            return
-        # made here (its UDP socket stays in this namespace), living in `into`, as Docker's overlay does
-        here, target = self.node(node), self.node(into)
-        extra = rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(stable_mac(target.name, name)))
-        extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
-        try:
-            here.nl.link_add(name, "vxlan", info_data=info, extra=extra)
-        except NetlinkError as exc:
-            raise self.explain(exc, f"add vxlan {name!r} in node {node!r} into {into!r}", kind="vxlan") from None
-        self._created(journal, target.name, name)
-        self.op_set_link(journal, target.name, name, mtu=mtu, master=master, up=up or None)
+        else:  # its UDP socket stays in `node`, as with Docker's overlay
+            self._add_into(journal, node, into, name, "vxlan", info, mtu=mtu, master=master, up=up)
 
     def op_add_macvlan(self, journal: Journal, node: str, name: str, parent: str,
                        mode: str = "bridge", into: str | None = None, mtu: int | None = None,
                        up: bool = True, mac: str | None = None) -> None:
-        here = self.node(node)
-        target = self.node(into) if into else here
-        extra = rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent)))
+        info = rtnl.attr(rtnl.IFLA_MACVLAN_MODE, rtnl.u32(rtnl.MACVLAN_MODES[mode]))
+        self._add_into(journal, node, into or node, name, "macvlan", info, mtu=mtu, up=up, mac=mac,
+                       extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))),
+                       what=f"add macvlan {name!r} on {node}:{parent}")
+
+    def _add_into(self, journal, node, into, name, kind, info, *, mtu, up, master=None, mac=None,
+                  extra=b"", what=None) -> None:
+        """A link made in ``node`` and living in ``into`` (``ip link add ... netns INTO``)."""
+        here, target = self.node(node), self.node(into)
         extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(target.name, name)))
         if target is not here:
             extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
-        info = rtnl.attr(rtnl.IFLA_MACVLAN_MODE, rtnl.u32(rtnl.MACVLAN_MODES[mode]))
         try:
-            here.nl.link_add(name, "macvlan", info_data=info, extra=extra)
+            here.nl.link_add(name, kind, info_data=info, extra=extra)
         except NetlinkError as exc:
-            raise self.explain(exc, f"add macvlan {name!r} on {node}:{parent}", kind="macvlan") from None
+            raise self.explain(exc, what or f"add {kind} {name!r} in node {node!r} into {into!r}",
+                               kind=kind) from None
         self._created(journal, target.name, name)
-        self.op_set_link(journal, target.name, name, mtu=mtu, up=up or None)
+        self.op_set_link(journal, target.name, name, mtu=mtu, master=master, up=up or None)
 
     def op_add_link(self, journal: Journal, node: str, name: str, kind: str,
                     mtu: int | None = None, master: str | None = None, up: bool = True) -> None:

@@ -234,14 +234,16 @@ class Lab:
 
         return docker(self, command, host)
 
-    def docker_host(self, name: str | None = None, *, userland_proxy: bool | None = None):
+    def docker_host(self, name: str | None = None, *, userland_proxy: bool | None = None,
+                    cluster_store: str | None = None):
         """The Docker host ``name`` (default "docker-host"), created on first use.
 
-        ``userland_proxy=False`` starts it as ``dockerd --userland-proxy=false``.
+        ``userland_proxy=False`` starts it as ``dockerd --userland-proxy=false``;
+        ``cluster_store="etcd://IP:2379"`` as Docker 1.11's ``dockerd --cluster-store``.
         """
         from .docker import get_host
 
-        return get_host(self, name, userland_proxy=userland_proxy)
+        return get_host(self, name, userland_proxy=userland_proxy, cluster_store=cluster_store)
 
     # --- commands in the sandbox itself -------------------------------------------
     def run_in_sandbox(self, command, *, timeout: float = 30, check: bool = False) -> CommandResult:

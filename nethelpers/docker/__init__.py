@@ -8,6 +8,8 @@ bridge driver does (see engine.py and firewall.py).
     engine.py    DockerHost: the daemon, containers and their network modes
     networks.py  network create / rm (bridge, macvlan)
     endpoints.py a container plugged into a network: veth/macvlan, ports, DNS views
+    overlay.py   overlay networks across hosts, swarm init/join; agent.py the control plane
+                 between hosts (gossip on 7946, or an etcd-style store: kvstore.py, kv.py)
     firewall.py  the iptables rules Docker installs, in Docker's order
     ipam.py      address pools and addresses
     model.py     the bookkeeping (Network, Endpoint, Container)
@@ -28,17 +30,22 @@ __all__ = ["DockerHost", "DockerError", "DaemonError", "UsageError", "Output", "
            "get_host", "docker"]
 
 
-def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None) -> DockerHost:
-    """The Docker host ``name`` of ``lab``, created on first use."""
+def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None,
+             cluster_store: str | None = None) -> DockerHost:
+    """The Docker host ``name`` of ``lab``, created on first use (``cluster_store``:
+    dockerd's ``--cluster-store=etcd://IP:PORT`` of Docker 1.9-1.11, for overlay networks)."""
     from ..errors import InvalidValue
 
     name = name or DEFAULT_HOST
     hosts: dict[str, DockerHost] = lab.__dict__.setdefault("_docker_hosts", {})
     host = hosts.get(name)
     if host is None:
-        host = DockerHost(lab, name,
-                          userland_proxy=True if userland_proxy is None else userland_proxy)
+        host = DockerHost(lab, name, userland_proxy=True if userland_proxy is None else userland_proxy,
+                          cluster_store=cluster_store)
         hosts[name] = host
+    elif cluster_store is not None and cluster_store != host.cluster_store:
+        raise InvalidValue(f"Docker host {name!r} already runs with cluster_store={host.cluster_store!r}; "
+                           f"the setting is fixed when the host starts: use a new lab, or another host name")
     elif userland_proxy is not None and userland_proxy != host.userland_proxy:
         raise InvalidValue(f"Docker host {name!r} already runs with userland_proxy={host.userland_proxy}; "
                            f"the setting is fixed when the host starts (as dockerd's flag is): "

@@ -68,10 +68,24 @@ COMMANDS = {
     "network disconnect": ("docker network disconnect [OPTIONS] NETWORK CONTAINER", (2, 2),
                            [F("-f,--force")], True, ""),
 }
+COMMANDS.update({
+    "swarm init": ("docker swarm init [OPTIONS]", (0, 0), [F("--advertise-addr", "str"), F("--listen-addr", "str")],
+                   True, "--autolock --availability --cert-expiry --data-path-addr --data-path-port "
+                   "--default-addr-pool --default-addr-pool-mask-length --dispatcher-heartbeat --force-new-cluster "
+                   "--max-snapshots --snapshot-interval --task-history-limit --external-ca"),
+    "swarm join": ("docker swarm join [OPTIONS] HOST:PORT", (1, 1), [
+        F("--token", "str"), F("--advertise-addr", "str"), F("--listen-addr", "str")], True,
+        "--availability --data-path-addr"),
+    "swarm leave": ("docker swarm leave [OPTIONS]", (0, 0), [F("-f,--force")], True, ""),
+    "swarm join-token": ("docker swarm join-token [OPTIONS] (worker|manager)", (1, 1), [F("-q,--quiet")], True,
+                         "--rotate"),
+    "node ls": ("docker node ls [OPTIONS]", (0, 0), [], True, "-f --filter --format -q --quiet"),
+})
 ALIASES = {"network remove": "network rm", "network list": "network ls", "container ls": "ps",
            "container rm": "rm", "container inspect": "inspect", "container run": "run",
            "container exec": "exec", "container port": "port", "container stop": "stop",
-           "container logs": "logs"}
+           "container logs": "logs", "node list": "node ls"}
+GROUPS = ("network", "container", "swarm", "node")
 
 
 class Output(str):
@@ -112,7 +126,7 @@ def parse_globals(words: list[str]) -> tuple[str | None, list[str]]:
 def command_of(words: list[str]) -> tuple[str, list[str]]:
     if not words:
         raise UsageError("Usage:  docker [OPTIONS] COMMAND\n\nA self-sufficient runtime for containers")
-    if words[0] in ("network", "container") and len(words) > 1:
+    if words[0] in GROUPS and len(words) > 1:
         name = f"{words[0]} {words[1]}"
         name = ALIASES.get(name, name)
         if name in COMMANDS:
@@ -122,7 +136,7 @@ def command_of(words: list[str]) -> tuple[str, list[str]]:
     if words[0] in COMMANDS:
         return words[0], words[1:]
     raise UsageError(f"docker: '{words[0]}' is not a docker command.\nSee 'docker --help'"
-                     + ("" if words[0] in ("network", "container") else
+                     + ("" if words[0] in GROUPS else
                         f"\n(The lab's docker knows: {', '.join(sorted(COMMANDS))}.)"))
 
 
@@ -282,7 +296,8 @@ def _inspect(host, o, args) -> Output:
                 net = host.network(ref)
             except DockerError:
                 raise DockerError(f"Error: No such object: {ref}") from None
-            objects.append(output.network_inspect(net, host.containers))
+            objects.append(output.network_inspect(
+                net, host.containers, host.overlay_peers(net) if net.driver == "overlay" else None))
     return _formatted(objects, o["format"])
 
 
@@ -320,18 +335,23 @@ def _network_create(host, o, args) -> Output:
         options[key] = value
     net = host.create_network(args[0], driver=o["driver"] or "bridge", subnet=o["subnet"],
                               gateway=o["gateway"], ip_range=o["ip_range"], internal=o["internal"],
-                              options=options)
+                              options=options, attachable=o["attachable"])
     return Output.of(net.id + "\n")
 
 
 def _network_ls(host, o, args) -> Output:
     if o["quiet"]:
-        return Output.of("".join(short(n.id) + "\n" for n in sorted(host.networks.values(), key=lambda n: n.name)))
-    return Output.of(output.network_ls(list(host.networks.values())))
+        return Output.of("".join(short(n.id) + "\n" for n in sorted(host.listed_networks(), key=lambda n: n.name)))
+    return Output.of(output.network_ls(host.listed_networks()))
 
 
 def _network_inspect(host, o, args) -> Output:
-    return _formatted([output.network_inspect(host.network(ref), host.containers) for ref in args], o["format"])
+    objects = []
+    for ref in args:
+        net = host.network(ref)
+        peers = host.overlay_peers(net) if net.driver == "overlay" else None
+        objects.append(output.network_inspect(net, host.containers, peers))
+    return _formatted(objects, o["format"])
 
 
 def _network_rm(host, o, args) -> Output:
@@ -348,11 +368,36 @@ def _network_disconnect(host, o, args) -> Output:
     return Output.of("")
 
 
+def _swarm_init(host, o, args) -> Output:
+    return Output.of(host.swarm_init(o["advertise_addr"]))
+
+
+def _swarm_join(host, o, args) -> Output:
+    if not o["token"]:
+        raise DaemonError("rpc error: code = InvalidArgument desc = A valid join token is necessary to join "
+                          "this cluster")
+    return Output.of(host.swarm_join(o["token"], args[0]))
+
+
+def _swarm_leave(host, o, args) -> Output:
+    return Output.of(host.swarm_leave(o["force"]))
+
+
+def _swarm_join_token(host, o, args) -> Output:
+    return Output.of(host.join_token(args[0], o["quiet"]))
+
+
+def _node_ls(host, o, args) -> Output:
+    return Output.of(host.node_ls())
+
+
 HANDLERS = {
     "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port, "stop": _stop,
     "logs": _logs,
     "network create": _network_create, "network ls": _network_ls, "network inspect": _network_inspect,
     "network rm": _network_rm, "network connect": _network_connect, "network disconnect": _network_disconnect,
+    "swarm init": _swarm_init, "swarm join": _swarm_join, "swarm leave": _swarm_leave,
+    "swarm join-token": _swarm_join_token, "node ls": _node_ls,
 }
 
 

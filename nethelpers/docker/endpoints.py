@@ -23,6 +23,8 @@ class Endpoints:
 
     def _attach(self, ctr: Container, net: Network, *, ip: str | None, aliases: list[str]) -> Endpoint:
         """Plumb one endpoint: a veth from the bridge into the container, address, route."""
+        if net.driver == "overlay":
+            return self._attach_overlay(ctr, net, ip=ip, aliases=aliases)
         address = net.pool.allocate(ip)
         ep_id = make_id(self.name, "endpoint", net.id, ctr.id)
         ifname = f"eth{_free_index(ctr)}"
@@ -67,6 +69,8 @@ class Endpoints:
 
     def _detach(self, ctr: Container, ep: Endpoint, *, remove_link: bool = True) -> None:
         """Undo :meth:`_attach` (ports, rules, DNS, address)."""
+        if ep.network.driver == "overlay":
+            return self._detach_overlay(ctr, ep, remove_link=remove_link)
         for proxy in ep.proxies:
             proxy.stop()
         ep.proxies.clear()
@@ -146,6 +150,13 @@ class Endpoints:
         names: dict[str, list[str]] = {}
         for ep in ctr.endpoints.values():
             if not ep.network.user_defined:
+                continue
+            if ep.network.driver == "overlay":  # everyone on it, on every host: the agent's table
+                for name, aliases, ip in self.overlay_names(ep.network):
+                    for dns_name in [name, *aliases] + [f"{n}.{ep.network.name}" for n in [name, *aliases]]:
+                        names.setdefault(dns_name.lower(), [])
+                        if ip not in names[dns_name.lower()]:
+                            names[dns_name.lower()].append(ip)
                 continue
             for cid, other_ep in ep.network.endpoints.items():
                 other = self._by_id(cid)

@@ -13,7 +13,7 @@ from .ipam import Pool
 class Network:
     id: str
     name: str
-    driver: str                      # "bridge", "host" or "null"
+    driver: str                      # "bridge", "macvlan", "overlay", "host" or "null"
     created: str
     bridge: str = ""                 # the Linux bridge (bridge driver only)
     pool: Pool | None = None
@@ -26,6 +26,10 @@ class Network:
     parent: str = ""                                 # macvlan: the host interface it hangs off
     macvlan_mode: str = ""
     made_vlan: bool = False                          # macvlan: the parent is an 802.1Q sub-interface we made
+    scope: str = "local"                             # overlay: "swarm" (Swarm) or "global" (--cluster-store)
+    vni: int = 0                                     # overlay: the VXLAN network identifier
+    attachable: bool = False                         # overlay: plain containers may join (--attachable)
+    ingress: bool = False                            # overlay: Swarm's routing-mesh network (listed, not built)
 
     @property
     def default(self) -> bool:
@@ -35,7 +39,7 @@ class Network:
     @property
     def user_defined(self) -> bool:
         """Made with `docker network create`: embedded DNS, --ip, aliases."""
-        return self.driver in ("bridge", "macvlan") and not self.default
+        return self.driver in ("bridge", "macvlan", "overlay") and not self.default
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Container:
     mac_address: str | None = None                   # --mac-address (its first endpoint)
     joined: str | None = None                        # container mode: the id of the namespace's owner
     left_networks: list[str] = field(default_factory=list)  # released when it exited
+    gateway_ep: Endpoint | None = None               # overlay: its endpoint on docker_gwbridge (the way out)
 
     @property
     def running(self) -> bool:

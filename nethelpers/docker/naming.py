@@ -55,3 +55,8 @@ def mac_for(ip: str) -> str:
 def now() -> str:
     """A timestamp as Docker's API prints them (Created, FinishedAt)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def networkdb_name(host: str) -> str:
+    """The 12-hex-digit name NetworkDB gives a node (random in Docker, derived here)."""
+    return hashlib.sha256(f"networkdb/{host}".encode()).hexdigest()[:12]

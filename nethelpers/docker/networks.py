@@ -20,22 +20,42 @@ class Networks:
 
     def network(self, ref: str) -> Network:
         """A network by name, full ID or ID prefix (Docker's lookup order)."""
+        return self._find_network(ref, attach=False)
+
+    def _find_network(self, ref: str, *, attach: bool) -> Network:
+        """``attach``: for a container to join, so a worker may see an attachable swarm network."""
         if ref in self.networks:
             return self.networks[ref]
         matches = [n for n in self.networks.values() if n.id == ref or (len(ref) >= 1 and n.id.startswith(ref))]
         if len(matches) == 1:
             return matches[0]
+        overlay = self._overlay_for(ref, attach=attach) if self.agent is not None else None
+        if overlay is not None:
+            return overlay
         raise DaemonError(f"network {ref} not found")
+
+    def listed_networks(self) -> list[Network]:
+        """What ``network ls`` shows: this host's networks and, with a cluster store, every global one."""
+        networks = dict(self.networks)
+        if self.cluster_store and self.agent is not None:
+            for name, spec in self._kv_specs().items():
+                networks.setdefault(name, self._local_network(spec))
+        return list(networks.values())
 
     def create_network(self, name: str, *, driver: str = "bridge", subnet: str | None = None,
                        gateway: str | None = None, ip_range: str | None = None,
-                       internal: bool = False, options: dict | None = None) -> Network:
+                       internal: bool = False, options: dict | None = None, attachable: bool = False) -> Network:
         options = dict(options or {})
-        if driver not in ("bridge", "macvlan"):
-            raise DaemonError(f"plugin \"{driver}\" not found" if driver not in ("overlay", "ipvlan")
-                              else f"the lab's Docker host has no {driver} driver yet (bridge and macvlan)")
+        if driver not in ("bridge", "macvlan", "overlay"):
+            raise DaemonError(f"plugin \"{driver}\" not found" if driver != "ipvlan"
+                              else "the lab's Docker host has no ipvlan driver (this kernel lacks ipvlan)")
         if name in self.networks:
             raise DaemonError(f"network with name {name} already exists")
+        if driver == "overlay":
+            return self._create_overlay(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                                        internal=internal, attachable=attachable, options=options)
+        if attachable:
+            raise DockerError("--attachable is for overlay networks (swarm scope)")
         if driver == "macvlan":
             return self._add_macvlan_network(name, subnet=subnet, gateway=gateway, ip_range=ip_range,
                                              internal=internal, options=options)
@@ -137,17 +157,21 @@ class Networks:
 
     def remove_network(self, ref: str) -> str:
         net = self.network(ref)
-        if net.driver not in ("bridge", "macvlan") or net.default:
+        if net.driver not in ("bridge", "macvlan", "overlay") or net.default or net.ingress:
             raise DaemonError(f"{net.name} is a pre-defined network and cannot be removed")
         if net.endpoints:
             raise DaemonError(f"error while removing network: network {net.name} id {net.id} "
                               f"has active endpoints")
-        if net.driver == "bridge":
+        if net.driver == "overlay":
+            self._remove_overlay(net)
+        elif net.name == "docker_gwbridge" and self.agent is not None:
+            raise DaemonError("docker_gwbridge is in use by this host's cluster membership")
+        elif net.driver == "bridge":
             self._iptables(firewall.undo(net.rules))
             self.node.remove_link(net.bridge)
         elif net.made_vlan:
             self.node.remove_link(net.parent)  # Docker deletes the sub-interface it made
-        del self.networks[net.name]
+        self.networks.pop(net.name, None)
         return net.name
 
 

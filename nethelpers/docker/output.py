@@ -18,7 +18,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def network_ls(networks: list[Network]) -> str:
-    rows = [[short(n.id), n.name, n.driver, "local"] for n in sorted(networks, key=lambda n: n.name)]
+    rows = [[short(n.id), n.name, n.driver, n.scope] for n in sorted(networks, key=lambda n: n.name)]
     return table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows)
 
 
@@ -71,7 +71,8 @@ def port_lines(c: Container, wanted: str | None) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def network_inspect(net: Network, containers: dict[str, Container]) -> dict:
+def network_inspect(net: Network, containers: dict[str, Container], peers: list | None = None) -> dict:
+    """``docker network inspect``; ``peers``: an overlay's hosts (NetworkDB's view)."""
     config = []
     if net.pool is not None:
         entry = {"Subnet": str(net.pool.subnet)}
@@ -82,19 +83,24 @@ def network_inspect(net: Network, containers: dict[str, Container]) -> dict:
     by_id = {c.id: c for c in containers.values()}
     members = {}
     for cid, ep in net.endpoints.items():
-        members[cid] = {"Name": by_id[cid].name, "EndpointID": ep.id, "MacAddress": ep.mac,
+        # docker_gwbridge's endpoints are libnetwork's "gateway_<sandbox id>" ones
+        name = f"gateway_{short(cid)}" if ep.network.name == "docker_gwbridge" else by_id[cid].name
+        members[cid] = {"Name": name, "EndpointID": ep.id, "MacAddress": ep.mac,
                         "IPv4Address": ep.cidr, "IPv6Address": ""}
     for cid, endpoint_id in net.attached.items():  # host / none: an endpoint without an interface
         members[cid] = {"Name": by_id[cid].name, "EndpointID": endpoint_id, "MacAddress": "",
                         "IPv4Address": "", "IPv6Address": ""}
-    return {
-        "Name": net.name, "Id": net.id, "Created": net.created, "Scope": "local", "Driver": net.driver,
+    inspect = {
+        "Name": net.name, "Id": net.id, "Created": net.created, "Scope": net.scope, "Driver": net.driver,
         "EnableIPv6": False,
         "IPAM": {"Driver": "default", "Options": None if net.default else {}, "Config": config},
-        "Internal": net.internal, "Attachable": False, "Ingress": False,
+        "Internal": net.internal, "Attachable": net.attachable, "Ingress": net.ingress,
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
         "Containers": members, "Options": dict(net.options), "Labels": {},
     }
+    if peers:
+        inspect["Peers"] = peers
+    return inspect
 
 
 def container_inspect(c: Container, sandbox_key: str, networks_of_mode: list[Network] = ()) -> dict:

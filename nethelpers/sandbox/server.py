@@ -18,7 +18,7 @@ import traceback
 from multiprocessing.connection import Connection
 
 from ..errors import InvalidValue, KernelError, LabError, NotFound
-from . import network, processes, setup, state
+from . import daemons, network, processes, setup, state
 from . import syscalls as sc
 from .dns import DNSService
 from .rtnl import Netlink
@@ -158,6 +158,11 @@ class Server:
     def rpc_dns_detach(self, node: str) -> None:
         self.net.node(node)
         self.dns.detach(node)
+
+    def rpc_ask(self, name: str, request: dict, timeout: float = 10) -> dict:
+        """One JSON request to a lab daemon listening on the unix socket
+        ``/run/nethelpers/sockets/NAME`` (e.g. a Docker host's overlay agent); its JSON answer."""
+        return daemons.ask(name, request, timeout)
 
     def rpc_info(self) -> dict:
         return dict(self.info, pid=os.getpid())

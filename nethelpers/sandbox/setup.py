@@ -80,6 +80,10 @@ def enter_sandbox_namespaces() -> dict:
     except OSError as exc:
         raise LabUnavailable(_cannot_set_up(exc, rootless)) from None
     os.makedirs(NETNS_DIR)
+    # as `ip netns add` does: /run/netns shared (inside the sandbox only), so a node made later is
+    # also seen by processes already running in nodes (their mount namespaces are its slaves)
+    sc.mount(NETNS_DIR, NETNS_DIR, None, sc.MS_BIND)
+    sc.mount(None, NETNS_DIR, None, sc.MS_SHARED)
     os.makedirs(STATE_DIR + "/logs")
     return {"rootless": rootless, "etc_netns": _overlay_etc()}
 

@@ -1,0 +1,112 @@
+"""Swarm mode, as far as overlay networks need it: ``swarm init / join / leave``,
+``join-token``, ``node ls``, and the manager's allocators.
+
+What the lab keeps of Swarm: one manager per lab, workers that join with the
+worker token, the ``ingress`` network listed on every node (VNI 4096,
+10.0.0.0/24, its routing mesh not built), overlay networks created on the
+manager with the next VNI (4097, 4098, ...) and the next 10.0.N.0/24, and
+addresses handed out by the manager. Not kept: Raft, TLS and the CA behind the
+tokens (the token is checked as a string), services and tasks. The overlay's
+*data-plane* control plane — which endpoint lives on which host — is real
+traffic between the hosts' agents (``agent.py``), not this object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+
+from . import ipam
+from .errors import DaemonError
+from .naming import now
+
+MANAGER_PORT = 2377
+FIRST_VNI = 4096                              # the ingress network takes it (ovmanager's bitmap)
+DEFAULT_POOL = ipaddress.ip_network("10.0.0.0/8")
+ENGINE_VERSION = "27.5.1"
+
+
+def base36_id(*parts: object, length: int = 25) -> str:
+    """A Swarm-style identifier (25 base-36 digits), derived from ``parts``."""
+    number = int(hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest(), 16)
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while len(out) < length:
+        number, digit = divmod(number, 36)
+        out += digits[digit]
+    return out
+
+
+@dataclass
+class OverlaySpec:
+    """An overlay network as the manager knows it (the same ID on every host)."""
+    id: str
+    name: str
+    vni: int
+    pool: ipam.Pool
+    attachable: bool
+    internal: bool
+    created: str
+    ingress: bool = False
+
+
+@dataclass
+class Swarm:
+    manager: str                                  # the manager's host name
+    address: str                                  # its advertise address
+    id: str = ""
+    nodes: dict = field(default_factory=dict)     # host name -> node ID, in join order
+    networks: dict = field(default_factory=dict)  # name -> OverlaySpec
+    next_vni: int = FIRST_VNI
+
+    def __post_init__(self) -> None:
+        self.id = base36_id("swarm", self.manager, self.address)
+        self.add_network("ingress", attachable=False, internal=False, ingress=True)
+
+    def token(self, role: str) -> str:
+        """``SWMTKN-1-<CA digest, 50>-<secret, 25>``: the shape of Docker's join tokens."""
+        return f"SWMTKN-1-{base36_id('ca', self.id, length=50)}-{base36_id('secret', role, self.id)}"
+
+    def node_id(self, host: str) -> str:
+        return base36_id("node", self.id, host)
+
+    def add_network(self, name: str, *, attachable: bool, internal: bool, subnet: str | None = None,
+                    gateway: str | None = None, ingress: bool = False) -> OverlaySpec:
+        if name in self.networks:
+            raise DaemonError(f"network with name {name} already exists")
+        used = [spec.pool.subnet for spec in self.networks.values()]
+        if subnet is None:
+            if gateway:
+                raise DaemonError("invalid pool request: --gateway needs --subnet")
+            free = (s for s in DEFAULT_POOL.subnets(new_prefix=24) if not any(s.overlaps(u) for u in used))
+            network = next(free, None)
+            if network is None:
+                raise DaemonError("could not find an available, non-overlapping IPv4 address pool")
+            pool = ipam.Pool(network, next(network.hosts()))
+        else:
+            pool = ipam.new_pool(used, subnet, gateway, None)
+        spec = OverlaySpec(base36_id("network", self.id, name), name, self.next_vni, pool,
+                           attachable, internal, now(), ingress)
+        self.next_vni += 1
+        self.networks[name] = spec
+        return spec
+
+    def find(self, ref: str) -> OverlaySpec | None:
+        if ref in self.networks:
+            return self.networks[ref]
+        matches = [s for s in self.networks.values() if s.id.startswith(ref)]
+        return matches[0] if len(matches) == 1 else None
+
+
+def of(lab) -> Swarm | None:
+    """The lab's swarm, if a host has run ``swarm init``."""
+    return lab.__dict__.get("_swarm")
+
+
+def init_text(swarm: Swarm, host: str) -> str:
+    return (f"Swarm initialized: current node ({swarm.node_id(host)}) is now a manager.\n\n"
+            f"To add a worker to this swarm, run the following command:\n\n"
+            f"    docker swarm join --token {swarm.token('worker')} {swarm.address}:{MANAGER_PORT}\n\n"
+            f"To add a manager to this swarm, run 'docker swarm join-token manager' and follow the "
+            f"instructions.\n\n")

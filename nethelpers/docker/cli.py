@@ -329,9 +329,7 @@ def _logs(host, o, args) -> Output:
 def _network_create(host, o, args) -> Output:
     options = {}
     for opt in o["opt"]:
-        key, eq, value = opt.partition("=")
-        if not eq:
-            raise UsageError(f"invalid key/value pair format in driver options: {opt}")
+        key, _, value = opt.partition("=")  # the CLI's MapOpts: "-o encrypted" is encrypted=""
         options[key] = value
     net = host.create_network(args[0], driver=o["driver"] or "bridge", subnet=o["subnet"],
                               gateway=o["gateway"], ip_range=o["ip_range"], internal=o["internal"],

@@ -217,9 +217,6 @@ class Overlays:
         spec = swarm.find(ref) if self.in_swarm else None
         if spec is None or not attach:
             return None
-        if not spec.attachable or spec.ingress:
-            raise DaemonError(f"Could not attach to network {spec.name}: rpc error: code = PermissionDenied "
-                              f"desc = network {spec.name} not manually attachable")
         return self._local_network(spec)
 
     def _remove_overlay(self, net: Network) -> None:
@@ -297,6 +294,9 @@ class Overlays:
         return f"{self.name}.1-{net.id[:10]}"
 
     def _attach_overlay(self, ctr: Container, net: Network, *, ip: str | None, aliases: list[str]) -> Endpoint:
+        if not net.attachable or net.ingress:  # swarm services only (which the lab does not run)
+            raise DaemonError(f"Could not attach to network {net.name}: rpc error: code = PermissionDenied "
+                              f"desc = network {net.name} not manually attachable")
         if ctr.publish:
             raise DockerError("the lab does not publish ports of containers on overlay networks (Docker maps "
                               "them through docker_gwbridge or the routing mesh): use a bridge network for -p")

@@ -1,0 +1,299 @@
+"""Overlay networks across Docker hosts: swarm init/join, ``-d overlay``, the agents'
+control plane, and what it builds in the kernel.
+
+Each test builds a fresh lab with three Docker hosts on the LAN 198.51.100.0/24
+(host1 .10 = the manager, host2 .11, host3 .12). Expected behaviour:
+docs/design/overlay.md (moby v27.5.1, libnetwork/drivers/overlay) and FACTS.md.
+Everything that sends traffic is bounded (ping -c1 -W1, tcpdump -c N, waits <= 8 s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+from nethelpers.docker import DaemonError, DockerError
+
+HOSTS = {"host1": "198.51.100.10", "host2": "198.51.100.11", "host3": "198.51.100.12"}
+
+
+def swarm(lab, *hosts: str) -> str:
+    """host1 inits a swarm, the others join; returns the worker token."""
+    for host in ("host1", *hosts):
+        lab.docker_host(host)
+    lab.docker("swarm init", host="host1")
+    token = lab.docker("swarm join-token -q worker", host="host1").strip()
+    for host in hosts:
+        lab.docker(f"swarm join --token {token} {HOSTS['host1']}:2377", host=host)
+    return token
+
+
+@pytest.fixture
+def cluster(lab):
+    """Three hosts in a swarm, attachable overlay ov1, c1 on host1 and c3 on host3."""
+    swarm(lab, "host2", "host3")
+    lab.docker("network create -d overlay --attachable ov1", host="host1")
+    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")
+    lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
+    return lab
+
+
+def sandbox(lab, host: str, net: str = "ov1") -> str:
+    nid = lab.docker(f"network inspect -f {{{{.Id}}}} {net}", host="host1").strip()
+    return f"{host}.1-{nid[:10]}"
+
+
+def in_sandbox(lab, host: str, command: str, net: str = "ov1") -> str:
+    return lab.node(sandbox(lab, host, net)).run(command, check=True).output
+
+
+def pings(lab, host: str, ctr: str, target: str, size: int | None = None) -> bool:
+    flags = f"-M do -s {size} " if size else ""
+    return lab.docker(f"exec {ctr} ping -c1 -W1 {flags}{target}", host=host).exit_code == 0
+
+
+def wait_until(check, timeout: float = 8) -> float:
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout, "timed out"
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+# --- swarm init / join ------------------------------------------------------------------
+def test_swarm_init_prints_the_join_command_with_a_token_of_dockers_shape(lab):
+    lab.docker_host("host1")
+    text = lab.docker("swarm init", host="host1")
+    lines = text.split("\n")
+    assert re.fullmatch(r"Swarm initialized: current node \([0-9a-z]{25}\) is now a manager\.", lines[0])
+    assert lines[2] == "To add a worker to this swarm, run the following command:"
+    assert re.fullmatch(r"    docker swarm join --token SWMTKN-1-[0-9a-z]{50}-[0-9a-z]{25} 198\.51\.100\.10:2377",
+                        lines[4])
+    assert lines[6] == ("To add a manager to this swarm, run 'docker swarm join-token manager' and follow "
+                        "the instructions.")
+    worker = lab.docker("swarm join-token -q worker", host="host1").strip()
+    manager = lab.docker("swarm join-token -q manager", host="host1").strip()
+    assert worker in lines[4] and worker != manager and worker.split("-")[2] == manager.split("-")[2]
+
+
+def test_join_with_the_token_and_node_ls(lab):
+    swarm(lab, "host2")
+    table = lab.docker("node ls", host="host1").splitlines()
+    assert table[0].split() == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER", "STATUS", "ENGINE",
+                                "VERSION"]
+    assert [row.split()[1:] for row in table[1:]] == [
+        ["*", "host1", "Ready", "Active", "Leader", "27.5.1"], ["host2", "Ready", "Active", "27.5.1"]]
+
+
+def test_join_refusals_leave_the_host_out(lab):
+    lab.docker_host("host1")
+    lab.docker("swarm init", host="host1")
+    lab.docker_host("host2")
+    with pytest.raises(DaemonError, match="A valid join token is necessary"):
+        lab.docker("swarm join --token SWMTKN-1-wrong 198.51.100.10:2377", host="host2")
+    with pytest.raises(DaemonError, match="no swarm manager listens on 198.51.100.11:2377"):
+        token = lab.docker("swarm join-token -q worker", host="host1").strip()
+        lab.docker(f"swarm join --token {token} 198.51.100.11:2377", host="host2")
+    assert "docker_gwbridge" not in lab.docker("network ls", host="host2")
+    with pytest.raises(DaemonError, match="already part of a swarm"):
+        lab.docker("swarm init", host="host1")
+
+
+def test_overlay_networks_are_created_on_the_manager_only(lab):
+    swarm(lab, "host2")
+    with pytest.raises(DaemonError, match=r'^Error response from daemon: This node is not a swarm manager\. Use "docker swarm init" or '):
+        lab.docker("network create -d overlay ov1", host="host2")
+    lab.docker_host("host3")
+    with pytest.raises(DaemonError, match="This node is not a swarm manager"):
+        lab.docker("network create -d overlay ov1", host="host3")
+    with pytest.raises(DaemonError, match="This node is not a swarm manager"):
+        lab.docker("node ls", host="host2")
+
+
+def test_network_ls_scope_and_when_a_worker_sees_the_network(cluster):
+    lab = cluster
+    rows = {line.split()[1]: line.split()[2:] for line in lab.docker("network ls", host="host1").splitlines()[1:]}
+    assert rows["ov1"] == ["overlay", "swarm"] and rows["ingress"] == ["overlay", "swarm"]
+    assert rows["docker_gwbridge"] == ["bridge", "local"]
+    assert "ov1" not in lab.docker("network ls", host="host2")   # no container on it there
+    assert "ov1" in lab.docker("network ls", host="host3")
+    lab.docker("rm -f c3", host="host3")
+    assert "ov1" not in lab.docker("network ls", host="host3")
+
+
+def test_the_first_user_network_gets_vni_4097_and_10_0_1_0_then_the_next(cluster):
+    lab = cluster
+    lab.docker("network create -d overlay --attachable ov2", host="host1")
+    for net, vni, subnet in (("ov1", "4097", "10.0.1.0/24"), ("ov2", "4098", "10.0.2.0/24"),
+                             ("ingress", "4096", "10.0.0.0/24")):
+        got = json.loads(lab.docker(f"network inspect {net}", host="host1"))[0]
+        assert got["Options"]["com.docker.network.driver.overlay.vxlanid_list"] == vni
+        assert got["IPAM"]["Config"][0]["Subnet"] == subnet
+        assert got["Scope"] == "swarm" and got["Driver"] == "overlay"
+
+
+def test_network_inspect_lists_local_containers_and_the_peers(cluster):
+    lab = cluster
+    got = json.loads(lab.docker("network inspect ov1", host="host3"))[0]
+    assert got["Attachable"] is True
+    assert [c["Name"] for c in got["Containers"].values()] == ["c3"]
+    assert {p["IP"] for p in got["Peers"]} == {HOSTS["host1"], HOSTS["host3"]}
+    assert all(re.fullmatch(r"[0-9a-f]{12}", p["Name"]) for p in got["Peers"])
+
+
+def test_a_non_attachable_network_refuses_plain_containers(lab):
+    swarm(lab)
+    lab.docker("network create -d overlay ov9", host="host1")
+    with pytest.raises(DockerError, match=r"Could not attach to network ov9: rpc error: code = PermissionDenied "
+                                          r"desc = network ov9 not manually attachable"):
+        lab.docker("run -dit --name c1 --network ov9 busybox", host="host1")
+    assert "c1" not in {n.name for n in lab.nodes()}
+
+
+# --- the data plane ----------------------------------------------------------------------
+def test_reachability_matrix_across_hosts_and_isolation_between_overlays(cluster):
+    lab = cluster
+    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    lab.docker("network create -d overlay --attachable ov2", host="host1")
+    lab.docker("run -dit --name d2 --network ov2 busybox", host="host2")
+    where = {"c1": "host1", "c2": "host2", "c3": "host3"}
+    for a, host in where.items():
+        for b in where:
+            if a != b:
+                assert pings(lab, host, a, b), f"{a} cannot reach {b}"
+    for a, host in where.items():  # ov2 is another VNI and another subnet: no path
+        assert not pings(lab, host, a, "10.0.2.2")
+        assert not pings(lab, "host2", "d2", lab.docker(f"inspect -f '{{{{.NetworkSettings.Networks.ov1.IPAddress}}}}' {a}",
+                                                          host=host).strip())
+
+
+def test_the_sandbox_holds_br0_with_the_gateway_and_vxlan0_as_docker_makes_it(cluster):
+    lab = cluster
+    nid = lab.docker("network inspect -f {{.Id}} ov1", host="host1").strip()
+    assert sandbox(lab, "host1") == f"host1.1-{nid[:10]}"
+    assert "10.0.1.1/24" in in_sandbox(lab, "host1", "ip -br addr show br0")
+    vxlan = in_sandbox(lab, "host1", "ip -d link show vxlan0")
+    assert "mtu 1450" in vxlan and "master br0" in vxlan
+    assert re.search(r"vxlan id 4097 .*dstport 4789 proxy l2miss l3miss ttl auto", vxlan)
+    assert "learning on" in vxlan
+    # the UDP socket of 4789 stays in the host: the vxlan was made there and moved in
+    assert ":4789" in lab.node("host1").run("ss -uln").output
+    assert ":4789" not in in_sandbox(lab, "host1", "ss -uln")
+
+
+def test_container_interfaces_mtu_mac_and_the_way_out_through_docker_gwbridge(cluster):
+    lab = cluster
+    addr = lab.docker("exec c1 ip -o addr show", host="host1")
+    assert re.search(r"eth0\s+inet 10\.0\.1\.2/24", addr) and re.search(r"eth1\s+inet 172\.18\.0\.2/16", addr)
+    link = lab.docker("exec c1 ip link show eth0", host="host1")
+    assert "mtu 1450" in link and "02:42:0a:00:01:02" in link
+    routes = lab.docker("exec c1 ip route", host="host1")
+    assert routes.splitlines()[0].split() == ["default", "via", "172.18.0.1", "dev", "eth1"]
+    said = lab.docker("exec c1 curl -s --max-time 3 http://203.0.113.10/", host="host1")
+    assert "you came from 198.51.100.10" in said  # masqueraded on docker_gwbridge's way out
+    got = json.loads(lab.docker("network inspect docker_gwbridge", host="host1"))[0]
+    assert got["IPAM"]["Config"][0]["Subnet"] == "172.18.0.0/16"
+    assert got["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+    assert [c["Name"] for c in got["Containers"].values()] == [
+        "gateway_" + lab.docker("inspect -f {{.Id}} c1", host="host1")[:12]]
+    rules = lab.node("host1").run("iptables -S FORWARD").output
+    assert "-A FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP" in rules
+    nat = lab.node("host1").run("iptables -t nat -S POSTROUTING").output
+    assert "-A POSTROUTING -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE" in nat
+
+
+def test_vxlan_on_the_wire_vni_and_port(cluster):
+    lab = cluster
+    capture = lab.node("host1").start("tcpdump -n -l -c 1 -i eth0 udp port 4789")
+    time.sleep(0.3)
+    assert pings(lab, "host1", "c1", "c3")
+    text = capture.wait(timeout=5)
+    assert re.search(r"198\.51\.100\.10\.\d+ > 198\.51\.100\.12\.4789: VXLAN, flags \[I\] \(0x08\), vni 4097", text)
+    assert "10.0.1.2 > 10.0.1.3: ICMP echo request" in text
+
+
+def test_mtu_boundary_1422_crosses_1423_does_not(cluster):
+    lab = cluster
+    assert pings(lab, "host1", "c1", "c3", size=1422)
+    assert not pings(lab, "host1", "c1", "c3", size=1423)
+
+
+# --- the control plane -------------------------------------------------------------------
+def entries(lab, host: str) -> str:
+    return in_sandbox(lab, host, "bridge fdb show dev vxlan0") + in_sandbox(lab, host, "ip neigh show dev vxlan0")
+
+
+def test_entries_appear_with_a_remote_endpoint_and_go_with_it(cluster):
+    lab = cluster
+    got = entries(lab, "host1")
+    assert "02:42:0a:00:01:03 dst 198.51.100.12 link-netnsid 0 self permanent" in got
+    assert "10.0.1.3 lladdr 02:42:0a:00:01:03 PERMANENT" in got
+    assert "02:42:0a:00:01:02" not in got           # no entry for a local endpoint: br0 learns it
+    assert "dst 198.51.100.12" not in entries(lab, "host3")
+    assert not any(n.name.startswith("host2.") for n in lab.nodes())  # no container there, no sandbox
+    lab.docker("rm -f c3", host="host3")
+    got = entries(lab, "host1")
+    assert "198.51.100.12" not in got and "10.0.1.3" not in got
+    assert not any(n.name.startswith("host3.") for n in lab.nodes())  # its last endpoint: sandbox gone
+    log = lab.docker_host("host1").agent_log()
+    assert "peer add 10.0.1.3/24 02:42:0a:00:01:03 on 198.51.100.12 (gossip from host3)" in log
+    assert "peer delete 10.0.1.3/24 02:42:0a:00:01:03 on 198.51.100.12 (gossip from host3)" in log
+
+
+def test_a_host_that_joins_the_network_later_gets_the_existing_entries(cluster):
+    lab = cluster
+    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    got = entries(lab, "host2")
+    assert "02:42:0a:00:01:02 dst 198.51.100.10" in got and "02:42:0a:00:01:03 dst 198.51.100.12" in got
+    assert pings(lab, "host2", "c2", "c1")
+
+
+def test_a_failed_host_loses_its_entries_and_gets_them_back(cluster):
+    lab = cluster
+    lab.node("host3").set_link("eth0", up=False)     # host3's cable out
+    took = wait_until(lambda: "198.51.100.12" not in entries(lab, "host1"))
+    assert took > 2  # not before the heartbeats were missed for 3 s
+    assert "host3      Down" in lab.docker("node ls", host="host1")
+    assert "failed (no heartbeat for 3 s): deleting its 1 entry" in lab.docker_host("host1").agent_log()
+    lab.node("host3").set_link("eth0", up=True)
+    wait_until(lambda: "198.51.100.12" in entries(lab, "host1"))
+    assert pings(lab, "host1", "c1", "c3")
+
+
+def test_names_resolve_across_hosts_and_stop_when_the_container_goes(cluster):
+    lab = cluster
+    said = lab.docker("exec c1 nslookup c3", host="host1")
+    assert "Address: 10.0.1.3" in said
+    assert "Address: 10.0.1.3" in lab.docker("exec c1 nslookup c3.ov1", host="host1")
+    lab.docker("rm -f c3", host="host3")
+    assert "NXDOMAIN" in lab.docker("exec c1 nslookup c3", host="host1")
+
+
+def test_leaving_the_swarm(cluster):
+    lab = cluster
+    with pytest.raises(DaemonError, match="participating as a manager"):
+        lab.docker("swarm leave", host="host1")
+    with pytest.raises(DockerError, match="c3 still use overlay networks on host3"):
+        lab.docker("swarm leave", host="host3")
+    lab.docker("rm -f c3", host="host3")
+    assert lab.docker("swarm leave", host="host3") == "Node left the swarm.\n"
+    assert "host3" not in lab.docker("node ls", host="host1")
+    assert "left the cluster" in lab.docker_host("host1").agent_log()
+
+
+def test_refused_overlay_commands_leave_the_lab_as_it_was(cluster):
+    lab = cluster
+    before = lab.snapshot()
+    for command, error, message in (
+            ("run -d --name web -p 8080:80 --network ov1 nginx", DockerError, "does not publish ports"),
+            ("network create -d overlay --ip-range 10.9.0.0/25 --subnet 10.9.0.0/24 ov8", DockerError, "ip-range"),
+            ("network create -d overlay -o encrypted ov8", DockerError, "no -o options"),
+            ("network create -d overlay --subnet 10.0.1.0/24 ov8", DaemonError, "overlaps"),
+            ("network rm ingress", DaemonError, "pre-defined network"),
+            ("run -dit --name c9 --network ov1 --ip 10.0.1.3 busybox", DockerError, "user configured subnets")):
+        with pytest.raises(error, match=message):
+            lab.docker(command, host="host1")
+    assert lab.snapshot() == before

@@ -19,7 +19,7 @@ COLOURS = {  # node kind -> (fill, edge)
     "server": ("#f8dcdb", "#b0413e"), "client": ("#fbf3c6", "#9c8a1b"),
     "node": ("#ececec", "#666666"),
 }
-BAR, WIRE, HIGHLIGHT = "#4a4a4a", "#333333", "#e6194b"
+BAR, WIRE, HIGHLIGHT, TUNNEL = "#4a4a4a", "#333333", "#e6194b", "#1f77b4"
 BIG = 40  # more nodes than this: smaller text, no interface labels
 PAD, GAP = 0.14, 0.3
 
@@ -43,6 +43,8 @@ def _ends(snapshot: dict) -> dict:
                 target = (name, link["link"])
             elif kind == "vxlan" and owner.get(link.get("local")):
                 target = (name, owner[link["local"]])
+            elif kind == "vxlan" and link.get("peer_node") in snapshot:  # made in another node (Docker's
+                target = _uplink(snapshot[link["peer_node"]], link["peer_node"])  # vxlan0): its way out
             lines = [ifname + {"vxlan": f" VNI {link.get('vni')}",
                                "macvlan": f" macvlan {link.get('mode') or ''}".rstrip()}.get(kind, "")]
             if kind == "vxlan" and link.get("remote"):
@@ -52,6 +54,30 @@ def _ends(snapshot: dict) -> dict:
             lines += [address for _, address in mine]
             ends[(name, ifname)] = (kind, target, lines, link.get("master"))
     return ends
+
+
+def _uplink(snap: dict, node: str) -> tuple | None:
+    """(node, the interface of its default route): where a vxlan made there sends its packets."""
+    dev = next((r["dev"] for r in snap["routes"] if r["dst"] == "default" and r.get("dev")), None)
+    return (node, dev) if dev else None
+
+
+def _tunnels(snapshot: dict) -> list[tuple]:
+    """VXLAN tunnels as the FDB sees them: (vxlan end, vxlan end at the far host, VNI), one per
+    pair — from every ``bridge fdb`` entry with a ``dst`` to an address a node of the picture has."""
+    host_of = {a["address"].split("/")[0]: n for n, s in snapshot.items() for a in s["addresses"]}
+    vxlans = {}  # (node whose socket it uses, VNI) -> the vxlan's end
+    for name, snap in snapshot.items():
+        for link in snap["links"]:
+            if link["kind"] == "vxlan":
+                vxlans[(link.get("peer_node") or name, link.get("vni"))] = (name, link["name"])
+    tunnels = set()
+    for (home, vni), end in vxlans.items():
+        for entry in snapshot[end[0]].get("fdb", []):
+            far = vxlans.get((host_of.get(entry.get("dst")), vni))
+            if entry["dev"] == end[1] and far and far != end:
+                tunnels.add((min(end, far), max(end, far), vni))
+    return sorted(tunnels)
 
 
 def _text_size(lines: list[str], pt: float) -> tuple[float, float]:
@@ -355,11 +381,20 @@ class _Sketch:
                     along = (0.2 if isinstance(self.element(end), tuple) else 0.5) if on_wire else 0
                     self._label(ax, p, q, self.rect[self.element(end)], self.ends[end][2], pt,
                                 end in hot_ends, along=along)
+        for a, b, vni in _tunnels(self.snap):  # what the FDB says: a tunnel between two VTEPs
+            if a in self.ends and b in self.ends:
+                pa, pb = _connect(self.rect[self.element(a)], self.rect[self.element(b)], True, True)
+                ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=TUNNEL, lw=2, ls=":", zorder=9))
+                ax.text((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2, f"tunnel VNI {vni}", ha="center",
+                        va="center", fontsize=pt, color=TUNNEL, zorder=30,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9, ec="none"))
+                styles.add("vxlan tunnel (FDB)")
         kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
         handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
         handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []
-        return handles + [Line2D([], [], color=WIRE, ls=ls, label=label)
-                          for label, ls in (("veth", "-"), ("vxlan / macvlan", "--")) if label in styles]
+        return handles + [Line2D([], [], color=TUNNEL if ls == ":" else WIRE, ls=ls, label=label)
+                          for label, ls in (("veth", "-"), ("vxlan / macvlan", "--"),
+                                            ("vxlan tunnel (FDB)", ":")) if label in styles]
 
 
 def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,

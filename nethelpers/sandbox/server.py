@@ -143,7 +143,9 @@ class Server:
                     nsids = {node.nl.nsid_of(other.fd): other.name
                              for other in self.net.nodes.values() if other is not node}
                 other = nsids.get(nsid)
-                if other is not None:
+                if other is not None and link["kind"] == "vxlan":
+                    link["peer_node"] = other  # where its UDP socket lives (its "link" index is its own)
+                elif other is not None:
                     link["peer_node"], link["peer"] = other, names_of(other).get(link["link_index"])
 
     def rpc_dns_attach(self, node: str) -> None:

@@ -47,20 +47,23 @@ def ensure(lab) -> None:
                    ).wait_for("serving")
 
 
-def add_host(lab, name: str):
+def add_host(lab, name: str, *, address: str | None = None, kind: str = "host"):
     """A new host node ``name`` on the LAN (eth0 198.51.100.10, .11, ... in order of
-    creation, default route via the router); the world is built first if needed."""
+    creation, or ``address``; default route via the router); the world is built first if needed."""
     ensure(lab)
-    lab.add_node(name, kind="host")
-    plug_in_host(lab, name)
+    lab.add_node(name, kind=kind)
+    plug_in_host(lab, name, address)
     return lab.node(name)
 
 
-def plug_in_host(lab, name: str) -> str:
+def plug_in_host(lab, name: str, address: str | None = None) -> str:
     """Connect node ``name`` to the LAN as eth0 with the next free address; returns it."""
     addresses: dict = lab.__dict__.setdefault("_lan_addresses", {})
+    numbered = lab.__dict__.setdefault("_lan_numbered", [])
     index = len(addresses)
-    address = f"198.51.100.{FIRST_HOST_IP + index}"
+    if address is None:
+        address = f"198.51.100.{FIRST_HOST_IP + len(numbered)}"
+        numbered.append(name)
     host = lab.node(name)
     with lab.batch():
         lab.add_veth(f"{ROUTER}:{name if len(name) <= 15 else f'lan{index}'}", f"{name}:eth0",

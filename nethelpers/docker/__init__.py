@@ -23,11 +23,12 @@ from __future__ import annotations
 from .cli import Output
 from .engine import DockerHost
 from .errors import DaemonError, DockerError, UsageError
+from .overlay import start_cluster_store
 
 DEFAULT_HOST = "docker-host"
 
 __all__ = ["DockerHost", "DockerError", "DaemonError", "UsageError", "Output", "DEFAULT_HOST",
-           "get_host", "docker"]
+           "get_host", "docker", "start_cluster_store"]
 
 
 def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None,

@@ -469,9 +469,9 @@ class KVAgent(Agent):
         return f"{ENDPOINTS}{peer.nid}/{peer.eid}"
 
     def publish(self, peer: Peer) -> None:
-        self.kv.put(self._key(peer), json.dumps({
+        self.kv.put(self._key(peer), json.dumps({  # compact, as Go's encoding/json writes it
             "name": peer.name, "id": peer.eid, "network": peer.nid, "aliases": list(peer.aliases),
-            "ep_iface": {"mac": peer.mac, "addr": peer.ip}, "locator": peer.vtep}))
+            "ep_iface": {"mac": peer.mac, "addr": peer.ip}, "locator": peer.vtep}, separators=(",", ":")))
 
     def unpublish(self, peer: Peer) -> None:
         self.kv.delete(self._key(peer))

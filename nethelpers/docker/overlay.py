@@ -40,6 +40,22 @@ NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "do
                'connect this node to swarm and try again.')
 
 
+STORE_NODE, STORE_IP = "kv", "198.51.100.30"
+
+
+def start_cluster_store(lab, kind: str | None = None) -> str:
+    """The Docker 1.9-1.11 way: a key-value store on the LAN (node ``kv``, 198.51.100.30:2379) —
+    real etcd when this machine has it (``etcd-server``), else the lab's built-in one speaking
+    the same etcd v2 API. Returns the value for ``docker_host(..., cluster_store=...)``."""
+    from .. import world
+    from .kv import start_store
+
+    if STORE_NODE not in {n.name for n in lab.nodes()}:
+        world.add_host(lab, STORE_NODE, address=STORE_IP, kind="server")
+        _, _, lab.__dict__["_store_kind"] = start_store(lab, STORE_NODE, STORE_IP, kind=kind)
+    return f"etcd://{STORE_IP}:2379"
+
+
 class Overlays:
     """The overlay side of :class:`DockerHost` (a mixin)."""
 
@@ -268,7 +284,8 @@ class Overlays:
         record = {"name": name, "id": make_id("kv", self.cluster_store, "network", name), "vni": vni,
                   "subnet": str(pool.subnet), "gateway": str(pool.gateway), "internal": internal,
                   "created": now()}
-        answer = self._ask("kv_put", key=KV_NETWORKS + record["id"], value=json.dumps(record), create=True)
+        answer = self._ask("kv_put", key=KV_NETWORKS + record["id"], value=json.dumps(record, separators=(",", ":")),
+                           create=True)
         if "error" in answer:
             raise DaemonError(f"network with name {name} already exists")
         return self._kv_network(name)
@@ -288,6 +305,14 @@ class Overlays:
                 return address
         raise DaemonError("Address already in use" if wanted else
                           f"no available IPv4 addresses on this network's address pools: {pool.subnet}")
+
+    def store_keys(self, prefix: str = "docker") -> str:
+        """What the cluster store holds under ``prefix``, one ``key = value`` line each (as the
+        agent of this host reads it: ``GET /v2/keys/PREFIX?recursive=true``)."""
+        if not self.cluster_store:
+            raise DockerError(f"{self.name} has no --cluster-store (it is a Docker 1.12+ host)")
+        items = self._ask("kv_get", prefix=prefix)["items"]
+        return "".join(f"{key} = {value}\n" for key, value in sorted(items.items()))
 
     # --- endpoints ------------------------------------------------------------------------------
     def _sandbox_of(self, net: Network) -> str:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 
 import pytest
 
-from nethelpers.docker import DaemonError, DockerError
+from nethelpers.docker import DaemonError, DockerError, start_cluster_store
 
 HOSTS = {"host1": "198.51.100.10", "host2": "198.51.100.11", "host3": "198.51.100.12"}
 
@@ -297,3 +298,79 @@ def test_refused_overlay_commands_leave_the_lab_as_it_was(cluster):
         with pytest.raises(error, match=message):
             lab.docker(command, host="host1")
     assert lab.snapshot() == before
+
+
+# --- both control planes: Swarm gossip, and the Docker 1.11 cluster store ------------------
+PLANES = ["swarm", "kv-built-in", pytest.param("kv-etcd", marks=pytest.mark.skipif(
+    not shutil.which("etcd"), reason="etcd is not installed (apt-get install etcd-server)"))]
+
+
+@pytest.fixture(params=PLANES)
+def plane(request, lab):
+    """c1 on host1, c3 on host3, on ov1, through one control plane or the other."""
+    if request.param == "swarm":
+        swarm(lab, "host2", "host3")
+        lab.docker("network create -d overlay --attachable ov1", host="host1")
+    else:
+        store = start_cluster_store(lab, kind=request.param[3:])
+        for host in HOSTS:
+            lab.docker_host(host, cluster_store=store)
+        lab.docker("network create -d overlay ov1", host="host2")  # any host: the network is global
+    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")
+    lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
+    return request.param
+
+
+def endpoint(lab, host: str, ctr: str) -> tuple[str, str]:
+    got = json.loads(lab.docker(f"inspect -f '{{{{json .NetworkSettings.Networks.ov1}}}}' {ctr}", host=host))
+    return got["IPAddress"], got["MacAddress"]
+
+
+def test_each_plane_delivers_the_entries_and_takes_them_back(lab, plane):
+    ip3, mac3 = endpoint(lab, "host3", "c3")
+    assert mac3 == "02:42:" + ":".join(f"{int(b):02x}" for b in ip3.split("."))
+    got = entries(lab, "host1")
+    assert f"{mac3} dst 198.51.100.12 link-netnsid 0 self permanent" in got
+    assert f"{ip3} lladdr {mac3} PERMANENT" in got
+    assert pings(lab, "host1", "c1", "c3") and pings(lab, "host3", "c3", "c1")
+    lab.docker("rm -f c3", host="host3")
+    assert "198.51.100.12" not in entries(lab, "host1")
+    source = "gossip from host3" if plane == "swarm" else "store watch"
+    assert f"peer add {ip3}/24 {mac3} on 198.51.100.12 ({source})" in lab.docker_host("host1").agent_log()
+
+
+def test_each_plane_drops_a_failed_host_and_takes_it_back(lab, plane):
+    lab.node("host3").set_link("eth0", up=False)
+    took = wait_until(lambda: "198.51.100.12" not in entries(lab, "host1"))
+    assert 2 < took < 8
+    assert not pings(lab, "host1", "c1", "c3")
+    lab.node("host3").set_link("eth0", up=True)
+    wait_until(lambda: "198.51.100.12" in entries(lab, "host1"))
+    assert pings(lab, "host1", "c1", "c3")
+
+
+def test_each_plane_resolves_names_across_hosts(lab, plane):
+    ip3, _ = endpoint(lab, "host3", "c3")
+    assert f"Address: {ip3}" in lab.docker("exec c1 nslookup c3", host="host1")
+    assert f"Address: {ip3}" in lab.docker("exec c1 nslookup c3.ov1", host="host1")
+
+
+def test_the_cluster_store_holds_docker_1_11_keys(lab):
+    store = start_cluster_store(lab)
+    assert store == "etcd://198.51.100.30:2379"
+    for host in ("host1", "host2"):
+        lab.docker_host(host, cluster_store=store)
+    nid = lab.docker("network create -d overlay ov1", host="host1").strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", nid)
+    got = json.loads(lab.docker("network inspect ov1", host="host2"))[0]   # seen on every host at once
+    assert got["Scope"] == "global" and got["IPAM"]["Config"][0]["Subnet"] == "10.0.0.0/24"
+    assert got["Options"]["com.docker.network.driver.overlay.vxlanid_list"] == "256"
+    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")
+    keys = lab.docker_host("host2").store_keys()
+    assert "docker/nodes/198.51.100.10:2376 = 198.51.100.10:2376" in keys.replace("/docker", "docker")
+    record = next(json.loads(line.split(" = ", 1)[1]) for line in keys.splitlines()
+                  if "/network/v1.0/endpoint/" in line)
+    assert record["name"] == "c1" and record["locator"] == "198.51.100.10"
+    assert record["ep_iface"] == {"mac": "02:42:0a:00:00:02", "addr": "10.0.0.2/24"}
+    with pytest.raises(DockerError, match="swarm mode and a cluster store do not mix"):
+        lab.docker("swarm init", host="host1")

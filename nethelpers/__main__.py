@@ -1,4 +1,4 @@
-"""Command line: ``python -m nethelpers doctor``, ``bench`` and ``bench-docker``."""
+"""Command line: ``python -m nethelpers doctor``, ``bench``, ``bench-docker`` and ``bench-overlay``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--no-baseline", action="store_true", help="skip the ip-script baseline")
     docker = commands.add_parser("bench-docker", help="time the lab's docker run / rm -f")
     docker.add_argument("--containers", "-n", type=int, default=20, metavar="N")
+    overlay = commands.add_parser("bench-overlay", help="time swarm / cluster-store overlays across 3 hosts")
+    overlay.add_argument("--containers", "-n", type=int, default=12, metavar="N")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from .doctor import main as doctor_main
@@ -23,6 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         return doctor_main()
     if args.containers < 1:
         parser.error("--containers must be at least 1")
+    if args.command == "bench-overlay":
+        from .docker.bench import main_overlay
+
+        return main_overlay(args.containers)
     if args.command == "bench-docker":
         from .docker.bench import main as docker_bench_main
 

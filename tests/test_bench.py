@@ -39,3 +39,13 @@ def test_docker_bench_reports_each_command_and_leaves_only_the_world():
     for key in ("first_command_ms", "run_default_bridge_ms", "run_user_network_ms",
                 "run_published_port_ms", "rm_f_ms"):
         assert result[key] > 0
+
+
+def test_overlay_bench_reports_each_step_and_the_failure_detection():
+    from nethelpers.docker.bench import bench_overlay
+
+    result = bench_overlay(3, "swarm")
+    assert result["plane"] == "swarm" and result["containers"] == 3
+    for key in ("cluster_ms", "network_create_ms", "run_ms_first_on_a_host", "rm_f_ms"):
+        assert result[key] > 0
+    assert 2 < result["failure_detected_s"] < 10  # missed heartbeats for 3 s, not at once

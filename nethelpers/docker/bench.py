@@ -47,3 +47,51 @@ def main(n: int) -> int:
         print(f"{key:24} {value}")
     print(json.dumps(result))
     return 0
+
+
+def bench_overlay(n: int, plane: str = "swarm") -> dict:
+    """Three hosts in a cluster (``plane``: "swarm", or "kv" for the Docker 1.11 store),
+    one attachable overlay, N containers spread over the hosts; how long each step takes,
+    and how long a failed host's entries take to go (missed heartbeats / an expired TTL)."""
+    from .overlay import start_cluster_store
+
+    hosts = ("host1", "host2", "host3")
+    with Lab() as lab:
+        result = {"plane": plane, "containers": n}
+        started = time.perf_counter()
+        store = start_cluster_store(lab) if plane == "kv" else None
+        for host in hosts:
+            lab.docker_host(host, cluster_store=store)
+        if plane == "swarm":
+            lab.docker("swarm init", host="host1")
+            token = lab.docker("swarm join-token -q worker", host="host1").strip()
+            for host in hosts[1:]:
+                lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host=host)
+        result["cluster_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        result["network_create_ms"] = round(_timed(lambda: lab.docker(
+            "network create -d overlay" + (" --attachable" if plane == "swarm" else "") + " ov1", host="host1")), 1)
+        runs = [_timed(lambda i=i: lab.docker(f"run -dit --name o{i} --network ov1 busybox", host=hosts[i % 3]))
+                for i in range(n)]
+        result["run_ms_first_on_a_host"] = round(sum(runs[:3]) / len(runs[:3]), 1)
+        result["run_ms"] = round(sum(runs[3:]) / max(1, len(runs[3:])), 1) if n > 3 else None
+        last = n - 1 if (n - 1) % 3 == 2 else None  # a container on host3, to watch it go
+        host1 = lab.docker_host("host1")
+        if last is not None:
+            lab.node("host3").set_link("eth0", up=False)
+            ip = json.loads(lab.docker(f"inspect o{last}", host="host3"))[0]["NetworkSettings"]["Networks"]["ov1"][
+                "IPAddress"]
+            result["failure_detected_s"] = round(host1.wait_for_entry("ov1", ip, present=False, timeout=30), 2)
+            lab.node("host3").set_link("eth0", up=True)
+            result["recovered_s"] = round(host1.wait_for_entry("ov1", ip, timeout=30), 2)
+        result["rm_f_ms"] = round(sum(_timed(lambda i=i: lab.docker(f"rm -f o{i}", host=hosts[i % 3]))
+                                      for i in range(n)) / n, 1)
+    return result
+
+
+def main_overlay(n: int) -> int:
+    for plane in ("swarm", "kv"):
+        result = bench_overlay(n, plane)
+        for key, value in result.items():
+            print(f"{key:24} {value}")
+        print(json.dumps(result))
+    return 0

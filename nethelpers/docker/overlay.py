@@ -24,6 +24,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import sys
+import time
 
 from . import swarm as swarm_mod
 from .errors import DaemonError, DockerError
@@ -450,6 +451,37 @@ class Overlays:
         if late:
             raise DockerError(f"the agents of {', '.join(late)} did not hear of endpoint {short(ep.id)} within "
                               f"5 s: is their LAN cable plugged in? (their agent_log() says what they heard)")
+
+    # --- looking inside (for lessons and tests) --------------------------------------------------
+    def netns_of(self, network: str) -> str:
+        """The name Docker gives the network's sandbox namespace here: ``1-<id[:10]>``
+        (under /var/run/docker/netns/; in the lab, the node ``<host>.1-<id[:10]>``)."""
+        net = self.network(network)
+        if net.driver != "overlay" or not net.endpoints:
+            raise DockerError(f"{self.name} has no sandbox for {net.name}: Docker makes one for an overlay "
+                              f"network when the first container on this host joins it")
+        return self._sandbox_of(net).split(".", 1)[1]
+
+    def nsenter(self, netns: str, command: str):
+        """``nsenter --net=/var/run/docker/netns/NETNS COMMAND`` on this host: a command in an
+        overlay's sandbox (``netns`` as :meth:`netns_of` gives it)."""
+        node = f"{self.name}.{netns}"
+        if node not in {n.name for n in self.lab.nodes()}:
+            raise DockerError(f"{self.name} has no namespace /var/run/docker/netns/{netns}; "
+                              f"host.netns_of('NETWORK') names the one of an overlay network")
+        return self.lab.node(node).run(command)
+
+    def wait_for_entry(self, network: str, ip: str, present: bool = True, timeout: float = 10) -> float:
+        """Wait until this host's agent has (or no longer has) an entry for ``ip`` on ``network``
+        — and so has written (or deleted) its FDB and neighbour entries. Returns the seconds waited."""
+        net = self.network(network)
+        start = time.monotonic()
+        while any(e["ip"].split("/")[0] == ip for e in self._ask("table", nid=net.id)["entries"]) != present:
+            if time.monotonic() - start > timeout:
+                raise DockerError(f"after {timeout} s the agent of {self.name} still "
+                                  f"{'has no' if present else 'has an'} entry for {ip} on {net.name}")
+            time.sleep(0.05)
+        return time.monotonic() - start
 
     def overlay_names(self, net: Network) -> list[tuple[str, list[str], str]]:
         """(name, aliases, IP) of every endpoint of ``net`` this host's agent knows, local or remote."""

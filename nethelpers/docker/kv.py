@@ -49,9 +49,15 @@ class KVClient:
         self._address = (parts.hostname, parts.port or 2379)
         self.index = 0
 
-    def _request(self, method: str, key: str, query: dict | None = None, form: dict | None = None,
-                 watch: float | None = None) -> tuple[int, dict]:
-        """One HTTP request; (status, JSON answer). A watch (its timeout given) may raise TimeoutError."""
+    def request(self, method: str, key: str, query: dict | None = None, form: dict | None = None,
+                watch: float | None = None) -> tuple[int, dict]:
+        """One HTTP exchange as is: (status, etcd's JSON answer), errors included.
+
+            kv.request("GET", "docker/nodes", {"recursive": "true"})
+            kv.request("PUT", "k", form={"value": "v", "prevExist": "false"})
+
+        ``watch``: a timeout in seconds for a long poll, which then raises TimeoutError.
+        """
         path = "/v2/keys/" + quote(key.strip("/"), safe="/:@") + ("?" + urlencode(query) if query else "")
         body = urlencode(form) if form else None
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if form else {}
@@ -95,12 +101,12 @@ class KVClient:
             form["ttl"] = int(ttl)
         if prev_exist is not None:
             form["prevExist"] = "true" if prev_exist else "false"
-        return self._check("PUT", key, *self._request("PUT", key, form=form))
+        return self._check("PUT", key, *self.request("PUT", key, form=form))
 
     def get(self, key: str, recursive: bool = False) -> dict | None:
         """The node at ``key`` (a key: its "value"; a directory: "dir" and "nodes", sorted by key),
         or None if there is none."""
-        status, answer = self._request("GET", key, {"recursive": "true", "sorted": "true"} if recursive
+        status, answer = self.request("GET", key, {"recursive": "true", "sorted": "true"} if recursive
                                        else {"sorted": "true"})
         if answer.get("errorCode") == 100:
             return None
@@ -109,7 +115,7 @@ class KVClient:
     def delete(self, key: str, recursive: bool = False) -> dict | None:
         """Delete ``key`` (a whole directory with ``recursive=True``); etcd's answer, or None if
         there was nothing to delete."""
-        status, answer = self._request("DELETE", key, {"recursive": "true"} if recursive else None)
+        status, answer = self.request("DELETE", key, {"recursive": "true"} if recursive else None)
         if answer.get("errorCode") == 100:
             return None
         return self._check("DELETE", key, status, answer)
@@ -132,29 +138,30 @@ class KVClient:
         None when nothing happened within ``timeout`` seconds.
 
         To follow a tree: start at ``kv.index + 1`` after a :meth:`list`, then at the
-        event's ``node["modifiedIndex"] + 1``.
+        event's ``node["modifiedIndex"] + 1``. Real etcd keeps the last 1000 events: an
+        older ``index`` gives KVError code 401 (then list again).
         """
         query = {"wait": "true", "recursive": "true" if recursive else "false"}
         if index is not None:
             query["waitIndex"] = int(index)
         try:
-            return self._check("GET", prefix, *self._request("GET", prefix, query, watch=timeout))
+            return self._check("GET", prefix, *self.request("GET", prefix, query, watch=timeout))
         except TimeoutError:
             return None
 
     def wait_ready(self, timeout: float = 10) -> None:
-        """Wait until the store answers (etcd: until its cluster is ready for writes)."""
+        """Wait until the store answers (etcd: until its /version shows the cluster ready for writes)."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 connection = http.client.HTTPConnection(*self._address, timeout=1)
-                connection.request("GET", "/version")
-                answer = json.loads(connection.getresponse().read())
-                connection.close()
-                if answer.get("etcdcluster") not in (None, "not_decided"):
+                connection.request("GET", "/version")  # the built-in answers 404, which will do
+                if b"not_decided" not in connection.getresponse().read():
                     return
-            except (OSError, ValueError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException):
                 pass
+            finally:
+                connection.close()
             if time.monotonic() > deadline:
                 raise KVError(f"the key-value store at {self.url} did not answer within {timeout} s")
             time.sleep(0.05)
@@ -176,7 +183,7 @@ def start_store(lab, node_name: str, ip: str, port: int = 2379, *, kind: str | N
 
     Raises:
         MissingFeature: ``kind="etcd"`` on a machine without etcd (the message gives the fix).
-        KVError: the store did not answer within ``timeout`` seconds.
+        KVError: the store exited, or did not answer within ``timeout`` seconds.
     """
     etcd = shutil.which("etcd")
     if kind not in (None, *KINDS):
@@ -200,11 +207,11 @@ def start_store(lab, node_name: str, ip: str, port: int = 2379, *, kind: str | N
     else:
         command = [sys.executable, "-m", "nethelpers.docker.kvstore", "--listen", f"{ip}:{port}"]
     process = node.start(command)
-    try:
-        node.run([sys.executable, "-c", "from nethelpers.docker.kv import KVClient; "
-                  f"KVClient({url!r}).wait_ready({timeout})"], timeout=timeout + 5, check=True)
-    except LabError as error:
-        output = process.stop()
-        raise KVError(f"{kind} in node {node_name!r} did not answer on {url}: "
-                      f"{output.strip()[-500:] or error}") from None
+    probe = [sys.executable, "-c", f"from nethelpers.docker.kv import KVClient; KVClient({url!r}).wait_ready(1)"]
+    deadline = time.monotonic() + timeout
+    while not node.run(probe, timeout=10).ok:  # asked from inside the node, where the address is
+        if not process.running or time.monotonic() > deadline:
+            why = "exited" if not process.running else f"did not answer within {timeout} s"
+            output = process.stop().strip()
+            raise KVError(f"{kind} in node {node_name!r} for {url} {why}: {output[-500:] or '(no output)'}")
     return process, url, kind

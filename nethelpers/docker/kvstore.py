@@ -1,10 +1,8 @@
 """A tiny etcd: the part of the etcd **v2 keys API** that Docker 1.9–1.11 used.
 
-Before Swarm mode, the daemons of an overlay network shared their state through
-``--cluster-store=etcd://HOST:2379``: each host kept a key with a time to live
-under ``docker/nodes/``, each endpoint was a key under
-``docker/network/v1.0/endpoint/``, and every daemon *watched* them. This is that
-store for machines without a real etcd::
+Before Swarm mode, overlay networks kept their state in ``--cluster-store=etcd://HOST:2379``:
+a key with a time to live per host under ``docker/nodes/``, a key per endpoint under
+``docker/network/v1.0/endpoint/``, and every daemon *watched* them. This is that store::
 
     python -m nethelpers.docker.kvstore --listen 198.51.100.30:2379
 
@@ -14,16 +12,16 @@ store for machines without a real etcd::
     DELETE /v2/keys/KEY   [?dir=true | ?recursive=true]
 
 The answers (JSON, ``X-Etcd-Index``) are etcd 3.4's. Every change gets the next
-*index* and is kept (the last 1000): a watch from ``waitIndex=N`` gets the first
-change numbered N or later, even one made before it asked. Writing a key makes
-its directories. A key with a TTL goes by itself: a sweep every 100 ms deletes it
-as an ``expire`` event. Listings are sorted (etcd sorts when given ``sorted=true``).
+*index* and is kept: a watch from ``waitIndex=N`` gets the first change numbered
+N or later, even one made before it asked. Writing a key makes its directories.
+A key with a TTL goes by itself: a sweep every 100 ms deletes it as an ``expire``
+event. Simpler than etcd: listings are always sorted (etcd sorts if asked with
+``sorted=true``), and all events are kept (etcd keeps 1000, then answers error 401).
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import math
 import select
@@ -32,20 +30,19 @@ import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from socketserver import TCPServer
+from http.server import BaseHTTPRequestHandler
+from socketserver import ThreadingTCPServer
 from urllib.parse import parse_qs, urlsplit
 
-HISTORY = 1000     # events kept for watchers, as etcd
 SWEEP = 0.1        # seconds between two looks for expired keys
 FIRST_INDEX = 3    # a new one-member etcd 3.4 has made 3 writes of its own: so the numbers match
+BOOLEANS = "1 t T true TRUE True 0 f F false FALSE False".split()  # Go's strconv.ParseBool
 
 ERRORS = {  # errorCode: (HTTP status, message), as in etcd's error.go
     100: (404, "Key not found"), 102: (403, "Not a file"), 104: (400, "Not a directory"),
     105: (412, "Key already exists"), 107: (400, "Root is read only"), 108: (403, "Directory not empty"),
     202: (400, "The given TTL in POST form is not a number"),
     203: (400, "The given index in POST form is not a number"), 209: (400, "Invalid field"),
-    401: (400, "The event in requested index is outdated and cleared"),
 }
 
 
@@ -90,7 +87,7 @@ class Store:
     def __init__(self) -> None:
         self.index = FIRST_INDEX
         self.root = Node("/", 0)
-        self.events: collections.deque = collections.deque(maxlen=HISTORY)  # the last changes
+        self.events: list[dict] = []  # every change (etcd keeps the last 1000: see the docstring)
         self.changed = threading.Condition()  # its lock guards everything here
 
     def find(self, key: str, must_exist: bool = True) -> Node | None:
@@ -152,9 +149,6 @@ class Store:
 
     def scan(self, key: str, recursive: bool, since: int) -> dict | None:
         """The first event numbered SINCE or later about KEY (as etcd's EventHistory.scan)."""
-        if len(self.events) == HISTORY and since < self.events[0]["node"]["modifiedIndex"]:
-            first = self.events[0]["node"]["modifiedIndex"]
-            raise EtcdError(401, f"the requested history has been cleared [{first}/{since}]")
         for event in self.events:
             node, prev = event["node"], event.get("prevNode", {})
             if node["modifiedIndex"] >= since and (
@@ -167,19 +161,16 @@ class Store:
 STORE = Store()
 
 
-def flag(query: dict, name: str) -> bool | None:
-    """A true/false parameter, read as Go's strconv.ParseBool; None when absent."""
+def param(query: dict, name: str, code: int = 209):
+    """A parameter, None if absent: true/false as Go reads them (else error 209), or a number (else CODE)."""
     text = query.get(name, [""])[0]
-    if text and text not in "1 t T true TRUE True 0 f F false FALSE False".split():
-        raise EtcdError(209, f'invalid value for "{name}"')
-    return None if not text else text in "1 t T true TRUE True".split()
-
-
-def number(query: dict, name: str, code: int) -> int | None:
-    text = query.get(name, [""])[0]
-    if text and not text.isdigit():
-        raise EtcdError(code, f'invalid value for "{name}"')
-    return int(text) if text else None
+    if not text:
+        return None
+    if code == 209 and text in BOOLEANS:
+        return BOOLEANS.index(text) < 6
+    if code != 209 and text.isdigit():
+        return int(text)
+    raise EtcdError(code, f'invalid value for "{name}"')
 
 
 def json_text(value: dict) -> bytes:
@@ -203,8 +194,6 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # and PUT, DELETE (see below)
         url = urlsplit(self.path)
-        if url.path == "/version":
-            return self.answer(200, json_text({"etcdserver": "kvstore", "etcdcluster": "kvstore"}))
         if url.path != "/v2/keys" and not url.path.startswith("/v2/keys/"):
             return self.answer(404, b"404 page not found\n", kind="text/plain; charset=utf-8")
         key, query = clean(url.path[len("/v2/keys"):]), parse_qs(url.query, keep_blank_values=True)
@@ -212,20 +201,20 @@ class Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             query.update(parse_qs(body, keep_blank_values=True))
         try:
-            recursive = bool(flag(query, "recursive"))
-            if self.command == "GET" and flag(query, "wait"):
-                return self.watch(key, recursive, number(query, "waitIndex", 203))
+            recursive = bool(param(query, "recursive"))
+            if self.command == "GET" and param(query, "wait"):
+                return self.watch(key, recursive, param(query, "waitIndex", 203))
             if key == "/" and self.command != "GET":
                 raise EtcdError(107, "/")
             with STORE.changed:
                 if self.command == "GET":
                     status, event = 200, {"action": "get", "node": STORE.find(key).view(2 if recursive else 1)}
                 elif self.command == "PUT":
-                    event = STORE.put(key, query.get("value", [""])[0], number(query, "ttl", 202),
-                                      flag(query, "prevExist"))
+                    event = STORE.put(key, query.get("value", [""])[0], param(query, "ttl", 202),
+                                      param(query, "prevExist"))
                     status = 201 if event["action"] == "create" or "prevNode" not in event else 200
                 else:
-                    status, event = 200, STORE.delete(key, bool(flag(query, "dir")), recursive)
+                    status, event = 200, STORE.delete(key, bool(param(query, "dir")), recursive)
                 index = STORE.index
         except EtcdError as error:  # errors 2xx are about the request itself, before the store: index 0
             (code, cause), (status, message) = error.args, ERRORS[error.args[0]]
@@ -245,11 +234,8 @@ class Handler(BaseHTTPRequestHandler):
         with STORE.changed:
             while event is None and not self.client_left():
                 STORE.changed.wait(1.0)
-                try:
-                    event = STORE.scan(key, recursive, since)
-                except EtcdError:  # the history moved past SINCE while we slept
-                    break
-        if event is None:  # end unanswered (the watcher hung up, or see above)
+                event = STORE.scan(key, recursive, since)
+        if event is None:  # the watcher hung up: end unanswered
             self.close_connection = True
             return
         data = json_text(event)
@@ -267,13 +253,8 @@ class Handler(BaseHTTPRequestHandler):
         pass  # quiet: the notebook shows what clients print, not a request log
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def server_bind(self) -> None:
-        TCPServer.server_bind(self)  # no getfqdn(): a DNS query nobody answers in a lab node
-        self.server_name, self.server_port = "kvstore", self.server_address[1]
+class Server(ThreadingTCPServer):  # not http.server's: it asks DNS for its own name (slow in a lab)
+    daemon_threads = allow_reuse_address = True
 
 
 def sweep() -> None:
@@ -288,7 +269,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--listen", default="127.0.0.1:2379", help="IP:PORT to serve on")
     args = parser.parse_args(argv)
     host, _, port = args.listen.rpartition(":")
-    server = Server((host, int(port)), Handler)  # OSError if that address is taken or not ours
+    try:
+        server = Server((host, int(port)), Handler)
+    except OSError as error:  # the address is taken, or not one of this node's
+        sys.exit(f"kvstore: cannot listen on {args.listen}: {error.strerror}")
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     threading.Thread(target=sweep, daemon=True).start()
     print(f"kvstore: listening on http://{host}:{port}", flush=True)

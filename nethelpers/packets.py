@@ -96,9 +96,10 @@ def _decode(output: str, what: str) -> list:
 
 def _load_layers() -> None:
     """Import the scapy layers this module names (the VXLAN one binds UDP port 4789)."""
-    import scapy.layers.inet  # noqa: F401
-    import scapy.layers.l2  # noqa: F401
-    import scapy.layers.vxlan  # noqa: F401
+    import importlib
+
+    for layer in ("inet", "l2", "vxlan"):
+        importlib.import_module(f"scapy.layers.{layer}")
 
 
 # --- dissecting ----------------------------------------------------------------------------
@@ -222,14 +223,14 @@ def picture(packet, *, title: str | None = None):
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
     table = packet if isinstance(packet, LayerTable) else layers(packet)
-    n, width, step, gap = len(table), 12.0, 0.52, 0.16
-    top = n * step + 0.25
+    n, width, step, gap = len(table), 12.0, 0.5, 0.12
+    top = n * step + (n - 1) * gap + 0.05
     bar_y, bar_h = -1.55, 0.75
-    fig = Figure(figsize=(12, 0.55 * n + 3.0))
+    fig = Figure(figsize=(12, 0.55 * n + 2.6))
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.01, 0.01, 0.98, 0.9 if title else 0.98))
     ax.set_xlim(-0.1, width + 0.1)
-    ax.set_ylim(bar_y - 1.25, top + 0.1)
+    ax.set_ylim(bar_y - 0.75, top + 0.1)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=12)
@@ -255,7 +256,7 @@ def picture(packet, *, title: str | None = None):
         ax.text(x0 + 0.12, y1 - step / 2, f"{layer.name}", ha="left", va="center", fontsize=10,
                 weight="bold")
         ax.text(x0 + 2.0, y1 - step / 2, layer.fields, ha="left", va="center", fontsize=9)
-        what = f"{layer.size} B" if i == n - 1 else f"header {layer.size} B · with what it wraps {remaining} B"
+        what = f"{layer.size} B" if i == n - 1 else f"{layer.size} B header · {remaining} B in all"
         ax.text(x1 - 0.12, y1 - step / 2, what, ha="right", va="center", fontsize=8.5, color="#333333")
         remaining -= layer.size
 
@@ -277,7 +278,8 @@ def picture(packet, *, title: str | None = None):
                  "#c47a1e")):
             y = bar_y - 0.18
             ax.plot([x0 + 0.02, x0 + 0.02, x1 - 0.02, x1 - 0.02], [y + 0.1, y, y, y + 0.1], color=colour, lw=1.5)
-            ax.text((x0 + x1) / 2 if x1 - x0 > 4 else x0, y - 0.12, text, ha="center" if x1 - x0 > 4 else "left",
+            first = x0 == 0
+            ax.text(x0 if first else (x0 + x1) / 2, y - 0.12, text, ha="left" if first else "center",
                     va="top", fontsize=9.5, color=colour, weight="bold")
     ax.text(0, bar_y + bar_h + 0.1, f"on the wire, {table.total} bytes (widths to scale):", fontsize=9,
             ha="left", va="bottom", color="#333333")

@@ -21,8 +21,8 @@ def _host3_side(lab):
     if "a3" not in node_names(lab):
         return "there is no node a3 yet: run the set-up cell just above the exercise (it builds host3's side)"
     vxlan = link(lab, "host3", "vxlan0")
-    if vxlan is None or vxlan.get("vni") != VNI or vxlan.get("master") != "br0":
-        return ("host3 has no vxlan0 with VNI 42 on its bridge br0: run the set-up cell above the exercise "
+    if vxlan is None or vxlan.get("vni") != VNI or vxlan.get("master") != "ovbr0":
+        return ("host3 has no vxlan0 with VNI 42 on its bridge ovbr0: run the set-up cell above the exercise "
                 "again (it is safe to run twice)")
 
 
@@ -41,17 +41,17 @@ def _host1_sends_to_host3(lab):
 
 def _a3_pings_a1(lab):
     if not pings(lab, "a3", A_IPS["a1"]):
-        rule = lab.node("host3").run("iptables -C DOCKER-USER -i br0 -o br0 -j ACCEPT", timeout=5).rc == 0
+        rule = lab.node("host3").run("iptables -C DOCKER-USER -i ovbr0 -o ovbr0 -j ACCEPT", timeout=5).rc == 0
         if not rule:
             return ("the tunnel is complete, but host3 is a Docker host: its FORWARD policy DROP also drops "
-                    "what its bridge br0 forwards. Let br0's traffic through as in Part 2: "
-                    "%lab host3 iptables -I DOCKER-USER -i br0 -o br0 -j ACCEPT")
+                    "what its bridge ovbr0 forwards. Let ovbr0's traffic through as in Part 2: "
+                    "%lab host3 iptables -I DOCKER-USER -i ovbr0 -o ovbr0 -j ACCEPT")
         return (f"a3 gets no answer from a1 ({A_IPS['a1']}): does host1's entry name host3's LAN address "
                 f"{HOST_IPS['host3']} exactly (%lab host1 bridge fdb show dev vxlan0)?")
 
 
 A3_REACHES_A1 = Exercise("host3 joins the overlay: a3 reaches a1", [
-    ("host3 has its side: bridge br0, vxlan0 (VNI 42) and a3", _host3_side),
+    ("host3 has its side: bridge ovbr0, vxlan0 (VNI 42) and a3", _host3_side),
     ("host1's vxlan0 has an FDB entry towards host3 (198.51.100.12)", _host1_sends_to_host3),
     ("a3 pings a1 (10.9.0.1)", _a3_pings_a1),
 ])
@@ -69,7 +69,7 @@ def _a1_mtu(lab):
 
 
 def _tunnel_untouched(lab):
-    for name, mtu in (("br0", 1450), ("vxlan0", 1450), ("eth0", 1500)):
+    for name, mtu in (("ovbr0", 1450), ("vxlan0", 1450), ("eth0", 1500)):
         found = link(lab, "host1", name)
         if found is None or found["mtu"] != mtu:
             now = "is gone" if found is None else f"has MTU {found['mtu']}"
@@ -85,13 +85,13 @@ def _df_1422(lab):
 
 def _big_1472(lab):
     if lab.node("a1").run(f"ping -c1 -W1 -s 1472 {A_IPS['a2']}", timeout=5).rc != 0:
-        return (f"a 1472-byte ping without DF from a1 still vanishes: a1 should cut it into two fragments "
-                f"that fit MTU 1450; is its eth0's MTU 1450 or less (%lab a1 ip link show eth0)?")
+        return ("a 1472-byte ping without DF from a1 still vanishes: a1 should cut it into two fragments "
+                "that fit MTU 1450; is its eth0's MTU 1450 or less (%lab a1 ip link show eth0)?")
 
 
 A1_OUT_OF_THE_BLACK_HOLE = Exercise("a1 out of the MTU black hole", [
     ("a1's eth0 has an MTU the tunnel can carry (1450 or less)", _a1_mtu),
-    ("host1's br0 and vxlan0 stay at 1450, its eth0 at 1500", _tunnel_untouched),
+    ("host1's ovbr0 and vxlan0 stay at 1450, its eth0 at 1500", _tunnel_untouched),
     ("a 1422-byte ping with DF set crosses from a1 to a2", _df_1422),
     ("a 1472-byte ping without DF crosses too (a1 fragments it)", _big_1472),
 ])

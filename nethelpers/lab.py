@@ -31,13 +31,17 @@ from .node import Node
 from .results import CommandResult
 
 _open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
-_current: list = [None]
+_opened: list = []  # weak references to labs, in the order they were opened
 
 
 def current_lab() -> "Lab | None":
-    """The most recently opened lab that is still open (what ``%lab`` uses)."""
-    lab = _current[0]() if _current[0] else None
-    return lab if lab is not None and not lab.closed else None
+    """The most recently opened lab that is still open (what ``%lab`` uses): closing a second
+    lab hands the magics back to the first."""
+    for ref in reversed(_opened):
+        lab = ref()
+        if lab is not None and not lab.closed:
+            return lab
+    return None
 
 
 class Lab:
@@ -80,7 +84,7 @@ class Lab:
         self.info = value
         self.closed = False
         _open_labs.add(self)
-        _current[0] = weakref.ref(self)
+        _opened[:] = [ref for ref in _opened if ref() is not None] + [weakref.ref(self)]
         _setup_ipython()
 
     # --- plumbing -------------------------------------------------------------

@@ -205,3 +205,14 @@ def test_a_lab_outlives_the_thread_that_made_it_and_serves_several():
         assert results == [True] * 4
     finally:
         lab.close()
+
+
+def test_closing_a_second_lab_hands_the_magics_back_to_the_first():
+    from nethelpers.lab import current_lab
+
+    with Lab() as first:
+        second = Lab()
+        assert current_lab() is second
+        second.close()
+        assert current_lab() is first
+    assert current_lab() is not first

@@ -95,3 +95,104 @@ A1_OUT_OF_THE_BLACK_HOLE = Exercise("a1 out of the MTU black hole", [
     ("a 1422-byte ping with DF set crosses from a1 to a2", _df_1422),
     ("a 1472-byte ping without DF crosses too (a1 fragments it)", _big_1472),
 ])
+
+
+# --- Docker part: a lost FDB entry, and a second overlay ------------------------------------------------
+C3_IP, C3_MAC, HOST3_IP = "10.0.1.3", "02:42:0a:00:01:03", "198.51.100.12"
+
+
+def _host1_sandbox(lab) -> tuple:
+    host1 = lab.docker_host("host1")
+    return host1, host1.netns_of("ov1")
+
+
+def _fdb_back(lab):
+    host1, netns = _host1_sandbox(lab)
+    fdb = host1.nsenter(netns, "bridge fdb show dev vxlan0").output
+    if f"{C3_MAC} dst {HOST3_IP}" not in fdb:
+        return (f"host1's vxlan0 does not know where {C3_MAC} (c3) lives, so frames for it go nowhere: "
+                f"host1.nsenter(netns, \"bridge fdb append {C3_MAC} dev vxlan0 dst {HOST3_IP} self permanent\")")
+
+
+def _neighbour_back(lab):
+    host1, netns = _host1_sandbox(lab)
+    neigh = host1.nsenter(netns, "ip neigh show dev vxlan0").output
+    if f"{C3_IP} lladdr {C3_MAC}" not in neigh:
+        return (f"the FDB entry is there, but vxlan0 answers ARP itself (proxy) from its neighbour table, and "
+                f"{C3_IP} is not in it: host1.nsenter(netns, \"ip neigh replace {C3_IP} lladdr {C3_MAC} dev vxlan0 "
+                f"nud permanent\")")
+
+
+def _c1_reaches_c3(lab):
+    if lab.docker("exec c1 ping -c1 -W1 10.0.1.3", host="host1").exit_code:
+        return ("both entries are there but c1 still gets no answer from 10.0.1.3: check their spelling with "
+                "host1.nsenter(netns, \"bridge fdb show dev vxlan0\") and is c3 running (docker -H host3 ps)?")
+
+
+LOST_ENTRY = Exercise("c3's entries are lost: put them back by hand", [
+    ("host1's vxlan0 has an FDB entry: c3's MAC -> host3", _fdb_back),
+    ("host1's sandbox has a neighbour entry: c3's IP -> its MAC", _neighbour_back),
+    ("c1 pings c3 (10.0.1.3)", _c1_reaches_c3),
+])
+
+
+def lose_c3_entries(lab) -> None:
+    """The exercise's start: host1 forgets c3 (as if its agent had missed the event)."""
+    host1, netns = _host1_sandbox(lab)
+    host1.nsenter(netns, f"bridge fdb del {C3_MAC} dev vxlan0 dst {HOST3_IP} self")
+    host1.nsenter(netns, f"ip neigh del {C3_IP} dev vxlan0")
+
+
+def _inspect(lab, host: str, ref: str) -> dict | None:
+    import json
+
+    from ..docker import DockerError
+    try:
+        return json.loads(lab.docker(f"inspect {ref}", host=host))[0]
+    except DockerError:
+        return None
+
+
+def _ov2(lab):
+    net = _inspect(lab, "host1", "ov2")
+    if net is None:
+        return ("there is no network ov2 on the manager: "
+                "%docker -H host1 network create -d overlay --attachable --subnet 10.20.0.0/24 ov2")
+    if net.get("Driver") != "overlay":
+        return f"ov2 uses the {net.get('Driver')} driver: remove it and create it with -d overlay"
+    if not net.get("Attachable"):
+        return "ov2 is not attachable, so docker run cannot put containers on it: recreate it with --attachable"
+    subnet = [c["Subnet"] for c in net["IPAM"]["Config"]]
+    if subnet != ["10.20.0.0/24"]:
+        return f"ov2's subnet is {subnet[0]}: recreate it with --subnet 10.20.0.0/24"
+
+
+def _on_ov2(host: str, name: str):
+    def check(lab):
+        ctr = _inspect(lab, host, name)
+        if ctr is None:
+            return f"no container {name} on {host}: %docker -H {host} run -dit --name {name} --network ov2 busybox"
+        if "ov2" not in ctr["NetworkSettings"]["Networks"]:
+            return f"{name} is not on ov2: %docker -H {host} network connect ov2 {name}"
+    return check
+
+
+def _app_finds_db(lab):
+    if lab.docker("exec app ping -c1 -W1 db", host="host3").exit_code:
+        return ("app cannot reach db by name: both must be on ov2 and running "
+                "(%docker -H host3 exec app nslookup db shows what the embedded DNS answers)")
+
+
+def _c1_kept_out(lab):
+    db = _inspect(lab, "host2", "db")["NetworkSettings"]["Networks"]["ov2"]["IPAddress"]
+    if not lab.docker(f"exec c1 ping -c1 -W1 {db}", host="host1").exit_code:
+        return f"c1 (on ov1 only) reaches db at {db}: c1 must not be connected to ov2"
+
+
+SECOND_OVERLAY = Exercise("a private overlay for a database", [
+    ("an attachable overlay ov2 on 10.20.0.0/24", _ov2),
+    ("db runs on host2, on ov2", _on_ov2("host2", "db")),
+    ("app runs on host3, on ov2", _on_ov2("host3", "app")),
+    ("app reaches db by name", _app_finds_db),
+    ("c1 (ov1) cannot reach db", _c1_kept_out),
+])

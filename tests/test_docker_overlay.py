@@ -374,3 +374,28 @@ def test_the_cluster_store_holds_docker_1_11_keys(lab):
     assert record["ep_iface"] == {"mac": "02:42:0a:00:00:02", "addr": "10.0.0.2/24"}
     with pytest.raises(DockerError, match="swarm mode and a cluster store do not mix"):
         lab.docker("swarm init", host="host1")
+
+
+@pytest.mark.skipif(not shutil.which("etcd"), reason="etcd is not installed (apt-get install etcd-server)")
+def test_the_notebook_prints_the_same_with_etcd_and_with_the_built_in_store():
+    """Chapter 06 promises the same outputs whichever store runs: replay its KV-era commands on both."""
+    from nethelpers import Lab
+
+    def transcript(kind: str) -> list[str]:
+        with Lab() as lab:
+            store = start_cluster_store(lab, kind=kind)
+            for host in HOSTS:
+                lab.docker_host(host, cluster_store=store)
+            out = [lab.docker("network create -d overlay ov1", host="host2"),
+                   lab.docker("network inspect -f '{{.Options}} {{.IPAM.Config}} {{.Scope}}' ov1", host="host1"),
+                   lab.docker("run -dit --name c1 --network ov1 busybox", host="host1"),
+                   lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")]
+            host1 = lab.docker_host("host1")
+            out += [host1.store_keys("docker/nodes"), host1.store_keys("docker/network/v1.0/endpoint")]
+            lab.node("host3").set_link("eth0", up=False)
+            host1.wait_for_entry("ov1", "10.0.0.3", present=False)
+            lab.node("host3").set_link("eth0", up=True)
+            host1.wait_for_entry("ov1", "10.0.0.3")
+            return out + [host1.agent_log()]
+
+    assert transcript("etcd") == transcript("built-in")

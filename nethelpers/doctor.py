@@ -46,9 +46,9 @@ IPTABLES_MODULES = "sudo modprobe xt_addrtype xt_conntrack nf_nat"
 KERNEL_CHECKS = ("netns", *LINKS, "iptables rules", "nft", "conntrack", "ping", "tcpdump",
                  "iperf3", *QDISCS)
 ORDER = ("sandbox", "user namespaces", *KERNEL_CHECKS[:1 + len(LINKS)], "iptables",
-         *KERNEL_CHECKS[1 + len(LINKS):], "cni plugins")
+         *KERNEL_CHECKS[1 + len(LINKS):], "cni plugins", "etcd")
 REQUIRED = {"sandbox", "netns", "bridge", "veth", "vxlan", "macvlan"}  # a lab needs them
-OPTIONAL = {"dummy", "ipvlan", "vlan", "vrf", "geneve", "netem"}  # the course does not
+OPTIONAL = {"dummy", "ipvlan", "vlan", "vrf", "geneve", "netem", "etcd"}  # the course does not
 
 
 @dataclass
@@ -149,6 +149,14 @@ def _cni() -> Check:
     detail = f"{len(found)}/{len(CNI_PLUGINS)} reference plugins in {where}"
     detail += "; missing: " + ", ".join(missing) if missing else ""
     return _check("cni plugins", not missing, detail, "sudo apt-get install containernetworking-plugins")
+
+
+def _etcd() -> Check:
+    version = _version("etcd")
+    if version is None:
+        return _check("etcd", False, "not installed: chapter 06's Docker 1.11 cluster store is the course's built-in "
+                      "etcd v2 store instead (the same output)", "sudo apt-get install etcd-server (optional)")
+    return _check("etcd", True, f"{version}: chapter 06's Docker 1.11 cluster store runs real etcd")
 
 
 # --- probes inside the lab: nodes a and b, joined by a:v0 (10.0.0.1) <-> b:v0 (10.0.0.2) ---
@@ -316,7 +324,7 @@ def checks() -> list[Check]:
         finally:
             lab.close()
         found += probe.out  # later entries replace the "not run" placeholders
-    by_name = {c.name: c for c in found + [_iptables(), _cni()]}
+    by_name = {c.name: c for c in found + [_iptables(), _cni(), _etcd()]}
     return [by_name[name] for name in ORDER]
 
 

@@ -399,3 +399,33 @@ def test_the_notebook_prints_the_same_with_etcd_and_with_the_built_in_store():
             return out + [host1.agent_log()]
 
     assert transcript("etcd") == transcript("built-in")
+
+
+def test_connect_and_disconnect_move_the_way_out_between_docker_gwbridge_and_a_bridge(cluster):
+    lab = cluster
+    lab.docker("run -dit --name b2 busybox", host="host2")           # default bridge first
+    lab.docker("network connect ov1 b2", host="host2")               # a worker joins an attachable network
+    assert "10.0.1." in lab.docker("exec b2 ip -br addr show eth1", host="host2")
+    assert "default via 172.17.0.1 dev eth0" in lab.docker("exec b2 ip route", host="host2")
+    assert pings(lab, "host2", "b2", "c1")
+    lab.docker("network disconnect bridge b2", host="host2")        # now only the overlay: gwbridge again
+    routes = lab.docker("exec b2 ip route", host="host2")
+    assert "default via 172.18.0.1" in routes
+    assert "you came from 198.51.100.11" in lab.docker("exec b2 curl -s --max-time 3 http://203.0.113.10/",
+                                                          host="host2")
+    lab.docker("network connect bridge b2", host="host2")           # a gateway again: gwbridge's endpoint goes
+    assert "default via 172.17.0.1" in lab.docker("exec b2 ip route", host="host2")
+    assert "172.18." not in lab.docker("exec b2 ip -br addr", host="host2")
+
+
+def test_a_global_network_in_use_on_another_host_cannot_be_removed(lab):
+    store = start_cluster_store(lab, kind="built-in")
+    for host in ("host1", "host2"):
+        lab.docker_host(host, cluster_store=store)
+    lab.docker("network create -d overlay ov1", host="host1")
+    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    with pytest.raises(DaemonError, match="has active endpoints"):
+        lab.docker("network rm ov1", host="host1")
+    lab.docker("rm -f c2", host="host2")
+    assert lab.docker("network rm ov1", host="host1") == "ov1\n"
+    assert "ov1" not in lab.docker("network ls", host="host2")

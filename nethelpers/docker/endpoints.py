@@ -31,7 +31,11 @@ class Endpoints:
         mac = ctr.mac_address if ctr.mac_address and not ctr.endpoints else mac_for(str(address))
         ep = Endpoint(ep_id, net, ifname, veth_name(ep_id) if net.driver == "bridge" else "", address, mac,
                       aliases=aliases, requested_ip=ip)
-        gateway_needed = not net.internal and not any(not e.network.internal for e in ctr.endpoints.values())
+        # an overlay endpoint gives no gateway: docker_gwbridge's endpoint does, until a network that has one comes
+        gateway_needed = not net.internal and not any(not e.network.internal and e.network.driver != "overlay"
+                                                      for e in ctr.endpoints.values())
+        if gateway_needed and ctr.gateway_ep is not None:
+            self._drop_gateway(ctr)  # libnetwork's clearDefaultGW
         node = self._in(ctr)
         try:
             with self.lab.batch():

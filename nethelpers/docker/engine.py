@@ -251,7 +251,7 @@ class DockerHost(Networks, Endpoints, Overlays):
         return "\n".join(lines) + "\n"
     # --- connect / disconnect / exec / rm ---------------------------------------------------
     def connect(self, net_ref: str, ctr_ref: str, *, ip: str | None = None, aliases: list[str] = ()) -> None:
-        net, ctr = self.network(net_ref), self.container(ctr_ref)
+        net, ctr = self._find_network(net_ref, attach=True), self.container(ctr_ref)
         if net.driver == "host":
             raise DaemonError("container cannot be disconnected from host network or connected to host network")
         if ctr.joined or ctr.network_mode == "host":
@@ -279,6 +279,8 @@ class DockerHost(Networks, Endpoints, Overlays):
         if ep is None:
             raise DaemonError(f"container {ctr.id} is not connected to network {net.name}")
         self._detach(ctr, ep)
+        if ep.network.driver != "overlay":
+            self._restore_gateway(ctr)  # its way out was that network: an overlay one gets docker_gwbridge back
         self._in(ctr).write_etc("hosts", self._hosts_file(ctr))
 
     def exec(self, ctr_ref: str, command: list[str], *, detach: bool = False) -> tuple[str, int]:

@@ -238,6 +238,9 @@ class Overlays:
 
     def _remove_overlay(self, net: Network) -> None:
         if self.cluster_store:
+            if self._ask("kv_get", prefix=f"docker/network/v1.0/endpoint/{net.id}")["items"]:
+                raise DaemonError(f"error while removing network: network {net.name} id {net.id} has active "
+                                  f"endpoints")
             self._ask("kv_delete", key=KV_NETWORKS + net.id)
         else:
             swarm = swarm_mod.of(self.lab)
@@ -408,6 +411,22 @@ class Overlays:
         gw.endpoints[ctr.id] = ep
         ctr.gateway_ep = ep
 
+    def _drop_gateway(self, ctr: Container, *, remove_link: bool = True) -> None:
+        """Take the docker_gwbridge endpoint away (its default route goes with its interface)."""
+        gw = ctr.gateway_ep
+        gw.network.endpoints.pop(ctr.id, None)
+        gw.network.pool.release(gw.ip)
+        if remove_link:
+            self.node.remove_link(gw.veth)
+        ctr.gateway_ep = None
+
+    def _restore_gateway(self, ctr: Container) -> None:
+        """After a disconnect: an overlay-only container needs docker_gwbridge again for its way out."""
+        overlays = [e.network for e in ctr.endpoints.values() if e.network.driver == "overlay"]
+        others = [e for e in ctr.endpoints.values() if e.network.driver != "overlay" and not e.network.internal]
+        if overlays and not others and ctr.gateway_ep is None and not all(n.internal for n in overlays):
+            self._attach_gateway(ctr)
+
     def _detach_overlay(self, ctr: Container, ep: Endpoint, *, remove_link: bool = True) -> None:
         net = ep.network
         self._ask("leave", nid=net.id, eid=ep.id)
@@ -419,15 +438,11 @@ class Overlays:
             self.lab.node(sandbox).remove_link(ep.veth)
         else:
             self._remove_sandbox(net, sandbox)  # the last one here: the sandbox goes (leaveSandbox)
-            if not self.cluster_store and swarm_mod.of(self.lab).manager != self.name:
-                self.networks.pop(net.name, None)  # a worker forgets an attachable network it no longer uses
+            if self.cluster_store or swarm_mod.of(self.lab).manager != self.name:
+                # a worker forgets an attachable network it no longer uses; a global one lives in the store
+                self.networks.pop(net.name, None)
         if ctr.gateway_ep is not None and not any(e.network.driver == "overlay" for e in ctr.endpoints.values()):
-            gw = ctr.gateway_ep
-            gw.network.endpoints.pop(ctr.id, None)
-            gw.network.pool.release(gw.ip)
-            if remove_link:
-                self.node.remove_link(gw.veth)
-            ctr.gateway_ep = None
+            self._drop_gateway(ctr, remove_link=remove_link)
         self._spread(net, ep, present=False)
         if ctr.resolver and remove_link:
             if any(e.network.user_defined for e in ctr.endpoints.values()):

@@ -111,7 +111,7 @@ def _fdb_back(lab):
     fdb = host1.nsenter(netns, "bridge fdb show dev vxlan0").output
     if f"{C3_MAC} dst {HOST3_IP}" not in fdb:
         return (f"host1's vxlan0 does not know where {C3_MAC} (c3) lives, so frames for it go nowhere: "
-                f"host1.nsenter(netns, \"bridge fdb append {C3_MAC} dev vxlan0 dst {HOST3_IP} self permanent\")")
+                f"lab.docker_host(\"host1\").nsenter(netns, \"bridge fdb append {C3_MAC} dev vxlan0 dst {HOST3_IP} self permanent\")")
 
 
 def _neighbour_back(lab):
@@ -119,14 +119,14 @@ def _neighbour_back(lab):
     neigh = host1.nsenter(netns, "ip neigh show dev vxlan0").output
     if f"{C3_IP} lladdr {C3_MAC}" not in neigh:
         return (f"the FDB entry is there, but vxlan0 answers ARP itself (proxy) from its neighbour table, and "
-                f"{C3_IP} is not in it: host1.nsenter(netns, \"ip neigh replace {C3_IP} lladdr {C3_MAC} dev vxlan0 "
+                f"{C3_IP} is not in it: lab.docker_host(\"host1\").nsenter(netns, \"ip neigh replace {C3_IP} lladdr {C3_MAC} dev vxlan0 "
                 f"nud permanent\")")
 
 
 def _c1_reaches_c3(lab):
     if lab.docker("exec c1 ping -c1 -W1 10.0.1.3", host="host1").exit_code:
         return ("both entries are there but c1 still gets no answer from 10.0.1.3: check their spelling with "
-                "host1.nsenter(netns, \"bridge fdb show dev vxlan0\") and is c3 running (docker -H host3 ps)?")
+                "lab.docker_host(\"host1\").nsenter(netns, \"bridge fdb show dev vxlan0\") and is c3 running (docker -H host3 ps)?")
 
 
 LOST_ENTRY = Exercise("c3's entries are lost: put them back by hand", [

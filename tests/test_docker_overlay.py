@@ -110,8 +110,14 @@ def test_overlay_networks_are_created_on_the_manager_only(lab):
     lab.docker_host("host3")
     with pytest.raises(DaemonError, match="This node is not a swarm manager"):
         lab.docker("network create -d overlay ov1", host="host3")
-    with pytest.raises(DaemonError, match="This node is not a swarm manager"):
+    with pytest.raises(DaemonError, match="Worker nodes can't be used to view or modify cluster state"):
         lab.docker("node ls", host="host2")
+    with pytest.raises(DaemonError, match="Worker nodes can't be used"):
+        lab.docker("swarm join-token worker", host="host2")
+    with pytest.raises(DaemonError, match='Use "docker swarm init" or "docker swarm join"'):
+        lab.docker("node ls", host="host3")
+    with pytest.raises(DaemonError, match="^Error response from daemon: This node is not part of a swarm$"):
+        lab.docker("swarm leave", host="host3")
 
 
 def test_network_ls_scope_and_when_a_worker_sees_the_network(cluster):
@@ -429,3 +435,22 @@ def test_a_global_network_in_use_on_another_host_cannot_be_removed(lab):
     lab.docker("rm -f c2", host="host2")
     assert lab.docker("network rm ov1", host="host1") == "ov1\n"
     assert "ov1" not in lab.docker("network ls", host="host2")
+
+
+def test_a_cluster_store_that_is_not_there_is_refused_before_anything_is_made(lab):
+    lab.docker_host("host1")
+    before = lab.snapshot()
+    with pytest.raises(DockerError, match=r"no store answers at 198\.51\.100\.30:2379; start one first"):
+        lab.docker_host("host2", cluster_store="etcd://198.51.100.30:2379")
+    with pytest.raises(DockerError, match="take etcd://IP:PORT"):
+        lab.docker_host("host2", cluster_store="consul://198.51.100.30:8500")
+    assert lab.snapshot() == before
+    store = start_cluster_store(lab, kind="built-in")
+    lab.docker_host("host2", cluster_store=store)   # now it works, under the same name
+    assert "198.51.100.11" in lab.docker_host("host2").agent_log()
+
+
+def test_a_missing_cluster_store_in_a_fresh_lab_makes_nothing(lab):
+    with pytest.raises(DockerError, match="no store answers"):
+        lab.docker_host("host1", cluster_store="etcd://198.51.100.30:2379")
+    assert lab.nodes() == []

@@ -25,7 +25,7 @@ from .errors import DaemonError, DockerError
 from .model import Container, Network, PortSpec
 from .naming import make_id, now, random_name, short
 from .networks import Networks
-from .overlay import Overlays
+from .overlay import Overlays, check_cluster_store
 
 VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # Docker's container names
 DOCKER0 = "docker0"
@@ -50,6 +50,8 @@ class DockerHost(Networks, Endpoints, Overlays):
     def __init__(self, lab, name: str, *, userland_proxy: bool = True, cluster_store: str | None = None) -> None:
         self.lab, self.name, self.userland_proxy = lab, name, userland_proxy
         self.cluster_store, self.agent = cluster_store, None
+        if cluster_store is not None:
+            check_cluster_store(lab, cluster_store)  # before the host exists: a refusal leaves the lab as it was
         self.networks: dict[str, Network] = {}
         self.containers: dict[str, Container] = {}
         self.bound: dict[tuple[str, str, int], str] = {}  # (proto, host ip, port) -> container id

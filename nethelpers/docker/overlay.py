@@ -39,6 +39,8 @@ KV_IPAM = "docker/network/v1.0/ipam/"
 KV_FIRST_VNI, KV_LAST_VNI = 256, 1000     # libnetwork 0.7's overlay range
 NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
                'connect this node to swarm and try again.')
+WORKER = ("This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please "
+          "run this command on a manager node or promote the current node to a manager.")
 
 
 STORE_NODE, STORE_IP = "kv", "198.51.100.30"
@@ -55,6 +57,26 @@ def start_cluster_store(lab, kind: str | None = None) -> str:
         world.add_host(lab, STORE_NODE, address=STORE_IP, kind="server")
         _, _, lab.__dict__["_store_kind"] = start_store(lab, STORE_NODE, STORE_IP, kind=kind)
     return f"etcd://{STORE_IP}:2379"
+
+
+def check_cluster_store(lab, url: str) -> None:
+    """Refuse a ``--cluster-store`` the lab cannot use, before anything is made: the wrong form,
+    or no store listening there."""
+    import re
+
+    match = re.fullmatch(r"(\w+)://(\d+\.\d+\.\d+\.\d+):(\d+)", url or "")
+    if match is None or match.group(1) != "etcd":
+        raise DockerError(f"cluster_store={url!r}: the lab's Docker 1.11 hosts take etcd://IP:PORT (the lab's stores "
+                          f"speak etcd's v2 API; Consul and ZooKeeper are not built), e.g. the value "
+                          f"nethelpers.docker.start_cluster_store(lab) returns")
+    ip, port = match.group(2), match.group(3)
+    owner = next((name for name, snap in lab.snapshot().items()
+                  if any(a["address"].split("/")[0] == ip for a in snap["addresses"])), None)
+    # who listens there, asked of the owner's sockets (a probe over the LAN would leave ARP traces)
+    listening = owner is not None and lab.node(owner).run(["ss", "-Hltn", f"sport = :{port}"]).stdout.strip()
+    if not listening:
+        raise DockerError(f"dockerd --cluster-store={url}: no store answers at {ip}:{port}; "
+                          f"start one first: store = nethelpers.docker.start_cluster_store(lab)")
 
 
 class Overlays:
@@ -188,8 +210,8 @@ class Overlays:
         swarm = swarm_mod.of(self.lab)
         if not self.in_swarm:
             raise DaemonError(NOT_MANAGER)
-        if swarm.manager != self.name:
-            raise DaemonError(NOT_MANAGER)
+        if swarm.manager != self.name:  # the cluster's errNoManager, for a worker
+            raise DaemonError(WORKER)
         return swarm
 
     # --- networks -----------------------------------------------------------------------------

@@ -454,3 +454,21 @@ def test_a_missing_cluster_store_in_a_fresh_lab_makes_nothing(lab):
     with pytest.raises(DockerError, match="no store answers"):
         lab.docker_host("host1", cluster_store="etcd://198.51.100.30:2379")
     assert lab.nodes() == []
+
+
+def test_a_host_whose_gossip_port_is_taken_cannot_join_and_stays_out(lab):
+    lab.docker_host("host1")
+    lab.docker("swarm init", host="host1")
+    lab.docker_host("host2")
+    squatter = lab.node("host2").start(["python3", "-c", "import socket,time; s=socket.socket(socket.AF_INET, "
+                                        "socket.SOCK_DGRAM); s.bind(('198.51.100.11', 7946)); print('bound', "
+                                        "flush=True); time.sleep(60)"])
+    squatter.wait_for("bound")
+    before = lab.snapshot()
+    token = lab.docker("swarm join-token -q worker", host="host1").strip()
+    with pytest.raises(DockerError, match="the overlay agent of host2 did not start: .*Address already in use"):
+        lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")
+    assert lab.snapshot() == before                   # no docker_gwbridge left behind
+    assert "host2" not in lab.docker("node ls", host="host1")
+    squatter.stop()
+    assert "joined" in lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")

@@ -27,6 +27,7 @@ import sys
 import time
 
 from . import swarm as swarm_mod
+from ..errors import LabError
 from .errors import DaemonError, DockerError
 from .model import Container, Endpoint, Network
 from .naming import mac_for, make_id, networkdb_name, now, short, veth_name
@@ -88,8 +89,14 @@ class Overlays:
                    "--advertise", self.address]
         if self.cluster_store:
             command += ["--cluster-store", self.cluster_store]
-        self.agent = self.node.start(command)
-        self.agent.wait_for("ready", timeout=10)
+        agent = self.node.start(command)
+        try:
+            agent.wait_for(") ready: ", timeout=10)  # (not "ready": "already in use" has it)
+        except LabError:
+            said = agent.stop().strip().splitlines()
+            raise DockerError(f"the overlay agent of {self.name} did not start: {said[-1] if said else 'no output'} "
+                              f"(is something else using port 7946 on {self.address}?)") from None
+        self.agent = agent
 
     def _ask(self, op: str, **request) -> dict:
         answer = self.lab._call("ask", f"agent-{self.name}", dict(request, op=op))
@@ -156,11 +163,25 @@ class Overlays:
         return "This node joined a swarm as a worker.\n"
 
     def _enter_cluster(self, join: str | None = None) -> None:
-        self._ensure_gwbridge()
-        self._start_agent()
-        if join:
-            self._ask("join_cluster", remote=join)
-        self.networks["ingress"] = self._local_network(swarm_mod.of(self.lab).networks["ingress"])
+        """docker_gwbridge, the agent (joining the others'), ingress; all undone if a step fails."""
+        swarm = swarm_mod.of(self.lab)
+        made_gwbridge = GWBRIDGE not in self.networks
+        try:
+            self._ensure_gwbridge()
+            self._start_agent()
+            if join:
+                self._ask("join_cluster", remote=join)
+        except BaseException:
+            if self.agent is not None:
+                self.agent.stop()
+                self.agent = None
+            if made_gwbridge and GWBRIDGE in self.networks:
+                self.remove_network(GWBRIDGE)
+            del swarm.nodes[self.name]
+            if swarm.manager == self.name:
+                del self.lab.__dict__["_swarm"]
+            raise
+        self.networks["ingress"] = self._local_network(swarm.networks["ingress"])
 
     def swarm_leave(self, force: bool = False) -> str:
         swarm = swarm_mod.of(self.lab)

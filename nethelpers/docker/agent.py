@@ -439,8 +439,11 @@ class KVAgent(Agent):
         while True:
             try:
                 event = self.kv.watch("docker", index + 1, timeout=30)
-            except Exception:
-                time.sleep(0.2)
+            except Exception as exc:
+                if getattr(exc, "code", None) == 401:  # "event index cleared": fell too far behind, read it all
+                    index = self._load()
+                else:
+                    time.sleep(0.2)  # the store is out of reach: try again
                 continue
             if event is None:
                 continue

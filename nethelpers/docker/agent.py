@@ -413,9 +413,15 @@ class KVAgent(Agent):
         return f"cluster store {self.store}, advertising {self.me}"
 
     def _load(self) -> int:
-        """Every endpoint the store holds now; the index to watch from."""
-        for key, value in sorted(self.kv.list(ENDPOINTS).items()):
+        """Every endpoint the store holds now (and none it no longer holds); the index to watch from."""
+        listed = self.kv.list(ENDPOINTS)
+        for key, value in sorted(listed.items()):
             self._endpoint_set(key, value, "store")
+        present = {tuple(key.strip("/").split("/")[-2:]) for key in listed}
+        with self.lock:
+            gone = [key for key, peer in self.peers.items() if peer.vtep != self.address and key not in present]
+        for nid, eid in gone:
+            self.peer_delete(nid, eid, "no longer in the store")
         return self.kv.index
 
     def _endpoint_set(self, key: str, value: str, source: str) -> None:

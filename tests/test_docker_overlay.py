@@ -479,3 +479,26 @@ def test_a_host_whose_gossip_port_is_taken_cannot_join_and_stays_out(lab):
     assert "host2" not in lab.docker("node ls", host="host1")
     squatter.stop()
     assert "joined" in lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")
+
+
+@pytest.mark.parametrize("plane", ["swarm", "kv-built-in"])
+def test_a_container_started_while_a_host_is_cut_off_reaches_it_once_it_is_back(lab, plane):
+    if plane == "swarm":
+        swarm(lab, "host2", "host3")
+        lab.docker("network create -d overlay --attachable ov1", host="host1")
+    else:
+        store = start_cluster_store(lab, kind="built-in")
+        for host in HOSTS:
+            lab.docker_host(host, cluster_store=store)
+        lab.docker("network create -d overlay ov1", host="host1")
+    lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
+    lab.node("host3").set_link("eth0", up=False)
+    lab.docker_host("host1").wait_for_entry("ov1", endpoint(lab, "host3", "c3")[0], present=False)
+    started = time.monotonic()
+    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")  # host3 cannot hear it now
+    assert time.monotonic() - started < 3, "run waited for a host that is cut off"
+    lab.node("host3").set_link("eth0", up=True)
+    ip1, _ = endpoint(lab, "host1", "c1")
+    lab.docker_host("host3").wait_for_entry("ov1", ip1)
+    lab.docker_host("host1").wait_for_entry("ov1", endpoint(lab, "host3", "c3")[0])
+    assert pings(lab, "host3", "c3", "c1")

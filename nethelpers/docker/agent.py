@@ -381,6 +381,11 @@ class GossipAgent(Agent):
             self.peer_add(Peer(**{**entry, "aliases": tuple(entry["aliases"])}), f"push/pull from {state['host']}")
         return {"members": len(state["members"]) + 1}
 
+    def op_alive(self) -> dict:
+        """The addresses of the other hosts this agent believes alive."""
+        with self.lock:
+            return {"alive": sorted(a for a, m in self.members.items() if m["state"] == "alive")}
+
     def op_leave_cluster(self) -> None:
         self.announce({"type": "leave"})
         with self.lock:
@@ -484,6 +489,11 @@ class KVAgent(Agent):
 
     def unpublish(self, peer: Peer) -> None:
         self.kv.delete(self._key(peer))
+
+    def op_alive(self) -> dict:
+        """The other hosts registered in the store (their node keys have not expired)."""
+        nodes = [key.strip("/").split("/")[-1].split(":")[0] for key in self.kv.list(NODES)]
+        return {"alive": sorted(a for a in nodes if a != self.address)}
 
     # global networks live in the store too
     def op_kv_get(self, prefix: str) -> dict:

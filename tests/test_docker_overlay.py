@@ -502,3 +502,15 @@ def test_a_container_started_while_a_host_is_cut_off_reaches_it_once_it_is_back(
     lab.docker_host("host3").wait_for_entry("ov1", ip1)
     lab.docker_host("host1").wait_for_entry("ov1", endpoint(lab, "host3", "c3")[0])
     assert pings(lab, "host3", "c3", "c1")
+
+
+def test_watch_fdb_sees_an_entry_arrive_and_go(cluster):
+    lab = cluster
+    daemon1 = lab.docker_host("host1")
+    monitor = daemon1.watch_fdb("ov1")
+    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    assert monitor.lines(1) == "02:42:0a:00:01:04 dev vxlan0 dst 198.51.100.11 link-netnsid 0 self permanent\n"
+    monitor = daemon1.watch_fdb("ov1")
+    lab.docker("rm -f c2", host="host2")
+    assert monitor.lines(1).startswith("Deleted 02:42:0a:00:01:04 dev vxlan0 dst 198.51.100.11")
+    assert "02:00:5e:00:53:ff" not in in_sandbox(lab, "host1", "bridge fdb show")  # the marker is gone

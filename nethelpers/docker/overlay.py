@@ -528,6 +528,31 @@ class Overlays:
                               f"host.netns_of('NETWORK') names the one of an overlay network")
         return self.lab.node(node).run(command)
 
+    def watch_fdb(self, network: str) -> "FdbWatch":
+        """``bridge monitor fdb`` in this host's sandbox of ``network``, started and known to be
+        listening (a marker entry is written and seen first); ``.lines(n)`` then returns the next n
+        changes as it prints them."""
+        node = self.lab.node(f"{self.name}.{self.netns_of(network)}")
+        monitor = node.start("bridge monitor fdb")
+        marker = f"{MARKER_MAC} dev vxlan0 dst {MARKER_VTEP} self"
+
+        def marker_lines() -> list[str]:
+            return [line for line in monitor.output.splitlines() if MARKER_MAC in line]
+
+        deadline = time.monotonic() + 10
+        while not any(line.startswith(MARKER_MAC) for line in marker_lines()):
+            # the monitor has no "ready" line: make the marker entry appear until it reports one
+            if time.monotonic() > deadline:
+                monitor.stop()
+                raise DockerError(f"bridge monitor fdb in {node.name} reported nothing for 10 s")
+            node.run(f"bridge fdb del {marker}")  # (absent the first time: fine)
+            node.run(f"bridge fdb replace {marker} permanent", check=True)
+            time.sleep(0.05)
+        node.run(f"bridge fdb del {marker}", check=True)
+        while not marker_lines()[-1].startswith("Deleted") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return FdbWatch(monitor)
+
     def wait_for_entry(self, network: str, ip: str, present: bool = True, timeout: float = 10) -> float:
         """Wait until this host's agent has (or no longer has) an entry for ``ip`` on ``network``
         — and so has written (or deleted) its FDB and neighbour entries. Returns the seconds waited."""
@@ -553,6 +578,27 @@ class Overlays:
         by_address = {h.address: h.name for h in [self, *self._cluster_hosts()]}
         return [{"Name": networkdb_name(by_address.get(ip, ip)), "IP": ip} for ip in nodes]
 
+
+
+MARKER_MAC, MARKER_VTEP = "02:00:5e:00:53:ff", "192.0.2.1"  # documentation MAC (RFC 7042) and address
+
+
+class FdbWatch:
+    """A running ``bridge monitor fdb`` (see :meth:`Overlays.watch_fdb`)."""
+
+    def __init__(self, monitor) -> None:
+        self.monitor = monitor
+
+    def _changes(self) -> list[str]:
+        return [line for line in self.monitor.output.splitlines() if line.strip() and MARKER_MAC not in line]
+
+    def lines(self, count: int, timeout: float = 10) -> str:
+        """Wait for ``count`` changes (bounded), stop the monitor, and return what it printed."""
+        deadline = time.monotonic() + timeout
+        while len(self._changes()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self.monitor.stop()
+        return "\n".join(self._changes()) + "\n"
 
 
 def _free_ifname(ctr: Container) -> str:

@@ -4,7 +4,8 @@ host's overlay agent) over unix sockets in the sandbox's private ``/run``.
 A unix socket is a file, not a port: it belongs to no network namespace, so the
 sandbox reaches a daemon whatever node it runs in, and nothing of it is visible
 on the machine (``/run`` here is the sandbox's own tmpfs). One request is one JSON
-line; the answer is one JSON line.
+line; the answer is one JSON line. :func:`http` speaks HTTP/1.1 instead, as Docker
+does to its plugins (``/run/docker/plugins/NAME.sock``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import json
 import os
 import re
 import socket
+from http.client import HTTPConnection, HTTPException
 
-from ..errors import CommandTimeout, InvalidName, NotFound
+from ..errors import CommandTimeout, InvalidName, InvalidValue, NotFound
 from .setup import STATE_DIR
 
 SOCKETS = STATE_DIR + "/sockets"
@@ -53,3 +55,59 @@ def ask(name: str, request: dict, timeout: float = 10) -> dict:
     if not data:
         raise NotFound(f"lab daemon {name!r} closed the connection without answering {request.get('op')!r}")
     return json.loads(data)
+
+
+PLUGIN_MIMETYPE = "application/vnd.docker.plugins.v1.2+json"  # moby pkg/plugins/transport
+SOCKET_ROOTS = ("/run/docker/plugins/", SOCKETS + "/")
+
+
+class _UnixConnection(HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("plugin.moby.localhost", timeout=timeout)  # the Host: Docker sends on unix sockets
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.path)
+
+
+def http(name_or_path: str, method: str, path: str, body=None, timeout: float = 10) -> dict:
+    """One HTTP/1.1 request over a unix socket in the sandbox's ``/run``, as Docker's plugin
+    client sends it (``Accept: application/vnd.docker.plugins.v1.2+json``, a JSON body or none).
+
+    Args:
+        name_or_path: a lab daemon's name, or a socket path under /run/docker/plugins/.
+        body: JSON-able data, sent as JSON plus a newline (Go's json.Encoder); None: no body.
+    Returns:
+        ``{"status": 200, "content_type": ..., "json": <decoded body or None>, "text": <raw body>}``.
+    """
+    sock_path = os.path.realpath(name_or_path) if "/" in name_or_path else path_of(name_or_path)
+    if not sock_path.startswith(SOCKET_ROOTS):
+        raise InvalidValue(f"socket {name_or_path!r} is outside the lab's sockets; use a path under "
+                           f"{' or '.join(SOCKET_ROOTS)}")
+    if not isinstance(path, str) or not path.startswith("/") or any(c in path for c in " \r\n"):
+        raise InvalidValue(f"HTTP path {path!r} should look like '/Plugin.Activate'")
+    if not os.path.exists(sock_path):
+        raise NotFound(f"nothing listens on {sock_path}: start the plugin first (it creates its socket there)")
+    data = b"" if body is None else json.dumps(body).encode() + b"\n"
+    connection = _UnixConnection(sock_path, timeout)
+    try:
+        connection.request(method, path, body=data, headers={"Accept": PLUGIN_MIMETYPE})
+        response = connection.getresponse()
+        text = response.read().decode(errors="replace")
+    except socket.timeout:
+        raise CommandTimeout(f"{sock_path} did not answer {method} {path} within {timeout} s") from None
+    except (ConnectionRefusedError, FileNotFoundError):
+        raise NotFound(f"nothing listens on {sock_path} any more (the plugin has exited)") from None
+    except (HTTPException, ConnectionError) as exc:
+        raise NotFound(f"{sock_path} closed the connection during {method} {path} ({exc}); "
+                       f"is the plugin still running?") from None
+    finally:
+        connection.close()
+    try:
+        decoded = json.loads(text) if text.strip() else None
+    except ValueError:
+        decoded = None
+    return {"status": response.status, "content_type": response.getheader("Content-Type", ""),
+            "json": decoded, "text": text}

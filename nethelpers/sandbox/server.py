@@ -166,6 +166,11 @@ class Server:
         ``/run/nethelpers/sockets/NAME`` (e.g. a Docker host's overlay agent); its JSON answer."""
         return daemons.ask(name, request, timeout)
 
+    def rpc_http(self, name_or_path: str, method: str, path: str, body=None, timeout: float = 10) -> dict:
+        """One HTTP/1.1 request over a unix socket in the sandbox's /run (a Docker plugin's
+        ``/run/docker/plugins/NAME.sock``); its status and JSON answer."""
+        return daemons.http(name_or_path, method, path, body, timeout)
+
     def rpc_info(self) -> dict:
         return dict(self.info, pid=os.getpid())
 

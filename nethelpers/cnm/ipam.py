@@ -1,0 +1,140 @@
+"""libnetwork's IPAM contract and its default driver (``ipams/defaultipam``).
+
+The five calls of the contract, with the remote protocol's names and JSON shapes:
+``GetDefaultAddressSpaces``, ``RequestPool``, ``ReleasePool``, ``RequestAddress``,
+``ReleaseAddress``. A pool's ID is ``ADDRESS-SPACE/SUBNET[/SUBPOOL]``, as libnetwork's;
+addresses are handed out lowest free first; the network and broadcast addresses are
+never handed out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..docker.ipam import default_pools
+from .errors import Forbidden, InvalidParameter
+
+GATEWAY_OPTION = ("RequestAddressType", "com.docker.network.gateway")  # ipamapi / netlabel
+
+
+@dataclass
+class _Pool:
+    subnet: ipaddress.IPv4Network
+    sub_pool: ipaddress.IPv4Network | None
+    taken: set = field(default_factory=set)
+    refs: int = 1
+
+    def first_free(self) -> ipaddress.IPv4Address:
+        reserved = {self.subnet.network_address, self.subnet.broadcast_address}
+        for address in self.sub_pool or self.subnet:
+            if address not in self.taken and address not in reserved:
+                return address
+        raise InvalidParameter("no available addresses on this pool",
+                               f"release an address or use a larger subnet than {self.subnet}")
+
+
+class DefaultIpam:
+    """libnetwork's built-in IPAM: local and global address spaces, Docker's default pools.
+
+    Args:
+        pools: the subnets handed out when a request names none (default: Docker's,
+            172.17.0.0/16 first).
+        spaces: the names of the local and global default address spaces.
+    """
+
+    def __init__(self, pools: list | None = None,
+                 spaces: tuple[str, str] = ("LocalDefault", "GlobalDefault")) -> None:
+        self.defaults = [ipaddress.ip_network(p) for p in pools] if pools else default_pools()
+        self.spaces = spaces
+        self.pools: dict[str, _Pool] = {}
+
+    def capabilities(self, req=None) -> dict:
+        return {"RequiresMACAddress": False, "RequiresRequestReplay": False}
+
+    def get_default_address_spaces(self, req=None) -> dict:
+        return {"LocalDefaultAddressSpace": self.spaces[0], "GlobalDefaultAddressSpace": self.spaces[1]}
+
+    def request_pool(self, req: dict) -> dict:
+        """``{"AddressSpace", "Pool", "SubPool", "Options", "V6"}`` -> ``{"PoolID", "Pool", "Data"}``."""
+        space, pool, sub = req.get("AddressSpace") or "", req.get("Pool") or "", req.get("SubPool") or ""
+        what = f'failed to parse pool request for address space "{space}" pool "{pool}" subpool "{sub}"'
+        if not space:
+            raise InvalidParameter(f"{what}: invalid address space", "name an address space")
+        if space not in self.spaces:
+            raise InvalidParameter(f"cannot find address space {space}",
+                                   f"use {self.spaces[0]} or {self.spaces[1]}")
+        if req.get("V6"):
+            raise InvalidParameter("this lab's IPAM is IPv4-only", "leave V6 false")
+        if not pool and sub:
+            raise InvalidParameter(f"{what}: invalid address subpool", "give the Pool the SubPool belongs to")
+        used = [p.subnet for k, p in self.pools.items() if k.startswith(space + "/")]
+        if not pool:
+            for candidate in self.defaults:
+                if not any(candidate.overlaps(u) for u in used):
+                    return self._add(space, candidate, None)
+            raise InvalidParameter("all predefined address pools have been fully subnetted",
+                                   "release a pool or ask for an explicit one")
+        try:
+            subnet = ipaddress.ip_network(pool, strict=False)
+            child = ipaddress.ip_network(sub, strict=False) if sub else None
+        except ValueError:
+            raise InvalidParameter(f"{what}: invalid address pool", "give a CIDR such as 10.1.0.0/24") from None
+        if subnet.version != 4 or (child and child.version != 4):
+            raise InvalidParameter("this lab's IPAM is IPv4-only", f"{pool} is IPv6")
+        if child and not child.subnet_of(subnet):
+            raise InvalidParameter(f"{what}: invalid address subpool", f"{sub} is not inside {subnet}")
+        key = self._key(space, subnet, child)
+        if key in self.pools:  # "Multiple identical calls must return the same result"
+            self.pools[key].refs += 1
+            return {"PoolID": key, "Pool": str(subnet), "Data": {}}
+        if any(subnet.overlaps(u) for u in used):
+            raise Forbidden("invalid pool request: Pool overlaps with other one on this address space",
+                            f"choose a subnet that overlaps none of {', '.join(map(str, used))}")
+        return self._add(space, subnet, child)
+
+    def _key(self, space, subnet, child) -> str:
+        return f"{space}/{subnet}" + (f"/{child}" if child else "")
+
+    def _add(self, space, subnet, child) -> dict:
+        key = self._key(space, subnet, child)
+        self.pools[key] = _Pool(subnet, child)
+        return {"PoolID": key, "Pool": str(subnet), "Data": {}}
+
+    def _pool(self, pool_id: str) -> _Pool:
+        if pool_id not in self.pools:
+            raise InvalidParameter(f"invalid pool id: {pool_id}", "use a PoolID that RequestPool returned")
+        return self.pools[pool_id]
+
+    def release_pool(self, req: dict) -> dict:
+        pool = self._pool(req.get("PoolID", ""))
+        pool.refs -= 1
+        if pool.refs <= 0:
+            del self.pools[req["PoolID"]]
+        return {}
+
+    def request_address(self, req: dict) -> dict:
+        """``{"PoolID", "Address", "Options"}`` -> ``{"Address": "A.B.C.D/LEN", "Data"}``."""
+        pool = self._pool(req.get("PoolID", ""))
+        if req.get("Address"):
+            try:
+                address = ipaddress.ip_address(req["Address"])
+            except ValueError:
+                raise InvalidParameter(f"invalid preferred address: {req['Address']}",
+                                       "give an address such as 10.1.0.5") from None
+            if address not in pool.subnet:
+                raise InvalidParameter("requested address is out of range", f"{address} is not in {pool.subnet}")
+            if address in pool.taken:
+                raise Forbidden("Address already in use", f"{address} is taken; ask for another or for none")
+        else:
+            address = pool.first_free()
+        pool.taken.add(address)
+        return {"Address": f"{address}/{pool.subnet.prefixlen}", "Data": {}}
+
+    def release_address(self, req: dict) -> dict:
+        pool = self._pool(req.get("PoolID", ""))
+        try:
+            pool.taken.discard(ipaddress.ip_address(req.get("Address", "")))
+        except ValueError:
+            raise InvalidParameter(f"invalid address: {req.get('Address')}", "give an IPv4 address") from None
+        return {}

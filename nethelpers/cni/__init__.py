@@ -1,0 +1,13 @@
+"""CNI in the lab: a runtime in the spirit of libcni/cnitool that runs the real reference plugins.
+
+``Runtime(lab, "host").add(conflist, "pod1")`` executes the plugins of a network
+configuration in a node playing the Kubernetes node, exactly as SPEC 1.1.0 says; see
+:mod:`nethelpers.cni.runtime`. ``python -m nethelpers cni`` is the cnitool-like command.
+"""
+
+from .config import SPEC_VERSION, NetworkConfigList, load
+from .errors import CODES, CNIError
+from .runtime import NETWORKS_DIR, PLUGIN_DIR, Exchange, Outcome, Runtime
+
+__all__ = ["CODES", "CNIError", "Exchange", "NETWORKS_DIR", "NetworkConfigList", "Outcome", "PLUGIN_DIR",
+           "Runtime", "SPEC_VERSION", "load"]

@@ -1,0 +1,411 @@
+"""A CNI runtime in the spirit of libcni: it executes plugins for ADD, CHECK, DEL, GC, STATUS, VERSION.
+
+The plugins run in a lab node playing the Kubernetes node (``host``), the way kubelet's
+container runtime runs them: the parameters in ``CNI_*`` environment variables, the
+plugin's configuration on stdin (with ``name``, ``cniVersion``, ``prevResult`` and
+``runtimeConfig`` injected, ``capabilities`` removed), the result or the error on stdout.
+A container is a lab node; its namespace is ``/run/netns/<node>`` (``CNI_NETNS``).
+
+Lab defaults, said once here: plugins are looked up in ``/usr/lib/cni``, ``/opt/cni/bin``
+and ``PLUGIN_DIR`` (the course's own plugins); results are cached in the sandbox's
+``/run/nethelpers/cni/results``; a host-local ``ipam`` without ``dataDir`` gets
+``/run/nethelpers/cni/networks`` (libcni's default ``/var/lib/cni/networks`` would be on
+the machine). Every call made to a plugin is kept as an :class:`Exchange`.
+
+Example::
+
+    runtime = Runtime(lab, "host")
+    net = {"cniVersion": "1.0.0", "name": "pods", "plugins": [
+        {"type": "bridge", "bridge": "cni0", "isGateway": True,
+         "ipam": {"type": "host-local", "subnet": "10.22.0.0/24"}},
+        {"type": "portmap", "capabilities": {"portMappings": True}}]}
+    added = runtime.add(net, "pod1", capability_args={"portMappings": [
+        {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]})
+    added.result["ips"][0]["address"]          # '10.22.0.2/24'
+    runtime.delete(net, "pod1")                # portmap then bridge; again: still fine
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+
+from ..errors import LabError
+from . import cache, result as result_schema
+from .config import SPEC_VERSION, NetworkConfigList, check_name, load, version_key
+from .errors import CNIError
+from .exchange import Exchange, Outcome
+from .params import attachment_ref, check_ifname, cni_args
+
+PLUGIN_DIR = os.path.join(os.path.dirname(__file__), "plugins")
+SYSTEM_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+NETWORKS_DIR = "/run/nethelpers/cni/networks"
+_FIXES = {
+    1: 'offer a version the plugin supports in "cniVersion"/"cniVersions"',
+    2: "remove or correct the field the message names",
+    3: "the container is gone: nothing to clean up for it",
+    4: "check the container ID, interface name and namespace given to the runtime",
+    7: "correct the plugin's configuration as the details say",
+    11: "try again in a moment",
+    50: "the plugin cannot add containers now; see its details",
+    51: "the plugin cannot add containers now; see its details",
+}
+
+
+class Runtime:
+    """Executes network configurations against containers of a lab, as libcni does.
+
+    Args:
+        lab: the lab.
+        host: the node that plays the machine the runtime runs on (name or Node).
+        plugin_dirs: more directories to search after ``/usr/lib/cni``, ``/opt/cni/bin``
+            and ``PLUGIN_DIR`` (``CNI_PATH`` lists them all).
+        negotiate: pick the highest version offered by the configuration that every plugin
+            of the list and every IPAM plugin it names support (asked with VERSION, spec
+            section 1 "Version considerations");
+            False sends the configuration's highest version as it is.
+        timeout: seconds a plugin may run.
+    """
+
+    def __init__(self, lab, host="host", *, plugin_dirs: tuple[str, ...] = (), negotiate: bool = True,
+                 timeout: float = 30) -> None:
+        self.lab = lab
+        self.host = lab.node(host) if isinstance(host, str) else host
+        self.path = [*SYSTEM_DIRS, PLUGIN_DIR, *plugin_dirs]
+        self.negotiate = negotiate
+        self.timeout = timeout
+        self._versions: dict[str, dict] = {}
+
+    # --- attachments: ADD, CHECK, DEL -------------------------------------------------
+    def add(self, config, container, *, ifname: str = "eth0", container_id: str | None = None,
+            args=None, capability_args: dict | None = None, cleanup: bool = True) -> Outcome:
+        """ADD: execute every plugin in order, each given the previous one's result; cache the last.
+
+        Args:
+            config: a .conflist/.conf path, JSON text, dict or NetworkConfigList.
+            container: the container's node (name or Node); ``CNI_NETNS=/run/netns/<node>``.
+            container_id: ``CNI_CONTAINERID`` (default: the node's name).
+            args: ``CNI_ARGS``, as {"K": "V"} or "K=V;K2=V2".
+            capability_args: e.g. {"portMappings": [...]}; each plugin gets, in ``runtimeConfig``,
+                those its ``capabilities`` declare.
+            cleanup: on failure, DEL (in reverse) the plugins whose ADD succeeded before raising
+                (the spec requires a DEL after a failed ADD; the failed plugin undoes its own
+                work), so the lab is left as it was.
+
+        Returns:
+            An Outcome whose ``result`` is the final result.
+
+        Raises:
+            CNIError: a plugin failed (code, msg, details as it printed them), or the input is invalid.
+        """
+        conf = load(config)
+        cid, netns, ifname = self._attachment(container, container_id, ifname, must_exist=True)
+        args_text = cni_args(args)
+        outcome = Outcome("ADD", conf.name, "", cid, ifname)
+        record = cache.load(self.host, conf.name, cid, ifname)
+        if record is not None:
+            raise CNIError(None, f"{cid}/{ifname} is already attached to network {conf.name!r}",
+                           fix="a runtime must not ADD twice without a DEL in between (spec, ADD): "
+                               "delete it first")
+        outcome.cni_version = self._negotiate(conf, outcome)
+        prev, done = None, 0
+        try:
+            for plugin in conf.plugins:
+                request = self._request(conf, plugin, outcome.cni_version, prev, capability_args or {})
+                prev = self._exec(plugin["type"], "ADD", request, outcome, cid, netns, ifname, args_text)
+                done += 1
+                found = result_schema.problems(prev, outcome.cni_version)
+                if found:
+                    raise CNIError(6, "invalid result", "; ".join(found), plugin=plugin["type"], command="ADD",
+                                   exchanges=outcome.exchanges,
+                                   fix="the plugin's output does not follow SPEC 1.1.0 section 5")
+        except CNIError as error:
+            if cleanup and done:
+                self._undo_add(conf.plugins[:done], conf, outcome, cid, netns, ifname, args_text,
+                               capability_args or {}, prev)
+            error.exchanges = outcome.exchanges
+            raise
+        outcome.result = prev
+        cache.save(self.host, {"containerId": cid, "config": conf.raw, "ifName": ifname,
+                               "networkName": conf.name, "netns": netns, "cniArgs": args_text,
+                               "capabilityArgs": capability_args or {}, "result": prev})
+        return outcome
+
+    def check(self, config, container, *, ifname: str = "eth0", container_id: str | None = None,
+              args=None, capability_args: dict | None = None) -> Outcome:
+        """CHECK: every plugin in order, each given the cached ADD result as ``prevResult``.
+
+        Returns at once when the list sets ``disableCheck`` (see ``notes``). Arguments left
+        out are those of the ADD (the spec wants the same parameters).
+        """
+        conf = load(config)
+        cid, netns, ifname = self._attachment(container, container_id, ifname, must_exist=True)
+        outcome = Outcome("CHECK", conf.name, "", cid, ifname)
+        if conf.disable_check:
+            outcome.cni_version = conf.cni_version
+            outcome.notes.append("disableCheck is true: CHECK is not called, and succeeds (spec, CHECK)")
+            return outcome
+        record = cache.load(self.host, conf.name, cid, ifname)
+        if record is None:
+            raise CNIError(3, f"{cid}/{ifname} is not attached to network {conf.name!r}",
+                           "there is no cached ADD result for it",
+                           fix="a runtime must not CHECK what it has not ADDed (spec, CHECK): add it first")
+        outcome.cni_version = self._negotiate(conf, outcome)
+        if version_key(outcome.cni_version) < (0, 4, 0):
+            raise CNIError(1, f"configuration version {outcome.cni_version!r} does not support the CHECK command",
+                           fix='CHECK came with 0.4.0: set "cniVersion" to "0.4.0" or later')
+        args_text = cni_args(args) if args is not None else record.get("cniArgs", "")
+        caps = capability_args if capability_args is not None else record.get("capabilityArgs", {})
+        for plugin in conf.plugins:
+            request = self._request(conf, plugin, outcome.cni_version, record["result"], caps)
+            self._exec(plugin["type"], "CHECK", request, outcome, cid, netns, ifname, args_text)
+        return outcome
+
+    def delete(self, config, container, *, ifname: str = "eth0", container_id: str | None = None,
+               args=None, capability_args: dict | None = None) -> Outcome:
+        """DEL: every plugin in reverse order, each given the cached ADD result; then drop the cache.
+
+        Idempotent, as the spec requires of plugins: a second DEL (no cached result any more)
+        runs the plugins again without ``prevResult`` and they succeed. The container's node
+        may be gone already. Arguments left out are those of the ADD.
+        """
+        conf = load(config)
+        cid, netns, ifname = self._attachment(container, container_id, ifname, must_exist=False)
+        outcome = Outcome("DEL", conf.name, "", cid, ifname)
+        outcome.cni_version = self._negotiate(conf, outcome)
+        record = cache.load(self.host, conf.name, cid, ifname) or {}
+        if not record:
+            outcome.notes.append("no cached ADD result: plugins get no prevResult")
+        args_text = cni_args(args) if args is not None else record.get("cniArgs", "")
+        caps = capability_args if capability_args is not None else record.get("capabilityArgs", {})
+        self._delete(conf, outcome, cid, netns, ifname, args_text, caps, record.get("result"))
+        return outcome
+
+    # --- network-wide: GC, STATUS, VERSION ---------------------------------------------
+    def gc(self, config, valid=None) -> Outcome:
+        """GC: DEL every cached attachment of the network not in ``valid``, then GC each plugin.
+
+        Args:
+            valid: the attachments still in use, as (container ID, ifname) pairs or
+                {"containerID", "ifname"} dicts. None (what ``cnitool gc`` sends) treats every
+                cached attachment as stale and gives plugins no list.
+
+        The plugins get ``GC`` only when the version in use is 1.1.0 or later (libcni does the
+        same), with ``cni.dev/valid-attachments`` (and ``cni.dev/attachments``, the spec's
+        spelling). Errors do not stop it; they are raised together at the end (``errors``).
+        """
+        conf = load(config)
+        outcome = Outcome("GC", conf.name, conf.cni_version)
+        if conf.disable_gc:
+            outcome.notes.append("disableGC is true: nothing is collected")
+            return outcome
+        wanted = None if valid is None else [attachment_ref(item) for item in valid]
+        keep = {(a["containerID"], a["ifname"]) for a in wanted or []}
+        errors: list[CNIError] = []
+        outcome.cni_version = self._negotiate(conf, outcome)
+        for record in cache.attachments(self.host, conf.name):
+            if (record["containerId"], record["ifName"]) in keep:
+                continue
+            outcome.notes.append(f"stale attachment {record['containerId']}/{record['ifName']}: DEL")
+            try:
+                self._delete(conf, outcome, record["containerId"], record.get("netns", ""), record["ifName"],
+                             record.get("cniArgs", ""), record.get("capabilityArgs", {}), record.get("result"))
+            except CNIError as error:
+                errors.append(error)
+        if version_key(outcome.cni_version) < (1, 1, 0):
+            outcome.notes.append(f"version {outcome.cni_version} has no GC command: plugins not asked")
+        else:
+            for plugin in conf.plugins:
+                request = self._request(conf, plugin, outcome.cni_version)
+                if wanted is not None:
+                    request["cni.dev/valid-attachments"] = wanted
+                    request["cni.dev/attachments"] = wanted
+                try:
+                    self._exec(plugin["type"], "GC", request, outcome)
+                except CNIError as error:
+                    errors.append(error)
+        if errors:
+            first = errors[0]
+            raise CNIError(first.code, f"GC of network {conf.name!r} had {len(errors)} error(s)",
+                           " | ".join(str(e) for e in errors), exchanges=outcome.exchanges, errors=errors,
+                           fix="GC went on after each error (spec, GC); fix the causes and run it again")
+        return outcome
+
+    def status(self, config) -> Outcome:
+        """STATUS: ask each plugin whether it can ADD now; the first error is raised (code 50/51).
+
+        With a version before 1.1.0 no plugin knows STATUS: it succeeds without asking
+        (libcni does the same; see ``notes``).
+        """
+        conf = load(config)
+        outcome = Outcome("STATUS", conf.name, conf.cni_version)
+        outcome.cni_version = self._negotiate(conf, outcome)
+        if version_key(outcome.cni_version) < (1, 1, 0):
+            outcome.notes.append(f"version {outcome.cni_version} has no STATUS command: plugins not asked")
+            return outcome
+        for plugin in conf.plugins:
+            self._exec(plugin["type"], "STATUS", self._request(conf, plugin, outcome.cni_version), outcome)
+        return outcome
+
+    def version(self, plugin_type: str, cni_version: str = SPEC_VERSION) -> dict:
+        """VERSION: the plugin's ``{"cniVersion", "supportedVersions"}``."""
+        outcome = Outcome("VERSION", "", cni_version)
+        return self._version(plugin_type, cni_version, outcome)
+
+    # --- the cache ---------------------------------------------------------------------
+    def cached(self, config, container, *, ifname: str = "eth0", container_id: str | None = None) -> dict | None:
+        """The cached ADD result of an attachment (None when it is not attached)."""
+        conf = load(config)
+        cid, _, ifname = self._attachment(container, container_id, ifname, must_exist=False)
+        record = cache.load(self.host, conf.name, cid, ifname)
+        return None if record is None else record["result"]
+
+    def attachments(self, network: str | None = None) -> list[dict]:
+        """The cached attachments (libcni ``GetCachedAttachments``): containerId, ifName, netns, ..."""
+        return cache.attachments(self.host, network)
+
+    # --- how plugins are executed -------------------------------------------------------
+    def find(self, plugin_type: str) -> str:
+        """The plugin's executable, first found along ``CNI_PATH``."""
+        for directory in self.path:
+            candidate = os.path.join(directory, plugin_type)
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+        raise CNIError(None, f'failed to find plugin "{plugin_type}" in path {self.path}',
+                       fix="check the plugin's \"type\" (installed ones: "
+                           + ", ".join(sorted(self._installed())) + ")")
+
+    def _installed(self) -> set[str]:
+        names = set()
+        for directory in self.path:
+            if os.path.isdir(directory):
+                names.update(n for n in os.listdir(directory) if os.access(os.path.join(directory, n), os.X_OK))
+        return names
+
+    def _request(self, conf: NetworkConfigList, plugin: dict, cni_version: str, prev: dict | None = None,
+                 capability_args: dict | None = None) -> dict:
+        """The plugin's configuration as sent on stdin (spec section 3, "Deriving request configuration").
+
+        GC and STATUS (``capability_args`` None) only get ``name`` and ``cniVersion``.
+        """
+        request = {"cniVersion": cni_version, "name": conf.name}   # first, as in the spec's examples
+        request.update((k, copy.deepcopy(v)) for k, v in plugin.items() if k not in request)
+        ipam = request.get("ipam")
+        if isinstance(ipam, dict) and ipam.get("type") == "host-local" and "dataDir" not in ipam:
+            ipam["dataDir"] = NETWORKS_DIR
+        if capability_args is None:
+            return request
+        capabilities = request.pop("capabilities", {}) or {}
+        runtime_config = {key: value for key, value in capability_args.items() if capabilities.get(key)}
+        request.pop("runtimeConfig", None)
+        if runtime_config:
+            request["runtimeConfig"] = runtime_config
+        if prev is not None:
+            request["prevResult"] = prev
+        return request
+
+    def _exec(self, plugin_type: str, command: str, request: dict, outcome: Outcome, container_id: str = "",
+              netns: str = "", ifname: str = "", args: str = "") -> dict | None:
+        """Run one plugin in the host node; its stdout decoded, or its error raised as CNIError."""
+        path = self.find(plugin_type)
+        env = {"CNI_COMMAND": command, "CNI_CONTAINERID": container_id, "CNI_NETNS": netns,
+               "CNI_ARGS": args, "CNI_IFNAME": ifname, "CNI_PATH": ":".join(self.path)}
+        start = time.monotonic()
+        reply = self.host.run(["env", *(f"{k}={v}" for k, v in env.items()), path],
+                              input=json.dumps(request), timeout=self.timeout)
+        exchange = Exchange(plugin_type, command, env, request, reply.rc, None, reply.stderr,
+                            round(time.monotonic() - start, 3), path)
+        outcome.exchanges.append(exchange)
+        text = reply.stdout.strip()
+        try:
+            exchange.response = json.loads(text) if text else None
+        except json.JSONDecodeError:
+            if reply.rc == 0:
+                raise CNIError(6, "failed to decode the plugin's output", text[:300], plugin=plugin_type,
+                               command=command, exchanges=outcome.exchanges,
+                               fix="a plugin must print one JSON object on stdout") from None
+        if reply.rc != 0:
+            raise _plugin_error(plugin_type, command, reply, exchange.response, outcome)
+        return exchange.response
+
+    def _version(self, plugin_type: str, cni_version: str, outcome: Outcome) -> dict:
+        if plugin_type not in self._versions:
+            info = self._exec(plugin_type, "VERSION", {"cniVersion": cni_version}, outcome)
+            if not isinstance(info, dict) or not isinstance(info.get("supportedVersions"), list):
+                raise CNIError(6, "failed to decode version info", json.dumps(info), plugin=plugin_type,
+                               command="VERSION", fix="VERSION must print {\"cniVersion\", \"supportedVersions\"}")
+            self._versions[plugin_type] = info
+        return self._versions[plugin_type]
+
+    def _negotiate(self, conf: NetworkConfigList, outcome: Outcome) -> str:
+        """The highest version the configuration offers that every plugin in it supports.
+
+        The delegated IPAM plugins it names count too: they get the same configuration.
+        """
+        if not self.negotiate:
+            return conf.cni_version
+        ipams = [p["ipam"]["type"] for p in conf.plugins
+                 if isinstance(p.get("ipam"), dict) and isinstance(p["ipam"].get("type"), str)]
+        supported = {t: set(self._version(t, conf.cni_version, outcome)["supportedVersions"])
+                     for t in dict.fromkeys(conf.types + ipams)}
+        for version in conf.versions:
+            if all(version in versions for versions in supported.values()):
+                if version != conf.versions[0]:
+                    outcome.notes.append(f"version {version}: the highest the configuration offers that "
+                                         f"{', '.join(supported)} support")
+                return version
+        lacking = [t for t, versions in supported.items() if conf.versions[0] not in versions]
+        raise CNIError(1, "incompatible CNI versions",
+                       f"the configuration offers {conf.versions}; "
+                       + "; ".join(f'plugin "{t}" supports {sorted(supported[t], key=version_key)}'
+                                   for t in lacking),
+                       exchanges=outcome.exchanges,
+                       fix='add a version every plugin supports to "cniVersions" '
+                           '(the reference plugins 1.1.x speak up to 1.0.0)')
+
+    def _delete(self, conf, outcome, cid, netns, ifname, args_text, caps, prev, plugins=None) -> None:
+        if version_key(outcome.cni_version) < (0, 4, 0):
+            prev = None    # prevResult on DEL came with 0.4.0
+        for plugin in reversed(conf.plugins if plugins is None else plugins):
+            request = self._request(conf, plugin, outcome.cni_version, prev, caps)
+            self._exec(plugin["type"], "DEL", request, outcome, cid, netns, ifname, args_text)
+        cache.remove(self.host, conf.name, cid, ifname)
+
+    def _undo_add(self, plugins, conf, outcome, cid, netns, ifname, args_text, caps, prev) -> None:
+        """After a failed ADD: DEL the plugins that had succeeded, last first."""
+        try:
+            self._delete(conf, outcome, cid, netns, ifname, args_text, caps, prev, plugins)
+            outcome.notes.append(f"ADD failed: DEL sent to {', '.join(p['type'] for p in reversed(plugins))}")
+        except (CNIError, LabError) as error:
+            outcome.notes.append(f"ADD failed and the DEL after it failed too: {error}")
+
+    def _attachment(self, container, container_id, ifname, *, must_exist: bool) -> tuple[str, str, str]:
+        """(CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME), checked as libcni checks them."""
+        name = getattr(container, "name", container)
+        if not isinstance(name, str) or not name:
+            raise CNIError(4, "invalid CNI_NETNS", repr(container),
+                           fix="give the container's node (a Node or its name)")
+        if must_exist:
+            self.lab.node(name)   # NotFound names the nodes there are
+        cid = check_name(name if container_id is None else container_id, "containerID", code=4)
+        check_ifname(ifname)
+        return cid, f"/run/netns/{name}", ifname
+
+
+def _plugin_error(plugin_type: str, command: str, reply, response, outcome: Outcome) -> CNIError:
+    """A failed plugin's error result as a CNIError (libcni: stdout JSON, else its stderr)."""
+    if isinstance(response, dict) and "code" in response:
+        code = response.get("code")
+        msg = str(response.get("msg", ""))
+        fix = _FIXES.get(code, "")
+        if plugin_type == "portmap" and command == "CHECK" and "ipv6" in msg:
+            fix = ("a known bug of portmap before 1.2 (containernetworking/plugins#819): its CHECK looks for "
+                   "IPv6 rules it never made; set \"disableCheck\": true on this list")
+        return CNIError(code, msg, str(response.get("details", "") or ""), plugin=plugin_type, command=command,
+                        exchanges=outcome.exchanges, fix=fix)
+    text = (reply.stderr or reply.stdout).strip()
+    return CNIError(None, f"netplugin failed with exit status {reply.rc}", text[-500:], plugin=plugin_type,
+                    command=command, exchanges=outcome.exchanges,
+                    fix="the plugin printed no error result; its output is in the details")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 
 
@@ -22,8 +23,11 @@ class Exchange:
 
     def as_text(self) -> str:
         """Like a shell session: the variables, the plugin, stdin, then the exit status and stdout."""
-        env = " ".join(f"{k}={v}" for k, v in self.env.items() if v)
-        lines = [f"$ {env} {self.path or self.plugin} <<EOF",
+        # the package's own plugin directory is shown by name, so the text is the same wherever it is installed
+        own = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
+        env = " ".join(f"{k}={v.replace(own, '<nethelpers>/cni/plugins')}" for k, v in self.env.items() if v)
+        path = (self.path or self.plugin).replace(own, "<nethelpers>/cni/plugins")
+        lines = [f"$ {env} {path} <<EOF",
                  json.dumps(self.request, indent=2) if self.request is not None else "", "EOF",
                  f"[exit {self.rc}]"]
         if self.response is not None:

@@ -514,3 +514,11 @@ def test_watch_fdb_sees_an_entry_arrive_and_go(cluster):
     lab.docker("rm -f c2", host="host2")
     assert monitor.lines(1).startswith("Deleted 02:42:0a:00:01:04 dev vxlan0 dst 198.51.100.11")
     assert "02:00:5e:00:53:ff" not in in_sandbox(lab, "host1", "bridge fdb show")  # the marker is gone
+
+
+def test_an_internal_bridge_network_joins_next_to_the_gateway_endpoint_without_a_name_clash(cluster):
+    lab = cluster
+    lab.docker("network create --internal back", host="host1")
+    lab.docker("network connect back c1", host="host1")              # c1 has eth0 (ov1) and eth1 (gwbridge)
+    names = lab.docker("exec c1 ip -br link", host="host1")
+    assert "eth2@" in names and "default via 172.18.0.1 dev eth1" in lab.docker("exec c1 ip route", host="host1")

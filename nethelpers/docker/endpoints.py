@@ -27,7 +27,7 @@ class Endpoints:
             return self._attach_overlay(ctr, net, ip=ip, aliases=aliases)
         address = net.pool.allocate(ip)
         ep_id = make_id(self.name, "endpoint", net.id, ctr.id)
-        ifname = f"eth{_free_index(ctr)}"
+        ifname = free_ifname(ctr)
         mac = ctr.mac_address if ctr.mac_address and not ctr.endpoints else mac_for(str(address))
         ep = Endpoint(ep_id, net, ifname, veth_name(ep_id) if net.driver == "bridge" else "", address, mac,
                       aliases=aliases, requested_ip=ip)
@@ -156,25 +156,22 @@ class Endpoints:
             if not ep.network.user_defined:
                 continue
             if ep.network.driver == "overlay":  # everyone on it, on every host: the agent's table
-                for name, aliases, ip in self.overlay_names(ep.network):
-                    for dns_name in [name, *aliases] + [f"{n}.{ep.network.name}" for n in [name, *aliases]]:
-                        names.setdefault(dns_name.lower(), [])
-                        if ip not in names[dns_name.lower()]:
-                            names[dns_name.lower()].append(ip)
-                continue
-            for cid, other_ep in ep.network.endpoints.items():
-                other = self._by_id(cid)
-                plain = [other.name, *other_ep.aliases, short(other.id)]
+                members = [([name, *aliases], ip) for name, aliases, ip in self.overlay_names(ep.network)]
+            else:
+                members = [([self._by_id(cid).name, *other.aliases, short(cid)], str(other.ip))
+                           for cid, other in ep.network.endpoints.items()]
+            for plain, ip in members:
                 for dns_name in plain + [f"{n}.{ep.network.name}" for n in plain]:
-                    names.setdefault(dns_name.lower(), [])
-                    if str(other_ep.ip) not in names[dns_name.lower()]:
-                        names[dns_name.lower()].append(str(other_ep.ip))
+                    addresses = names.setdefault(dns_name.lower(), [])
+                    if ip not in addresses:
+                        addresses.append(ip)
         return names
 
     def _by_id(self, cid: str) -> Container:
         return next(c for c in self.containers.values() if c.id == cid)
 
 
-def _free_index(ctr: Container) -> int:
-    used = {int(ep.ifname[3:]) for ep in ctr.endpoints.values()}
-    return next(i for i in range(len(used) + 1) if i not in used)
+def free_ifname(ctr: Container) -> str:
+    """The lowest ``ethN`` the container does not use (its docker_gwbridge endpoint counts too)."""
+    used = {ep.ifname for ep in ctr.endpoints.values()} | ({ctr.gateway_ep.ifname} if ctr.gateway_ep else set())
+    return next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)

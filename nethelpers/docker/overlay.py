@@ -29,6 +29,8 @@ import time
 from . import swarm as swarm_mod
 from ..errors import LabError
 from .errors import DaemonError, DockerError
+from .endpoints import free_ifname
+from .ipam import Pool, new_pool
 from .model import Container, Endpoint, Network
 from .naming import mac_for, make_id, networkdb_name, now, veth_name
 
@@ -303,7 +305,6 @@ class Overlays:
         for value in items.values():
             record = json.loads(value)
             pool_net = ipaddress.ip_network(record["subnet"])
-            from .ipam import Pool
             spec = swarm_mod.OverlaySpec(record["id"], record["name"], record["vni"],
                                          Pool(pool_net, ipaddress.ip_address(record["gateway"])),
                                          True, record["internal"], record["created"])
@@ -326,7 +327,6 @@ class Overlays:
             network = next(s for s in swarm_mod.DEFAULT_POOL.subnets(new_prefix=24)
                            if not any(s.overlaps(t) for t in taken))
             subnet = str(network)
-        from .ipam import new_pool
         pool = new_pool([s.pool.subnet for s in specs.values()], subnet, gateway, None)
         record = {"name": name, "id": make_id("kv", self.cluster_store, "network", name), "vni": vni,
                   "subnet": str(pool.subnet), "gateway": str(pool.gateway), "internal": internal,
@@ -378,7 +378,7 @@ class Overlays:
             address = net.pool.allocate(ip)
         ep_id = make_id(self.name, "endpoint", net.id, ctr.id)
         mac = ctr.mac_address if ctr.mac_address and not ctr.endpoints else mac_for(str(address))
-        ifname = _free_ifname(ctr)
+        ifname = free_ifname(ctr)
         sandbox = self._sandbox_of(net)
         first = not net.endpoints
         index = next(i for i in range(len(net.endpoints) + 1)
@@ -439,7 +439,7 @@ class Overlays:
         gw = self._ensure_gwbridge()
         address = gw.pool.allocate()
         ep_id = make_id(self.name, "endpoint", gw.id, ctr.id)
-        ifname = _free_ifname(ctr)
+        ifname = free_ifname(ctr)
         ep = Endpoint(ep_id, gw, ifname, veth_name(ep_id), address, mac_for(str(address)))
         node = self._in(ctr)
         try:
@@ -600,7 +600,3 @@ class FdbWatch:
         self.monitor.stop()
         return "\n".join(self._changes()) + "\n"
 
-
-def _free_ifname(ctr: Container) -> str:
-    used = {ep.ifname for ep in ctr.endpoints.values()} | ({ctr.gateway_ep.ifname} if ctr.gateway_ep else set())
-    return next(f"eth{i}" for i in range(len(used) + 1) if f"eth{i}" not in used)

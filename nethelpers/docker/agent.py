@@ -167,11 +167,18 @@ class Agent:
             return {"entries": sorted(entries, key=lambda e: e["ip"]),
                     "nodes": sorted(self.network_nodes.get(nid, ()))}
 
-    def op_wait(self, nid: str, eid: str, present: bool, timeout: float = 5) -> dict:
-        """Until the entry is (or is no longer) known here — and so programmed."""
+    def op_wait(self, nid: str, present: bool, eid: str | None = None, ip: str | None = None,
+                timeout: float = 5) -> dict:
+        """Until the entry of endpoint ``eid`` (or of address ``ip``) is, or is no longer, known
+        here — and so programmed."""
+        def known() -> bool:
+            if eid is not None:
+                return (nid, eid) in self.peers
+            return any(p.nid == nid and p.ip.split("/")[0] == ip for p in self.peers.values())
+
         deadline = time.monotonic() + timeout
         with self.lock:
-            while ((nid, eid) in self.peers) != present:
+            while known() != present:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return {"ok": False}

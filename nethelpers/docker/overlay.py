@@ -558,11 +558,12 @@ class Overlays:
         — and so has written (or deleted) its FDB and neighbour entries. Returns the seconds waited."""
         net = self.network(network)
         start = time.monotonic()
-        while any(e["ip"].split("/")[0] == ip for e in self._ask("table", nid=net.id)["entries"]) != present:
-            if time.monotonic() - start > timeout:
-                raise DockerError(f"after {timeout} s the agent of {self.name} still "
-                                  f"{'has no' if present else 'has an'} entry for {ip} on {net.name}")
-            time.sleep(0.05)
+        # the agent answers when its table changes (no polling); the socket waits a little longer than it
+        if not self.lab._call("ask", f"agent-{self.name}", {"op": "wait", "nid": net.id, "ip": ip,
+                                                             "present": present, "timeout": timeout},
+                              timeout + 5)["ok"]:
+            raise DockerError(f"after {timeout} s the agent of {self.name} still "
+                              f"{'has no' if present else 'has an'} entry for {ip} on {net.name}")
         return time.monotonic() - start
 
     def overlay_names(self, net: Network) -> list[tuple[str, list[str], str]]:

@@ -21,16 +21,19 @@ ENDPOINT = ("#ffffff", "#c47a1e")
 NETWORK = ("#e8e0f8", "#6b4fa8")
 RUNTIME = ("#dce9f7", "#3b6ea5")
 PLUGIN = ("#dcf1d4", "#3f8a36")
-_MAC = re.compile(r"\b(?!02:42:)[0-9a-f]{2}(:[0-9a-f]{2}){5}\b")
+_MAC = re.compile(r"\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b")
+# Docker's MAC is 02:42 and then the container's IPv4 address: kept only when those four bytes are a
+# private address, so that a random MAC that happens to start with 02:42 (1 in 16384) is still masked.
+_DOCKER_MAC = re.compile(r"02:42:(0a(:[0-9a-f]{2}){3}|ac:1[0-9a-f](:[0-9a-f]{2}){2}|c0:a8(:[0-9a-f]{2}){2})")
 _VETH = re.compile(r"\bveth[0-9a-f]{8}\b")
 
 
 def mask(value, *, veths: bool = True):
     """``value`` (JSON-like data or text) with random MACs as ``xx:xx:xx:xx:xx:xx`` and (unless
     ``veths`` is false) the bridge plugin's random veth names as ``veth…``. Docker's
-    ``02:42:...`` MACs, derived from the address, are kept."""
+    MACs, ``02:42:`` and the container's private IPv4 address, are kept."""
     if isinstance(value, str):
-        value = _MAC.sub("xx:xx:xx:xx:xx:xx", value)
+        value = _MAC.sub(lambda m: m[0] if _DOCKER_MAC.fullmatch(m[0]) else "xx:xx:xx:xx:xx:xx", value)
         return _VETH.sub("veth…", value) if veths else value
     return json.loads(mask(json.dumps(value, ensure_ascii=False), veths=veths))
 

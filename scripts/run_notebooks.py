@@ -2,12 +2,14 @@
 
     .venv/bin/python scripts/run_notebooks.py [notebooks/NN-name.ipynb ...]
 
-Outputs are stored (nbval compares them); the per-cell execution timestamps that
+Outputs are stored (nbval compares them) with the exercises' reference solutions applied
+(NETHELPERS_SOLUTIONS=1, as the test suite runs them); the per-cell execution timestamps that
 Jupyter records are dropped, so re-running a notebook changes only what changed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -28,5 +30,6 @@ def run(path: Path) -> None:
 
 
 if __name__ == "__main__":
+    os.environ["NETHELPERS_SOLUTIONS"] = "1"  # the kernels inherit it
     for name in sys.argv[1:] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
         run(Path(name))

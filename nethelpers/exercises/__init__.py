@@ -1,23 +1,49 @@
-"""Exercises: a task, and a checker that looks at the live lab and says what is missing.
+"""Exercises: a task, a checker that looks at the live lab, a reset and a reference solution.
+
+In a notebook, each exercise is four cells::
 
     ex = bridge.OWN_WAY_OUT
-    ex.check(lab)      # prints ✓ for each step done, and ✗ with a hint for the first one missing
+    ex.start(lab)      # (hidden) puts the lab at the exercise's start and shows what is to do
+    # your code here
+    ex.check(lab)      # ✓ for each step done, ✗ with a hint for the first one missing
+    ex.show_solution() # the reference solution, for when you are stuck; ex.solve(lab) applies it
 
-A checker never changes the lab; ``passed(lab)`` is the same check, silent.
+``start`` is also the reset: run it again to throw away an attempt and begin afresh. A checker
+never changes the lab; ``passed(lab)`` is the same check, silent.
+
+With ``NETHELPERS_SOLUTIONS=1`` in the environment (the test suite sets it), ``check`` first applies
+the reference solution: nbval then sees every checker fail on the starting state (``start``'s
+output) and pass on a right answer (``check``'s output).
 """
 
 from __future__ import annotations
 
+import inspect
+import os
+import textwrap
 from dataclasses import dataclass
 from typing import Callable
 
 Step = tuple[str, Callable]  # (what should be true, fn(lab) -> None if so, else a hint)
+SOLUTIONS_VARIABLE = "NETHELPERS_SOLUTIONS"
+
+
+def solutions_mode() -> bool:
+    """True when the reference solutions should be applied before checking (CI)."""
+    return os.environ.get(SOLUTIONS_VARIABLE, "") not in ("", "0", "false", "no")
+
+
+class ExerciseError(AssertionError):
+    """An exercise that is wrong itself: its checker passes on the starting state, or fails on
+    its own reference solution."""
 
 
 @dataclass
 class Exercise:
     title: str
     steps: list[Step]
+    setup: Callable | None = None     # fn(lab): from any state, the exercise's starting state
+    solution: Callable | None = None  # fn(lab): the reference answer
 
     def problems(self, lab) -> list[tuple[str, str | None]]:
         """Each step with None if done, or the hint; steps after the first failure are not run
@@ -35,17 +61,61 @@ class Exercise:
     def passed(self, lab) -> bool:
         return all(hint is None for _, hint in self.problems(lab))
 
+    def start(self, lab) -> None:
+        """Put the lab at this exercise's start (undoing any attempt) and show the steps to do."""
+        if self.setup is not None:
+            self.setup(lab)
+        results = self.problems(lab)
+        if all(hint is None for _, hint in results):
+            raise ExerciseError(f"{self.title}: the checker passes before anything was done")
+        done = sum(hint is None for _, hint in results)
+        print(f"Exercise: {self.title} ({done} of {len(results)} steps already true)")
+        for text, hint in results:
+            print(f"  {'✓' if hint is None else '□'} {text}")
+
+    reset = start
+
     def check(self, lab) -> None:
+        """Print each step as done (✓), failing with a hint (✗), or not checked yet (·)."""
+        lines = []
+        if solutions_mode():
+            lines.append(f"({SOLUTIONS_VARIABLE} is set: the reference solution was applied first)")
+            self.solve(lab, quiet=True)
         results = self.problems(lab)
         for text, hint in results:
             if hint is None:
-                print(f"✓ {text}")
+                lines.append(f"✓ {text}")
             elif hint == "":
-                print(f"· {text} (not checked yet)")
+                lines.append(f"· {text} (not checked yet)")
             else:
-                print(f"✗ {text}\n    {hint}")
+                lines.append(f"✗ {text}\n    {hint}")
         if all(hint is None for _, hint in results):
-            print(f"Well done: {self.title} — solved.")
+            lines.append(f"Well done: {self.title} — solved.")
+        print("\n".join(lines))
+
+    def solve(self, lab, *, quiet: bool = False) -> None:
+        """Apply the reference solution (unless the exercise is already solved), then check."""
+        if self.solution is None:
+            raise ExerciseError(f"{self.title} has no reference solution")
+        if not self.passed(lab):
+            self.solution(lab)
+            if not self.passed(lab):
+                failing = next(f"{t}: {h}" for t, h in self.problems(lab) if h)
+                raise ExerciseError(f"{self.title}: the reference solution does not pass ({failing})")
+        if not quiet:
+            self.check(lab)
+
+    def show_solution(self) -> None:
+        """Print the reference solution's code (the body of its function)."""
+        if self.solution is None:
+            raise ExerciseError(f"{self.title} has no reference solution")
+        source = textwrap.dedent(inspect.getsource(self.solution))
+        body = source.split(":\n", 1)[1] if source.startswith("def ") else source
+        body = textwrap.dedent(body)
+        doc = inspect.getdoc(self.solution)
+        if doc:
+            body = body.split('"""', 2)[-1].lstrip("\n")
+        print(body.rstrip())
 
 
 # --- small probes the checkers share -------------------------------------------------

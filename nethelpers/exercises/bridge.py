@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 
 from . import Exercise, addresses, default_gateway, link, node_names, pings
 
 
+def _app3_setup(lab):
+    """A fresh, empty app3 (removing it also removes its cable, whose other end is in myhost)."""
+    if "app3" in node_names(lab):
+        lab.remove_node("app3")
+    lab.add_node("app3", kind="container", parent="myhost")
+
+
+def _app3_solution(lab):
+    lab.add_veth("myhost:veth3", "app3:eth0", master="br0")
+    lab["app3"].add_address("eth0", "10.0.0.5/24")
+    lab["app3"].add_route("default", via="10.0.0.1")
+
+
 def _app3_exists(lab):
     if "app3" not in node_names(lab):
-        return "there is no node app3: run the cell that creates it (above the exercise)"
+        return "there is no node app3: run the exercise's first cell (OWN_WAY_OUT.start(lab)) to make it"
 
 
 def _app3_cable(lab):
@@ -59,7 +73,23 @@ OWN_WAY_OUT = Exercise("a third container with its own way out", [
     ("app3 has an address on 10.0.0.0/24", _app3_address),
     ("app3's default route goes via 10.0.0.1", _app3_route),
     ("app3 reaches the internet server 203.0.113.10", _app3_out),
-])
+], setup=_app3_setup, solution=_app3_solution)
+
+
+def _publish_setup(lab):
+    """No rule for port 9090 on myhost, and app2's web server running."""
+    host = lab.node("myhost")
+    for rule in host.run("iptables -t nat -S PREROUTING").stdout.splitlines():
+        if "--dport 9090" in rule:
+            host.run(["iptables", "-t", "nat", "-D", *rule.split()[1:]], check=True)
+    if lab.node("app2").run("ss -Htln sport = :80").stdout.strip() == "":
+        web = lab.node("app2").start([sys.executable, "-m", "nethelpers.docker.web", "--name", "app2"])
+        web.wait_for("serving")
+
+
+def _publish_solution(lab):
+    lab["myhost"].run("iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 10.0.0.3:80",
+                      check=True)
 
 
 def _dnat_rule(lab):
@@ -81,7 +111,20 @@ def _dnat_works(lab):
 PUBLISH_APP2 = Exercise("publish app2's web server on port 9090", [
     ("a DNAT rule on myhost sends port 9090 to 10.0.0.3:80", _dnat_rule),
     ("lan-client gets app2's page from 198.51.100.10:9090", _dnat_works),
-])
+], setup=_publish_setup, solution=_publish_solution)
+
+
+def _c5_setup(lab):
+    """A fresh c5 on the default bridge only."""
+    from ..docker import get_host
+
+    if "c5" in get_host(lab).containers:
+        lab.docker("rm -f c5")
+    lab.docker("run -dit --name c5 busybox")
+
+
+def _c5_solution(lab):
+    lab.docker("network connect bridge1 c5")
 
 
 def _c5_connected(lab):
@@ -89,7 +132,7 @@ def _c5_connected(lab):
 
     host = get_host(lab)
     if "c5" not in host.containers:
-        return "there is no container c5: run the cell that starts it (above the exercise)"
+        return "there is no container c5: run the exercise's first cell (C5_BY_NAME.start(lab)) to make it"
     if "bridge1" not in host.containers["c5"].endpoints:
         return ("c5 is not on c3's network, bridge1: names resolve only between containers that share a "
                 "user-defined network (docker network connect NETWORK CONTAINER)")
@@ -110,4 +153,4 @@ C5_BY_NAME = Exercise("c5 reaches c3 by name", [
     ("c5 is connected to bridge1", _c5_connected),
     ("c5 resolves the name c3", _c5_resolves),
     ("c5 pings c3 by name", _c5_reaches),
-])
+], setup=_c5_setup, solution=_c5_solution)

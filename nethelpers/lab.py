@@ -249,6 +249,17 @@ class Lab:
 
         return get_host(self, name, userland_proxy=userland_proxy, cluster_store=cluster_store)
 
+    def trace(self, source: str, destination: str, *, tcp: int | None = None, udp: int | None = None,
+              nodes: list[str] | None = None):
+        """Send one real packet from node ``source`` to ``destination`` (address or node) and
+        report the path it took: namespaces, interfaces, bridges, every netfilter rule it met,
+        NAT, and where and why it was dropped. ICMP echo by default; ``tcp=PORT`` or ``udp=PORT``
+        for one TCP SYN or UDP datagram. ``print()`` the result, or ``.plot()`` it
+        (see :mod:`nethelpers.trace`)."""
+        from .trace import trace
+
+        return trace(self, source, destination, tcp=tcp, udp=udp, nodes=nodes)
+
     # --- commands in the sandbox itself -------------------------------------------
     def run_in_sandbox(self, command, *, timeout: float = 30, check: bool = False) -> CommandResult:
         """Run a command in the sandbox's root namespace, outside every node.

@@ -325,8 +325,9 @@ class _Sketch:
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9,
                           ec=HIGHLIGHT if hot else "none"))
 
-    def draw(self, ax, scale: float, highlight: list) -> list:
-        """Draw boxes, bars, pills and wires; return the legend's handles."""
+    def draw(self, ax, scale: float, highlight: list, *, exact: bool = False, badges: dict | None = None) -> list:
+        """Draw boxes, bars, pills and wires; return the legend's handles. ``exact``: light a wire
+        only when both its ends are highlighted; ``badges``: {node: text} in a disc at its corner."""
         hot_nodes = {h for h in highlight if isinstance(h, str)}
         hot_ends = {tuple(h) for h in highlight if not isinstance(h, str)}
         pt = self.pt * scale
@@ -369,7 +370,10 @@ class _Sketch:
                 anchor.setdefault(b, pb)
             anchor[a] = pa
             veth = self.ends[a][0] == "veth"
-            hot = a in hot_ends or veth and (b in hot_ends or a[0] != b[0] and {a[0], b[0]} <= hot_nodes)
+            if exact:
+                hot = a in hot_ends and b in hot_ends
+            else:
+                hot = a in hot_ends or veth and (b in hot_ends or a[0] != b[0] and {a[0], b[0]} <= hot_nodes)
             styles.add("vxlan / macvlan" if dash else "veth" if veth else "")
             ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=HIGHLIGHT if hot else WIRE,
                                lw=3 if hot else 1.3, ls="--" if dash else "-", zorder=10))
@@ -384,11 +388,18 @@ class _Sketch:
         for a, b, vni in _tunnels(self.snap):  # what the FDB says: a tunnel between two VTEPs
             if a in self.ends and b in self.ends:
                 pa, pb = _connect(self.rect[self.element(a)], self.rect[self.element(b)], True, True)
-                ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=TUNNEL, lw=2, ls=":", zorder=9))
+                hot = a in hot_ends and b in hot_ends
+                ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=HIGHLIGHT if hot else TUNNEL,
+                                   lw=3 if hot else 2, ls=":", zorder=9))
                 ax.text((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2, f"tunnel VNI {vni}", ha="center",
                         va="center", fontsize=pt, color=TUNNEL, zorder=30,
                         bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9, ec="none"))
                 styles.add("vxlan tunnel (FDB)")
+        for node, text in (badges or {}).items():
+            if node in self.rect:
+                x0, y0, x1, y1 = self.rect[node]
+                ax.text(x1 - 0.02, y1 - 0.02, text, ha="center", va="center", fontsize=pt + 1, color="white",
+                        weight="bold", zorder=40, bbox=dict(boxstyle="circle,pad=0.25", fc=HIGHLIGHT, ec="none"))
         kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
         handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
         handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []
@@ -398,12 +409,13 @@ class _Sketch:
 
 
 def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
-         figsize=None) -> Figure:
+         figsize=None, exact: bool = False, badges: dict | None = None) -> Figure:
     """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
     as bars, veth pairs as wires labelled with names and addresses, vxlan/macvlan dashed.
 
     ``highlight`` lists node names and ``(node, ifname)`` pairs to emphasise, e.g. a
-    packet's path. ``figsize`` defaults to the picture's natural size, at most 16 x 11 in.
+    packet's path (``exact``: a wire lights up only when both its ends are listed);
+    ``badges`` puts a numbered disc on nodes ({node: "1"}). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in.
     """
     fig = Figure(figsize=figsize or (5, 3))
     FigureCanvasAgg(fig)
@@ -428,7 +440,7 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     ax.set_xlim(cx - width / scale / 2, cx + width / scale / 2)
     ax.set_ylim(cy - height / scale / 2, cy + height / scale / 2)
-    handles = sketch.draw(ax, scale, list(highlight or []))
+    handles = sketch.draw(ax, scale, list(highlight or []), exact=exact, badges=badges)
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
               frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
     if title:

@@ -1,0 +1,141 @@
+"""From the trace events of every node to the path: the nodes in the order the packet crossed them,
+and for each what came in, what went out, which rules decided, and what NAT changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .nft import VXLAN_PORT, Event
+
+
+@dataclass
+class RuleHit:
+    table: str
+    chain: str
+    rule: str        # the iptables -S line when the rule is iptables', else nft's text; "" for a policy
+    verdict: str
+
+    def __str__(self) -> str:
+        what = self.rule or f"(policy of {self.chain})"
+        return f"{self.table:<7} {self.chain:<26} {what}  → {self.verdict}"
+
+
+@dataclass
+class Hop:
+    node: str
+    came_in: str | None               # interface, None when the packet was made here
+    went_out: str | None              # interface, None when it ended here
+    action: str                       # "sent", "routed", "switched", "delivered", "dropped", "decapsulated"
+    bridge_in: str | None = None      # the bridge whose port it came in on
+    bridge_out: str | None = None     # the bridge whose port it went out on
+    rules: list[RuleHit] = field(default_factory=list)
+    nat: list[str] = field(default_factory=list)          # "source 172.17.0.2 → 198.51.100.11"
+    conntrack: str | None = None
+    encapsulation: str | None = None  # "VXLAN to 198.51.100.12"
+    receiver: str = "a local socket"                     # who took it, when it was delivered here
+    before: dict = field(default_factory=dict)            # the header as it came in / was made
+    after: dict = field(default_factory=dict)             # the header as it left
+
+    @property
+    def interfaces(self) -> list[str]:
+        return [name for name in (self.came_in, self.bridge_in, self.bridge_out, self.went_out) if name]
+
+
+def _links(snapshot: dict, node: str) -> dict[str, dict]:
+    return {link["name"]: link for link in snapshot.get(node, {}).get("links", [])}
+
+
+def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict) -> Hop:
+    """Summarise one node's events (all of them belong to the probe)."""
+    packets = [e for e in events if e.kind == "packet"]
+    links = _links(snapshot, node)
+    came_in = next((e.packet.get("iif") for e in packets if e.packet.get("iif")), None)
+    if packets and not packets[0].packet.get("iif"):
+        came_in = None  # made here (the first hook was output)
+    went_out = exit_interface(packets, links)
+    hooks = {(e.family, e.chain) for e in events if e.ours}
+    rules = []
+    dropped = False
+    for e in events:
+        if e.ours or e.kind == "packet":
+            continue
+        if e.kind == "rule":
+            text = iptables.get((node, e.table, e.chain, e.rule), e.rule)
+            rules.append(RuleHit(e.table, e.chain, text, e.verdict))
+        elif e.kind == "policy":
+            rules.append(RuleHit(e.table, e.chain, "", f"policy {e.verdict}"))
+        dropped = dropped or e.verdict.split()[0] in ("drop", "reject")
+    if dropped:
+        action, went_out = "dropped", None
+    elif ("bridge", "forward") in hooks:  # (with br_netfilter, iptables' FORWARD sees it as well)
+        action = "switched"
+    elif ("inet", "forward") in hooks:
+        action = "routed"
+    elif ("inet", "input") in hooks and not (went_out and ("inet", "output") in hooks):
+        action, went_out = "delivered", None
+    else:
+        action = "sent" if came_in is None else "delivered"
+    bridge_in, bridge_out = (links.get(name or "", {}).get("master") for name in (came_in, went_out))
+    ip_packets = [e.packet for e in packets if e.packet.get("saddr")]
+    hop = Hop(node, came_in, went_out, action, bridge_in, bridge_out, rules,
+              before=ip_packets[0] if ip_packets else {}, after=ip_packets[-1] if ip_packets else {})
+    if hop.before and hop.after:
+        for side, label in (("saddr", "source"), ("daddr", "destination")):
+            port = "sport" if side == "saddr" else "dport"
+            old = _endpoint(hop.before, side, port)
+            new = _endpoint(hop.after, side, port)
+            if old != new:
+                hop.nat.append(f"{label} {old} → {new}")
+    if went_out and links.get(went_out, {}).get("kind") == "vxlan":
+        mac = next((e.packet.get("ether_daddr") for e in reversed(packets) if e.packet.get("ether_daddr")), None)
+        vtep = next((f["dst"] for f in snapshot.get(node, {}).get("fdb", [])
+                     if f.get("dev") == went_out and f.get("mac") == mac and f.get("dst")), None)
+        hop.encapsulation = f"VXLAN to {vtep}" if vtep else "VXLAN"
+    if action == "delivered" and hop.after.get("dport") == str(VXLAN_PORT):
+        hop.action = "decapsulated"
+    return hop
+
+
+def exit_interface(packets: list[Event], links: dict) -> str | None:
+    """The interface the packet finally left by: a bridge's port rather than the bridge itself
+    (with br_netfilter, the IP hooks that see the bridge run after the bridge chose the port)."""
+    outs = [e.packet["oif"] for e in packets if e.packet.get("oif")]
+    ports = [name for name in outs if links.get(name, {}).get("kind") != "bridge"]
+    return (ports or outs or [None])[-1]
+
+
+def _endpoint(packet: dict, address: str, port: str) -> str:
+    return f"{packet[address]}:{packet[port]}" if packet.get(port) else packet.get(address, "?")
+
+
+def order(source: str, by_node: dict[str, list[Event]], snapshot: dict) -> list[str]:
+    """The nodes in the order the packet crossed them: from the source, follow the cable of the
+    interface it left by; past a VXLAN device or a VXLAN socket, go to the node where the outer
+    (or inner) packet shows up next."""
+    path, node = [], source
+    while node and node not in path and by_node.get(node):
+        path.append(node)
+        events = [e for e in by_node[node] if e.kind == "packet"]
+        link = _links(snapshot, node).get(exit_interface(events, _links(snapshot, node)) or "")
+        nxt = link.get("peer_node") if link else None
+        if nxt and by_node.get(nxt) and nxt not in path:
+            node = nxt
+            continue
+        # encapsulated (out a vxlan device) or decapsulated (delivered to UDP 4789): the packet
+        # continues in another namespace that is not cabled to this one
+        rest = [n for n, evs in by_node.items() if n not in path and evs]
+        vxlan_out = link is not None and link.get("kind") == "vxlan"
+        vxlan_in = any(e.packet.get("dport") == str(VXLAN_PORT) for e in events)
+        if vxlan_out:
+            node = next((n for n in rest if not _first_iif(by_node[n])), None)
+        elif vxlan_in:
+            node = next((n for n in rest
+                         if _links(snapshot, n).get(_first_iif(by_node[n]) or "", {}).get("kind") == "vxlan"), None)
+        else:
+            node = None
+    return path
+
+
+def _first_iif(events: list[Event]) -> str | None:
+    first = next((e for e in events if e.kind == "packet"), None)
+    return first.packet.get("iif") if first else None

@@ -90,10 +90,12 @@ def _what(hop: Hop) -> str:
     if hop.action == "dropped":
         deciding = next((r for r in reversed(hop.rules) if r.verdict.split()[-1] in ("drop", "reject")), None)
         return f"dropped by {deciding.table} {deciding.chain}" if deciding else "dropped"
+    if hop.action == "stopped":
+        return hop.reason
     if hop.action == "sent" and hop.after.get("dport") == str(nft.VXLAN_PORT):
         return f"VXLAN packet made here, sent to {hop.after.get('daddr')} port {nft.VXLAN_PORT}"
     text = {"sent": "sent", "routed": "routed", "switched": f"switched by bridge {hop.bridge_in or hop.bridge_out}",
-            "delivered": f"delivered to {hop.receiver}", "decapsulated": "VXLAN socket: decapsulated"}[hop.action]
+            "delivered": hop.receiver, "decapsulated": "VXLAN socket: decapsulated"}[hop.action]
     return f"{text}; encapsulated: {hop.encapsulation}" if hop.encapsulation else text
 
 
@@ -143,6 +145,8 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
             hop.conntrack = _conntrack(lab, hop, protocol)
     if hops and hops[-1].action == "delivered":
         hops[-1].receiver = _receiver(lab, hops[-1], protocol)
+    if hops and hops[-1].action == "stopped":
+        hops[-1].reason = _why_stopped(lab, hops[-1])
     kind = {"icmp": "ICMP echo request", "tcp": f"TCP SYN to port {port}", "udp": f"UDP datagram to port {port}"}
     description = f"{kind[protocol]} from {source} to {destination}" + (
         f" ({address})" if address != destination else "")
@@ -214,14 +218,30 @@ def _iptables_texts(lab, by_node: dict) -> dict:
     return texts
 
 
+def _why_stopped(lab, hop: Hop) -> str:
+    """Why a packet that came into a node was neither delivered nor sent on (no netfilter verdict)."""
+    node = lab.node(hop.node)
+    if node.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() == "0":
+        return f"not forwarded: net.ipv4.ip_forward is 0 on {hop.node}"
+    route = node.run(["ip", "route", "get", hop.before.get("daddr", ""), "from", hop.before.get("saddr", ""),
+                      "iif", hop.came_in or "lo"])
+    if route.rc != 0:
+        return f"no route: {route.stderr.strip() or route.stdout.strip()}"
+    return "dropped by the kernel before routing (reverse-path filter?)"
+
+
 def _receiver(lab, hop: Hop, protocol: str) -> str:
     """Who took the packet in its last node: the kernel (ICMP) or the process listening on the port."""
     if protocol == "icmp":
-        return "the kernel (echo reply)"
+        return "delivered; the kernel answers (echo reply)"
     port = hop.after.get("dport", "")
     listing = lab.node(hop.node).run(["ss", "-Hlnp", "-t" if protocol == "tcp" else "-u", f"sport = :{port}"]).stdout
-    names = sorted(set(re.findall(r'users:\(\("([^"]+)"', listing)))
-    return f"{', '.join(names)} on port {port}" if names else f"no process listens on port {port}"
+    # a process's name as ss shows it: its comm, 15 characters of its title ("docker-proxy -p")
+    names = sorted({name.split()[0] for name in re.findall(r'users:\(\("([^"]+)"', listing)})
+    if names:
+        return f"delivered to {', '.join(names)} (port {port})"
+    answer = "a RST" if protocol == "tcp" else "ICMP port unreachable"
+    return f"arrived, but nothing listens on port {port} (the kernel answers {answer})"
 
 
 def _conntrack(lab, hop: Hop, protocol: str) -> str | None:
@@ -246,6 +266,8 @@ def _outcome(lab, hops: list[Hop], snapshot: dict, address: str) -> str:
         return f"dropped on {last.node}"
     if last.action == "delivered":
         return f"delivered to {last.node}"
+    if last.action == "stopped":
+        return f"dropped on {last.node} ({last.reason.split(':')[0]})"
     if last.went_out:
         unanswered = _unanswered_arp(lab, last, address)
         if unanswered:

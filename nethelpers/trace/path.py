@@ -25,14 +25,16 @@ class Hop:
     node: str
     came_in: str | None               # interface, None when the packet was made here
     went_out: str | None              # interface, None when it ended here
-    action: str                       # "sent", "routed", "switched", "delivered", "dropped", "decapsulated"
+    action: str                       # "sent", "routed", "switched", "delivered", "dropped", "decapsulated",
+                                      # "stopped" (dropped by the kernel outside netfilter: see reason)
     bridge_in: str | None = None      # the bridge whose port it came in on
     bridge_out: str | None = None     # the bridge whose port it went out on
     rules: list[RuleHit] = field(default_factory=list)
     nat: list[str] = field(default_factory=list)          # "source 172.17.0.2 → 198.51.100.11"
     conntrack: str | None = None
     encapsulation: str | None = None  # "VXLAN to 198.51.100.12"
-    receiver: str = "a local socket"                     # who took it, when it was delivered here
+    receiver: str = "delivered to a local socket"         # who took it, when it was delivered here
+    reason: str = ""                                      # why it stopped here
     before: dict = field(default_factory=dict)            # the header as it came in / was made
     after: dict = field(default_factory=dict)             # the header as it left
 
@@ -71,10 +73,10 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict) -> Ho
         action = "switched"
     elif ("inet", "forward") in hooks:
         action = "routed"
-    elif ("inet", "input") in hooks and not (went_out and ("inet", "output") in hooks):
+    elif ("inet", "input") in hooks and (went_out in (None, "lo") or ("inet", "output") not in hooks):
         action, went_out = "delivered", None
-    else:
-        action = "sent" if came_in is None else "delivered"
+    else:  # it came in and went nowhere: the kernel dropped it outside netfilter
+        action = "sent" if came_in is None else "stopped"
     bridge_in, bridge_out = (links.get(name or "", {}).get("master") for name in (came_in, went_out))
     ip_packets = [e.packet for e in packets if e.packet.get("saddr")]
     hop = Hop(node, came_in, went_out, action, bridge_in, bridge_out, rules,

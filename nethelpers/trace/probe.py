@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import errno
 import socket
+import struct
 
 
 def main() -> None:
@@ -26,6 +27,8 @@ def main() -> None:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, args.tos)
+        # close with a RST: no TIME_WAIT, so the next probe can use the same source port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         sock.settimeout(args.timeout)
         if args.sport:
             sock.bind(("0.0.0.0", args.sport))

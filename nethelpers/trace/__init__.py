@@ -247,6 +247,8 @@ def _receiver(lab, hop: Hop, protocol: str) -> str:
 def _conntrack(lab, hop: Hop, protocol: str) -> str | None:
     """The conntrack entry of the translated flow, as 'original … reply …' (no timers)."""
     command = ["conntrack", "-L", "-p", protocol, "-s", hop.before["saddr"], "-d", hop.before["daddr"]]
+    if hop.before.get("sport"):  # the probe's own flow, not an older one between the same addresses
+        command += ["--sport", hop.before["sport"], "--dport", hop.before["dport"]]
     line = next((l for l in lab.node(hop.node).run(command).stdout.splitlines() if "src=" in l), None)
     if line is None:
         return None

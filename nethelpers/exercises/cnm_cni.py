@@ -1,7 +1,7 @@
-"""Chapter 07 (CNM vs CNI): publish a pod's port with a conflist; repair a plugin's broken result.
+"""Exercises of notebook 07 (CNM vs CNI): publish a pod's port with a conflist; repair a plugin's broken result.
 
-    PORT_MAPPING.check(lab)            # reads what the runtime ran for pod2, then tries the port
-    BROKEN_RESULT.check(lab, fixed)    # runs the real bandwidth plugin on your result (then DEL)
+    PORT_MAPPING.check(lab)     # reads what the runtime ran for pod2, then tries the port
+    BROKEN_RESULT.check(lab)    # looks for the qdisc the real bandwidth plugin puts on pod3's host veth
 
 The CNI "node" is ``node2`` (a host on the lab's LAN, 198.51.100.11); ``lan-client`` is
 the machine that knocks on its port.
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 
-from ..cni import Runtime
-from ..cni import result as result_schema
+from ..cni import CNIError, Runtime, cache
+from ..errors import NotFound
 from . import Exercise, link, node_names
 
 NODE, POD, POD3 = "node2", "pod2", "pod3"
@@ -33,11 +34,43 @@ def _record(lab, network=None):
 
 
 # --- PORT_MAPPING ---------------------------------------------------------------------------
+def _port_setup(lab):
+    """pod2 on node2, attached to no network, its web server running on port 80."""
+    runtime = Runtime(lab, NODE)
+    for record in runtime.attachments():
+        if record["containerId"] == POD:
+            try:   # DEL runs the learner's own list backwards: portmap takes its rules away
+                runtime.delete(record["config"], POD, ifname=record["ifName"])
+            except CNIError:  # a DEL that fails: start from a fresh pod2 (its veth goes with it)
+                cache.remove(lab.node(NODE), record["networkName"], POD, record["ifName"])
+                if POD in node_names(lab):
+                    lab.remove_node(POD)
+    if POD not in node_names(lab):
+        lab.add_node(POD, kind="container", parent=NODE)
+    if lab.node(POD).run("ss -Htln sport = :80").stdout.strip() == "":
+        web = lab.node(POD).start([sys.executable, "-m", "nethelpers.docker.web", "--name", POD])
+        web.wait_for("serving")
+
+
+def _port_solution(lab):
+    conflist = {
+        "cniVersion": "1.0.0", "name": "pods",
+        "plugins": [
+            {"type": "bridge", "bridge": "cni0", "isGateway": True,
+             "ipam": {"type": "host-local", "subnet": "10.22.0.0/24", "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}},   # after bridge: it needs prevResult
+        ],
+    }
+    runtime = Runtime(lab, "node2")
+    runtime.add(conflist, "pod2", capability_args={
+        "portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]})
+
+
 def _attached(lab):
     missing = {NODE, POD, CLIENT} - node_names(lab)
     if missing:
-        return (f"the lab has no {', '.join(sorted(missing))}: run the cell that sets up this exercise "
-                "(it starts pod2's web server on node2)")
+        return (f"the lab has no {', '.join(sorted(missing))}: run the exercise's first cell "
+                "(PORT_MAPPING.start(lab)); it makes pod2 and starts its web server")
     if _record(lab) is None:
         return ("pod2 is not attached through CNI yet: write your `conflist` and run "
                 "`runtime.add(conflist, \"pod2\", capability_args={\"portMappings\": [{\"hostPort\": 8080, "
@@ -84,7 +117,7 @@ def _reachable(lab):
     reply = lab.node(CLIENT).run(f"curl -s --max-time 3 http://{NODE_IP}:8080/", timeout=10)
     if "hello from pod2" not in reply.stdout:
         return (f"curl http://{NODE_IP}:8080/ from lan-client got {reply.stdout.strip()[:80] or 'no answer'!r}; "
-                "is pod2's web server still running (the setup cell starts it)?")
+                "is pod2's web server still running? (the exercise's first cell starts it again)")
     return None
 
 
@@ -94,18 +127,17 @@ PORT_MAPPING = Exercise("publish pod2's port 80 as node2:8080 with portmap", [
     ("the ADD was given hostPort 8080 -> containerPort 80", _mapping_asked),
     ("node2 has the DNAT rule portmap writes", _dnat_rule),
     (f"lan-client reaches pod2's web server at {NODE_IP}:8080", _reachable),
-])
+], setup=_port_setup, solution=_port_solution)
 
 
 # --- BROKEN_RESULT --------------------------------------------------------------------------
 def broken_result(lab) -> dict:
-    """Plug pod3 into node2 with lab-veth (if not done yet) and return its result as a buggy
-    plugin would print it: without the host end of the veth pair."""
-    if POD3 not in node_names(lab):
-        lab.add_node(POD3, kind="container", parent=NODE)
-    runtime = Runtime(lab, NODE)
-    good = runtime.cached(LAB_VETH, POD3) or runtime.add(LAB_VETH, POD3).result
-    broken = copy.deepcopy(good)
+    """pod3's result as a buggy plugin prints it: without the host end of the veth pair
+    (a copy of what lab-veth really returned, minus that interface)."""
+    broken = copy.deepcopy(Runtime(lab, NODE).cached(LAB_VETH, POD3)) if POD3 in node_names(lab) else None
+    if broken is None:
+        raise NotFound("pod3 is not plugged into node2: run the exercise's first cell, "
+                       "exercises.BROKEN_RESULT.start(lab)")
     keep = [i for i, iface in enumerate(broken["interfaces"]) if iface.get("sandbox")]
     broken["interfaces"] = [broken["interfaces"][i] for i in keep]
     for ip in broken.get("ips", []):
@@ -123,67 +155,49 @@ def run_plugin(lab, plugin: str, command: str, config: dict, container: str = PO
     return reply.rc, (json.loads(text) if text.startswith("{") else None)
 
 
-class _WithAnswer(Exercise):
-    """An exercise whose checker also looks at a value the learner made (``check(lab, value)``)."""
-
-    answer = None
-
-    def passed(self, lab, answer=None) -> bool:
-        self.answer = answer
-        return super().passed(lab)
-
-    def check(self, lab, answer=None) -> None:
-        self.answer = answer
-        super().check(lab)
+def _result_setup(lab):
+    """pod3 freshly plugged into node2 by lab-veth: no qdisc on its host veth, no ifb of bandwidth's."""
+    runtime = Runtime(lab, NODE)
+    runtime.delete(LAB_VETH, POD3)        # lab-veth deletes the veth pair, and any qdisc on it with it
+    run_plugin(lab, "bandwidth", "DEL", BANDWIDTH)   # the ifb an egress limit would have made
+    if POD3 in node_names(lab):
+        lab.remove_node(POD3)
+    lab.add_node(POD3, kind="container", parent=NODE)
+    runtime.add(LAB_VETH, POD3)
 
 
-def _valid(lab):
-    fixed = BROKEN_RESULT.answer
-    if not isinstance(fixed, dict):
-        return "give your repaired result to the checker: `exercises.BROKEN_RESULT.check(lab, fixed)`"
-    found = result_schema.problems(fixed, "1.0.0")
-    if found:
-        return "it is not a valid CNI 1.0.0 result: " + "; ".join(found)
+def _result_solution(lab):
+    fixed = exercises.broken_result(lab)
+    peer = exercises.link(lab, "pod3", "eth0")["peer"]     # eth0's other end, in node2
+    fixed["interfaces"].append({"name": peer})             # appended: the ips' "interface": 0 still means eth0
+    exercises.run_plugin(lab, "bandwidth", "ADD", dict(exercises.BANDWIDTH, prevResult=fixed))
+
+
+exercises = sys.modules[__name__]  # the solutions are written as in the notebook, which imports this module so
+
+
+def _pod3_plugged(lab):
+    eth0 = link(lab, POD3, "eth0") if POD3 in node_names(lab) else None
+    if eth0 is None or eth0.get("peer_node") != NODE:
+        return ("pod3 is not plugged into node2 with a veth pair: run the exercise's first cell "
+                "(BROKEN_RESULT.start(lab)); it plugs pod3 in with lab-veth")
     return None
 
 
-def _container_side(lab):
-    ifaces = BROKEN_RESULT.answer.get("interfaces") or []
-    if not any(i.get("name") == "eth0" and i.get("sandbox") == f"/run/netns/{POD3}" for i in ifaces):
-        return ("keep the container's interface: {\"name\": \"eth0\", \"mac\": ..., \"sandbox\": "
-                "\"/run/netns/pod3\"} — bandwidth enters that namespace to find eth0's peer")
+def _shaped(lab):
+    peer = link(lab, POD3, "eth0")["peer"]
+    qdiscs = lab.node(NODE).run(f"tc qdisc show dev {peer}", check=True).stdout
+    if "qdisc tbf" not in qdiscs:
+        return (f"{peer}, the host end of pod3's veth pair, has no tbf qdisc: bandwidth has not accepted a "
+                f"result for pod3 yet. Read the message run_plugin returns: bandwidth looks for that host end "
+                f"among the result's \"interfaces\" (an interface on the host has no \"sandbox\"; "
+                f"`%lab node2 ip -br link` lists node2's). Repair `fixed`, then run bandwidth's ADD again")
     return None
 
 
-def _host_side(lab):
-    eth0 = link(lab, POD3, "eth0") or {}
-    peer = eth0.get("peer")
-    names = [i.get("name") for i in BROKEN_RESULT.answer.get("interfaces") or [] if not i.get("sandbox")]
-    if peer not in names:
-        return (f"the result lists no host-side interface named {peer!r} (pod3's eth0 is one end of a veth "
-                f"pair; {peer} in node2 is the other — see `%lab node2 ip -br link`): add "
-                f"{{\"name\": \"{peer}\"}} to \"interfaces\" (no \"sandbox\": it lives on the host)")
-    return None
-
-
-def _bandwidth_accepts(lab):
-    config = dict(BANDWIDTH, prevResult=BROKEN_RESULT.answer)
-    rc, reply = run_plugin(lab, "bandwidth", "ADD", config)
-    run_plugin(lab, "bandwidth", "DEL", config)
-    peer = (link(lab, POD3, "eth0") or {}).get("peer")
-    if peer:  # bandwidth's DEL leaves the tbf on the host veth (it goes with the veth): remove it too
-        lab.node(NODE).run(f"tc qdisc del dev {peer} root 2>/dev/null; true")
-    if rc != 0:
-        msg = (reply or {}).get("msg", "no error result")
-        return f"the real bandwidth plugin still refuses it: {msg!r}"
-    return None
-
-
-BROKEN_RESULT = _WithAnswer("repair a result so that bandwidth can shape pod3's traffic", [
-    ("your result is a valid CNI result", _valid),
-    ("it lists pod3's eth0 with its sandbox", _container_side),
-    ("it lists the host end of pod3's veth pair", _host_side),
-    ("the real bandwidth plugin accepts it as prevResult (ADD, then DEL)", _bandwidth_accepts),
-])
+BROKEN_RESULT = Exercise("repair a result so that bandwidth can shape pod3's traffic", [
+    ("pod3 is plugged into node2 by lab-veth", _pod3_plugged),
+    ("bandwidth shaped pod3's host veth (a tbf qdisc on it)", _shaped),
+], setup=_result_setup, solution=_result_solution)
 
 __all__ = ["PORT_MAPPING", "BROKEN_RESULT", "broken_result", "run_plugin", "MAPPING", "BANDWIDTH"]

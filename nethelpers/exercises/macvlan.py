@@ -9,6 +9,7 @@ from . import Exercise, addresses, link, node_names, pings
 HOST = "docker-host"
 MAC1_IP = "198.51.100.50"
 WWW_IP = "198.51.100.200"
+VEPA_NODES = {"v1": "198.51.100.51/24", "v2": "198.51.100.52/24"}
 
 
 def _macvlans_on_eth0(lab, node: str) -> list[dict]:
@@ -22,7 +23,42 @@ def _route_dev(lab, node: str, address: str) -> str | None:
     return words[words.index("dev") + 1] if "dev" in words else None
 
 
+def _hairpin_off(lab) -> None:
+    """The LAN switch as standard switches are: no frame goes back out of the port it came in on."""
+    lab.node("router").run("bridge link set dev docker-host hairpin off", check=True)
+
+
+def _macvlan_node(lab, name: str, address: str, mode: str) -> None:
+    """A fresh container-like node whose eth0 is a macvlan of docker-host's eth0 (as Parts 1 and 4 made them)."""
+    if name in node_names(lab):
+        lab.remove_node(name)
+    lab.add_node(name, kind="container", parent=HOST)
+    lab.node(HOST).add_macvlan("eth0", "eth0", mode=mode, into=name)
+    lab.node(name).add_address("eth0", address)
+
+
 # --- 1 · the host reaches mac1 ------------------------------------------------------------
+def _mac1_setup(lab):
+    """mac1 as Part 1 made it, the host's only own macvlan the shim of Part 3, hairpin off."""
+    host = lab.node(HOST)
+    _hairpin_off(lab)
+    _macvlan_node(lab, "mac1", f"{MAC1_IP}/24", "bridge")
+    lab.node("mac1").add_route("default", via="198.51.100.1")
+    for leg in _macvlans_on_eth0(lab, HOST):       # the shim, and any other the learner made
+        host.remove_link(leg["name"])               # (its addresses and routes go with it)
+    for route in lab.snapshot([HOST])[HOST]["routes"]:   # a route to mac1 some other way
+        if route["dst"] not in ("default", "198.51.100.0/24") and \
+                ipaddress.ip_address(MAC1_IP) in ipaddress.ip_network(route["dst"], strict=False):
+            host.run(f"ip route del {route['dst']}", check=True)
+    host.add_macvlan("shim", "eth0", mode="bridge")
+    host.add_address("shim", "198.51.100.100/32", allow_overlap=True)
+    host.add_route("198.51.100.128/25", dev="shim")
+
+
+def _mac1_solution(lab):
+    lab["docker-host"].add_route("198.51.100.50/32", dev="shim")
+
+
 def _shim_exists(lab):
     legs = _macvlans_on_eth0(lab, HOST)
     if not legs:
@@ -54,7 +90,7 @@ def _shim_route(lab):
 
 def _host_pings_mac1(lab):
     if "mac1" not in node_names(lab):
-        return "there is no node mac1: run the cells of Part 1 that create it"
+        return "there is no node mac1: run the exercise's first cell (HOST_REACHES_MAC1.start(lab)) to make it"
     if not pings(lab, HOST, MAC1_IP):
         return (f"the route is there, but docker-host gets no answer from {MAC1_IP}: is mac1's eth0 still a "
                 f"bridge-mode macvlan of docker-host's eth0 with that address (%lab mac1 ip -d addr)?")
@@ -65,10 +101,23 @@ HOST_REACHES_MAC1 = Exercise("the Docker host reaches mac1", [
     ("the shim has an address", _shim_address),
     (f"docker-host routes {MAC1_IP} through the shim", _shim_route),
     (f"docker-host pings mac1 ({MAC1_IP})", _host_pings_mac1),
-])
+], setup=_mac1_setup, solution=_mac1_solution)
 
 
 # --- 2 · a web server at a fixed LAN address ---------------------------------------------------
+def _www_setup(lab):
+    """No container www, and none holding www's address on the macvlan network."""
+    from ..docker import get_host
+
+    for name, ctr in list(get_host(lab).containers.items()):
+        if name == "www" or any(str(ep.ip) == WWW_IP for ep in ctr.endpoints.values()):
+            lab.docker(f"rm -f {name}")
+
+
+def _www_solution(lab):
+    lab.docker("run -d --name www --network lan --ip 198.51.100.200 nginx")
+
+
 def _www_exists(lab):
     from ..docker import get_host
 
@@ -114,14 +163,27 @@ WWW_ON_THE_LAN = Exercise("a web server at a fixed LAN address", [
     (f"www has the address {WWW_IP}", _www_address),
     ("www runs a web server (nginx)", _www_serves),
     (f"lan-client gets www's page from http://{WWW_IP}/", _lan_client_gets_www),
-])
+], setup=_www_setup, solution=_www_solution)
 
 
 # --- 3 · v1 and v2 talk without the switch's help ---------------------------------------------------
+def _v_setup(lab):
+    """v1 and v2 as Part 4 made them (VEPA macvlans of docker-host's eth0), hairpin off."""
+    _hairpin_off(lab)
+    for name, address in VEPA_NODES.items():
+        _macvlan_node(lab, name, address, "vepa")
+
+
+def _v_solution(lab):
+    for name in ("v1", "v2"):
+        lab[name].run("ip link set eth0 type macvlan mode bridge", check=True)
+
+
 def _v_nodes(lab):
     missing = [n for n in ("v1", "v2") if n not in node_names(lab)]
     if missing:
-        return f"there is no node {' or '.join(missing)}: run the cell of Part 4 that creates v1 and v2"
+        return (f"there is no node {' or '.join(missing)}: run the exercise's first cell "
+                f"(V1_TALKS_TO_V2.start(lab)) to make v1 and v2 again")
 
 
 def _no_hairpin(lab):
@@ -157,4 +219,4 @@ V1_TALKS_TO_V2 = Exercise("v1 and v2 talk without the switch's help", [
     ("the router's port to docker-host has hairpin off", _no_hairpin),
     ("v1's and v2's eth0 are macvlans in bridge mode", _v_modes),
     ("v1 pings v2", _v_talk),
-])
+], setup=_v_setup, solution=_v_solution)

@@ -121,7 +121,8 @@ class Network:
         putting every doomed link of a node into one group and deleting the group
         pays that once. A veth's peer goes with it, so the links of removed nodes
         are deleted from the surviving side, synchronously: the survivors never
-        show a stale end. Removals cannot be undone.
+        show a stale end; so are a removed node's links that hang off another node's
+        device (macvlan, vxlan ``into=``). Removals cannot be undone.
         """
         doomed = {self.node(name).name for name in names}
         by_node: dict[str, set[str]] = {}
@@ -149,9 +150,35 @@ class Network:
                 raise self.explain(exc, f"remove {', '.join(sorted(ifnames))} in node {node!r}") from None
         for key in [k for k in self.peers if k[0] in doomed]:
             self._forget_pair(*key)
+        for name in sorted(doomed):
+            self._remove_lowered_links(name)
         for name in doomed:
             nodes_mod.destroy(self.nodes.pop(name), self.etc_dir)
         self.forget(*(touched - doomed))
+
+    def _remove_lowered_links(self, name: str) -> None:
+        """Delete, now, the links of a doomed node that hang off a device of another namespace
+        (a macvlan of another node's eth0, a vxlan made ``into`` it).
+
+        Left to the namespace's teardown they would live on a moment after the node is gone,
+        still holding their MAC on the parent (a new macvlan with it: "Address already in use")
+        or their UDP port. Veths are not among them: the loop above deleted them from the other side.
+        """
+        nl = self.nodes[name].nl
+        lowered = [m.get_attr("IFLA_IFNAME") for m in nl.dump(rtnl.RTM_GETLINK, rtnl.ifinfomsg())
+                   if m.get_attr("IFLA_LINK_NETNSID") is not None
+                   and _kind(m) not in (None, "veth")]
+        if not lowered:
+            return
+        for ifname in lowered:
+            try:
+                nl.link_set(ifname, group=DOOMED_GROUP)
+            except NetlinkError:
+                pass
+        try:
+            nl.group_del(DOOMED_GROUP)
+        except NetlinkError as exc:
+            raise self.explain(exc, f"remove {', '.join(lowered)} in node {name!r}") from None
 
     # --- links ------------------------------------------------------------------
     def _created(self, journal: Journal, node: str, ifname: str) -> None:
@@ -401,3 +428,9 @@ class Network:
 
 def _ip(text):
     return ipaddress.ip_address(text) if text is not None else None
+
+
+def _kind(msg) -> str | None:
+    """A dumped link's kind (``IFLA_INFO_KIND``), None for a plain device."""
+    info = msg.get_attr("IFLA_LINKINFO")
+    return info.get_attr("IFLA_INFO_KIND") if info else None

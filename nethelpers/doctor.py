@@ -44,7 +44,7 @@ IPTABLES_RULES = (
 )
 IPTABLES_MODULES = "sudo modprobe xt_addrtype xt_conntrack nf_nat"
 KERNEL_CHECKS = ("netns", *LINKS, "iptables rules", "nft", "conntrack", "ping", "tcpdump",
-                 "iperf3", *QDISCS)
+                 "packet tracer", "iperf3", *QDISCS)
 ORDER = ("sandbox", "user namespaces", *KERNEL_CHECKS[:1 + len(LINKS)], "iptables",
          *KERNEL_CHECKS[1 + len(LINKS):], "cni plugins", "etcd")
 REQUIRED = {"sandbox", "netns", "bridge", "veth", "vxlan", "macvlan"}  # a lab needs them
@@ -138,7 +138,8 @@ def _iptables() -> Check:
         return _check("iptables", False, "iptables is not installed", _install("iptables"))
     backend = "nf_tables" if "nf_tables" in text else "legacy" if "legacy" in text else "unknown"
     real = os.path.realpath(shutil.which("iptables", path=PATH))
-    return _check("iptables", True, f"{text.split(' (')[0]}, {backend} backend ({real})")
+    note = "; lab.trace() cannot see legacy rules, only the path and NAT" if backend == "legacy" else ""
+    return _check("iptables", True, f"{text.split(' (')[0]}, {backend} backend ({real}){note}")
 
 
 def _cni() -> Check:
@@ -273,6 +274,7 @@ class _Probe:
         ok = "1 packet captured" in capture
         self.add("tcpdump", ok, "captured a ping on a veth in a node", capture.strip()[-200:],
                  _kernel_fix("af_packet", "tcpdump", self.rootless))
+        self.tracer()
         server = self.start(self.b, "iperf3 -s -1 --forceflush -B 10.0.0.2", "listening")
         if isinstance(server, str):
             ok, err = False, server
@@ -281,6 +283,18 @@ class _Probe:
             server.stop()
         self.add("iperf3", ok, "sent 64 KiB across a veth", err,
                  "iperf3 3.7 or newer is needed: sudo apt-get install iperf3")
+
+    def tracer(self) -> None:
+        """lab.trace() of one ping a -> b: nft's packet tracing works in nodes."""
+        from .trace import trace
+
+        try:
+            result = trace(self.lab, self.a.name, "10.0.0.2", nodes=[self.a.name, self.b.name])
+            ok, err = result.delivered, f"the trace saw: {result.outcome}"
+        except LabError as exc:
+            ok, err = False, str(exc)
+        self.add("packet tracer", ok, "lab.trace() followed a ping through nft's packet tracing", err,
+                 "sudo apt-get install nftables; the kernel needs nf_tables with tracing (nfnetlink)")
 
     def start(self, node, command: str, ready: str):
         """A background process once it printed ``ready``, or the error as text."""

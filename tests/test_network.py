@@ -194,3 +194,17 @@ def test_fdb_and_neighbour_entries_can_be_removed(pair, lab):
     a.remove_neighbour("10.9.0.5", "02:42:0a:00:00:05", "vx0")
     assert "02:42:0a:00:00:05" not in a.run("bridge fdb show dev vx0").stdout
     assert "10.9.0.5" not in a.run("ip neigh show dev vx0").stdout
+
+
+def test_a_node_with_a_macvlan_of_another_node_can_be_made_again_at_once(lab):
+    # removing the node deletes its macvlan now, not when the namespace is freed a moment later:
+    # a new macvlan with the same MAC on the same parent would find the address in use
+    host = lab.add_node("host")
+    lab.add_node("peer")
+    lab.add_veth("host:eth0", "peer:eth0")
+    for _ in range(2):
+        if "c" in {n.name for n in lab.nodes()}:
+            lab.remove_node("c")
+        lab.add_node("c")
+        host.add_macvlan("mv0", "eth0", into="c", mac="02:00:00:00:00:05")
+        assert lab.node("c").snapshot()["links"][1]["mac"] == "02:00:00:00:00:05"

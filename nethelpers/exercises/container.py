@@ -25,10 +25,13 @@ def _running(lab, name: str):
 
 
 def _owner(lab, ctr):
-    """The container whose namespace ``ctr`` joined (None if it has its own, or if that one is gone)."""
-    if not ctr.joined:
-        return None
-    return next((c for c in _docker(lab).containers.values() if c.id == ctr.joined), None)
+    """The container whose namespace ``ctr`` joined, following joiners of joiners to the one that has
+    its own (None if ``ctr`` has its own, or if that one is gone)."""
+    by_id = {c.id: c for c in _docker(lab).containers.values()}
+    owner = by_id.get(ctr.joined) if ctr.joined else None
+    while owner is not None and owner.joined:
+        owner = by_id.get(owner.joined)
+    return owner
 
 
 def _pod_owner(lab):
@@ -49,7 +52,39 @@ def _missing(lab, name: str, command: str) -> str:
     return f"there is no running container {name}: {command}"
 
 
+def _clear_pod(lab):
+    """Remove every container of the pod: web, pause, sidecar, debug, whatever shares a namespace
+    with them, and whatever publishes port 8080 (joiners first: the namespace goes with the last)."""
+    host = _docker(lab)
+    pod = {ctr.name for ctr in host.containers.values()
+           if ctr.name in ("web", "pause", "sidecar", "debug") or any(p.host_port == 8080 for p in ctr.publish)}
+    nodes = {host.containers[name].node for name in pod} - {host.name}  # (not the host-mode containers)
+    doomed = [ctr for ctr in host.containers.values() if ctr.name in pod or ctr.node in nodes]
+    for ctr in sorted(doomed, key=lambda c: c.joined is None):
+        lab.docker(f"rm -f {ctr.name}")
+
+
+def _run_pod(lab):
+    lab.docker("run -dit --name pause -p 8080:80 busybox")
+    lab.docker("run -d --name web --network container:pause nginx")
+    lab.docker("run -dit --name sidecar --network container:pause busybox")
+
+
 # --- 1 · bring the pod back -----------------------------------------------------------------
+def _pod_back_setup(lab):
+    """Part 4's end: web and sidecar running in the namespace of a removed pause, with only lo."""
+    _clear_pod(lab)
+    _run_pod(lab)
+    lab.docker("rm -f pause")
+
+
+def _pod_back_solution(lab):
+    lab.docker("rm -f web sidecar")  # they cannot move to a new namespace: recreate them in one
+    lab.docker("run -dit --name pause -p 8080:80 busybox")
+    lab.docker("run -d --name web --network container:pause nginx")
+    lab.docker("run -dit --name sidecar --network container:pause busybox")
+
+
 def _web_runs(lab):
     if _running(lab, "web") is None:
         return _missing(lab, "web", "inside the pod: docker run -d --name web --network container:OWNER nginx "
@@ -103,9 +138,9 @@ def _sidecar_in_pod(lab):
     sidecar = _running(lab, "sidecar")
     if sidecar is None:
         return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} busybox")
-    if sidecar.joined != owner.id:
+    if sidecar.node != owner.node:  # (a joiner of a joiner shares the same namespace)
         where = (f"has its own namespace (NetworkMode {sidecar.network_mode})" if not sidecar.joined
-                 else f"joined container {_short(sidecar.joined)}, not {owner.name}")
+                 else f"joined container {_short(sidecar.joined)}, not {owner.name}'s namespace")
         return (f"sidecar {where}: remove it (docker rm -f sidecar) and run it again with "
                 f"--network container:{owner.name}")
 
@@ -126,13 +161,28 @@ POD_BACK = Exercise("bring the pod back", [
     ("lan-client gets web's page from 198.51.100.10:8080", _lan_gets_web),
     ("sidecar runs in the same pod", _sidecar_in_pod),
     ("sidecar reaches the internet server 203.0.113.10", _sidecar_goes_out),
-])
+], setup=_pod_back_setup, solution=_pod_back_solution)
 
 
 # --- 2 · a debug container in the pod -----------------------------------------------------------
+def _debug_setup(lab):
+    """The pod of exercise 1 alive (pause, with web and sidecar in its namespace), and no debug."""
+    owner = _pod_owner(lab)
+    if owner is None or owner.name != "pause":
+        _clear_pod(lab)
+        _run_pod(lab)
+    elif "debug" in _docker(lab).containers:
+        lab.docker("rm -f debug")
+
+
+def _debug_solution(lab):
+    lab.docker("run -dit --name debug --network container:pause busybox")
+
+
 def _pod_alive(lab):
     if _pod_owner(lab) is None:
-        return ("web is not running in a live pod: solve exercise 1 first (or run its solution cell)")
+        return ("web is not running in a live pod: run the exercise's first cell again "
+                "(exercises.DEBUG_SIDECAR.start(lab)): it rebuilds the pod")
 
 
 def _debug_runs(lab):
@@ -147,7 +197,7 @@ def _debug_in_pod(lab):
         return (f"debug has a network namespace of its own (NetworkMode {debug.network_mode}), with its own "
                 f"127.0.0.1 where nothing listens: remove it (docker rm -f debug) and run it again with "
                 f"--network container:{owner.name}")
-    if debug.joined != owner.id:
+    if debug.node != owner.node:
         return (f"debug joined container {_short(debug.joined)}, not the pod's owner {owner.name}: remove it "
                 f"and run it again with --network container:{owner.name}")
 
@@ -165,4 +215,4 @@ DEBUG_SIDECAR = Exercise("a debug container in the pod", [
     ("a container debug runs", _debug_runs),
     ("debug shares the pod's namespace", _debug_in_pod),
     ("debug reaches web at 127.0.0.1:80", _debug_reaches_web),
-])
+], setup=_debug_setup, solution=_debug_solution)

@@ -56,7 +56,28 @@ def _running_in_host_mode(name: str, command_hint: str):
     return check
 
 
+def _remove(lab, *names: str) -> None:
+    """docker rm -f each container of ``names`` that exists (running or exited)."""
+    for name in names:
+        if _container(lab, name) is not None:
+            lab.docker(f"rm -f {name}")
+
+
 # --- 1 · a second host-mode web server, on port 8081 ------------------------------------
+def _h2_setup(lab):
+    """h1 serving port 80 in host mode, and an h2 that exited because it wanted port 80 too."""
+    h1 = _container(lab, "h1")
+    if h1 is None or not h1.running or h1.network_mode != "host":
+        _remove(lab, "h1")
+        lab.docker("run -d --name h1 --network host nginx")
+    _remove(lab, "h2")
+    lab.docker("run -d --name h2 --network host nginx")  # exits at once: port 80 is h1's
+
+
+def _h2_solution(lab):
+    lab.docker("rm h2")  # the exited h2 still holds its name
+    lab.docker("run -d --name h2 --network host busybox python3 -m http.server 8081")
+
 def _h1_still_serves(lab):
     ctr = _container(lab, "h1")
     if ctr is None or not ctr.running or ctr.network_mode != "host":
@@ -90,10 +111,18 @@ H2_ON_8081 = Exercise("two host-mode web servers side by side", [
     ("h2 runs in host mode", _running_in_host_mode("h2", "serves HTTP on port 8081")),
     ("the Docker host listens on port 8081", _8081_listens),
     ("lan-client gets a page from the Docker host's port 8081", _8081_answers),
-])
+], setup=_h2_setup, solution=_h2_solution)
 
 
 # --- 2 · a second nginx, in bridge mode, published on port 8080 ---------------------------
+def _web_setup(lab):
+    """No container web."""
+    _remove(lab, "web")
+
+
+def _web_solution(lab):
+    lab.docker("run -d --name web -p 8080:80 nginx")
+
 def _web_runs(lab):
     ctr = _container(lab, "web")
     if ctr is None:
@@ -140,10 +169,18 @@ PUBLISH_8080 = Exercise("a second nginx next to h1, through a published port", [
     ("web has its own network namespace on a bridge", _web_on_bridge),
     ("web publishes the host's port 8080 to its port 80", _web_publishes_8080),
     ("lan-client gets web's page from the Docker host's port 8080", _web_answers),
-])
+], setup=_web_setup, solution=_web_solution)
 
 
 # --- 3 · a host-mode service that only the host can reach ----------------------------------
+def _admin_setup(lab):
+    """No container admin."""
+    _remove(lab, "admin")
+
+
+def _admin_solution(lab):
+    lab.docker("run -d --name admin --network host busybox python3 -m http.server 9001 --bind 127.0.0.1")
+
 def _9001_on_loopback(lab):
     listeners = _listeners(lab, 9001)
     if not listeners:
@@ -174,4 +211,4 @@ LOCAL_ONLY = Exercise("a host-mode service for the host's eyes only", [
     ("port 9001 listens on 127.0.0.1 only", _9001_on_loopback),
     ("the Docker host gets a page from 127.0.0.1:9001", _9001_from_host),
     ("lan-client gets nothing from the Docker host's port 9001", _9001_not_from_lan),
-])
+], setup=_admin_setup, solution=_admin_solution)

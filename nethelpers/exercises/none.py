@@ -15,22 +15,32 @@ def _docker(lab):
     return get_host(lab)
 
 
-def _none_container(lab, name: str) -> str | None:
-    """None if ``name`` is a running --network none container that Docker itself left unwired."""
+def _none_container(lab, name: str, start: str) -> str | None:
+    """None if ``name`` is a running --network none container that Docker itself left unwired
+    (``start``: the cell that makes a fresh one, named in the hints)."""
     host = _docker(lab)
     ctr = host.containers.get(name)
+    again = f"run the exercise's first cell again ({start}): it starts a fresh {name}"
     if ctr is None or name not in node_names(lab):
-        return f"there is no container {name}: run the cell that starts it (above the exercise)"
+        return f"there is no container {name}: {again}"
     if not ctr.running:
-        return (f"{name} is not running any more: docker rm -f {name}, then run the cell that starts it "
-                f"again (above the exercise)")
+        return f"{name} is not running any more: {again}"
     if ctr.network_mode != "none":
         return (f"{name} runs with --network {ctr.network_mode}, not none: this exercise is about wiring a "
-                f"none container yourself. docker rm -f {name}, then run the cell that starts it again")
+                f"none container yourself. {again[0].upper()}{again[1:]}")
     if ctr.endpoints:
         return (f"Docker wired {name} to {', '.join(ctr.endpoints)}: here you do the wiring, not Docker. "
-                f"docker rm -f {name}, then run the cell that starts it again")
+                f"{again[0].upper()}{again[1:]}")
     return None
+
+
+def _fresh(lab, name: str, run: str) -> None:
+    """Remove the container ``name`` (or a node of that name), then ``docker run`` it again."""
+    if name in _docker(lab).containers:
+        lab.docker(f"rm -f {name}")  # its namespace goes, and every cable into it
+    elif name in node_names(lab):
+        lab.remove_node(name)
+    lab.docker(run)
 
 
 def _extra_links(lab, node: str, allowed: set[str]) -> list[str]:
@@ -45,10 +55,27 @@ def _backend(lab):
     return net
 
 
+def _worker_setup(lab):
+    """The network backend, and a fresh worker on --network none with nothing in it."""
+    if "backend" not in _docker(lab).networks:
+        lab.docker("network create backend")
+    _fresh(lab, "worker", "run -dit --name worker --network none busybox")
+    if link(lab, "docker-host", "vethworker") is not None:  # a leftover host end, not in worker
+        lab["docker-host"].remove_link("vethworker")
+
+
+def _worker_solution(lab):
+    bridge = "br-" + lab.docker("network inspect -f '{{.Id}}' backend")[:12]
+    lab.add_veth("docker-host:vethworker", "worker:eth0", master=bridge)
+    lab["worker"].add_address("eth0", "172.18.255.254/16")
+    lab["worker"].add_route("default", via="172.18.0.1")
+
+
 def _worker_exists(lab):
     if "backend" not in _docker(lab).networks:
-        return "there is no network backend: run the cell above the exercise (docker network create backend)"
-    return _none_container(lab, "worker")
+        return ("there is no network backend: run the exercise's first cell again "
+                "(exercises.WIRE_WORKER.start(lab)): it creates it")
+    return _none_container(lab, "worker", "exercises.WIRE_WORKER.start(lab)")
 
 
 def _worker_cable(lab):
@@ -121,12 +148,25 @@ WIRE_WORKER = Exercise("a none container wired into backend by hand", [
     ("worker has a free address in backend's subnet, with the network's prefix length", _worker_address),
     ("worker's default route goes via backend's gateway", _worker_route),
     (f"worker gets the internet server's page, http://{INTERNET}/", _worker_out),
-])
+], setup=_worker_setup, solution=_worker_solution)
 
 
 # --- 2 · a private cable between two none containers -------------------------------------------
+def _pair_setup(lab):
+    """A fresh batch (busybox) and cache (nginx), both on --network none with nothing in them."""
+    _fresh(lab, "batch", "run -dit --name batch --network none busybox")
+    _fresh(lab, "cache", "run -d --name cache --network none nginx")
+
+
+def _pair_solution(lab):
+    lab.add_veth("batch:eth0", "cache:eth0")
+    lab["batch"].add_address("eth0", "10.99.0.1/30")
+    lab["cache"].add_address("eth0", "10.99.0.2/30")
+
+
 def _pair_exist(lab):
-    return _none_container(lab, "batch") or _none_container(lab, "cache")
+    start = "exercises.PRIVATE_CABLE.start(lab)"
+    return _none_container(lab, "batch", start) or _none_container(lab, "cache", start)
 
 
 def _cable(lab) -> dict | None:
@@ -190,4 +230,4 @@ PRIVATE_CABLE = Exercise("two none containers on a private cable", [
     ("both ends have an address on one subnet", _pair_addresses),
     ("batch gets cache's web page over the cable", _pair_talks),
     ("the cable is all they have: no other interface, no way to the internet", _pair_private),
-])
+], setup=_pair_setup, solution=_pair_solution)

@@ -1255,3 +1255,9 @@ def test_servers_that_ask_dns_for_their_own_name_start_at_once(lab):
         started = time.monotonic()
         lab["docker-host"].start(f"python3 -m http.server {port}").wait_for("Serving", timeout=10)
         assert time.monotonic() - started < 3
+
+
+def test_rm_force_of_a_missing_container_is_not_an_error(lab):
+    lab.docker("run -dit --name c1 busybox")
+    assert lab.docker("rm -f nosuch c1") == "c1\n"   # as docker CLI 20.10+: only c1 is reported
+    assert lab.docker("rm -f nosuch") == ""

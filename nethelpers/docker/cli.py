@@ -272,7 +272,18 @@ def _exec(host, o, args) -> Output:
 
 
 def _rm(host, o, args) -> Output:
+    # with -f a container that does not exist is not an error (docker CLI 20.10+: it only tells stderr)
+    if o["force"]:
+        args = [ref for ref in args if _exists(host, ref)]
     return Output.of("".join(host.remove(ref, force=o["force"]) + "\n" for ref in args))
+
+
+def _exists(host, ref: str) -> bool:
+    try:
+        host.container(ref)
+    except DockerError:
+        return False
+    return True
 
 
 def _ps(host, o, args) -> Output:

@@ -1,0 +1,67 @@
+"""The exercise framework (start = reset, check, solve, the solutions switch) on notebook 01's exercises."""
+
+from __future__ import annotations
+
+import pytest
+
+from nethelpers import world
+from nethelpers.exercises import Exercise, ExerciseError, bridge
+
+
+@pytest.fixture
+def myhost(lab):
+    """What notebook 01 has built when its exercises begin (the parts they rely on)."""
+    host = world.add_host(lab, "myhost")
+    host.add_bridge("br0", address="10.0.0.1/24")
+    app2 = lab.add_node("app2", kind="container", parent="myhost")
+    lab.add_veth("myhost:veth2", "app2:eth0", master="br0")
+    app2.add_address("eth0", "10.0.0.3/24")
+    app2.add_route("default", via="10.0.0.1")
+    host.sysctl("net.ipv4.ip_forward", 1)
+    host.run("iptables -t nat -A POSTROUTING -s 10.0.0.0/24 ! -o br0 -j MASQUERADE", check=True)
+    return lab
+
+
+def test_start_resets_an_attempt_and_solve_works_on_top_of_a_half_done_one(myhost, capsys, monkeypatch):
+    monkeypatch.delenv("NETHELPERS_SOLUTIONS", raising=False)
+    ex = bridge.OWN_WAY_OUT
+    ex.start(myhost)
+    myhost.add_veth("myhost:veth9", "app3:eth0")            # half done: not on br0, no address
+    assert not ex.passed(myhost)
+    ex.start(myhost)                                         # reset: app3 is empty again
+    assert [l["name"] for l in myhost.snapshot(["app3"])["app3"]["links"]] == ["lo"]
+    myhost.add_veth("myhost:veth3", "app3:eth0")             # the solution's own first step, half done
+    ex.solve(myhost)                                         # its add_veth fails: it starts afresh
+    assert ex.passed(myhost)
+    assert capsys.readouterr().out.rstrip().endswith("solved.")
+
+
+def test_check_applies_the_solution_only_in_solutions_mode(myhost, capsys, monkeypatch):
+    ex = bridge.PUBLISH_APP2
+    monkeypatch.delenv("NETHELPERS_SOLUTIONS", raising=False)
+    ex.start(myhost)
+    ex.check(myhost)
+    out = capsys.readouterr().out
+    assert "✗ a DNAT rule on myhost sends port 9090" in out and "solved" not in out
+    monkeypatch.setenv("NETHELPERS_SOLUTIONS", "1")
+    ex.check(myhost)
+    out = capsys.readouterr().out
+    assert out.startswith("(NETHELPERS_SOLUTIONS is set") and out.rstrip().endswith("solved.")
+    monkeypatch.setenv("NETHELPERS_SOLUTIONS", "0")
+    ex.start(myhost)
+    assert not ex.passed(myhost)
+
+
+def test_show_solution_prints_the_code_a_learner_would_type(capsys):
+    bridge.C5_BY_NAME.show_solution()
+    assert capsys.readouterr().out == 'lab.docker("network connect bridge1 c5")\n'
+
+
+def test_an_exercise_whose_checker_passes_at_the_start_is_refused(lab):
+    always = Exercise("nothing to do", [("true", lambda lab: None)])
+    with pytest.raises(ExerciseError, match="passes before anything was done"):
+        always.start(lab)
+    wrong = Exercise("wrong answer", [("a node x", lambda lab: None if "x" in {n.name for n in lab.nodes()}
+                                       else "make x")], solution=lambda lab: None)
+    with pytest.raises(ExerciseError, match="reference solution does not pass"):
+        wrong.solve(lab)

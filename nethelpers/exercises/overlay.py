@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 from . import Exercise, link, node_names, pings
+from ..errors import NotFound
 
 VNI = 42
 HOST_IPS = {"host1": "198.51.100.10", "host2": "198.51.100.11", "host3": "198.51.100.12"}
 A_IPS = {"a1": "10.9.0.1", "a2": "10.9.0.2", "a3": "10.9.0.3"}
 A_MACS = {"a1": "02:42:0a:09:00:01", "a2": "02:42:0a:09:00:02", "a3": "02:42:0a:09:00:03"}
 ALL_ZEROS = "00:00:00:00:00:00"
+LET_OVBR0_THROUGH = "DOCKER-USER -i ovbr0 -o ovbr0 -j ACCEPT"
 
 
 def _vxlan_fdb(lab, host: str) -> list[dict]:
@@ -16,14 +21,77 @@ def _vxlan_fdb(lab, host: str) -> list[dict]:
     return [e for e in lab.snapshot([host])[host]["fdb"] if e["dev"] == "vxlan0" and e.get("dst")]
 
 
+def _ensure_flood(lab, host: str, to: str) -> None:
+    """An all-zeros entry on ``host``'s vxlan0 towards ``to`` (added only if missing)."""
+    if not any(e["mac"] == ALL_ZEROS and e["dst"] == HOST_IPS[to] for e in _vxlan_fdb(lab, host)):
+        lab.node(host).add_fdb(ALL_ZEROS, "vxlan0", dst=HOST_IPS[to])
+
+
+def _inspect(lab, host: str, ref: str) -> dict | None:
+    """``docker -H HOST inspect REF`` as data (None when HOST has no such container or network)."""
+    from ..docker import DockerError
+
+    try:
+        return json.loads(lab.docker(f"inspect {ref}", host=host))[0]
+    except DockerError:
+        return None
+
+
+def _needs_part2(lab) -> None:
+    """Exercises 1 and 2 build on Part 2's overlay (a1, a2 and host1's and host2's vxlan0)."""
+    missing = [n for n in ("a1", "a2") if n not in node_names(lab)]
+    missing += [f"{h}'s vxlan0" for h in ("host1", "host2") if link(lab, h, "vxlan0") is None]
+    if missing:
+        raise NotFound(f"this exercise builds on Part 2's overlay, and {', '.join(missing)} "
+                       f"{'is' if len(missing) == 1 else 'are'} gone (Part 4's \"Clearing the bench\" removes "
+                       f"them): run Part 2's cells again, then this one")
+
+
 # --- 1 · host3 joins: a3 reaches a1 ---------------------------------------------------------------
+def _host3_setup(lab):
+    """host3's side built afresh (bridge, vxlan0 flooding to host1 and host2, a3, the DOCKER-USER rule),
+    host2 flooding to host3 too, and no entry on host1's vxlan0 that names host3."""
+    _needs_part2(lab)
+    host3 = lab.node("host3")
+    if "a3" in node_names(lab):
+        lab.remove_node("a3")  # its veth goes with it
+    for name in ("vxlan0", "ovbr0"):
+        if link(lab, "host3", name) is not None:
+            host3.remove_link(name)
+    while host3.run(f"iptables -C {LET_OVBR0_THROUGH}").rc == 0:
+        host3.run(f"iptables -D {LET_OVBR0_THROUGH}", check=True)
+    a3 = lab.add_node("a3", kind="container", parent="host3")
+    host3.add_bridge("ovbr0", mtu=1450)
+    lab.add_veth("host3:veth-a3", "a3:eth0", master="ovbr0", mtu=1450, peer_mac=A_MACS["a3"])
+    a3.add_address("eth0", f"{A_IPS['a3']}/24")
+    host3.add_vxlan("vxlan0", VNI, local=HOST_IPS["host3"], dev="eth0", port=4789, mtu=1450, master="ovbr0")
+    host3.add_fdb(ALL_ZEROS, "vxlan0", dst=HOST_IPS["host1"])
+    host3.add_fdb(ALL_ZEROS, "vxlan0", dst=HOST_IPS["host2"])
+    host3.run(f"iptables -I {LET_OVBR0_THROUGH}", check=True)
+    _ensure_flood(lab, "host2", "host3")
+    _ensure_flood(lab, "host1", "host2")
+    for entry in _vxlan_fdb(lab, "host1"):
+        if entry["dst"] == HOST_IPS["host3"]:
+            lab.node("host1").remove_fdb(entry["mac"], "vxlan0", dst=entry["dst"])
+
+
+def _host3_solution(lab):
+    lab["host1"].add_fdb("00:00:00:00:00:00", "vxlan0", dst="198.51.100.12")
+
+
 def _host3_side(lab):
+    start = "run the exercise's first cell (exercises.A3_REACHES_A1.start(lab)) to build it again"
     if "a3" not in node_names(lab):
-        return "there is no node a3 yet: run the set-up cell just above the exercise (it builds host3's side)"
+        return f"there is no node a3: {start}"
     vxlan = link(lab, "host3", "vxlan0")
     if vxlan is None or vxlan.get("vni") != VNI or vxlan.get("master") != "ovbr0":
-        return ("host3 has no vxlan0 with VNI 42 on its bridge ovbr0: run the set-up cell above the exercise "
-                "again (it is safe to run twice)")
+        return f"host3 has no vxlan0 with VNI 42 on its bridge ovbr0: {start}"
+
+
+def _a3_pings_a2(lab):
+    if not pings(lab, "a3", A_IPS["a2"]):
+        return (f"a3 does not reach a2 ({A_IPS['a2']}) any more, so host3's side or host2's entry towards host3 "
+                f"has changed: run the exercise's first cell (exercises.A3_REACHES_A1.start(lab)) to start over")
 
 
 def _host1_sends_to_host3(lab):
@@ -41,35 +109,57 @@ def _host1_sends_to_host3(lab):
 
 def _a3_pings_a1(lab):
     if not pings(lab, "a3", A_IPS["a1"]):
-        rule = lab.node("host3").run("iptables -C DOCKER-USER -i ovbr0 -o ovbr0 -j ACCEPT", timeout=5).rc == 0
-        if not rule:
-            return ("the tunnel is complete, but host3 is a Docker host: its FORWARD policy DROP also drops "
-                    "what its bridge ovbr0 forwards. Let ovbr0's traffic through as in Part 2: "
-                    "%lab host3 iptables -I DOCKER-USER -i ovbr0 -o ovbr0 -j ACCEPT")
         return (f"a3 gets no answer from a1 ({A_IPS['a1']}): does host1's entry name host3's LAN address "
-                f"{HOST_IPS['host3']} exactly (%lab host1 bridge fdb show dev vxlan0)?")
+                f"{HOST_IPS['host3']} exactly (%lab host1 bridge fdb show dev vxlan0), and is a1 still on "
+                f"host1's ovbr0 (%lab host1 ip -br link show master ovbr0)?")
 
 
 A3_REACHES_A1 = Exercise("host3 joins the overlay: a3 reaches a1", [
     ("host3 has its side: bridge ovbr0, vxlan0 (VNI 42) and a3", _host3_side),
+    ("a3 pings a2 (10.9.0.2)", _a3_pings_a2),
     ("host1's vxlan0 has an FDB entry towards host3 (198.51.100.12)", _host1_sends_to_host3),
     ("a3 pings a1 (10.9.0.1)", _a3_pings_a1),
-])
+], setup=_host3_setup, solution=_host3_solution)
 
 
 # --- 2 · the black hole: a1 sends big packets again -----------------------------------------------------
+HOST1_MTUS = (("eth0", 1500), ("vxlan0", 1450), ("ovbr0", 1450))  # in an order that is always allowed
+
+
+def _black_hole_setup(lab):
+    """host1's eth0, vxlan0 and ovbr0 as Part 2 made them; a1's eth0 and its host end at MTU 1500, and a1's
+    route to the overlay without an MTU of its own."""
+    _needs_part2(lab)
+    host1, a1 = lab.node("host1"), lab.node("a1")
+    for name, mtu in HOST1_MTUS:
+        host1.set_link(name, mtu=mtu)
+    a1.set_link("eth0", mtu=1500)
+    host1.set_link("veth-a1", mtu=1500)
+    a1.run(f"ip route replace 10.9.0.0/24 dev eth0 proto kernel scope link src {A_IPS['a1']}", check=True)
+
+
+def _black_hole_solution(lab):
+    lab["a1"].set_link("eth0", mtu=1450)
+
+
+def _path_mtu(lab) -> int:
+    """The MTU a1 uses towards a2: its route's own (``ip route ... mtu N``), else its eth0's."""
+    found = re.search(r"\bmtu (\d+)", lab.node("a1").run(f"ip route get {A_IPS['a2']}", timeout=5).stdout)
+    return int(found.group(1)) if found else link(lab, "a1", "eth0")["mtu"]
+
+
 def _a1_mtu(lab):
     if "a1" not in node_names(lab):
-        return "there is no node a1: run the cells of Parts 2 and 4 that create it"
-    eth0 = link(lab, "a1", "eth0")
-    if eth0["mtu"] > 1450:
-        return (f"a1's eth0 still has MTU {eth0['mtu']}: a1 builds packets the tunnel cannot carry, and the bridge "
-                f"on host1 drops them without a word. The tunnel's 50 bytes must come off the container's MTU: "
-                f"a1.set_link(\"eth0\", mtu=1450) (ip link set eth0 mtu 1450)")
+        return "there is no node a1: run the cells of Part 2 that create it, then this exercise's first cell"
+    mtu = _path_mtu(lab)
+    if mtu > 1450:
+        return (f"a1 still sends packets of up to {mtu} bytes to a2: a1 builds packets the tunnel cannot carry, "
+                f"and the bridge on host1 drops them without a word. The tunnel's 50 bytes must come off the "
+                f"container's MTU: a1.set_link(\"eth0\", mtu=1450) (%lab a1 ip link set eth0 mtu 1450)")
 
 
 def _tunnel_untouched(lab):
-    for name, mtu in (("ovbr0", 1450), ("vxlan0", 1450), ("eth0", 1500)):
+    for name, mtu in HOST1_MTUS:
         found = link(lab, "host1", name)
         if found is None or found["mtu"] != mtu:
             now = "is gone" if found is None else f"has MTU {found['mtu']}"
@@ -78,93 +168,176 @@ def _tunnel_untouched(lab):
 
 
 def _df_1422(lab):
-    if lab.node("a1").run(f"ping -c1 -W1 -M do -s 1422 {A_IPS['a2']}", timeout=5).rc != 0:
+    reply = lab.node("a1").run(f"ping -c1 -W1 -M do -s 1422 {A_IPS['a2']}", timeout=5)
+    if reply.rc != 0:
+        if "message too long" in reply.output:
+            return (f"a1 now refuses to send a 1450-byte packet itself ({reply.stderr.strip()}): its MTU is "
+                    f"smaller than it needs to be. 1422 bytes of data + 8 (ICMP) + 20 (IPv4) = 1450 fit the "
+                    f"tunnel exactly: a1.set_link(\"eth0\", mtu=1450)")
         return (f"a 1422-byte ping with DF from a1 to a2 ({A_IPS['a2']}) does not arrive: is a1's eth0 up, and "
-                f"is the tunnel still there (%lab a1 ping -c 1 {A_IPS['a2']})?")
+                f"does a small ping cross (%lab a1 ping -c 1 {A_IPS['a2']})?")
 
 
 def _big_1472(lab):
     if lab.node("a1").run(f"ping -c1 -W1 -s 1472 {A_IPS['a2']}", timeout=5).rc != 0:
         return ("a 1472-byte ping without DF from a1 still vanishes: a1 should cut it into two fragments "
-                "that fit MTU 1450; is its eth0's MTU 1450 or less (%lab a1 ip link show eth0)?")
+                "that fit MTU 1450; is its eth0's MTU 1450 (%lab a1 ip link show eth0)?")
 
 
 A1_OUT_OF_THE_BLACK_HOLE = Exercise("a1 out of the MTU black hole", [
-    ("a1's eth0 has an MTU the tunnel can carry (1450 or less)", _a1_mtu),
+    ("a1 sends packets the tunnel can carry (1450 bytes or less)", _a1_mtu),
     ("host1's ovbr0 and vxlan0 stay at 1450, its eth0 at 1500", _tunnel_untouched),
     ("a 1422-byte ping with DF set crosses from a1 to a2", _df_1422),
     ("a 1472-byte ping without DF crosses too (a1 fragments it)", _big_1472),
-])
+], setup=_black_hole_setup, solution=_black_hole_solution)
 
 
-# --- Docker part: a lost FDB entry, and a second overlay ------------------------------------------------
-C3_IP, C3_MAC, HOST3_IP = "10.0.1.3", "02:42:0a:00:01:03", "198.51.100.12"
+# --- 3 · a lost event: c3's entries, back by hand ------------------------------------------------------
+C1_IP, C3_IP, C3_MAC, HOST3_IP = "10.0.1.2", "10.0.1.3", "02:42:0a:00:01:03", "198.51.100.12"
+NSENTER = "daemon1.nsenter(netns, "  # how the notebook names host1's daemon and its sandbox of ov1
 
 
 def _host1_sandbox(lab) -> tuple:
-    host1 = lab.docker_host("host1")
-    return host1, host1.netns_of("ov1")
+    daemon1 = lab.docker_host("host1")
+    return daemon1, daemon1.netns_of("ov1")
+
+
+def _ensure_on_ov1(lab, host: str, name: str, ip: str) -> None:
+    """Container ``name`` running on ``host`` on ov1 at ``ip``, as Part 5 made it (made again if it is not;
+    ov1 has no --subnet, so Docker takes the lowest free address and no --ip can ask for it)."""
+    from ..docker import get_host
+
+    def placed() -> bool:
+        ctr = get_host(lab, host).containers.get(name)
+        return (ctr is not None and ctr.running and "ov1" in ctr.endpoints
+                and str(ctr.endpoints["ov1"].ip) == ip)
+
+    if placed():
+        return
+    if name in get_host(lab, host).containers:
+        lab.docker(f"rm -f {name}", host=host)
+    lab.docker(f"run -dit --name {name} --network ov1 busybox", host=host)
+    if not placed():
+        lab.docker(f"rm -f {name}", host=host)
+        raise NotFound(f"{name} was made again on {host}, but another container on ov1 holds its address {ip}: "
+                       f"remove the containers you added to ov1 (%docker -H HOST ps), then run this cell again")
+
+
+def _missing(lab, host: str, name: str) -> str | None:
+    """A hint when container ``name`` is not running on ``host``."""
+    ctr = _inspect(lab, host, name)
+    if ctr is None or not ctr["State"]["Running"]:
+        return (f"{name} is not running on {host} (%docker -H {host} ps -a): run the exercise's first cell again, "
+                f"it starts it afresh")
+
+
+def _lost_setup(lab):
+    """host1 forgets c3, as if its agent had missed the event: no FDB entry for c3's MAC and no neighbour
+    entry for its IP in host1's sandbox of ov1 (whatever an attempt wrote), and c1 has no ARP entry for c3.
+    (c1 and c3 are made again first if an attempt removed them.)"""
+    _ensure_on_ov1(lab, "host1", "c1", C1_IP)
+    _ensure_on_ov1(lab, "host3", "c3", C3_IP)
+    daemon1, netns = _host1_sandbox(lab)
+    daemon1.nsenter(netns, f"bridge fdb del {C3_MAC} dev vxlan0 self")   # every remote of that MAC
+    daemon1.nsenter(netns, f"ip neigh del {C3_IP} dev vxlan0")
+    lab.node("c1").run(f"ip neigh flush to {C3_IP}", check=True)
+
+
+def _lost_solution(lab):
+    daemon1 = lab.docker_host("host1")
+    netns = daemon1.netns_of("ov1")
+    daemon1.nsenter(netns, "bridge fdb append 02:42:0a:00:01:03 dev vxlan0 dst 198.51.100.12 self permanent")
+    daemon1.nsenter(netns, "ip neigh replace 10.0.1.3 lladdr 02:42:0a:00:01:03 dev vxlan0 nud permanent")
 
 
 def _fdb_back(lab):
-    host1, netns = _host1_sandbox(lab)
-    fdb = host1.nsenter(netns, "bridge fdb show dev vxlan0").output
+    daemon1, netns = _host1_sandbox(lab)
+    fdb = daemon1.nsenter(netns, "bridge fdb show dev vxlan0").output
     if f"{C3_MAC} dst {HOST3_IP}" not in fdb:
-        return (f"host1's vxlan0 does not know where {C3_MAC} (c3) lives, so frames for it go nowhere: "
-                f"lab.docker_host(\"host1\").nsenter(netns, \"bridge fdb append {C3_MAC} dev vxlan0 dst {HOST3_IP} self permanent\")")
+        elsewhere = sorted(set(re.findall(rf"^{C3_MAC} dst (\S+)", fdb, re.M)))
+        if elsewhere:
+            return (f"host1's vxlan0 sends c3's MAC {C3_MAC} to {', '.join(elsewhere)}, but c3 lives on host3 "
+                    f"({HOST3_IP}): delete that entry ({NSENTER}\"bridge fdb del {C3_MAC} dev vxlan0 dst "
+                    f"{elsewhere[0]} self\")) and add the right one (dst {HOST3_IP})")
+        return (f"host1's vxlan0 does not know where {C3_MAC} (c3) lives, so frames for it go nowhere. "
+                f"Add the entry Docker's agent would write: "
+                f"{NSENTER}\"bridge fdb append {C3_MAC} dev vxlan0 dst {HOST3_IP} self permanent\")")
 
 
 def _neighbour_back(lab):
-    host1, netns = _host1_sandbox(lab)
-    neigh = host1.nsenter(netns, "ip neigh show dev vxlan0").output
+    daemon1, netns = _host1_sandbox(lab)
+    neigh = daemon1.nsenter(netns, "ip neigh show dev vxlan0").output
     if f"{C3_IP} lladdr {C3_MAC}" not in neigh:
+        other = re.search(rf"^{re.escape(C3_IP)} lladdr (\S+)", neigh, re.M)
+        if other:
+            return (f"vxlan0's neighbour table gives {C3_IP} the MAC {other.group(1)}, but c3's is {C3_MAC}: "
+                    f"{NSENTER}\"ip neigh replace {C3_IP} lladdr {C3_MAC} dev vxlan0 nud permanent\")")
         return (f"the FDB entry is there, but vxlan0 answers ARP itself (proxy) from its neighbour table, and "
-                f"{C3_IP} is not in it: lab.docker_host(\"host1\").nsenter(netns, \"ip neigh replace {C3_IP} lladdr {C3_MAC} dev vxlan0 "
+                f"{C3_IP} is not in it: {NSENTER}\"ip neigh replace {C3_IP} lladdr {C3_MAC} dev vxlan0 "
                 f"nud permanent\")")
 
 
+def _c1_and_c3(lab):
+    return _missing(lab, "host1", "c1") or _missing(lab, "host3", "c3")
+
+
 def _c1_reaches_c3(lab):
-    if lab.docker("exec c1 ping -c1 -W1 10.0.1.3", host="host1").exit_code:
-        return ("both entries are there but c1 still gets no answer from 10.0.1.3: check their spelling with "
-                "lab.docker_host(\"host1\").nsenter(netns, \"bridge fdb show dev vxlan0\") and is c3 running (docker -H host3 ps)?")
+    if lab.docker(f"exec c1 ping -c1 -W1 {C3_IP}", host="host1").exit_code:
+        return (f"both entries are there but c1 still gets no answer from {C3_IP}: compare their spelling with "
+                f"the output of {NSENTER}\"bridge fdb show dev vxlan0\") and of \"ip neigh show dev vxlan0\", "
+                f"and is c3 running (%docker -H host3 ps)?")
 
 
 LOST_ENTRY = Exercise("c3's entries are lost: put them back by hand", [
+    ("c1 runs on host1 and c3 on host3", _c1_and_c3),
     ("host1's vxlan0 has an FDB entry: c3's MAC -> host3", _fdb_back),
     ("host1's sandbox has a neighbour entry: c3's IP -> its MAC", _neighbour_back),
     ("c1 pings c3 (10.0.1.3)", _c1_reaches_c3),
-])
+], setup=_lost_setup, solution=_lost_solution)
 
 
-def lose_c3_entries(lab) -> None:
-    """The exercise's start: host1 forgets c3 (as if its agent had missed the event)."""
-    host1, netns = _host1_sandbox(lab)
-    host1.nsenter(netns, f"bridge fdb del {C3_MAC} dev vxlan0 dst {HOST3_IP} self")
-    host1.nsenter(netns, f"ip neigh del {C3_IP} dev vxlan0")
+# --- 4 · a second overlay for a database -----------------------------------------------------------------
+OV2_HOSTS = ("host1", "host2", "host3")
 
 
-def _inspect(lab, host: str, ref: str) -> dict | None:
-    import json
+def _ov2_setup(lab):
+    """No db and no app on any host, no container on ov2, and no network ov2."""
+    from ..docker import get_host
 
-    from ..docker import DockerError
-    try:
-        return json.loads(lab.docker(f"inspect {ref}", host=host))[0]
-    except DockerError:
-        return None
+    for host in OV2_HOSTS:
+        daemon = get_host(lab, host)
+        for name in ("db", "app"):
+            if name in daemon.containers:
+                lab.docker(f"rm -f {name}", host=host)
+        for ctr in list(daemon.containers.values()):
+            if "ov2" in ctr.endpoints:
+                lab.docker(f"network disconnect ov2 {ctr.name}", host=host)
+    for host in OV2_HOSTS:
+        if _inspect(lab, host, "ov2") is not None:
+            lab.docker("network rm ov2", host=host)
+
+
+def _ov2_solution(lab):
+    lab.docker("network create -d overlay --attachable --subnet 10.20.0.0/24 ov2", host="host1")
+    lab.docker("run -dit --name db --network ov2 busybox", host="host2")
+    lab.docker("run -dit --name app --network ov2 busybox", host="host3")
 
 
 def _ov2(lab):
     net = _inspect(lab, "host1", "ov2")
     if net is None:
-        return ("there is no network ov2 on the manager: "
+        return ("there is no network ov2 on the manager, host1: "
                 "%docker -H host1 network create -d overlay --attachable --subnet 10.20.0.0/24 ov2")
     if net.get("Driver") != "overlay":
-        return f"ov2 uses the {net.get('Driver')} driver: remove it and create it with -d overlay"
+        return (f"ov2 uses the {net.get('Driver')} driver: remove it (%docker -H host1 network rm ov2) and "
+                f"create it again with -d overlay")
     if not net.get("Attachable"):
-        return "ov2 is not attachable, so docker run cannot put containers on it: recreate it with --attachable"
+        return ("ov2 is not attachable, so docker run cannot put containers on it: remove it "
+                "(%docker -H host1 network rm ov2) and create it again with --attachable")
     subnet = [c["Subnet"] for c in net["IPAM"]["Config"]]
     if subnet != ["10.20.0.0/24"]:
-        return f"ov2's subnet is {subnet[0]}: recreate it with --subnet 10.20.0.0/24"
+        return (f"ov2's subnet is {', '.join(subnet)}: remove it (%docker -H host1 network rm ov2) and create "
+                f"it again with --subnet 10.20.0.0/24")
 
 
 def _on_ov2(host: str, name: str):
@@ -174,6 +347,8 @@ def _on_ov2(host: str, name: str):
             return f"no container {name} on {host}: %docker -H {host} run -dit --name {name} --network ov2 busybox"
         if "ov2" not in ctr["NetworkSettings"]["Networks"]:
             return f"{name} is not on ov2: %docker -H {host} network connect ov2 {name}"
+        if not ctr["State"]["Running"]:
+            return f"{name} is not running: %docker -H {host} start {name}"
     return check
 
 
@@ -184,9 +359,12 @@ def _app_finds_db(lab):
 
 
 def _c1_kept_out(lab):
+    if _missing(lab, "host1", "c1"):
+        return None  # no c1, nothing of c1's reaches db
     db = _inspect(lab, "host2", "db")["NetworkSettings"]["Networks"]["ov2"]["IPAddress"]
-    if not lab.docker(f"exec c1 ping -c1 -W1 {db}", host="host1").exit_code:
-        return f"c1 (on ov1 only) reaches db at {db}: c1 must not be connected to ov2"
+    if not lab.docker(f"exec c1 ping -c1 -W0.5 {db}", host="host1").exit_code:
+        return (f"c1 (on ov1) reaches db at {db}: only app and db belong on ov2; "
+                f"%docker -H host1 network disconnect ov2 c1")
 
 
 SECOND_OVERLAY = Exercise("a private overlay for a database", [
@@ -195,4 +373,4 @@ SECOND_OVERLAY = Exercise("a private overlay for a database", [
     ("app runs on host3, on ov2", _on_ov2("host3", "app")),
     ("app reaches db by name", _app_finds_db),
     ("c1 (ov1) cannot reach db", _c1_kept_out),
-])
+], setup=_ov2_setup, solution=_ov2_solution)

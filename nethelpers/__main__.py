@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     docker.add_argument("--containers", "-n", type=int, default=20, metavar="N")
     overlay = commands.add_parser("bench-overlay", help="time swarm / cluster-store overlays across 3 hosts")
     overlay.add_argument("--containers", "-n", type=int, default=12, metavar="N")
+    for command in (bench, docker, overlay):
+        command.add_argument("--quiet", "-q", action="store_true",
+                             help="no progress on stderr (the results on stdout are the same)")
     args = parser.parse_args(argv)
     if args.command == "doctor":
         from .doctor import main as doctor_main
@@ -35,14 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench-overlay":
         from .docker.bench import main_overlay
 
-        return main_overlay(args.containers)
+        return main_overlay(args.containers, quiet=args.quiet)
     if args.command == "bench-docker":
         from .docker.bench import main as docker_bench_main
 
-        return docker_bench_main(args.containers)
+        return docker_bench_main(args.containers, quiet=args.quiet)
     from .bench import main as bench_main
 
-    return bench_main(args.containers, baseline=not args.no_baseline)
+    return bench_main(args.containers, baseline=not args.no_baseline, quiet=args.quiet)
 
 
 if __name__ == "__main__":

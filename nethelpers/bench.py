@@ -4,6 +4,9 @@ Builds N "containers" on one bridge in a fresh lab (each a node with eth0, an
 address and a default route), checks that the first can ping the last, removes
 everything and counts what is left. Then, in another fresh lab, a plain shell
 script of ``ip`` commands builds and removes the same thing: the baseline.
+
+Progress goes to stderr as it runs (:class:`Progress`, shared with ``bench-docker`` and
+``bench-overlay``); stdout carries only the results.
 """
 
 from __future__ import annotations
@@ -17,6 +20,43 @@ import time
 from .lab import Lab
 
 SUBNET = ipaddress.ip_network("10.88.0.0/16")
+
+
+class Progress:
+    """Progress of a long command, on stderr, so that stdout carries only its results.
+
+    ``progress("text")`` prints a line; ``progress.count(done, total, "text")`` prints
+    "text done/total": rewritten in place on a terminal, at most ten lines in a log.
+    ``Progress(quiet=True)`` prints nothing.
+    """
+
+    def __init__(self, stream=None, *, quiet: bool = False) -> None:
+        self.stream, self.quiet = stream or sys.stderr, quiet
+        self.tty = not quiet and self.stream.isatty()
+        self._open = False  # a counted line is being rewritten on the terminal
+
+    def __call__(self, text: str) -> None:
+        if not self.quiet:
+            self._end_line()
+            print(text, file=self.stream, flush=True)
+
+    def count(self, done: int, total: int, text: str) -> None:
+        if self.quiet:
+            return
+        line = f"{text} {done}/{total}"
+        if self.tty:
+            self.stream.write(f"\r\033[K{line}")
+            self.stream.flush()
+            self._open = True
+            if done >= total:
+                self._end_line()
+        elif done >= total or done * 10 // total != (done - 1) * 10 // total:
+            print(line, file=self.stream, flush=True)
+
+    def _end_line(self) -> None:
+        if self._open:
+            self.stream.write("\n")
+            self._open = False
 
 
 def _addresses(n: int) -> list[str]:
@@ -59,14 +99,17 @@ def _tree_rss_kb(pid: int) -> tuple[int, int]:
     return total, count
 
 
-def run_lab(n: int) -> dict:
+def run_lab(n: int, progress: Progress | None = None) -> dict:
     """Build and tear down n containers with the lab's own API; times in seconds."""
+    progress = progress or Progress(quiet=True)
     gateway, ips = str(SUBNET.network_address + 1), _addresses(n)
     with Lab() as lab:
         host = lab.add_node("host", kind="host")
         host.add_bridge("br0", address=f"{gateway}/{SUBNET.prefixlen}")
         names = [f"c{i}" for i in range(n)]
+        progress("  waiting for the machine to be idle (at most 10 s) ...")
         quiesce()
+        progress(f"  building {n} containers in one batch ...")
         start = time.perf_counter()
         with lab.batch():
             for i, name in enumerate(names):
@@ -75,6 +118,7 @@ def run_lab(n: int) -> dict:
                 c.add_address("eth0", f"{ips[i]}/{SUBNET.prefixlen}")
                 c.add_route("default", via=gateway)
         built = time.perf_counter()
+        progress(f"  built in {built - start:.2f} s; ping c0 -> c{n - 1}, then remove them all ...")
         ping = lab[names[0]].run(f"ping -c1 -W2 {ips[-1]}")
         rss_kb, procs = _tree_rss_kb(lab._proc.pid)
         teardown_start = time.perf_counter()
@@ -84,6 +128,7 @@ def run_lab(n: int) -> dict:
         done = time.perf_counter()
         left_nodes = [x.name for x in lab.nodes() if x.name != "host"]
         left_links = [link["name"] for link in host.snapshot()["links"] if link["name"] != "lo"]
+    progress(f"  removed in {done - teardown_start:.2f} s")
     return {"build": built - start, "teardown": done - teardown_start, "ping_ok": ping.rc == 0,
             "leftovers": len(left_nodes) + len(left_links), "rss_mb": rss_kb / 1024,
             "processes": procs}
@@ -126,23 +171,29 @@ STYLES = {"ip -n": ("ip -n host", "ip -n c$i"),
           "ip netns exec": ("ip netns exec host ip", "ip netns exec c$i ip")}
 
 
-def run_baseline(n: int, style: str = "ip -n") -> dict:
+def run_baseline(n: int, style: str = "ip -n", progress: Progress | None = None) -> dict:
     """The same build and teardown as a shell script of ``ip`` commands."""
+    progress = progress or Progress(quiet=True)
     gateway, ips = str(SUBNET.network_address + 1), _addresses(n)
     in_host, in_c = STYLES[style]
     script = BASELINE.format(gateway=gateway, prefix=SUBNET.prefixlen, ips=" ".join(ips),
                              last=ips[-1], IN_HOST=in_host, IN_C=in_c)
     with Lab() as lab:
+        progress("  waiting for the machine to be idle (at most 10 s) ...")
         quiesce()
+        progress(f"  the script builds and removes {n} containers (roughly {n * 30 // 1000 + 1} s) ...")
         result = lab.run_in_sandbox(["sh", "-c", script], timeout=900, check=True)
     t0, t1, t2, t3, left = (int(x) for x in result.stdout.split())
+    progress(f"  built in {(t1 - t0) / 1e9:.2f} s, removed in {(t3 - t2) / 1e9:.2f} s")
     return {"build": (t1 - t0) / 1e9, "teardown": (t3 - t2) / 1e9, "leftovers": left}
 
 
-def bench(n: int, baseline: bool = True, progress=None) -> dict:
-    progress = progress or (lambda text: print(text, file=sys.stderr))
-    progress(f"lab: building and removing {n} containers ...")
-    ours = run_lab(n)
+def bench(n: int, baseline: bool = True, progress: Progress | None = None) -> dict:
+    """The lab's build and teardown of n containers, and (``baseline``) both ip scripts'."""
+    progress = progress or Progress()
+    steps = 3 if baseline else 1
+    progress(f"[1/{steps}] lab: building and removing {n} containers ...")
+    ours = run_lab(n, progress)
     per = 1000 / n
     report = {
         "containers": n,
@@ -158,9 +209,9 @@ def bench(n: int, baseline: bool = True, progress=None) -> dict:
     }
     if baseline:
         ours_total = ours["build"] + ours["teardown"]
-        for style, key in (("ip -n", "baseline"), ("ip netns exec", "baseline_netns_exec")):
-            progress(f"baseline: the same as a shell script of `{style}` commands ...")
-            base = run_baseline(n, style)
+        for step, (style, key) in enumerate((("ip -n", "baseline"), ("ip netns exec", "baseline_netns_exec")), 2):
+            progress(f"[{step}/{steps}] baseline: the same as a shell script of `{style}` commands ...")
+            base = run_baseline(n, style, progress)
             base_total = base["build"] + base["teardown"]
             report[f"{key}_ms_per_container"] = round(base_total * per, 3)
             report[f"{key}_leftovers"] = base["leftovers"]
@@ -169,8 +220,8 @@ def bench(n: int, baseline: bool = True, progress=None) -> dict:
     return report
 
 
-def main(n: int, baseline: bool = True) -> int:
-    """Progress goes to stderr; the last line of stdout is the JSON report."""
-    report = bench(n, baseline)
+def main(n: int, baseline: bool = True, quiet: bool = False) -> int:
+    """Progress goes to stderr (none if ``quiet``); the last line of stdout is the JSON report."""
+    report = bench(n, baseline, Progress(quiet=quiet))
     print(json.dumps(report))
     return 0 if report["leftovers"] == 0 and report["first_to_last_ping"] else 1

@@ -52,6 +52,7 @@ class Network:
         self.etc_dir = etc_dir
         self.nodes: dict[str, nodes_mod.Node] = {}
         self.peers: dict[tuple[str, str], tuple[str, str]] = {}  # veth ends made by the lab
+        self.lowered: set[str] = set()  # nodes given a link whose lower device is in another node
 
     # --- helpers ------------------------------------------------------------
     def node(self, name: str) -> nodes_mod.Node:
@@ -150,8 +151,9 @@ class Network:
                 raise self.explain(exc, f"remove {', '.join(sorted(ifnames))} in node {node!r}") from None
         for key in [k for k in self.peers if k[0] in doomed]:
             self._forget_pair(*key)
-        for name in sorted(doomed):
+        for name in sorted(doomed & self.lowered):  # (a dump per node would slow every teardown)
             self._remove_lowered_links(name)
+        self.lowered -= doomed
         for name in doomed:
             nodes_mod.destroy(self.nodes.pop(name), self.etc_dir)
         self.forget(*(touched - doomed))
@@ -255,6 +257,7 @@ class Network:
         extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(target.name, name)))
         if target is not here:
             extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
+            self.lowered.add(target.name)
         try:
             here.nl.link_add(name, kind, info_data=info, extra=extra)
         except NetlinkError as exc:

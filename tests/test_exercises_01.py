@@ -52,9 +52,10 @@ def test_check_applies_the_solution_only_in_solutions_mode(myhost, capsys, monke
     assert not ex.passed(myhost)
 
 
-def test_show_solution_prints_the_code_a_learner_would_type(capsys):
-    bridge.C5_BY_NAME.show_solution()
-    assert capsys.readouterr().out == 'lab.docker("network connect bridge1 c5")\n'
+def test_show_solution_is_the_code_a_learner_would_type_folded_in_a_notebook():
+    solution = bridge.C5_BY_NAME.show_solution()
+    assert str(solution) == 'lab.docker("network connect bridge1 c5")'
+    assert solution._repr_html_().startswith("<details><summary>Reference solution — c5 reaches c3 by name")
 
 
 def test_an_exercise_whose_checker_passes_at_the_start_is_refused(lab):

@@ -6,7 +6,7 @@ In a notebook, each exercise is four cells::
     ex.start(lab)      # (hidden) puts the lab at the exercise's start and shows what is to do
     # your code here
     ex.check(lab)      # ✓ for each step done, ✗ with a hint for the first one missing
-    ex.show_solution() # the reference solution, for when you are stuck; ex.solve(lab) applies it
+    ex.show_solution() # the reference solution, folded, for when you are stuck; ex.solve(lab) applies it
 
 ``start`` is also the reset: run it again to throw away an attempt and begin afresh. A checker
 never changes the lab; ``passed(lab)`` is the same check, silent.
@@ -18,6 +18,7 @@ output) and pass on a right answer (``check``'s output).
 
 from __future__ import annotations
 
+import html
 import inspect
 import os
 import textwrap
@@ -114,17 +115,34 @@ class Exercise:
         if not quiet:
             self.check(lab)
 
-    def show_solution(self) -> None:
-        """Print the reference solution's code (the body of its function)."""
+    def show_solution(self) -> "Solution":
+        """The reference solution's code (the body of its function): in a notebook a folded block
+        that opens on a click (so that Run All does not show it), elsewhere the code as text."""
         if self.solution is None:
             raise ExerciseError(f"{self.title} has no reference solution")
         source = textwrap.dedent(inspect.getsource(self.solution))
         body = source.split(":\n", 1)[1] if source.startswith("def ") else source
         body = textwrap.dedent(body)
-        doc = inspect.getdoc(self.solution)
-        if doc:
+        if inspect.getdoc(self.solution):
             body = body.split('"""', 2)[-1].lstrip("\n")
-        print(body.rstrip())
+        return Solution(self.title, body.rstrip())
+
+
+@dataclass
+class Solution:
+    """A reference solution to show: folded HTML in Jupyter, plain code as text."""
+    title: str
+    code: str
+
+    def __str__(self) -> str:
+        return self.code
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.code)
+
+    def _repr_html_(self) -> str:
+        return (f"<details><summary>Reference solution — {html.escape(self.title)} (click to open)</summary>"
+                f"<pre>{html.escape(self.code)}</pre></details>")
 
 
 # --- small probes the checkers share -------------------------------------------------

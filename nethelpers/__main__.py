@@ -1,4 +1,5 @@
-"""Command line: ``python -m nethelpers doctor``, ``bench``, ``bench-docker``, ``bench-overlay`` and ``cni``."""
+"""Command line: ``python -m nethelpers doctor``, ``bench``, ``bench-docker``, ``bench-overlay``,
+``bench-trace`` and ``cni``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     docker.add_argument("--containers", "-n", type=int, default=20, metavar="N")
     overlay = commands.add_parser("bench-overlay", help="time swarm / cluster-store overlays across 3 hosts")
     overlay.add_argument("--containers", "-n", type=int, default=12, metavar="N")
-    for command in (bench, docker, overlay):
+    trace = commands.add_parser("bench-trace", help="time lab.trace() in chapter 01's and 06's labs")
+    trace.add_argument("--runs", "-n", dest="containers", type=int, default=10, metavar="N")
+    for command in (bench, docker, overlay, trace):
         command.add_argument("--quiet", "-q", action="store_true",
                              help="no progress on stderr (the results on stdout are the same)")
     args = parser.parse_args(argv)
@@ -35,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
         return doctor_main()
     if args.containers < 1:
         parser.error("--containers must be at least 1")
+    if args.command == "bench-trace":
+        from .trace.bench import main as trace_bench_main
+
+        return trace_bench_main(args.containers, quiet=args.quiet)
     if args.command == "bench-overlay":
         from .docker.bench import main_overlay
 

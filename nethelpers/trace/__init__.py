@@ -120,15 +120,18 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
     try:
         for name in names:
             monitors[name] = lab.node(name).start("nft monitor")
-        for name in names:
-            _install(lab, name, nft.tables(protocol), monitors[name])
+        for name in names:  # load everywhere first, then wait: the monitors start meanwhile
+            lab.node(name).run(["nft", "-f", "-"], input=nft.tables(protocol), check=True)
             installed.append(name)
+        for name in names:
+            _listening(lab, name, monitors[name])
         reply = _send(lab, source, protocol, address, port)
         outputs = {}
         for name in names:
             lab.node(name).run(["nft", "-f", "-"], input=nft.REMOVE, check=True)
             installed.remove(name)
-            outputs[name] = _until(monitors[name], f"delete table bridge {nft.TABLE}")
+        for name in names:  # the removal is printed after every trace event before it
+            outputs[name] = monitors[name].wait_for(f"delete table bridge {nft.TABLE}", timeout=5)
     finally:
         for name in installed:
             lab.node(name).run(["nft", "-f", "-"], input=nft.REMOVE)
@@ -169,23 +172,17 @@ def _address_of(lab, destination: str) -> str:
     return addresses[0]
 
 
-def _install(lab, name: str, ruleset: str, monitor) -> None:
-    """Load the ruleset, then make sure the node's monitor listens: it has printed a ruleset
-    change (if it subscribed only after the load, a throwaway chain gives it one to see)."""
-    node = lab.node(name)
-    node.run(["nft", "-f", "-"], input=ruleset, check=True)
+def _listening(lab, name: str, monitor) -> None:
+    """Make sure the node's monitor listens: it has printed a ruleset change (if it subscribed
+    only after the tables were loaded, a throwaway chain gives it one to see)."""
     for attempt in range(20):
         try:
             monitor.wait_for("new generation", timeout=0.25)
             return
         except CommandTimeout:
-            node.run(["nft", "-f", "-"], check=True, input=f"add chain inet {nft.TABLE} ready\n"
-                                                            f"delete chain inet {nft.TABLE} ready\n")
+            lab.node(name).run(["nft", "-f", "-"], check=True, input=f"add chain inet {nft.TABLE} ready\n"
+                                                                      f"delete chain inet {nft.TABLE} ready\n")
     monitor.wait_for("new generation", timeout=1)
-
-
-def _until(monitor, text: str, timeout: float = 5) -> str:
-    return monitor.wait_for(text, timeout=timeout)
 
 
 def _send(lab, source: str, protocol: str, address: str, port: int | None) -> str:

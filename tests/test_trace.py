@@ -114,7 +114,7 @@ def test_nothing_is_left_behind_and_bad_input_changes_nothing(by_hand):
     by_hand.trace("app1", "10.0.0.1", tcp=80)
     for bad, error in ((dict(destination="nowhere"), InvalidValue), (dict(source="ghost"), NotFound),
                        (dict(tcp=80, udp=53), InvalidValue), (dict(tcp=0), InvalidValue),
-                       (dict(udp="53"), InvalidValue)):
+                       (dict(udp="53"), InvalidValue), (dict(nodes=["myhost"]), InvalidValue)):
         args = {"source": "app1", "destination": "10.0.0.1"} | bad
         with pytest.raises(error) as info:
             by_hand.trace(args.pop("source"), args.pop("destination"), **args)

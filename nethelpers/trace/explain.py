@@ -1,0 +1,95 @@
+"""What the tracer asks the lab after the packet has gone: iptables' own text for the rules it met,
+NAT as conntrack keeps it, who received it, and why it stopped where it stopped."""
+
+from __future__ import annotations
+
+import re
+
+from . import nft
+from .path import Hop
+
+
+def iptables_texts(lab, by_node: dict) -> dict:
+    """{(node, table, chain, nft rule text): its iptables -S line} for every iptables rule the events met."""
+    texts = {}
+    for node, events in by_node.items():
+        met = [e for e in events if e.kind == "rule" and e.family == "ip" and not e.ours]
+        for table in sorted({e.table for e in met}):
+            listing = lab.node(node).run(["nft", "list", "table", "ip", table]).stdout
+            lines = nft.iptables_lines(listing, lab.node(node).run(["iptables", "-t", table, "-S"]).stdout)
+            for e in met:
+                if e.table == table and (e.chain, nft.without_counter(e.rule)) in lines:
+                    texts[(node, table, e.chain, e.rule)] = lines[(e.chain, nft.without_counter(e.rule))]
+    return texts
+
+
+def why_stopped(lab, hop: Hop) -> str:
+    """Why a packet that came into a node was neither delivered nor sent on (no netfilter verdict)."""
+    node = lab.node(hop.node)
+    if node.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() == "0":
+        return f"not forwarded: net.ipv4.ip_forward is 0 on {hop.node}"
+    route = node.run(["ip", "route", "get", hop.before.get("daddr", ""), "from", hop.before.get("saddr", ""),
+                      "iif", hop.came_in or "lo"])
+    if route.rc != 0:
+        return f"no route: {route.stderr.strip() or route.stdout.strip()}"
+    return "dropped by the kernel before routing (reverse-path filter?)"
+
+
+def receiver(lab, hop: Hop, protocol: str) -> str:
+    """Who took the packet in its last node: the kernel (ICMP) or the process listening on the port."""
+    if protocol == "icmp":
+        return "delivered; the kernel answers (echo reply)"
+    port = hop.after.get("dport", "")
+    listing = lab.node(hop.node).run(["ss", "-Hlnp", "-t" if protocol == "tcp" else "-u", f"sport = :{port}"]).stdout
+    # a process's name as ss shows it: its comm, 15 characters of its title ("docker-proxy -p")
+    names = sorted({name.split()[0] for name in re.findall(r'users:\(\("([^"]+)"', listing)})
+    if names:
+        return f"delivered to {', '.join(names)} (port {port})"
+    answer = "a RST" if protocol == "tcp" else "ICMP port unreachable"
+    return f"arrived, but nothing listens on port {port} (the kernel answers {answer})"
+
+
+def conntrack_entry(lab, hop: Hop, protocol: str) -> str | None:
+    """The conntrack entry of the translated flow, as 'original … reply …' (no timers)."""
+    command = ["conntrack", "-L", "-p", protocol, "-s", hop.before["saddr"], "-d", hop.before["daddr"]]
+    if hop.before.get("sport"):  # the probe's own flow, not an older one between the same addresses
+        command += ["--sport", hop.before["sport"], "--dport", hop.before["dport"]]
+    line = next((l for l in lab.node(hop.node).run(command).stdout.splitlines() if "src=" in l), None)
+    if line is None:
+        return None
+    keys = ("src", "dst", "sport", "dport")
+    halves: list[dict] = [{}, {}]
+    for key, _, value in (word.partition("=") for word in line.split() if "=" in word):
+        if key in keys:
+            halves[1 if key in halves[0] else 0].setdefault(key, value)
+    return "original {}, reply {}".format(*(" ".join(f"{k}={h[k]}" for k in keys if k in h) for h in halves))
+
+
+def outcome(lab, hops: list[Hop], snapshot: dict, address: str) -> str:
+    if not hops:
+        return "it never left (no packet was sent)"
+    last = hops[-1]
+    if last.action == "dropped":
+        return f"dropped on {last.node}"
+    if last.action == "delivered":
+        return f"delivered to {last.node}"
+    if last.action == "stopped":
+        return f"dropped on {last.node} ({last.reason.split(':')[0]})"
+    if last.went_out:
+        unanswered = _unanswered_arp(lab, last, address)
+        if unanswered:
+            return (f"it never left {last.node}: nobody answered ARP for {unanswered} on {last.went_out} "
+                    f"(no such address on that link?)")
+        link = next((l for l in snapshot.get(last.node, {}).get("links", []) if l["name"] == last.went_out), {})
+        peer = link.get("peer_node")
+        return (f"sent out {last.node}'s {last.went_out}" + (f" towards {peer}" if peer else "")
+                + ", and seen nowhere after")
+    return f"last seen on {last.node}"
+
+
+def _unanswered_arp(lab, hop: Hop, address: str) -> str | None:
+    """The next hop the node asked for in vain (its neighbour entry FAILED or INCOMPLETE), if any."""
+    route = lab.node(hop.node).run(["ip", "route", "get", hop.after.get("daddr", address)]).stdout.split()
+    via = route[route.index("via") + 1] if "via" in route else hop.after.get("daddr", address)
+    state = lab.node(hop.node).run(["ip", "neigh", "show", via, "dev", hop.went_out]).stdout
+    return via if ("FAILED" in state or "INCOMPLETE" in state) else None

@@ -138,7 +138,7 @@ def _iptables() -> Check:
         return _check("iptables", False, "iptables is not installed", _install("iptables"))
     backend = "nf_tables" if "nf_tables" in text else "legacy" if "legacy" in text else "unknown"
     real = os.path.realpath(shutil.which("iptables", path=PATH))
-    note = "; lab.trace() cannot see legacy rules, only the path and NAT" if backend == "legacy" else ""
+    note = "; lab.trace() finds legacy rules by their packet counters (no order)" if backend == "legacy" else ""
     return _check("iptables", True, f"{text.split(' (')[0]}, {backend} backend ({real}){note}")
 
 

@@ -140,3 +140,26 @@ def test_overlay_shows_the_encapsulation_hop(lab):
     assert t.hops[5].came_in == "vxlan0" and t.delivered
     picture = t.plot()
     assert picture.axes and "delivered to c2" in picture.axes[0].get_title()
+
+
+def test_iptables_legacy_rules_are_found_by_their_counters(by_hand, monkeypatch):
+    # the lab's iptables is nf_tables here; these rules are made with iptables-legacy, which nft's
+    # tracing cannot see, and the tracer is told the lab uses the legacy backend
+    from nethelpers.trace import counters
+
+    host = by_hand["myhost"]
+    host.sysctl("net.ipv4.ip_forward", 1)
+    host.run("iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/24 ! -o br0 -j MASQUERADE", check=True)
+    monkeypatch.setattr(counters, "backend", lambda lab: "legacy")
+    t = by_hand.trace("app1", "203.0.113.10")
+    hop = t.hops[1]
+    assert t.delivered and t.reply == "the reply came back"
+    assert [(r.table, r.chain, r.rule, r.verdict) for r in hop.rules if r.rule] == [
+        ("nat", "POSTROUTING", "-A POSTROUTING -s 10.0.0.0/24 ! -o br0 -j MASQUERADE", "accept")]
+    assert hop.nat == ["source 10.0.0.2 → 198.51.100.10"]
+    assert "iptables-legacy: the rules whose packet counters it moved" in str(t)
+    host.run("iptables-legacy -I FORWARD -s 10.0.0.2 -j DROP", check=True)
+    t = by_hand.trace("app1", "203.0.113.10")
+    assert t.outcome == "dropped on myhost"
+    assert ("filter", "FORWARD", "-A FORWARD -s 10.0.0.2/32 -j DROP", "drop") in [
+        (r.table, r.chain, r.rule, r.verdict) for r in t.hops[1].rules]

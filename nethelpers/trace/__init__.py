@@ -17,7 +17,7 @@ import ipaddress
 import sys
 
 from ..errors import CommandTimeout, InvalidValue, MissingFeature
-from . import nft
+from . import counters, nft
 from .explain import conntrack_entry, iptables_texts, outcome, receiver, why_stopped
 from .path import Hop, RuleHit, hop_of, order
 from .report import Trace
@@ -46,6 +46,7 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
     if lab.run_in_sandbox("command -v nft").rc != 0:
         raise MissingFeature("the tracer needs the nft command (package nftables): sudo apt-get install nftables")
 
+    legacy = counters.backend(lab) == "legacy"
     monitors, installed = {}, []
     try:
         for name in names:
@@ -55,7 +56,10 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
             installed.append(name)
         for name in names:
             _listening(lab, name, monitors[name])
+        saved = counters.save(lab, names) if legacy else {}
         reply = _send(lab, source, protocol, address, port)
+        counted = ({name: counters.hits(saved[name], text) for name, text in counters.save(lab, names).items()}
+                   if legacy else {})
         outputs = {}
         for name in names:
             lab.node(name).run(["nft", "-f", "-"], input=nft.REMOVE, check=True)
@@ -72,7 +76,7 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
     snapshot = lab.snapshot(names)
     iptables = iptables_texts(lab, by_node)
     path = order(source, by_node, snapshot)
-    hops = [hop_of(name, by_node[name], snapshot, iptables) for name in path]
+    hops = [hop_of(name, by_node[name], snapshot, iptables, counted.get(name, [])) for name in path]
     for hop in hops:
         if hop.nat:
             hop.conntrack = conntrack_entry(lab, hop, protocol)

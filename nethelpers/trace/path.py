@@ -14,6 +14,7 @@ class RuleHit:
     chain: str
     rule: str        # the iptables -S line when the rule is iptables', else nft's text; "" for a policy
     verdict: str
+    counted: bool = False  # found by its packet counter (iptables-legacy), not by tracing
 
     def __str__(self) -> str:
         what = self.rule or f"(policy of {self.chain})"
@@ -47,8 +48,10 @@ def _links(snapshot: dict, node: str) -> dict[str, dict]:
     return {link["name"]: link for link in snapshot.get(node, {}).get("links", [])}
 
 
-def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict) -> Hop:
-    """Summarise one node's events (all of them belong to the probe)."""
+def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
+           counted: list[RuleHit] = ()) -> Hop:
+    """Summarise one node's events (all of them belong to the probe); ``counted``: the
+    iptables-legacy rules whose counters the probe moved (nft's tracing cannot see them)."""
     packets = [e for e in events if e.kind == "packet"]
     links = _links(snapshot, node)
     came_in = next((e.packet.get("iif") for e in packets if e.packet.get("iif")), None)
@@ -67,6 +70,8 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict) -> Ho
         elif e.kind == "policy":
             rules.append(RuleHit(e.table, e.chain, "", f"policy {e.verdict}"))
         dropped = dropped or e.verdict.split()[0] in ("drop", "reject")
+    rules += counted
+    dropped = dropped or any(hit.verdict.split()[-1] in ("drop", "reject") for hit in counted)
     if dropped:
         action, went_out = "dropped", None
     elif ("bridge", "forward") in hooks:  # (with br_netfilter, iptables' FORWARD sees it as well)

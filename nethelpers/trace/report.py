@@ -38,7 +38,9 @@ class Trace:
         for i, hop in enumerate(self.hops, 1):
             if hop.rules or hop.conntrack:
                 lines.append("")
-                lines.append(f"{i} {hop.node}: netfilter, in the order the packet met it")
+                order = ("iptables-legacy: the rules whose packet counters it moved, in ruleset order"
+                         if any(rule.counted for rule in hop.rules) else "in the order the packet met it")
+                lines.append(f"{i} {hop.node}: netfilter, {order}")
                 lines.extend(f"    {rule}" for rule in hop.rules)
                 if hop.conntrack:
                     lines.append(f"    conntrack: {hop.conntrack}")

@@ -16,6 +16,13 @@ def lab():
 
 
 @pytest.fixture
+def docker_lab(lab):
+    """A lab with its Docker host started (and the world around it: router, LAN client, internet)."""
+    lab.docker_host()
+    return lab
+
+
+@pytest.fixture
 def pair(lab):
     """Two nodes a and b joined by a veth pair, 10.0.0.1/24 <-> 10.0.0.2/24."""
     a, b = lab.add_node("a"), lab.add_node("b")

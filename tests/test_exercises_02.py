@@ -3,20 +3,7 @@ hint, accepts the reference solution and another right answer, and resets from a
 
 from __future__ import annotations
 
-import pytest
-
 from nethelpers.exercises import none as exercises
-
-
-def first_hint(exercise, lab) -> tuple[str, str]:
-    """The first failing step and its hint."""
-    return next((text, hint) for text, hint in exercise.problems(lab) if hint)
-
-
-@pytest.fixture
-def docker_lab(lab):
-    lab.docker_host()
-    return lab
 
 
 def backend_bridge(lab) -> str:
@@ -28,7 +15,7 @@ def test_wire_worker_hints_then_solution_then_reset(docker_lab):
     ex.start(lab)
     assert not ex.passed(lab)
     lab.add_veth("docker-host:vethworker", "worker:eth0", master="docker0")  # the wrong bridge
-    step, hint = first_hint(ex, lab)
+    step, hint = ex.first_problem(lab)
     assert "plugged into backend's bridge" in step and "docker0" in hint and backend_bridge(lab) in hint
     ex.start(lab)  # from a half-done attempt: a fresh worker, no cable left on docker-host
     assert ex.problems(lab)[1][1].startswith("worker has no eth0")
@@ -52,18 +39,18 @@ def test_wire_worker_rejects_the_wrong_prefix(docker_lab):
     ex.start(lab)
     lab.add_veth("docker-host:vethworker", "worker:eth0", master=backend_bridge(lab))
     lab["worker"].add_address("eth0", "172.18.0.9/24")
-    step, hint = first_hint(ex, lab)
+    step, hint = ex.first_problem(lab)
     assert "wrong prefix length" in hint and "/16" in hint
 
 
 def test_private_cable_hints_then_solution_then_reset(docker_lab):
     lab, ex = docker_lab, exercises.PRIVATE_CABLE
     ex.start(lab)
-    assert "no veth pair between batch and cache" in first_hint(ex, lab)[1]
+    assert "no veth pair between batch and cache" in ex.first_problem(lab)[1]
     lab.add_veth("batch:eth0", "cache:eth0")
     lab["batch"].add_address("eth0", "10.99.0.1/30")
     lab["cache"].add_address("eth0", "10.99.1.2/30")  # not the same subnet
-    assert "not one subnet" in first_hint(ex, lab)[1]
+    assert "not one subnet" in ex.first_problem(lab)[1]
     ex.start(lab)
     ex.solve(lab, quiet=True)
     assert ex.passed(lab)
@@ -78,5 +65,5 @@ def test_private_cable_rejects_a_way_out(docker_lab):
     lab["batch"].add_address("p2p", "192.168.7.1/24")
     lab["cache"].add_address("p2p", "192.168.7.2/24")
     lab.add_veth("docker-host:vethbatch", "batch:eth1", master="docker0")  # one cable too many
-    step, hint = first_hint(ex, lab)
+    step, hint = ex.first_problem(lab)
     assert "the cable is all they have" in step and "eth1" in hint

@@ -9,9 +9,6 @@ from nethelpers import world
 from nethelpers.exercises import host as exercises
 
 
-def first_hint(exercise, lab) -> tuple[str, str]:
-    return next((text, hint) for text, hint in exercise.problems(lab) if hint)
-
 
 @pytest.fixture
 def host_lab(lab):
@@ -24,10 +21,10 @@ def host_lab(lab):
 def test_h2_on_8081(host_lab):
     lab, ex = host_lab, exercises.H2_ON_8081
     ex.start(lab)
-    assert "`docker rm h2`" in first_hint(ex, lab)[1]  # the exited h2 still holds its name
+    assert "`docker rm h2`" in ex.first_problem(lab)[1]  # the exited h2 still holds its name
     lab.docker("rm h2")
     lab.docker("run -d --name h2 --network host busybox python3 -m http.server 8081 --bind 127.0.0.1")
-    assert "bound to 127.0.0.1 only" in first_hint(ex, lab)[1]
+    assert "bound to 127.0.0.1 only" in ex.first_problem(lab)[1]
     ex.start(lab)
     ex.solve(lab, quiet=True)
     assert ex.passed(lab)
@@ -46,10 +43,10 @@ def test_publish_8080(host_lab):
     lab, ex = host_lab, exercises.PUBLISH_8080
     ex.start(lab)
     lab.docker("run -d --name web --network host nginx")  # exits: port 80 is h1's
-    assert "in host mode nginx needs the host's port 80" in first_hint(ex, lab)[1]
+    assert "in host mode nginx needs the host's port 80" in ex.first_problem(lab)[1]
     lab.docker("rm web")
     lab.docker("run -d --name web -p 8082:80 nginx")
-    assert "8082->80" in first_hint(ex, lab)[1]
+    assert "8082->80" in ex.first_problem(lab)[1]
     ex.start(lab)
     ex.solve(lab, quiet=True)
     assert ex.passed(lab)
@@ -61,7 +58,7 @@ def test_local_only(host_lab):
     lab, ex = host_lab, exercises.LOCAL_ONLY
     ex.start(lab)
     lab.docker("run -d --name admin --network host busybox python3 -m http.server 9001")
-    assert "includes the LAN address" in first_hint(ex, lab)[1]
+    assert "includes the LAN address" in ex.first_problem(lab)[1]
     lab.docker("rm -f admin")  # another right answer: another image, the options in another order
     lab.docker("run -d --name admin --network host alpine python3 -m http.server --bind 127.0.0.1 9001")
     assert ex.passed(lab)

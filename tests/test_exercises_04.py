@@ -3,29 +3,17 @@ hint, accepts the reference solution and another right answer, and resets from a
 
 from __future__ import annotations
 
-import pytest
-
 from nethelpers.exercises import container as exercises
-
-
-def first_hint(exercise, lab) -> tuple[str, str]:
-    return next((text, hint) for text, hint in exercise.problems(lab) if hint)
-
-
-@pytest.fixture
-def docker_lab(lab):
-    lab.docker_host()
-    return lab
 
 
 def test_pod_back(docker_lab):
     lab, ex = docker_lab, exercises.POD_BACK
     ex.start(lab)  # from nothing: the pod of Part 4, owner gone
-    assert "namespace of the removed owner" in first_hint(ex, lab)[1]
+    assert "namespace of the removed owner" in ex.first_problem(lab)[1]
     lab.docker("rm -f web sidecar")
     lab.docker("run -dit --name pod2 busybox")  # no -p on the owner
     lab.docker("run -d --name web --network container:pod2 nginx")
-    assert "publishes no port" in first_hint(ex, lab)[1]
+    assert "publishes no port" in ex.first_problem(lab)[1]
     ex.start(lab)  # from a half-done attempt with another owner
     ex.solve(lab, quiet=True)
     assert ex.passed(lab)
@@ -47,7 +35,7 @@ def test_debug_sidecar(docker_lab):
     lab, ex = docker_lab, exercises.DEBUG_SIDECAR
     ex.start(lab)  # from nothing: the setup builds the pod
     lab.docker("run -dit --name debug busybox")  # its own namespace
-    assert "network namespace of its own" in first_hint(ex, lab)[1]
+    assert "network namespace of its own" in ex.first_problem(lab)[1]
     ex.start(lab)
     ex.solve(lab, quiet=True)
     assert ex.passed(lab)

@@ -12,9 +12,6 @@ from nethelpers.exercises import overlay as exercises
 ZEROS = "00:00:00:00:00:00"
 
 
-def first_hint(exercise, lab) -> tuple[str, str]:
-    return next((text, hint) for text, hint in exercise.problems(lab) if hint)
-
 
 def remote_entries(lab, host: str) -> set[tuple[str, str]]:
     return {(e["mac"], e["dst"]) for e in lab.snapshot([host])[host]["fdb"] if e["dev"] == "vxlan0" and e["dst"]}
@@ -43,9 +40,9 @@ def test_a3_reaches_a1(by_hand):
     lab, ex = by_hand, exercises.A3_REACHES_A1
     ex.start(lab)
     assert [hint is None for _, hint in ex.problems(lab)][:2] == [True, True]   # host3's side, a3 -> a2
-    assert "host3 is not one of them" in first_hint(ex, lab)[1]
+    assert "host3 is not one of them" in ex.first_problem(lab)[1]
     lab["host1"].add_fdb(ZEROS, "vxlan0", dst="198.51.100.13")       # wrong: no such host
-    assert "host3 is not one of them" in first_hint(ex, lab)[1]
+    assert "host3 is not one of them" in ex.first_problem(lab)[1]
     lab["host1"].add_fdb("02:42:0a:09:00:03", "vxlan0", dst="198.51.100.12")   # another right answer
     assert ex.passed(lab)
     ex.start(lab)                                                    # the reset takes it away
@@ -62,9 +59,9 @@ def test_a3_reaches_a1_resets_a_broken_host3(by_hand):
     ex.start(lab)
     lab["host3"].remove_link("vxlan0")                               # a learner's attempt gone wrong
     lab["host1"].remove_fdb(ZEROS, "vxlan0", dst="198.51.100.11")
-    assert "no vxlan0 with VNI 42" in first_hint(ex, lab)[1]
+    assert "no vxlan0 with VNI 42" in ex.first_problem(lab)[1]
     lab.remove_node("a3")
-    assert "there is no node a3" in first_hint(ex, lab)[1]
+    assert "there is no node a3" in ex.first_problem(lab)[1]
     ex.start(lab)
     assert (ZEROS, "198.51.100.11") in remote_entries(lab, "host1")
     assert lab["host3"].run("iptables -S DOCKER-USER").stdout.count("-i ovbr0") == 1   # not twice
@@ -75,12 +72,12 @@ def test_a3_reaches_a1_resets_a_broken_host3(by_hand):
 def test_a1_out_of_the_black_hole(by_hand):
     lab, ex = by_hand, exercises.A1_OUT_OF_THE_BLACK_HOLE
     ex.start(lab)
-    assert "still sends packets of up to 1500 bytes" in first_hint(ex, lab)[1]
+    assert "still sends packets of up to 1500 bytes" in ex.first_problem(lab)[1]
     lab["host1"].set_link("ovbr0", mtu=1500)                         # wrong: the tunnel cannot carry more
     lab["a1"].set_link("eth0", mtu=1400)                             # and too small
-    assert "leave host1's ovbr0 at MTU 1450" in first_hint(ex, lab)[1]
+    assert "leave host1's ovbr0 at MTU 1450" in ex.first_problem(lab)[1]
     lab["host1"].set_link("ovbr0", mtu=1450)
-    assert "refuses to send a 1450-byte packet itself" in first_hint(ex, lab)[1]
+    assert "refuses to send a 1450-byte packet itself" in ex.first_problem(lab)[1]
     ex.start(lab)
     assert link_mtu(lab, "a1", "eth0") == 1500
     lab["a1"].run("ip route replace 10.9.0.0/24 dev eth0 mtu 1450", check=True)   # another right answer
@@ -117,16 +114,16 @@ def test_lost_entry(cluster):
     daemon1 = lab.docker_host("host1")
     netns = daemon1.netns_of("ov1")
     ex.start(lab)
-    assert "does not know where 02:42:0a:00:01:03 (c3) lives" in first_hint(ex, lab)[1]
+    assert "does not know where 02:42:0a:00:01:03 (c3) lives" in ex.first_problem(lab)[1]
     daemon1.nsenter(netns, "bridge fdb append 02:42:0a:00:01:03 dev vxlan0 dst 198.51.100.11 self permanent")
-    assert "to 198.51.100.11, but c3 lives on host3" in first_hint(ex, lab)[1]   # wrong host
+    assert "to 198.51.100.11, but c3 lives on host3" in ex.first_problem(lab)[1]   # wrong host
     ex.start(lab)                                                    # that entry goes with the reset
     assert "02:42:0a:00:01:03 dst" not in daemon1.nsenter(netns, "bridge fdb show dev vxlan0").output
     daemon1.nsenter(netns, "bridge fdb append 02:42:0a:00:01:03 dev vxlan0 dst 198.51.100.12 self permanent")
-    assert "answers ARP itself (proxy)" in first_hint(ex, lab)[1]
+    assert "answers ARP itself (proxy)" in ex.first_problem(lab)[1]
     assert lab.docker("exec c1 ping -c1 -W1 c3", host="host1").exit_code   # the FDB entry alone: no
     daemon1.nsenter(netns, "ip neigh replace 10.0.1.3 lladdr 02:42:0a:00:01:04 dev vxlan0 nud permanent")
-    assert "but c3's is 02:42:0a:00:01:03" in first_hint(ex, lab)[1]
+    assert "but c3's is 02:42:0a:00:01:03" in ex.first_problem(lab)[1]
     ex.start(lab)                                                    # the wrong neighbour goes too
     assert "10.0.1.3" not in daemon1.nsenter(netns, "ip neigh show dev vxlan0").output
     ex.solve(lab, quiet=True)
@@ -144,21 +141,21 @@ def test_lost_entry_makes_c1_and_c3_again(cluster):
     ex.solve(lab, quiet=True)
     assert ex.passed(lab)
     lab.docker("rm -f c3", host="host3")
-    assert "c3 is not running on host3" in first_hint(ex, lab)[1]
+    assert "c3 is not running on host3" in ex.first_problem(lab)[1]
 
 
 def test_second_overlay(cluster):
     lab, ex = cluster, exercises.SECOND_OVERLAY
     ex.start(lab)
-    assert "no network ov2 on the manager" in first_hint(ex, lab)[1]
+    assert "no network ov2 on the manager" in ex.first_problem(lab)[1]
     lab.docker("network create -d overlay --subnet 10.20.0.0/24 ov2", host="host1")
-    assert "not attachable" in first_hint(ex, lab)[1]
+    assert "not attachable" in ex.first_problem(lab)[1]
     ex.start(lab)                                                    # ov2 removed
     lab.docker("network create -d overlay --attachable --subnet 10.20.0.0/24 ov2", host="host1")
     lab.docker("run -dit --name db --network ov2 busybox", host="host2")
     lab.docker("run -dit --name app --network ov2 busybox", host="host3")
     lab.docker("network connect ov2 c1", host="host1")               # wrong: c1 let in
-    assert "c1 (on ov1) reaches db" in first_hint(ex, lab)[1]
+    assert "c1 (on ov1) reaches db" in ex.first_problem(lab)[1]
     ex.start(lab)                                                    # db, app and ov2 gone, c1 left alone
     assert {"db", "app"}.isdisjoint({*get_host(lab, "host2").containers, *get_host(lab, "host3").containers})
     assert list(get_host(lab, "host1").containers["c1"].endpoints) == ["ov1"]

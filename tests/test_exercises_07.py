@@ -13,9 +13,6 @@ from nethelpers.exercises import cnm_cni as exercises
 MAPPINGS = {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}
 
 
-def first_hint(exercise, lab) -> tuple[str, str]:
-    return next((text, hint) for text, hint in exercise.problems(lab) if hint)
-
 
 def pods(*more: dict, name: str = "pods", subnet: str = "10.22.0.0/24", bridge: str = "cni0") -> dict:
     return {"cniVersion": "1.0.0", "name": name, "plugins": [
@@ -35,16 +32,16 @@ def test_port_mapping(cni_lab):
     lab, ex = cni_lab, exercises.PORT_MAPPING
     runtime = Runtime(lab, "node2")
     ex.start(lab)
-    assert "pod2 is not attached through CNI yet" in first_hint(ex, lab)[1]
+    assert "pod2 is not attached through CNI yet" in ex.first_problem(lab)[1]
     runtime.add(pods(), "pod2", capability_args=MAPPINGS)                        # no portmap
-    assert "add {\"type\": \"portmap\"" in first_hint(ex, lab)[1]
+    assert "add {\"type\": \"portmap\"" in ex.first_problem(lab)[1]
     ex.start(lab)                                                              # DELs it
     assert runtime.attachments() == []
     runtime.add(pods({"type": "portmap"}), "pod2", capability_args=MAPPINGS)   # no capabilities
-    assert "portmap has no \"capabilities\"" in first_hint(ex, lab)[1]
+    assert "portmap has no \"capabilities\"" in ex.first_problem(lab)[1]
     ex.start(lab)
     runtime.add(pods({"type": "portmap", "capabilities": {"portMappings": True}}), "pod2")  # no mapping
-    assert "was given portMappings none" in first_hint(ex, lab)[1]
+    assert "was given portMappings none" in ex.first_problem(lab)[1]
     ex.start(lab)
     # another right answer: another network, bridge and subnet
     runtime.add(pods({"type": "portmap", "capabilities": {"portMappings": True}}, name="web",
@@ -77,7 +74,7 @@ def test_broken_result(cni_lab):
     rc, answer = exercises.run_plugin(lab, "bandwidth", "ADD", dict(exercises.BANDWIDTH, prevResult=fixed))
     assert rc == 1 and "no veth peer" in answer["msg"]
     peer = exercises.link(lab, "pod3", "eth0")["peer"]
-    assert first_hint(ex, lab)[1].startswith(f"{peer}, the host end of pod3's veth pair, has no tbf qdisc")
+    assert ex.first_problem(lab)[1].startswith(f"{peer}, the host end of pod3's veth pair, has no tbf qdisc")
     fixed["interfaces"].insert(0, {"name": peer})      # another right answer: first, with the index moved
     fixed["ips"][0]["interface"] = 1
     rc, answer = exercises.run_plugin(lab, "bandwidth", "ADD", dict(exercises.BANDWIDTH, prevResult=fixed))
@@ -93,7 +90,7 @@ def test_broken_result_resets_from_a_removed_pod3(cni_lab):
     lab, ex = cni_lab, exercises.BROKEN_RESULT
     ex.start(lab)
     lab.remove_node("pod3")
-    assert "pod3 is not plugged into node2" in first_hint(ex, lab)[1]
+    assert "pod3 is not plugged into node2" in ex.first_problem(lab)[1]
     ex.start(lab)
     ex.start(lab)
     ex.solve(lab, quiet=True)

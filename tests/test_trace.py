@@ -19,7 +19,7 @@ def rules_of(hop):
 
 
 @pytest.fixture
-def docker_lab(lab):
+def bridge_lab(lab):
     lab.docker("run -dit --name c1 busybox")
     lab.docker("run -d --name web -p 8080:80 nginx")
     lab.docker("network create bridge1")
@@ -27,8 +27,8 @@ def docker_lab(lab):
     return lab
 
 
-def test_outbound_nat_shows_the_path_the_masquerade_rule_and_its_conntrack_entry(docker_lab):
-    t = docker_lab.trace("c1", "203.0.113.10")
+def test_outbound_nat_shows_the_path_the_masquerade_rule_and_its_conntrack_entry(bridge_lab):
+    t = bridge_lab.trace("c1", "203.0.113.10")
     assert nodes_of(t) == ["c1", "docker-host", "router", "internet"]
     host = t.hops[1]
     assert host.action == "routed" and host.bridge_in == "docker0" and host.went_out == "eth0"
@@ -40,8 +40,8 @@ def test_outbound_nat_shows_the_path_the_masquerade_rule_and_its_conntrack_entry
     assert "delivered to internet" in str(t)
 
 
-def test_a_published_port_is_dnat_to_the_container(docker_lab):
-    t = docker_lab.trace("lan-client", "198.51.100.10", tcp=8080)
+def test_a_published_port_is_dnat_to_the_container(bridge_lab):
+    t = bridge_lab.trace("lan-client", "198.51.100.10", tcp=8080)
     assert nodes_of(t) == ["lan-client", "router", "docker-host", "web"]
     assert t.hops[1].action == "switched" and t.hops[1].bridge_in == "lan0"
     host = t.hops[2]
@@ -72,8 +72,8 @@ def test_hairpin_nat_without_the_userland_proxy(lab):
     assert t.delivered
 
 
-def test_isolation_between_networks_is_a_drop_by_the_isolation_rule(docker_lab):
-    t = docker_lab.trace("c1", "c3")
+def test_isolation_between_networks_is_a_drop_by_the_isolation_rule(bridge_lab):
+    t = bridge_lab.trace("c1", "c3")
     assert t.dropped_at is t.hops[-1] and t.hops[-1].node == "docker-host"
     last = t.hops[-1].rules[-1]
     assert (last.table, last.chain, last.verdict) == ("filter", "DOCKER-ISOLATION-STAGE-2", "drop")

@@ -64,6 +64,10 @@ class Exercise:
     def passed(self, lab) -> bool:
         return all(hint is None for _, hint in self.problems(lab))
 
+    def first_problem(self, lab) -> tuple[str, str] | None:
+        """The first step not done and its hint, or None when solved."""
+        return next(((text, hint) for text, hint in self.problems(lab) if hint), None)
+
     def start(self, lab) -> None:
         """Put the lab at this exercise's start (undoing any attempt) and show the steps to do."""
         if self.setup is not None:

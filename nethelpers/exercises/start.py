@@ -1,0 +1,109 @@
+"""Exercises of notebook 00 (start here): a third node, then a route through the middle one."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from . import Exercise, addresses, link, node_names, pings
+
+SUBNET = ipaddress.ip_network("10.0.1.0/24")
+
+
+def _c_setup(lab):
+    """Nodes a and b as the notebook left them; no node c, no eth1 on b."""
+    if "c" in node_names(lab):
+        lab.remove_node("c")  # its veth goes with it, b's end included
+    if link(lab, "b", "eth1") is not None:
+        lab["b"].remove_link("eth1")
+    lab.add_node("c")
+
+
+def _c_solution(lab):
+    lab.add_veth("b:eth1", "c:eth0")
+    lab["b"].add_address("eth1", "10.0.1.1/24")
+    lab["c"].add_address("eth0", "10.0.1.2/24")
+
+
+def _c_cabled(lab):
+    eth0 = link(lab, "c", "eth0") if "c" in node_names(lab) else None
+    if eth0 is None:
+        return ('c has no eth0 yet: a veth pair with one end in b and the other as c\'s eth0, '
+                'lab.add_veth("b:eth1", "c:eth0")')
+    if eth0.get("peer_node") != "b":
+        return f"c's eth0 is a {eth0['kind']} whose other end is not in b: make it a veth pair to b"
+
+
+def _on_subnet(node, ifname):
+    def check(lab):
+        name = ifname if ifname else link(lab, "c", "eth0")["peer"]
+        mine = [a for a in addresses(lab, node, name) if ipaddress.ip_interface(a).ip in SUBNET]
+        if not mine:
+            return (f"{node}'s {name} has no address in {SUBNET}: give it one, e.g. "
+                    f"{node}.add_address({name!r}, \"10.0.1.{1 if node == 'b' else 2}/24\")")
+        if ipaddress.ip_interface(mine[0]).network != SUBNET:
+            return f"{node}'s address {mine[0]} has the wrong prefix length: use /24, like a and b's"
+    return check
+
+
+def _c_pings_b(lab):
+    peer = link(lab, "c", "eth0")["peer"]
+    target = next(ipaddress.ip_interface(a).ip for a in addresses(lab, "b", peer))
+    if not pings(lab, "c", str(target)):
+        return f"c cannot ping b's {target}: are both ends up, on the same subnet?"
+
+
+THIRD_NODE = Exercise("a third node, c, cabled to b", [
+    ("node c has an eth0 cabled to b", _c_cabled),
+    ("b's end of the cable has an address in 10.0.1.0/24", _on_subnet("b", None)),
+    ("c's eth0 has an address in 10.0.1.0/24", _on_subnet("c", "eth0")),
+    ("c pings b", _c_pings_b),
+], setup=_c_setup, solution=_c_solution)
+
+
+def _route_setup(lab):
+    """Exercise 1's answer in place; no route between a and c, and b not forwarding."""
+    _c_setup(lab)
+    _c_solution(lab)
+    lab["b"].sysctl("net.ipv4.ip_forward", 0)
+    for route in lab.snapshot(["a"])["a"]["routes"]:
+        if route["dst"] not in ("10.0.0.0/24",) and route.get("via"):
+            lab["a"].remove_route(route["dst"], via=route["via"])
+
+
+def _route_solution(lab):
+    lab["b"].sysctl("net.ipv4.ip_forward", 1)
+    lab["a"].add_route("10.0.1.0/24", via="10.0.0.2")
+    lab["c"].add_route("default", via="10.0.1.1")
+
+
+def _b_forwards(lab):
+    if lab["b"].sysctl("net.ipv4.ip_forward") != "1":
+        return ("b does not pass packets between its interfaces: a Linux machine forwards only when "
+                "net.ipv4.ip_forward is 1 (b.sysctl(\"net.ipv4.ip_forward\", 1))")
+
+
+def _a_knows(lab):
+    route = lab["a"].run("ip route get 10.0.1.2").stdout
+    if "via 10.0.0.2" not in route:
+        return ("a has no route to 10.0.1.0/24 through b (10.0.0.2): "
+                "a.add_route(\"10.0.1.0/24\", via=\"10.0.0.2\")")
+
+
+def _c_knows(lab):
+    route = lab["c"].run("ip route get 10.0.0.1").stdout
+    if "via 10.0.1.1" not in route:
+        return ("c does not know how to answer a: it needs a route to 10.0.0.0/24 (or a default route) "
+                "through b's 10.0.1.1 — the reply must find its way back too")
+
+
+def _a_pings_c(lab):
+    if not pings(lab, "a", "10.0.1.2"):
+        return "a still cannot ping c (10.0.1.2): lab.trace(\"a\", \"10.0.1.2\") shows where the ping stops"
+
+
+ROUTE_THROUGH_B = Exercise("a reaches c through b", [
+    ("b forwards packets (net.ipv4.ip_forward = 1)", _b_forwards),
+    ("a routes 10.0.1.0/24 via b", _a_knows),
+    ("c routes its replies to 10.0.0.0/24 via b", _c_knows),
+    ("a pings c", _a_pings_c),
+], setup=_route_setup, solution=_route_solution)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .path import RuleHit
+from .path import NAT_TARGETS, RuleHit
 
 TABLES = ("raw", "mangle", "nat", "filter", "security")
 _RULE = re.compile(r"^\[(\d+):\d+\] (-A (\S+) .*)$")
@@ -48,7 +48,7 @@ def _verdict(rule: str) -> str:
         return "continue"
     if target in ("ACCEPT", "DROP", "REJECT", "RETURN"):
         return target.lower()
-    if target in ("DNAT", "SNAT", "MASQUERADE", "REDIRECT"):
+    if target in NAT_TARGETS:
         return "accept"
     return f"jump {target}"
 
@@ -58,5 +58,5 @@ def hits(before: str, after: str) -> list[RuleHit]:
     old, new = _counts(before), _counts(after)
     found = [key for key, packets in new.items() if packets > old.get(key, 0)]
     found.sort(key=lambda key: (TABLES.index(key[0]) if key[0] in TABLES else len(TABLES)))
-    return [RuleHit(table, chain, rule, f"policy {policy}" if not rule else _verdict(rule), counted=True)
-            for table, chain, rule, _, policy in found]
+    return [RuleHit(table, chain, rule, _verdict(rule), counted=True) if rule
+            else RuleHit.policy(table, chain, policy, counted=True) for table, chain, rule, _, policy in found]

@@ -7,18 +7,28 @@ from dataclasses import dataclass, field
 
 from .nft import VXLAN_PORT, Event
 
+NAT_TARGETS = ("DNAT", "SNAT", "MASQUERADE", "REDIRECT")  # their verdict is accept; the target says more
+
 
 @dataclass
 class RuleHit:
+    """A rule (or a chain's policy) the packet met, and its verdict."""
     table: str
     chain: str
-    rule: str        # the iptables -S line when the rule is iptables', else nft's text; "" for a policy
-    verdict: str
+    rule: str        # the iptables -S line ("-A CHAIN …", "-P CHAIN POLICY"), else nft's own text
+    verdict: str     # "accept", "drop", "jump DOCKER-USER", "return", "continue", "policy accept"…
     counted: bool = False  # found by its packet counter (iptables-legacy), not by tracing
 
+    @classmethod
+    def policy(cls, table: str, chain: str, verdict: str, **kw) -> "RuleHit":
+        """No rule decided: the chain's policy did (iptables -S writes it "-P CHAIN POLICY")."""
+        return cls(table, chain, f"-P {chain} {verdict.upper()}", f"policy {verdict}", **kw)
+
     def __str__(self) -> str:
-        what = self.rule or f"(policy of {self.chain})"
-        return f"{self.table:<7} {self.chain:<26} {what}  → {self.verdict}"
+        rule = self.rule if self.rule.startswith(("-A ", "-P ")) else f"{self.chain}: {self.rule}"
+        target = rule.split(" -j ", 1)[1].split()[0] if " -j " in rule else ""
+        verdict = f"{self.verdict} ({target})" if target in NAT_TARGETS else self.verdict
+        return f"{self.table:<7} {verdict:<30} {rule}"
 
 
 @dataclass
@@ -68,7 +78,7 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
             text = iptables.get((node, e.table, e.chain, e.rule), e.rule)
             rules.append(RuleHit(e.table, e.chain, text, e.verdict))
         elif e.kind == "policy":
-            rules.append(RuleHit(e.table, e.chain, "", f"policy {e.verdict}"))
+            rules.append(RuleHit.policy(e.table, e.chain, e.verdict))
         dropped = dropped or e.verdict.split()[0] in ("drop", "reject")
     rules += counted
     dropped = dropped or any(hit.verdict.split()[-1] in ("drop", "reject") for hit in counted)

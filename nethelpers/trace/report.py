@@ -40,7 +40,7 @@ class Trace:
                 lines.append("")
                 order = ("iptables-legacy: the rules whose packet counters it moved, in ruleset order"
                          if any(rule.counted for rule in hop.rules) else "in the order the packet met it")
-                lines.append(f"{i} {hop.node}: netfilter, {order}")
+                lines.append(f"{i} {hop.node}: netfilter, {order} (table, verdict, rule)")
                 lines.extend(f"    {rule}" for rule in hop.rules)
                 if hop.conntrack:
                     lines.append(f"    conntrack: {hop.conntrack}")

@@ -11,6 +11,7 @@ does not; every topology picture has rendered; the page asked for nothing off th
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import secrets
@@ -127,8 +128,8 @@ def jupyterlab(tmp_path):
                                                  headers={"Authorization": f"token {token}"})
                 with urllib.request.urlopen(request, timeout=5):
                     break
-            except (urllib.error.URLError, OSError):
-                pass
+            except (urllib.error.URLError, OSError, http.client.HTTPException):
+                pass  # not listening yet, or closing the connection while it starts up
             assert time.monotonic() < deadline, \
                 f"JupyterLab not answering after {SERVER_START} s:\n{log_path.read_text(errors='replace')[-3000:]}"
             time.sleep(0.25)

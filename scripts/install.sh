@@ -28,9 +28,10 @@ APT_PACKAGES=(
     iproute2 iptables nftables containernetworking-plugins iputils-ping tcpdump iperf3
     conntrack procps bind9-dnsutils curl python3-venv python3-pip
 )
-# Only the browser test (tests/test_browser.py) uses these: Debian's chromium, which Playwright drives.
+# Only the browser test (tests/test_browser.py) uses these: Debian's chromium, which Playwright drives,
+# and libatomic1, which Playwright's own driver (a node binary in the wheel) links against.
 # Optional: where there is no such package (on Ubuntu chromium is a snap), that one test is skipped.
-TEST_APT_PACKAGES=(chromium)
+TEST_APT_PACKAGES=(chromium libatomic1)
 
 # Non-root users often have no /usr/sbin in PATH: look there explicitly.
 have() {
@@ -62,7 +63,12 @@ missing_packages() {
 }
 
 missing_test_packages() {
-    [ -z "$TESTS" ] || [ -x /usr/bin/chromium ] || echo chromium
+    local missing=()
+    [ -z "$TESTS" ] && return
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    compgen -G "/usr/lib/*/libatomic.so.1" >/dev/null || compgen -G "/lib/*/libatomic.so.1" >/dev/null \
+        || missing+=(libatomic1)
+    echo "${missing[@]}"
 }
 
 say_tests_skipped() {

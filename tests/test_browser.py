@@ -11,6 +11,7 @@ does not; every topology picture has rendered; the page asked for nothing off th
 
 from __future__ import annotations
 
+import ctypes.util
 import http.client
 import json
 import os
@@ -53,6 +54,10 @@ pytestmark = [
         reason=f"no Chromium at {CHROMIUM}: install Debian's (sudo apt-get install chromium; `./course test` "
                "does it as root), or set NETHELPERS_CHROMIUM to a Chromium or Chrome binary (on Ubuntu, "
                "where chromium is a snap, Google Chrome's .deb)"),
+    pytest.mark.skipif(
+        ctypes.util.find_library("atomic") is None,
+        reason="Playwright's driver (a node binary) needs libatomic.so.1: sudo apt-get install libatomic1 "
+               "(`./course test` does it as root)"),
 ]
 
 

@@ -11,6 +11,7 @@ does not; every topology picture has rendered; the page asked for nothing off th
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import http.client
 import json
@@ -288,15 +289,10 @@ def _screenshot_whole_notebook(page, name: str) -> None:
     _screenshot(page, name)
 
 
-def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab, tmp_path):
-    url, token, root, log_path = jupyterlab
-    stored = nbformat.read(root / NOTEBOOK, as_version=4)
-    # cells whose committed output has a stderr stream on purpose (a docker CLI error the lesson shows)
-    stderr_cells = {i for i, cell in enumerate(stored.cells) if cell.cell_type == "code"
-                    and any(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs)}
-    plot_cells = [i for i, cell in enumerate(stored.cells)
-                  if cell.cell_type == "code" and ".plot(" in cell.source]
-    assert plot_cells, f"{NOTEBOOK} draws no topology (no .plot( call): update this test"
+@contextlib.contextmanager
+def _browser(url: str, tmp_path):
+    """Headless Chromium with one page, allowed to ask the local server only; yields (page, offsite),
+    offsite being every other URL it tried."""
     offsite: list[str] = []
 
     def local_only(route):
@@ -311,33 +307,52 @@ def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab, tmp_path):
         # the sandbox cannot start. A small /dev/shm (64 MB in Docker) would crash it: use /tmp.
         # Its profile, crash reports and caches go to a temporary home, not the learner's.
         home = tmp_path / "browser-home"
-        home.mkdir()
+        home.mkdir(exist_ok=True)
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--disable-dev-shm-usage"], timeout=30_000,
             env={**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                  "XDG_CACHE_HOME": str(home / ".cache")})
-        page = None
         try:
             context = browser.new_context(viewport=VIEWPORT)
             context.route("**/*", local_only)
             page = context.new_page()
             page.set_default_timeout(PAGE_READY * 1000)
-            page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
-            page.wait_for_function(READY_JS, arg=NOTEBOOK, polling=250)
-            before = [c["count"] for c in page.evaluate(CELLS_JS) if c["type"] == "code" and not c["blank"]]
-            assert None not in before, (f"{NOTEBOOK} is not stored executed (counts {before}): "
-                                        f".venv/bin/python scripts/run_notebooks.py notebooks/{NOTEBOOK}")
-            started = time.monotonic()
-            _menu(page, "Run", "Run All Cells")
-            page.wait_for_function(STARTED_JS, polling=100, timeout=10_000)
-            page.wait_for_function(DONE_JS, polling=500, timeout=RUN_ALL * 1000)
-            seconds = time.monotonic() - started
+            yield page, offsite
+        finally:
+            browser.close()
+
+
+def _open_and_run_all(page, url: str, token: str, notebook: str) -> float:
+    """Open the notebook, wait for its kernel, Run ▸ Run All Cells, wait until done; the seconds it took."""
+    page.goto(f"{url}/lab/tree/{notebook}?token={token}")
+    page.wait_for_function(READY_JS, arg=notebook, polling=250)
+    before = [c["count"] for c in page.evaluate(CELLS_JS) if c["type"] == "code" and not c["blank"]]
+    assert None not in before, (f"{notebook} is not stored executed (counts {before}): "
+                                f".venv/bin/python scripts/run_notebooks.py notebooks/{notebook}")
+    started = time.monotonic()
+    _menu(page, "Run", "Run All Cells")
+    page.wait_for_function(STARTED_JS, polling=100, timeout=10_000)
+    page.wait_for_function(DONE_JS, polling=500, timeout=RUN_ALL * 1000)
+    return time.monotonic() - started
+
+
+def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab, tmp_path):
+    url, token, root, log_path = jupyterlab
+    stored = nbformat.read(root / NOTEBOOK, as_version=4)
+    # cells whose committed output has a stderr stream on purpose (a docker CLI error the lesson shows)
+    stderr_cells = {i for i, cell in enumerate(stored.cells) if cell.cell_type == "code"
+                    and any(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs)}
+    plot_cells = [i for i, cell in enumerate(stored.cells)
+                  if cell.cell_type == "code" and ".plot(" in cell.source]
+    assert plot_cells, f"{NOTEBOOK} draws no topology (no .plot( call): update this test"
+
+    with _browser(url, tmp_path) as (page, offsite):
+        try:
+            seconds = _open_and_run_all(page, url, token, NOTEBOOK)
             cells = page.evaluate(CELLS_JS)
             shown = page.evaluate(DOM_JS, STDERR_OUTPUT)
         finally:
-            if page is not None:
-                _screenshots(page, plot_cells[0])
-            browser.close()
+            _screenshots(page, plot_cells[0])
 
     where = f"(screenshots in {ARTIFACTS}; JupyterLab's log {log_path})"
     assert len(cells) == len(stored.cells) == len(shown), \
@@ -356,3 +371,38 @@ def test_notebook_01_runs_in_jupyterlab_in_a_real_browser(jupyterlab, tmp_path):
             f"cell {i} ({_first_line(stored.cells[i])!r}): no topology picture rendered {where}"
     assert not offsite, f"the page asked for something off this machine: {offsite}"
     print(f"Run All: {seconds:.1f} s for {len(counts)} code cells")
+
+
+EXPLORER = "00-start-here.ipynb"
+# The explorer's output area, once a mode is built: its picture, then (after the button) the matrix.
+EXPLORER_OUTPUT = ".jp-Cell .widget-output"
+
+
+def test_the_mode_explorer_widget_builds_a_mode_and_pings_in_a_real_browser(jupyterlab, tmp_path):
+    url, token, root, log_path = jupyterlab
+    with _browser(url, tmp_path) as (page, offsite):
+        try:
+            _open_and_run_all(page, url, token, EXPLORER)
+            errors = [o for c in page.evaluate(CELLS_JS) for o in c["outputs"] if o["type"] == "error"]
+            assert not errors, f"{EXPLORER}: error outputs {errors}"
+            menu = page.locator(".jp-Cell .widget-dropdown select")
+            menu.scroll_into_view_if_needed()
+            menu.select_option("bridge")              # a lab is built for real, described and drawn
+            output = page.locator(EXPLORER_OUTPUT)
+            picture = output.locator("img")
+            picture.wait_for(timeout=60_000)
+            assert picture.evaluate("(img) => img.decode().then(() => img.naturalWidth, () => 0)") > 0
+            assert "172.17.0.0/16" in output.inner_text()  # the mode's facts
+            button = page.get_by_role("button", name="Ping every pair")
+            page.wait_for_function("(b) => !b.disabled", arg=button.element_handle(), timeout=30_000)
+            button.click()
+            page.wait_for_function("(o) => o.innerText.includes('from \\\\ to')", arg=output.element_handle(),
+                                   timeout=30_000)
+            text = output.inner_text()
+        finally:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "browser-00-explorer.png"))
+    assert "failed" not in text, text
+    matrix = text[text.index("from \\ to"):].splitlines()
+    assert matrix[1].split()[:3] == ["c1", "·", "✓"], matrix   # c1 pings c2 over docker0
+    assert not offsite, f"the page asked for something off this machine: {offsite}"

@@ -177,3 +177,16 @@ def test_a_hundred_nodes_draw_quickly_without_interface_labels():
     assert len(png) > 10_000
     assert "eth0" not in _texts(fig)  # names of machines only
     assert sum(p.get_gid().startswith("node:") for p in fig.axes[0].patches) == 100
+
+
+def test_exact_highlight_lights_only_wires_with_both_ends_listed_and_badges_number_nodes(snapshot):
+    def lit(fig):
+        return sum(to_hex(line.get_color()) == HIGHLIGHT for line in fig.axes[0].lines)
+
+    one_end = ["c1", "host", ("c1", "eth0")]
+    assert lit(draw(snapshot, highlight=one_end)) == 1               # one end listed lights the wire
+    assert lit(draw(snapshot, highlight=one_end, exact=True)) == 0   # exact: both ends must be
+    both = one_end + [("host", "veth1")]
+    fig = draw(snapshot, highlight=both, exact=True, badges={"c1": "1", "host": "2"})
+    assert lit(fig) == 1
+    assert {t.get_text() for t in fig.axes[0].texts} >= {"1", "2"}

@@ -1,6 +1,6 @@
 """Exercises: a task, a checker that looks at the live lab, a reset and a reference solution.
 
-In a notebook, each exercise is four cells::
+In a notebook, each exercise is a task (markdown) and these cells::
 
     ex = bridge.OWN_WAY_OUT
     ex.start(lab)      # (hidden) puts the lab at the exercise's start and shows what is to do
@@ -114,8 +114,8 @@ class Exercise:
                 self.setup(lab)  # start afresh, then solve
                 self.solution(lab)
             if not self.passed(lab):
-                failing = next(f"{t}: {h}" for t, h in self.problems(lab) if h)
-                raise ExerciseError(f"{self.title}: the reference solution does not pass ({failing})")
+                step, hint = self.first_problem(lab)
+                raise ExerciseError(f"{self.title}: the reference solution does not pass ({step}: {hint})")
         if not quiet:
             self.check(lab)
 

@@ -3,7 +3,7 @@
 #
 #   scripts/install.sh           check; as root install what is missing with apt-get,
 #                                as another user print the apt-get line and exit 1
-#   scripts/install.sh --test    the same, plus what only the tests use (chromium), which is
+#   scripts/install.sh --test    the same, plus what only the tests use (chromium, libatomic1), which is
 #                                optional: when it is missing or cannot be installed, say so and go on
 #   scripts/install.sh --check   only report what is missing (never fails, never installs)
 #

@@ -168,5 +168,12 @@ def default_gateway(lab, node: str) -> str | None:
     return next((r["via"] for r in lab.snapshot([node])[node]["routes"] if r["dst"] == "default"), None)
 
 
+def docker_host(lab, name: str | None = None):
+    """The lab's Docker host (its containers, networks…), as the checkers read it."""
+    from ..docker import get_host
+
+    return get_host(lab, name)
+
+
 def pings(lab, node: str, address: str) -> bool:
     return lab.node(node).run(f"ping -c1 -W1 {address}", timeout=5).rc == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-from . import Exercise, addresses, default_gateway, link, node_names, pings
+from . import Exercise, addresses, default_gateway, docker_host, link, node_names, pings
 
 
 def _app3_setup(lab):
@@ -116,10 +116,7 @@ PUBLISH_APP2 = Exercise("publish app2's web server on port 9090", [
 
 def _c5_setup(lab):
     """A fresh c5 on the default bridge only."""
-    from ..docker import get_host
-
-    if "c5" in get_host(lab).containers:
-        lab.docker("rm -f c5")
+    lab.docker("rm -f c5")
     lab.docker("run -dit --name c5 busybox")
 
 
@@ -128,9 +125,7 @@ def _c5_solution(lab):
 
 
 def _c5_connected(lab):
-    from ..docker import get_host
-
-    host = get_host(lab)
+    host = docker_host(lab)
     if "c5" not in host.containers:
         return "there is no container c5: run the exercise's first cell (C5_BY_NAME.start(lab)) to make it"
     if "bridge1" not in host.containers["c5"].endpoints:

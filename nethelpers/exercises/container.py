@@ -7,27 +7,22 @@ from the LAN, from the internet server, and over the pod's loopback.
 
 from __future__ import annotations
 
-from . import Exercise
+from . import Exercise, docker_host
 
 WEB_PAGE = "hello from web"
 
 
-def _docker(lab):
-    from ..docker import get_host
-
-    return get_host(lab)
-
 
 def _running(lab, name: str):
     """The running container ``name``, or None."""
-    ctr = _docker(lab).containers.get(name)
+    ctr = docker_host(lab).containers.get(name)
     return ctr if ctr is not None and ctr.running else None
 
 
 def _owner(lab, ctr):
     """The container whose namespace ``ctr`` joined, following joiners of joiners to the one that has
     its own (None if ``ctr`` has its own, or if that one is gone)."""
-    by_id = {c.id: c for c in _docker(lab).containers.values()}
+    by_id = {c.id: c for c in docker_host(lab).containers.values()}
     owner = by_id.get(ctr.joined) if ctr.joined else None
     while owner is not None and owner.joined:
         owner = by_id.get(owner.joined)
@@ -47,7 +42,7 @@ def _short(cid: str) -> str:
 
 def _missing(lab, name: str, command: str) -> str:
     """The hint for a container that should run: start it, or first remove the exited one."""
-    if name in _docker(lab).containers:
+    if name in docker_host(lab).containers:
         return f"{name} exists but is not running: remove it (docker rm {name}) and run it again, {command}"
     return f"there is no running container {name}: {command}"
 
@@ -55,7 +50,7 @@ def _missing(lab, name: str, command: str) -> str:
 def _clear_pod(lab):
     """Remove every container of the pod: web, pause, sidecar, debug, whatever shares a namespace
     with them, and whatever publishes port 8080 (joiners first: the namespace goes with the last)."""
-    host = _docker(lab)
+    host = docker_host(lab)
     pod = {ctr.name for ctr in host.containers.values()
            if ctr.name in ("web", "pause", "sidecar", "debug") or any(p.host_port == 8080 for p in ctr.publish)}
     nodes = {host.containers[name].node for name in pod} - {host.name}  # (not the host-mode containers)
@@ -171,7 +166,7 @@ def _debug_setup(lab):
     if owner is None or owner.name != "pause":
         _clear_pod(lab)
         _run_pod(lab)
-    elif "debug" in _docker(lab).containers:
+    elif "debug" in docker_host(lab).containers:
         lab.docker("rm -f debug")
 
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import time
 
-from . import Exercise
+from . import Exercise, docker_host
 
-
-def _docker(lab):
-    from ..docker import get_host
-
-    return get_host(lab)
 
 
 def _container(lab, name: str):
     """The container ``name`` of the lab's Docker host, or None (exited ones have given their network back)."""
-    host = _docker(lab)
+    host = docker_host(lab)
     host._reap()
     return host.containers.get(name)
 
@@ -24,7 +19,7 @@ def _listeners(lab, port: int, *, wait: float = 3.0) -> list[str]:
     """The local addresses listening on TCP ``port`` in the Docker host's namespace, e.g. ["0.0.0.0:8081"].
 
     A server just started with ``docker run -d`` needs a moment to bind: wait up to ``wait`` seconds."""
-    node = lab.node(_docker(lab).name)
+    node = lab.node(docker_host(lab).name)
     deadline = time.monotonic() + wait
     while True:
         lines = node.run(f"ss -Hltn 'sport = :{port}'").stdout.splitlines()
@@ -57,10 +52,8 @@ def _running_in_host_mode(name: str, command_hint: str):
 
 
 def _remove(lab, *names: str) -> None:
-    """docker rm -f each container of ``names`` that exists (running or exited)."""
-    for name in names:
-        if _container(lab, name) is not None:
-            lab.docker(f"rm -f {name}")
+    """docker rm -f the containers ``names`` (those that do not exist are no error)."""
+    lab.docker(["rm", "-f", *names])
 
 
 # --- 1 · a second host-mode web server, on port 8081 ------------------------------------
@@ -84,7 +77,7 @@ def _h1_still_serves(lab):
         return ("h1 (nginx in host mode, port 80) is gone or has stopped: run it again with "
                 "`docker run -d --name h1 --network host nginx` (remove the old one first if it is listed by "
                 "`docker ps -a`)")
-    code, body = _http(lab, "lan-client", f"http://{_docker(lab).address}/")
+    code, body = _http(lab, "lan-client", f"http://{docker_host(lab).address}/")
     if "hello from h1" not in body:
         return (f"lan-client no longer gets h1's page on port 80 (HTTP status {code}): has something else "
                 f"taken port 80 of the Docker host?")
@@ -98,7 +91,7 @@ def _8081_listens(lab):
 
 
 def _8081_answers(lab):
-    address = _docker(lab).address
+    address = docker_host(lab).address
     code, _ = _http(lab, "lan-client", f"http://{address}:8081/")
     if code != "200":
         return (f"something listens on port 8081, but lan-client gets no page from http://{address}:8081/ "
@@ -157,7 +150,7 @@ def _web_publishes_8080(lab):
 
 
 def _web_answers(lab):
-    address = _docker(lab).address
+    address = docker_host(lab).address
     code, body = _http(lab, "lan-client", f"http://{address}:8080/")
     if "hello from web" not in body:
         return (f"lan-client does not get web's page from http://{address}:8080/ (HTTP status {code}, "
@@ -193,13 +186,13 @@ def _9001_on_loopback(lab):
 
 
 def _9001_from_host(lab):
-    code, _ = _http(lab, _docker(lab).name, "http://127.0.0.1:9001/")
+    code, _ = _http(lab, docker_host(lab).name, "http://127.0.0.1:9001/")
     if code != "200":
         return f"the Docker host gets no page from http://127.0.0.1:9001/ (HTTP status {code})"
 
 
 def _9001_not_from_lan(lab):
-    address = _docker(lab).address
+    address = docker_host(lab).address
     code, _ = _http(lab, "lan-client", f"http://{address}:9001/")
     if code != "000":
         return (f"lan-client still gets an answer from http://{address}:9001/ (HTTP status {code}): "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import Exercise, addresses, link, node_names, pings
+from . import Exercise, addresses, docker_host, link, node_names, pings
 
 HOST = "docker-host"
 MAC1_IP = "198.51.100.50"
@@ -107,9 +107,7 @@ HOST_REACHES_MAC1 = Exercise("the Docker host reaches mac1", [
 # --- 2 · a web server at a fixed LAN address ---------------------------------------------------
 def _www_setup(lab):
     """No container www, and none holding www's address on the macvlan network."""
-    from ..docker import get_host
-
-    for name, ctr in list(get_host(lab).containers.items()):
+    for name, ctr in list(docker_host(lab).containers.items()):
         if name == "www" or any(str(ep.ip) == WWW_IP for ep in ctr.endpoints.values()):
             lab.docker(f"rm -f {name}")
 
@@ -119,9 +117,7 @@ def _www_solution(lab):
 
 
 def _www_exists(lab):
-    from ..docker import get_host
-
-    ctr = get_host(lab).containers.get("www")
+    ctr = docker_host(lab).containers.get("www")
     if ctr is None:
         return ("there is no container www: run an nginx container called www on the macvlan network lan, "
                 "docker run -d --name www --network lan ... nginx")
@@ -132,9 +128,7 @@ def _www_exists(lab):
 
 
 def _www_address(lab):
-    from ..docker import get_host
-
-    ctr = get_host(lab).containers["www"]
+    ctr = docker_host(lab).containers["www"]
     ips = [str(ep.ip) for ep in ctr.endpoints.values() if ep.network.driver == "macvlan"]
     if WWW_IP not in ips:
         return (f"www got {', '.join(ips)} from Docker's --ip-range, not {WWW_IP}: an address cannot be changed "
@@ -142,9 +136,7 @@ def _www_address(lab):
 
 
 def _www_serves(lab):
-    from ..docker import get_host
-
-    ctr = get_host(lab).containers["www"]
+    ctr = docker_host(lab).containers["www"]
     if ctr.image not in ("nginx", "httpd") or not ctr.running:
         what = f"runs {ctr.image}" if ctr.running else "has stopped"
         return (f"www {what}, not a web server: docker rm -f www, then run it again with the nginx image "

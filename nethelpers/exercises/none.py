@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import Exercise, addresses, default_gateway, link, node_names
+from . import Exercise, addresses, default_gateway, docker_host, link, node_names
 
 INTERNET = "203.0.113.10"
 
-
-def _docker(lab):
-    from ..docker import get_host
-
-    return get_host(lab)
 
 
 def _none_container(lab, name: str, start: str) -> str | None:
     """None if ``name`` is a running --network none container that Docker itself left unwired
     (``start``: the cell that makes a fresh one, named in the hints)."""
-    host = _docker(lab)
+    host = docker_host(lab)
     ctr = host.containers.get(name)
     again = f"run the exercise's first cell again ({start}): it starts a fresh {name}"
     if ctr is None or name not in node_names(lab):
@@ -36,7 +31,7 @@ def _none_container(lab, name: str, start: str) -> str | None:
 
 def _fresh(lab, name: str, run: str) -> None:
     """Remove the container ``name`` (or a node of that name), then ``docker run`` it again."""
-    if name in _docker(lab).containers:
+    if name in docker_host(lab).containers:
         lab.docker(f"rm -f {name}")  # its namespace goes, and every cable into it
     elif name in node_names(lab):
         lab.remove_node(name)
@@ -49,7 +44,7 @@ def _extra_links(lab, node: str, allowed: set[str]) -> list[str]:
 
 # --- 1 · wire a none container into a user-defined network -------------------------------------
 def _backend(lab):
-    net = _docker(lab).networks.get("backend")
+    net = docker_host(lab).networks.get("backend")
     if net is None:
         raise LookupError
     return net
@@ -57,7 +52,7 @@ def _backend(lab):
 
 def _worker_setup(lab):
     """The network backend, and a fresh worker on --network none with nothing in it."""
-    if "backend" not in _docker(lab).networks:
+    if "backend" not in docker_host(lab).networks:
         lab.docker("network create backend")
     _fresh(lab, "worker", "run -dit --name worker --network none busybox")
     if link(lab, "docker-host", "vethworker") is not None:  # a leftover host end, not in worker
@@ -72,7 +67,7 @@ def _worker_solution(lab):
 
 
 def _worker_exists(lab):
-    if "backend" not in _docker(lab).networks:
+    if "backend" not in docker_host(lab).networks:
         return ("there is no network backend: run the exercise's first cell again "
                 "(exercises.WIRE_WORKER.start(lab)): it creates it")
     return _none_container(lab, "worker", "exercises.WIRE_WORKER.start(lab)")
@@ -115,7 +110,7 @@ def _worker_address(lab):
     address = ipaddress.ip_interface(mine[0])
     if address.ip == gateway:
         return f"{address.ip} is backend's gateway (the bridge's own address): give worker another one"
-    taken = {str(ep.ip): _docker(lab)._by_id(cid).name for cid, ep in net.endpoints.items()}
+    taken = {str(ep.ip): docker_host(lab)._by_id(cid).name for cid, ep in net.endpoints.items()}
     if str(address.ip) in taken:
         return (f"{address.ip} already belongs to the container {taken[str(address.ip)]} (Docker handed it out): "
                 f"two machines with one address on a bridge break both. Pick a free one, e.g. {subnet[-2]}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from . import Exercise, link, node_names, pings
+from . import Exercise, docker_host, link, node_names, pings
 from ..errors import NotFound
 
 VNI = 42
@@ -205,16 +205,14 @@ def _host1_sandbox(lab) -> tuple:
 def _ensure_on_ov1(lab, host: str, name: str, ip: str) -> None:
     """Container ``name`` running on ``host`` on ov1 at ``ip``, as Part 5 made it (made again if it is not;
     ov1 has no --subnet, so Docker takes the lowest free address and no --ip can ask for it)."""
-    from ..docker import get_host
-
     def placed() -> bool:
-        ctr = get_host(lab, host).containers.get(name)
+        ctr = docker_host(lab, host).containers.get(name)
         return (ctr is not None and ctr.running and "ov1" in ctr.endpoints
                 and str(ctr.endpoints["ov1"].ip) == ip)
 
     if placed():
         return
-    if name in get_host(lab, host).containers:
+    if name in docker_host(lab, host).containers:
         lab.docker(f"rm -f {name}", host=host)
     lab.docker(f"run -dit --name {name} --network ov1 busybox", host=host)
     if not placed():
@@ -302,10 +300,8 @@ OV2_HOSTS = ("host1", "host2", "host3")
 
 def _ov2_setup(lab):
     """No db and no app on any host, no container on ov2, and no network ov2."""
-    from ..docker import get_host
-
     for host in OV2_HOSTS:
-        daemon = get_host(lab, host)
+        daemon = docker_host(lab, host)
         for name in ("db", "app"):
             if name in daemon.containers:
                 lab.docker(f"rm -f {name}", host=host)

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from nethelpers.docker import DaemonError, DockerError, start_cluster_store
+from waiting import wait_until
 
 HOSTS = {"host1": "198.51.100.10", "host2": "198.51.100.11", "host3": "198.51.100.12"}
 
@@ -61,14 +62,6 @@ def settled(snapshot: dict) -> dict:
     return {name: {**snap, "neighbours": [{k: v for k, v in n.items() if k != "state"} for n in snap["neighbours"]],
                    "fdb": [f for f in snap["fdb"] if f.get("state") == "PERMANENT" or f.get("dst")]}
             for name, snap in snapshot.items()}
-
-
-def wait_until(check, timeout: float = 8) -> float:
-    start = time.monotonic()
-    while not check():
-        assert time.monotonic() - start < timeout, "timed out"
-        time.sleep(0.1)
-    return time.monotonic() - start
 
 
 # --- swarm init / join ------------------------------------------------------------------

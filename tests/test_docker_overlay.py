@@ -215,7 +215,7 @@ def test_container_interfaces_mtu_mac_and_the_way_out_through_docker_gwbridge(cl
 def test_vxlan_on_the_wire_vni_and_port(cluster):
     lab = cluster
     capture = lab.node("host1").start("tcpdump -n -l -c 1 -i eth0 udp port 4789")
-    time.sleep(0.3)
+    capture.wait_for("listening on")
     assert pings(lab, "host1", "c1", "c3")
     text = capture.wait(timeout=5)
     assert re.search(r"198\.51\.100\.10\.\d+ > 198\.51\.100\.12\.4789: VXLAN, flags \[I\] \(0x08\), vni 4097", text)

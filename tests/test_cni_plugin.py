@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from conftest import pings
+from nethelpers.cni import PLUGIN_DIRS, plugin_dir
 
 PLUGINS = Path(__file__).resolve().parents[1] / "nethelpers" / "cni" / "plugins"
 LAB_VETH = str(PLUGINS / "lab-veth")
-REAL = "/usr/lib/cni"
+REAL = plugin_dir("bridge") or PLUGIN_DIRS[0]   # the reference plugins: /usr/lib/cni, on Fedora /usr/libexec/cni
 CNI_PATH = f"{PLUGINS}:{REAL}"
 IPAM_DIR = "/run/nethelpers/cni-ipam"  # host-local's state, inside the lab's private /run
 

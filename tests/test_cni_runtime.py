@@ -1,4 +1,4 @@
-"""The CNI runtime against the real reference plugins in /usr/lib/cni, in real labs.
+"""The CNI runtime against the real reference plugins (/usr/lib/cni, /usr/libexec/cni on Fedora), in real labs.
 
 Each test builds a host node (where plugins run, as on a Kubernetes node) and pod nodes,
 runs ADD/CHECK/DEL/GC/STATUS/VERSION through nethelpers.cni.Runtime and checks the kernel,
@@ -18,13 +18,13 @@ import textwrap
 
 import pytest
 
-from nethelpers.cni import NETWORKS_DIR, PLUGIN_DIR, CNIError, Runtime, load
+from nethelpers.cni import NETWORKS_DIR, PLUGIN_DIR, CNIError, Runtime, load, plugin_dir
 from nethelpers.cni import result as result_schema
 from nethelpers.cni.cli import container_id as cnitool_id
 from nethelpers.errors import NotFound
 from waiting import wait_until
 
-pytestmark = pytest.mark.skipif(not os.path.exists("/usr/lib/cni/bridge"),
+pytestmark = pytest.mark.skipif(plugin_dir("bridge") is None,
                                 reason="the CNI reference plugins are not installed (containernetworking-plugins)")
 
 PORTMAPS = [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]

@@ -7,7 +7,8 @@ configuration in a node playing the Kubernetes node, exactly as SPEC 1.1.0 says;
 
 from .config import SPEC_VERSION, NetworkConfigList, load
 from .errors import CODES, CNIError
+from .plugindirs import PLUGIN_DIRS, plugin_dir, plugin_dirs
 from .runtime import NETWORKS_DIR, PLUGIN_DIR, Exchange, Outcome, Runtime
 
 __all__ = ["CODES", "CNIError", "Exchange", "NETWORKS_DIR", "NetworkConfigList", "Outcome", "PLUGIN_DIR",
-           "Runtime", "SPEC_VERSION", "load"]
+           "PLUGIN_DIRS", "Runtime", "SPEC_VERSION", "load", "plugin_dir", "plugin_dirs"]

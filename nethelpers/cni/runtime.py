@@ -6,8 +6,9 @@ plugin's configuration on stdin (with ``name``, ``cniVersion``, ``prevResult`` a
 ``runtimeConfig`` injected, ``capabilities`` removed), the result or the error on stdout.
 A container is a lab node; its namespace is ``/run/netns/<node>`` (``CNI_NETNS``).
 
-Lab defaults, said once here: plugins are looked up in ``/usr/lib/cni``, ``/opt/cni/bin``
-and ``PLUGIN_DIR`` (the course's own plugins); results are cached in the sandbox's
+Lab defaults, said once here: plugins are looked up in ``/usr/lib/cni`` (Debian, Ubuntu),
+``/usr/libexec/cni`` (Fedora), ``/opt/cni/bin`` (:data:`plugindirs.PLUGIN_DIRS`) and
+``PLUGIN_DIR`` (the course's own plugins); results are cached in the sandbox's
 ``/run/nethelpers/cni/results``; a host-local ``ipam`` without ``dataDir`` gets
 ``/run/nethelpers/cni/networks`` (libcni's default ``/var/lib/cni/networks`` would be on
 the machine). Every call made to a plugin is kept as an :class:`Exchange`.
@@ -38,9 +39,10 @@ from .config import SPEC_VERSION, NetworkConfigList, check_name, load, version_k
 from .errors import CNIError
 from .exchange import Exchange, Outcome
 from .params import attachment_ref, check_ifname, cni_args
+from .plugindirs import PLUGIN_DIRS
 
 PLUGIN_DIR = os.path.join(os.path.dirname(__file__), "plugins")
-SYSTEM_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
+SYSTEM_DIRS = PLUGIN_DIRS   # where distributions install the reference plugins
 NETWORKS_DIR = "/run/nethelpers/cni/networks"
 _FIXES = {
     1: 'offer a version the plugin supports in "cniVersion"/"cniVersions"',
@@ -60,8 +62,8 @@ class Runtime:
     Args:
         lab: the lab.
         host: the node that plays the machine the runtime runs on (name or Node).
-        plugin_dirs: more directories to search after ``/usr/lib/cni``, ``/opt/cni/bin``
-            and ``PLUGIN_DIR`` (``CNI_PATH`` lists them all).
+        plugin_dirs: more directories to search after ``/usr/lib/cni``, ``/usr/libexec/cni``,
+            ``/opt/cni/bin`` and ``PLUGIN_DIR`` (``CNI_PATH`` lists them all).
         negotiate: pick the highest version offered by the configuration that every plugin
             of the list and every IPAM plugin it names support (asked with VERSION, spec
             section 1 "Version considerations");

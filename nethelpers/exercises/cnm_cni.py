@@ -13,7 +13,7 @@ import copy
 import json
 import sys
 
-from ..cni import CNIError, Runtime, cache
+from ..cni import PLUGIN_DIRS, CNIError, Runtime, cache, plugin_dir
 from ..errors import NotFound
 from . import Exercise, link, node_names
 
@@ -148,9 +148,10 @@ def broken_result(lab) -> dict:
 
 def run_plugin(lab, plugin: str, command: str, config: dict, container: str = POD3) -> tuple[int, dict | None]:
     """Execute a real plugin in node2 by hand, as a runtime does: (exit status, its JSON)."""
+    directory = plugin_dir(plugin) or PLUGIN_DIRS[0]   # /usr/lib/cni on Debian, /usr/libexec/cni on Fedora
     env = [f"CNI_COMMAND={command}", f"CNI_CONTAINERID={container}", f"CNI_NETNS=/run/netns/{container}",
-           "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni"]
-    reply = lab.node(NODE).run(["env", *env, f"/usr/lib/cni/{plugin}"], input=json.dumps(config), timeout=20)
+           "CNI_IFNAME=eth0", f"CNI_PATH={directory}"]
+    reply = lab.node(NODE).run(["env", *env, f"{directory}/{plugin}"], input=json.dumps(config), timeout=20)
     text = reply.stdout.strip()
     return reply.rc, (json.loads(text) if text.startswith("{") else None)
 

@@ -72,12 +72,17 @@ def _environment_yml(path: Path) -> dict:
     return result
 
 
+def _install_sh_array(name: str) -> list[str]:
+    """The words of a bash array NAME=( ... ) in scripts/install.sh."""
+    text = (ROOT / "scripts" / "install.sh").read_text()
+    match = re.search(rf"^{name}=\((.*?)\)", text, re.S | re.M)
+    assert match, f"scripts/install.sh: no {name}=( ... ) list"
+    return match.group(1).split()
+
+
 def _installed_apt_packages() -> set[str]:
     """The packages ./course installs with apt-get (scripts/install.sh's APT_PACKAGES)."""
-    text = (ROOT / "scripts" / "install.sh").read_text()
-    match = re.search(r"^APT_PACKAGES=\((.*?)\)", text, re.S | re.M)
-    assert match, "scripts/install.sh: no APT_PACKAGES=( ... ) list"
-    return set(match.group(1).split())
+    return set(_install_sh_array("APT_PACKAGES"))
 
 
 def test_binder_environment_is_a_copy_of_the_top_level_one():
@@ -132,6 +137,23 @@ def test_binder_apt_lists_what_course_installs():
     assert apt <= make, f"binder/apt.txt has {sorted(apt - make)}, which ./course does not install"
 
 
+def test_install_sh_names_the_vm_backends_packages_and_fedoras():
+    apt, dnf = _installed_apt_packages(), set(_install_sh_array("DNF_PACKAGES"))
+    assert {"qemu-system-x86", "busybox-static"} <= apt, "the VM backend's packages are not in APT_PACKAGES"
+    # Fedora's names (packages.fedoraproject.org): busybox is the static one there
+    assert {"qemu-system-x86-core", "busybox", "iproute", "iptables-nft", "containernetworking-plugins",
+            "conntrack-tools", "bind-utils", "procps-ng"} <= dnf, sorted(dnf)
+    text = (ROOT / "scripts" / "install.sh").read_text()
+    assert "sudo dnf install -y" in text and "install the equivalent packages by hand" not in text
+
+
+def test_install_sh_looks_for_cni_plugins_where_the_package_does():
+    from nethelpers.cni.plugindirs import PLUGIN_DIRS
+
+    assert tuple(_install_sh_array("CNI_DIRS")) == PLUGIN_DIRS
+    assert PLUGIN_DIRS[0] == "/usr/lib/cni" and "/usr/libexec/cni" in PLUGIN_DIRS   # Debian first, Fedora
+
+
 def test_binder_post_build_installs_the_package():
     post_build = ROOT / "binder" / "postBuild"
     text = post_build.read_text()
@@ -173,8 +195,27 @@ def test_devcontainer():
     assert {"--cap-add=NET_ADMIN", "--cap-add=SYS_ADMIN", "--cap-add=NET_RAW",
             "--security-opt=seccomp=unconfined", "--security-opt=apparmor=unconfined"} <= run_args
     assert config["postCreateCommand"] == "./course install"
-    start = config.get("postStartCommand") or config.get("postAttachCommand")
-    assert start and "./course lab" in start
+    assert config["postStartCommand"] == config["postAttachCommand"] == ".devcontainer/start-jupyterlab.sh"
     assert 8888 in config["forwardPorts"]
     extensions = config["customizations"]["vscode"]["extensions"]
     assert {"ms-python.python", "ms-toolsai.jupyter"} <= set(extensions)
+
+
+def test_devcontainer_jupyterlab_is_reachable_through_the_forwarded_port():
+    """Not the 403 "Blocking request with non-local 'Host'" of a server that only knows 127.0.0.1."""
+    config = json.loads((ROOT / ".devcontainer" / "devcontainer.json").read_text())
+    assert config["containerEnv"]["NETHELPERS_DEVCONTAINER"] == "1"
+    assert config["portsAttributes"]["8888"]["requireLocalPort"] is True   # the printed URL's port
+    start = ROOT / ".devcontainer" / "start-jupyterlab.sh"
+    text = start.read_text()
+    assert start.stat().st_mode & 0o111, "start-jupyterlab.sh must be executable"
+    assert "set -euo pipefail" in text and "nohup" not in text
+    assert re.search(r"^setsid \./course lab\b", text, re.M), "it must start ./course lab in its own session"
+    assert "if answers; then" in text and "flock" in text, "running it again must not start a second server"
+    course = (ROOT / "course").read_text()
+    lab = course[course.index("    lab)"):course.index("    bench)")]
+    devcontainer, normal = lab.split("        else\n")
+    assert "--ServerApp.allow_remote_access=True" in devcontainer and "--ip=0.0.0.0" in devcontainer
+    assert "--IdentityProvider.token=" in devcontainer and 'CODESPACES:-}" = true' in devcontainer
+    assert "--ip=127.0.0.1" in normal and "allow_remote_access" not in normal and "token" not in normal
+    assert "NETHELPERS_DEVCONTAINER" in course[course.index("in_devcontainer()"):]

@@ -332,3 +332,29 @@ def test_a_container_like_proc_gives_a_named_cause_not_a_traceback():
     assert {marks(out)[name] for name in doctor.KERNEL_CHECKS} == {"?"}
     assert "Traceback" not in out + done.stderr and "[Errno" not in out
     assert done.returncode == (0 if verdict_of(out).startswith("A lab can run here: with the VM backend") else 1)
+
+
+def _binder_pod_unsupported() -> str | None:
+    import binder_pod
+
+    return binder_pod.unsupported()
+
+
+@pytest.mark.skipif(_binder_pod_unsupported() is not None, reason=str(_binder_pod_unsupported()))
+def test_in_a_binder_pod_the_doctor_names_why_and_shows_no_traceback():
+    """mybinder.org's restrictions (tests/binder_pod.py: no capabilities, no_new_privs, containerd's seccomp
+    profile, masked and read-only /proc paths), as uid 0 so that this venv's Python runs there: no ✓ for what
+    fails, the sandbox's own message as the reason, the probe's finding for user namespaces."""
+    from binder_pod import pod_env, run_in_binder_pod, user_of
+
+    env = {**pod_env(user_of(0)), "PYTHONPATH": str(PROJECT)}
+    done = run_in_binder_pod([sys.executable, "-m", "nethelpers", "doctor"], uid=0, cwd=str(PROJECT), env=env,
+                             timeout=120)
+    out = done.stdout
+    assert marks(out)["sandbox"] == "✗", out + done.stderr
+    assert "CAP_SYS_ADMIN" in lines_of(out, "sandbox") and "NETHELPERS_BACKEND=vm" in lines_of(out, "sandbox")
+    assert marks(out)["user namespaces"] == "–"
+    assert "a seccomp filter or a container's policy forbids it" in lines_of(out, "user namespaces")
+    assert {marks(out)[name] for name in doctor.KERNEL_CHECKS} == {"?"}
+    assert "Traceback" not in out + done.stderr
+    assert done.returncode == (0 if verdict_of(out).startswith("A lab can run here: with the VM backend") else 1)

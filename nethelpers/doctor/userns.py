@@ -136,16 +136,31 @@ def probe(python: str = sys.executable, timeout: float = 10) -> tuple[bool, str]
     number, _, text = rest.partition("\t")
     if not number.isdigit():
         return False, f"the probe failed: {(done.stderr or done.stdout).strip()[-200:]}"
-    return False, f"{step} failed: {text} (errno {number})"
+    stage = "create" if step.startswith("creating it") else "map" if step.startswith("writing") else "use"
+    return False, f"{step} failed: {text} (errno {number}){_WHY.get((stage, int(number)), '')}"
+
+
+# what a failed stage tells, by errno
+_WHY = {("create", 1): " — a seccomp filter or a container's policy forbids it",
+        ("create", 28): " — user.max_user_namespaces is 0 or used up",
+        ("create", 22): " — this kernel has no user namespaces",
+        ("map", 1): " — a security policy (e.g. AppArmor) forbids setting it up",
+        ("map", 13): " — a security policy (e.g. AppArmor) forbids setting it up",
+        ("use", 1): " — it gives no privileges inside (a security policy, e.g. AppArmor's unprivileged_userns "
+                    "profile)"}
 
 
 def userns_check(rootless: bool | None, values: dict, probed: tuple[bool, str] | None,
                  python: str = sys.executable, root: bool | None = None) -> Check:
     """The "user namespaces" line: ``rootless`` is True when a rootless lab started, ``probed``
-    what :func:`probe` found (None as root, who needs no user namespace); ``root`` defaults to
-    whether this process is root."""
+    what :func:`probe` found (or None); ``root`` defaults to whether this process is root, who
+    needs no user namespace."""
     keys = blockers(values)
     if root if root is not None else os.geteuid() == 0:
+        if probed is not None and not probed[0]:   # not even root may: a seccomp filter, a container
+            return check("user namespaces", False, f"not needed as root; none can be created here: {probed[1]}",
+                         f"only other users' labs need them; they can use {VM_BACKEND}",
+                         optional=True)
         others = "may not" if keys else "may"
         return check("user namespaces", not keys, f"not needed as root; other users {others} create one "
                      f"({shown(values)})", "for other users: " + "; ".join(

@@ -288,7 +288,7 @@ def test_the_verdict_says_which_backend_lab_uses(namespaces, vm, environ, chosen
     if chosen == "vm" and not environ:
         assert "Lab() uses it because the namespaces backend fails here (sandbox" in said
     if environ.get("NETHELPERS_BACKEND") == "vm" and chosen is None:
-        assert "No lab can run here with NETHELPERS_BACKEND=vm: the vm backend fails (qemu" in said
+        assert "No lab can run here with NETHELPERS_BACKEND=vm: the VM backend fails (qemu" in said
         assert "Unset NETHELPERS_BACKEND: the namespaces backend runs here." in said
 
 

@@ -11,6 +11,7 @@ from .model import BACKENDS, NAME_WIDTH, WIDTH, Check
 TITLES = {"namespaces": "Namespaces backend: the lab's nodes are namespaces of this machine's kernel",
           "vm": "VM backend: the same lab inside a small Linux VM that QEMU runs as this user"}
 INDENT = " " * (2 + NAME_WIDTH + 1)
+SAID = {"namespaces": "namespaces", "vm": "VM"}   # how the verdict names them
 
 
 def forced(environ=os.environ) -> str | None:
@@ -81,7 +82,7 @@ def verdict(results: list[Check], environ=os.environ) -> str:
                 f"or vm, or unset it to let Lab() choose (here it would take "
                 f"{next((b for b in BACKENDS if runs(results, b)), 'neither: no lab can run')}).")
     if wanted is not None:
-        said.append(f"NETHELPERS_BACKEND={wanted} forces the choice: Lab() uses the {wanted} backend only.")
+        said.append(f"NETHELPERS_BACKEND={wanted} forces the choice: Lab() uses the {SAID[wanted]} backend only.")
     if chosen == "namespaces":
         extra = f"; missing: {', '.join(gaps)} (see the fixes above)" if gaps else ""
         said.append(f"A lab can run here: {how}, with the namespaces backend (this machine's kernel)"
@@ -95,9 +96,9 @@ def verdict(results: list[Check], environ=os.environ) -> str:
                     f"no privileges needed). Lab() uses it{why}.")
     elif wanted is not None:
         other = next(b for b in BACKENDS if b != wanted)
-        said.append(f"No lab can run here with NETHELPERS_BACKEND={wanted}: the {wanted} backend fails "
+        said.append(f"No lab can run here with NETHELPERS_BACKEND={wanted}: the {SAID[wanted]} backend fails "
                     f"({_blockers(results, wanted)}; see the fixes above)."
-                    + (f" Unset NETHELPERS_BACKEND: the {other} backend runs here." if runs(results, other)
+                    + (f" Unset NETHELPERS_BACKEND: the {SAID[other]} backend runs here." if runs(results, other)
                        else ""))
     else:
         said.append(f"No lab can run here: the namespaces backend fails ({_blockers(results, 'namespaces')}) "

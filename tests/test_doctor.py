@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -333,7 +334,7 @@ def test_a_container_like_proc_gives_a_named_cause_not_a_traceback():
     out = done.stdout
     assert marks(out)["sandbox"] == "✗", out
     sandbox = lines_of(out, "sandbox")
-    assert "/proc/sys" in sandbox and "read-only" in sandbox, sandbox
+    assert "/proc/sys" in sandbox and re.search(r"read.only", sandbox), sandbox   # ours, or the sandbox's own
     assert "NETHELPERS_BACKEND=vm" in sandbox
     assert marks(out)["user namespaces"] == "✓"   # what works is said too
     assert {marks(out)[name] for name in doctor.KERNEL_CHECKS} == {"?"}

@@ -120,7 +120,7 @@ def run_lab(n: int, progress: Progress | None = None) -> dict:
         built = time.perf_counter()
         progress(f"  built in {built - start:.2f} s; ping c0 -> c{n - 1}, then remove them all ...")
         ping = lab[names[0]].run(f"ping -c1 -W2 {ips[-1]}")
-        rss_kb, procs = _tree_rss_kb(lab._proc.pid)
+        rss_kb, procs = _tree_rss_kb(lab._sandbox.pid)
         teardown_start = time.perf_counter()
         with lab.batch():  # one kernel deletion for all veths and the bridge
             lab.remove_nodes(names)

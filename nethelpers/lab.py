@@ -15,17 +15,10 @@ multithreaded kernel, with or without root.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import weakref
-from multiprocessing.connection import Connection
 
-from . import validate
+from . import backends, validate
 from .errors import Interrupted, InvalidValue, LabClosed, LabError, NotFound
 from .node import Node
 from .results import CommandResult
@@ -48,40 +41,22 @@ class Lab:
     """An isolated network lab: a sandbox process whose nodes are network namespaces.
 
     Args:
-        start_timeout: seconds to wait for the sandbox to come up.
+        backend: "namespaces" (this machine's kernel) or "vm" (a Linux VM run with QEMU);
+            default: ``NETHELPERS_BACKEND``, else namespaces where they work and the VM where
+            they do not (see :mod:`nethelpers.backends`).
+        start_timeout: seconds to wait for the sandbox to come up (a VM's boot not included).
 
     Raises:
-        LabUnavailable: this machine allows no sandbox (no root, no user namespaces);
-            the message says what to do instead.
+        LabUnavailable: neither backend can run here; the message says what to do instead.
     """
 
-    def __init__(self, *, start_timeout: float = 30) -> None:
+    def __init__(self, *, backend: str | None = None, start_timeout: float = 30) -> None:
         self._lock = threading.RLock()
         self._batch: list | None = None
         self._request_id = 0
         self.closed = True
-        ours, theirs = socket.socketpair()
-        self._stderr = tempfile.TemporaryFile()
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "nethelpers.sandbox", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
-            stderr=self._stderr, start_new_session=True, env=env)
-        theirs.close()
-        self._conn = Connection(ours.detach())
-        if not self._conn.poll(start_timeout):
-            self._proc.kill()
-            raise LabClosed(f"the lab's sandbox did not start within {start_timeout} s: {self._tail()}")
-        try:
-            _, status, value = self._conn.recv()
-        except EOFError:
-            raise LabClosed(f"the lab's sandbox exited while starting: {self._tail()}") from None
-        if status == "err":
-            self._proc.wait()
-            raise value
-        self.info = value
+        self._sandbox, self.info = backends.start(backend, start_timeout)
+        self._conn = self._sandbox.conn
         self.closed = False
         _open_labs.add(self)
         _opened[:] = [ref for ref in _opened if ref() is not None] + [weakref.ref(self)]
@@ -89,8 +64,7 @@ class Lab:
 
     # --- plumbing -------------------------------------------------------------
     def _tail(self) -> str:
-        self._stderr.seek(0)
-        return self._stderr.read().decode(errors="replace")[-2000:] or "(no output)"
+        return self._sandbox.tail()
 
     def _call(self, op: str, *args, **kwargs):
         with self._lock:
@@ -104,7 +78,7 @@ class Lab:
                 except KeyboardInterrupt:
                     # Ctrl-C (Jupyter's "interrupt kernel"): stop the command running in the
                     # sandbox, as a terminal would, and take its answer so requests stay in step
-                    os.kill(self._proc.pid, signal.SIGUSR1)
+                    self._sandbox.interrupt()
                     status, value = self._reply()
                     raise Interrupted(value if status == "ok" else None) from None
             except (EOFError, OSError):
@@ -148,6 +122,11 @@ class Lab:
             self._call("apply", ops)
 
     # --- nodes ------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """Where the lab runs: "namespaces" (this machine's kernel) or "vm"."""
+        return self.info["backend"]
+
     @property
     def rootless(self) -> bool:
         """True when the sandbox runs in a user namespace (you are not root)."""
@@ -332,12 +311,7 @@ class Lab:
             except (EOFError, OSError):
                 pass
             self._conn.close()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._stderr.close()
+            self._sandbox.wait(10)
 
     def __enter__(self) -> "Lab":
         return self
@@ -346,8 +320,9 @@ class Lab:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self.closed else ("rootless" if self.rootless else "root")
-        return f"<Lab {state}>"
+        if self.closed:
+            return "<Lab closed>"
+        return f"<Lab {'vm' if self.backend == 'vm' else 'rootless' if self.rootless else 'root'}>"
 
 
 def _endpoint(text: str) -> tuple[str, str]:

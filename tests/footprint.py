@@ -38,8 +38,8 @@ def ns_inode(pid: int | str, kind: str) -> int | None:
 
 def of_lab(lab) -> dict:
     """Pids of the sandbox and the inodes of its mount and network namespaces."""
-    pids = descendants(lab._proc.pid)
-    init = children(lab._proc.pid)[0]
+    pids = descendants(lab._sandbox.pid)
+    init = children(lab._sandbox.pid)[0]
     inodes = {lab.run_in_sandbox(f"stat -L -c %i /run/netns/{n.name}").stdout.strip()
               for n in lab.nodes()}
     return {"pids": set(pids), "mnt": ns_inode(init, "mnt"), "net": {int(i) for i in inodes if i}

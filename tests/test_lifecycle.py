@@ -152,7 +152,8 @@ def test_the_machines_own_network_is_never_touched():
 
 
 def test_no_user_namespaces_means_a_clear_error():
-    """A kernel that refuses the sandbox's namespaces (here: a seccomp filter) gets LabUnavailable."""
+    """A kernel that refuses the sandbox's namespaces (here: a seccomp filter) gets LabUnavailable
+    from the namespaces backend (Lab() without a backend then uses the VM: tests/test_vm.py)."""
     code = textwrap.dedent(f"""
         import ctypes, platform, struct, sys
         sys.path.insert(0, {REPO!r})
@@ -167,7 +168,7 @@ def test_no_user_namespaces_means_a_clear_error():
         assert libc.prctl(22, 2, fprog, 0, 0) == 0, ctypes.get_errno()  # seccomp filter
         from nethelpers import Lab, LabUnavailable
         try:
-            Lab()
+            Lab(backend="namespaces")
         except LabUnavailable as exc:
             print(exc)
         else:
@@ -176,7 +177,7 @@ def test_no_user_namespaces_means_a_clear_error():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "NO ERROR" not in result.stdout
-    assert "devcontainer" in result.stdout
+    assert "devcontainer" in result.stdout and "backend='vm'" in result.stdout
     if not ROOT:
         assert "user namespace" in result.stdout and "stored outputs" in result.stdout
 

@@ -223,7 +223,11 @@ def main(fd: int) -> int:
     try:
         sc.set_parent_death_signal(signal.SIGKILL)
         sc.set_process_name("lab-sandbox")
-        setup.become_init()
+        try:
+            setup.become_init()
+        except LabError as exc:  # the namespaces exist, but cannot be used: say why
+            conn.send((0, "err", exc))
+            return 1
         if info["rootless"]:
             sc.make_id_changes_noops()
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -22,13 +22,14 @@ OVERLAY_ETC = "/etc/netns"
 FALLBACK_ETC = STATE_DIR + "/etc-netns"
 
 NO_USERNS_HELP = (
-    "This machine allows no lab: you are not root and the kernel refused to create a user "
-    "namespace ({cause}). Fix: run the course where you are root — the devcontainer "
-    "(.devcontainer/) or your own Linux machine with `sudo make lab` — or enable unprivileged "
-    "user namespaces (`sudo sysctl -w kernel.unprivileged_userns_clone=1`, "
+    "Network namespaces are not available to this user: you are not root and the kernel refused "
+    "to create a user namespace ({cause}). Fix: use the VM backend (`Lab(backend='vm')` or "
+    "NETHELPERS_BACKEND=vm: needs QEMU, no root), run the course where you are root — the "
+    "devcontainer (.devcontainer/) or your own Linux machine with `sudo make lab` — or enable "
+    "unprivileged user namespaces (`sudo sysctl -w kernel.unprivileged_userns_clone=1`, "
     "`sudo sysctl -w user.max_user_namespaces=15000`, and on Ubuntu 23.10+ "
-    "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`). The notebooks still "
-    "show their stored outputs."
+    "`sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`; `python -m nethelpers "
+    "doctor` gives the lasting fix). The notebooks still show their stored outputs."
 )
 
 
@@ -94,8 +95,9 @@ def _cannot_set_up(exc: OSError, rootless: bool) -> str:
             cause=f"the namespace was created but is not usable: {exc.strerror} — typical of "
                   "AppArmor's restriction of unprivileged user namespaces")
     return (f"The sandbox could not be set up as root ({exc}). Is this a container without "
-            "CAP_SYS_ADMIN? Start it with --cap-add=SYS_ADMIN --cap-add=NET_ADMIN "
-            "(see .devcontainer/devcontainer.json).")
+            "CAP_SYS_ADMIN, or with a seccomp filter? Start it with --cap-add=SYS_ADMIN "
+            "--cap-add=NET_ADMIN (see .devcontainer/devcontainer.json), or use the VM backend "
+            "(`Lab(backend='vm')` or NETHELPERS_BACKEND=vm: needs QEMU, no privileges).")
 
 
 def _overlay_etc() -> str:
@@ -127,8 +129,25 @@ def _make_bind_target(path: str) -> None:
 
 
 def become_init() -> None:
-    """Finish setup as PID 1 of the sandbox: our own /proc, loopback up."""
+    """Finish setup as PID 1 of the sandbox: our own /proc, where sysctls must be writable."""
     try:
         sc.mount("proc", "/proc", "proc", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)
     except OSError:
         pass  # e.g. inside a container with masked /proc: keep the old one
+    check_sysctls_writable()
+
+
+def check_sysctls_writable() -> None:
+    """A node is configured through /proc/sys/net; a container's read-only /proc/sys forbids it."""
+    probe = "/proc/sys/net/ipv4/ip_forward"
+    try:
+        with open(probe) as f:
+            value = f.read()
+        with open(probe, "w") as f:
+            f.write(value)
+    except OSError as exc:
+        raise LabUnavailable(
+            f"Network namespaces cannot be configured here: /proc/sys is read-only ({exc.strerror}), "
+            "as in a container with the default /proc masking (Binder, Kubernetes pods). Fix: use "
+            "the VM backend (`Lab(backend='vm')` or NETHELPERS_BACKEND=vm: needs QEMU, no root), or "
+            "run the course on your own Linux machine or in the devcontainer.") from None

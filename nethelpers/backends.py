@@ -1,0 +1,206 @@
+"""Where a lab's sandbox runs: ``namespaces`` on this machine's kernel, or a Linux ``vm``.
+
+Both run the same sandbox (:mod:`nethelpers.sandbox`) and answer the same requests; a
+:class:`nethelpers.Lab` only sees the sandbox handle (``conn``, ``interrupt``, ``wait``,
+``tail``). The choice, once per process:
+
+* ``Lab(backend=...)`` or ``NETHELPERS_BACKEND=namespaces|vm`` forces one;
+* otherwise namespaces when this machine gives them (the fastest: no emulation), and the VM
+  when it refuses (Binder, Ubuntu's AppArmor restriction, a locked-down container).
+
+The first lab of a process says in one line where it runs and why (in a notebook, a line
+that is a progress bar while a VM boots).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from multiprocessing.connection import Connection
+
+from .errors import InvalidValue, LabClosed, LabError, LabUnavailable
+
+NAMES = ("namespaces", "vm")
+_lock = threading.Lock()
+_auto: tuple[str, str] | None = None   # (backend, why) once the automatic choice is made
+_told = False                          # the one-line notice was given
+
+
+class ProcessSandbox:
+    """The namespaces backend: ``python -m nethelpers.sandbox FD``, a process of this machine."""
+
+    backend = "namespaces"
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        self._stderr = tempfile.TemporaryFile()
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nethelpers.sandbox", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
+            stderr=self._stderr, start_new_session=True, env=env)
+        theirs.close()
+        self.conn = Connection(ours.detach())
+        self.pid = self.process.pid
+
+    def interrupt(self) -> None:
+        os.kill(self.process.pid, signal.SIGUSR1)
+
+    def wait(self, timeout: float) -> None:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._stderr.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def tail(self) -> str:
+        try:
+            self._stderr.seek(0)
+            return self._stderr.read().decode(errors="replace")[-2000:] or "(no output)"
+        except ValueError:
+            return "(no output)"
+
+
+def requested(backend: str | None) -> str | None:
+    """The backend asked for by argument or environment, checked; None for automatic."""
+    name = backend or os.environ.get("NETHELPERS_BACKEND") or None
+    if name not in (None, "auto", *NAMES):
+        where = "backend=" if backend else "NETHELPERS_BACKEND="
+        raise InvalidValue(f"{where}{name!r} is not a lab backend: use 'namespaces' or 'vm' "
+                           "(or leave it unset to choose automatically)")
+    return None if name == "auto" else name
+
+
+def start(backend: str | None, timeout: float):
+    """A started sandbox and its first message (facts about it) for a new Lab."""
+    global _auto
+    name = requested(backend)
+    if name == "namespaces":
+        return _namespaces(timeout)
+    if name == "vm":
+        return _vm(timeout, why="asked for with " + ("NETHELPERS_BACKEND=vm" if not backend else "backend='vm'"))
+    with _lock:
+        decided = _auto
+    if decided is not None and decided[0] == "vm":
+        return _vm(timeout, why=decided[1])
+    try:
+        sandbox, info = _namespaces(timeout)
+    except LabUnavailable as refused:
+        why = f"this machine refuses network namespaces to this user: {_first_sentence(refused)}"
+        try:
+            result = _vm(timeout, why=why)
+        except LabUnavailable as no_vm:
+            raise LabUnavailable(_nothing_runs(refused, no_vm)) from None
+        with _lock:
+            _auto = ("vm", why)
+        return result
+    with _lock:
+        _auto = ("namespaces", "")
+    return sandbox, info
+
+
+def handshake(sandbox, timeout: float) -> dict:
+    """The sandbox's first message: its facts, or the error that kept it from starting."""
+    if not sandbox.conn.poll(timeout):
+        sandbox.kill()
+        raise LabClosed(f"the lab's sandbox did not start within {timeout} s: {sandbox.tail()}")
+    try:
+        _, status, value = sandbox.conn.recv()
+    except (EOFError, OSError):
+        raise LabClosed(f"the lab's sandbox exited while starting: {sandbox.tail()}") from None
+    if status == "err":
+        sandbox.wait(10)
+        raise value
+    return value
+
+
+def _namespaces(timeout: float):
+    sandbox = ProcessSandbox()
+    info = handshake(sandbox, timeout)
+    info["backend"] = "namespaces"
+    mode = "rootless, in a user namespace" if info["rootless"] else "as root"
+    _tell(None, f"Lab: network namespaces on this machine's kernel (Linux {platform.release()}, {mode}).",
+          notebook_only=True)
+    return sandbox, info
+
+
+def _vm(timeout: float, why: str):
+    from .vm import machine
+    from .vm.progress import BootProgress
+
+    running = machine.running()
+    progress = _progress() if running is None else BootProgress()
+    vm = running or machine.get(progress)
+    sandbox = vm.open_sandbox()
+    try:
+        info = handshake(sandbox, timeout)
+    except BaseException:
+        sandbox.wait(1)
+        raise
+    info.update(backend="vm", accel=vm.accel, kernel=vm.kernel.release)
+    how = "with KVM" if vm.accel == "kvm" else "emulating its CPU: no KVM here"
+    _tell(progress, f"Lab: in a Linux VM (QEMU {how}; Linux {vm.kernel.release}), {why}. "
+                    f"It started in {vm.boot_seconds:.1f} s.")
+    return sandbox, info
+
+
+def _first_sentence(error: LabError) -> str:
+    text = str(error)
+    cause = text[text.find("(") + 1:text.find(")")] if "(" in text[:200] and ")" in text else text
+    return cause.split(". ")[0][:200]
+
+
+def _nothing_runs(refused: LabError, no_vm: LabError) -> str:
+    return ("No lab can run on this machine. Network namespaces: " + str(refused) + "\n\nThe VM backend "
+            "(a Linux VM that needs no privileges): " + str(no_vm) + "\n\nThe notebooks still show "
+            "their stored outputs; `python -m nethelpers doctor` lists every fix.")
+
+
+# --- the one-line notice ------------------------------------------------------------------
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _progress():
+    from .vm.progress import BootProgress
+
+    if _in_notebook() and not _told:
+        from IPython.display import display
+
+        handle = display({"text/plain": "Lab: starting a Linux VM"}, raw=True, display_id=True)
+        return BootProgress(display=handle)
+    return BootProgress(stream=sys.stderr)
+
+
+def _tell(progress, line: str, notebook_only: bool = False) -> None:
+    """Say where the lab runs, once per process: in a notebook always, on a terminal for the VM."""
+    global _told
+    with _lock:
+        if _told:
+            return
+        _told = True
+    if progress is not None:
+        progress.done(line)
+    elif _in_notebook():
+        from IPython.display import display
+
+        display({"text/plain": line}, raw=True)
+    elif not notebook_only:
+        print(line, file=sys.stderr)

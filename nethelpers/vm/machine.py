@@ -1,0 +1,420 @@
+"""The owner's side of the VM: boot it once per process, then open a lab sandbox in it per Lab().
+
+    machine = vm.machine.get(progress)      # boots the guest the first time (seconds)
+    sandbox = machine.open_sandbox()        # a serial port plugged in, a sandbox forked (ms)
+    sandbox.conn.send(...)                  # the same requests as on the namespaces backend
+
+What the guest sees of this machine: read-only 9p exports of the system's directories
+(``/usr``, ``/etc``, ``/opt`` and the top-level ``/lib*``, ``/bin``, ``/sbin``), the Python
+environment and the nethelpers package the owner runs, the current directory and the guest
+kernel's modules; each under a tmpfs overlay, so writes stay in the guest's memory. Nothing
+else of the machine (no home directory, no /proc, /sys, /dev, /run or /tmp of the machine).
+
+Lifetime: QEMU runs under :mod:`nethelpers.vm.supervisor`, which kills it when this process
+closes the supervisor's stdin — on :func:`shutdown`, at exit, or when the kernel reaps a
+SIGKILLed owner. No file is left: every channel is a socket pair passed as a descriptor.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import collections
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Connection
+
+from ..errors import LabUnavailable
+from . import accel as accel_choice
+from . import initramfs, kernel, qemu
+from .progress import BootProgress
+
+SYSTEM_DIRECTORIES = ("usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+BOOT_TIMEOUT = {"kvm": 30.0, "tcg": float(os.environ.get("NETHELPERS_VM_BOOT_TIMEOUT", 120))}
+
+
+def memory_mb() -> int:
+    return int(os.environ.get("NETHELPERS_VM_MEMORY", "512"))
+
+
+def package_root() -> str:
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def exports(kernel_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """(directories to share, top-level symlinks to recreate) for the guest's root."""
+    links, wanted = [], []
+    for name in sorted(os.listdir("/")):
+        path = "/" + name
+        if os.path.islink(path):
+            links.append((name, os.readlink(path)))
+        elif name in SYSTEM_DIRECTORIES and os.path.isdir(path):
+            wanted.append(path)
+    system = list(wanted)
+    for path in (package_root(), sys.prefix, sys.base_prefix, sys.exec_prefix,
+                 os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+                 *sys.path, os.getcwd(), kernel_dir):
+        if path and os.path.isdir(path):
+            wanted.append(os.path.realpath(path))
+    chosen: list[str] = []
+    for path in sorted(set(wanted), key=len):
+        if path == "/" or any(path == top or path.startswith(top.rstrip("/") + "/") for top in chosen):
+            continue
+        chosen.append(path)
+    # a path inside /usr etc. is served by that export; the rest get their own
+    return [p for p in chosen if p in system] + [p for p in chosen if p not in system], links
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+class Control:
+    """The JSON-lines channel to the guest's agent; a thread reads it."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.lock = threading.Lock()
+        self.waiting: dict[int, dict] = {}
+        self.replies = threading.Condition()
+        self.next_id = 0
+        self.hello = threading.Event()
+        self.closed_labs: dict[int, int] = {}
+        self.on_closed = lambda lab: None
+        self.eof = False
+        threading.Thread(target=self._read, name="nethelpers-vm-control", daemon=True).start()
+
+    def _read(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    self._dispatch(json.loads(line))
+        except (OSError, ValueError):
+            pass
+        with self.replies:
+            self.eof = True
+            self.replies.notify_all()
+        self.hello.set()
+
+    def _dispatch(self, message: dict) -> None:
+        event = message.get("event")
+        if event == "hello":
+            self.hello.set()
+        elif event == "closed":
+            with self.replies:
+                self.closed_labs[message["lab"]] = message["status"]
+                self.replies.notify_all()
+            self.on_closed(message["lab"])
+        elif "id" in message:
+            with self.replies:
+                self.waiting[message["id"]] = message
+                self.replies.notify_all()
+
+    def request(self, op: str, timeout: float = 30, **arguments) -> dict:
+        with self.lock:
+            self.next_id += 1
+            number = self.next_id
+            self.sock.sendall((json.dumps({"id": number, "op": op, **arguments}) + "\n").encode())
+        deadline = time.monotonic() + timeout
+        with self.replies:
+            while number not in self.waiting:
+                left = deadline - time.monotonic()
+                if self.eof or left <= 0:
+                    raise LabUnavailable(f"the lab's VM did not answer {op!r}"
+                                         + (": it stopped" if self.eof else f" within {timeout:g} s"))
+                self.replies.wait(left)
+            reply = self.waiting.pop(number)
+        if not reply.get("ok"):
+            raise LabUnavailable(f"the lab's VM could not {op}: {reply.get('error')}")
+        return reply
+
+    def wait_closed(self, lab: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.replies:
+            while lab not in self.closed_labs and not self.eof:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.replies.wait(left)
+            self.closed_labs.pop(lab, None)
+        return True
+
+
+class Console:
+    """The guest's serial console, drained by a thread; its last lines kept for error reports."""
+
+    def __init__(self, sock: socket.socket, keep: int = 200) -> None:
+        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
+        self.sock = sock
+        threading.Thread(target=self._read, name="nethelpers-vm-console", daemon=True).start()
+
+    def _read(self) -> None:
+        partial = b""
+        try:
+            while chunk := self.sock.recv(65536):
+                partial += chunk
+                *whole, partial = partial.split(b"\n")
+                self.lines.extend(line.decode(errors="replace")[:500] for line in whole)
+                partial = partial[-500:]
+        except OSError:
+            pass
+
+    def tail(self, n: int = 30) -> str:
+        return "\n".join(list(self.lines)[-n:]) or "(the guest printed nothing)"
+
+
+class GuestSandbox:
+    """One lab's sandbox in the guest, as :class:`nethelpers.Lab` sees it."""
+
+    backend = "vm"
+
+    def __init__(self, machine: "Machine", number: int, sock: socket.socket) -> None:
+        self.machine, self.number, self.sock = machine, number, sock
+        self.conn = Connection(os.dup(sock.fileno()))
+
+    def interrupt(self) -> None:
+        self.machine.control.request("interrupt", lab=self.number, timeout=5)
+
+    def lost(self) -> None:
+        """The sandbox ended: wake whoever waits for its answer (they read end-of-file)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def wait(self, timeout: float) -> None:
+        """After a shutdown request: wait for the sandbox to end, kill it if it does not."""
+        control = self.machine.control
+        try:
+            if not control.wait_closed(self.number, timeout):
+                control.request("kill", lab=self.number, timeout=5)
+                control.wait_closed(self.number, 5)
+        except LabUnavailable:
+            pass
+        self.release()
+
+    kill = wait
+
+    def release(self) -> None:
+        """Unplug the lab's serial port."""
+        self.sock.close()
+        self.machine.unplug(self.number)
+
+    def tail(self) -> str:
+        return self.machine.console.tail()
+
+
+class Machine:
+    """The VM of this process. Use :func:`get`."""
+
+    def __init__(self, progress: BootProgress) -> None:
+        self.owner = os.getpid()
+        self.sandboxes: dict[int, GuestSandbox] = {}
+        self.lock = threading.Lock()
+        self.next_lab = 0
+        self.boot_seconds = 0.0
+        started = time.monotonic()
+        progress.stage("finding QEMU", 0.02)
+        binary = qemu.find_binary()
+        if binary is None:
+            raise LabUnavailable("the VM backend needs QEMU: sudo apt-get install qemu-system-x86 "
+                                 "(Fedora: sudo dnf install qemu-system-x86-core)")
+        guest_kernel = kernel.find() or kernel.fetch(lambda what, done: progress.stage(what, 0.05 + 0.25 * done))
+        initrd = initramfs.build(guest_kernel)
+        self.accel = accel_choice.choose(binary, guest_kernel.vmlinux, initrd, progress)
+        self.kernel = guest_kernel
+        _compile_package()
+        shared, links = exports(guest_kernel.directory)
+        tags = [(f"nh{i}", path) for i, path in enumerate(shared)]
+        debug = os.environ.get("NETHELPERS_VM_DEBUG") == "1"
+        cmdline = " ".join([
+            "console=ttyS0", "nh.debug=1" if debug else "quiet", "panic=-1", "nokaslr", "tsc=reliable",
+            "i8042.noaux", "i8042.nokbd", "cryptomgr.notests",
+            "nh.mounts=" + _b64("\n".join(f"{tag} {path}" for tag, path in tags)),
+            "nh.links=" + _b64("\n".join(f"{name} {target}" for name, target in links)),
+            "nh.python=" + _b64(sys.executable), "nh.package=" + _b64(package_root()),
+            "nh.modules=" + _b64(os.path.realpath(guest_kernel.modules))])
+        pairs = {name: socket.socketpair() for name in ("console", "qmp", "control")}
+        theirs = {name: pair[1].fileno() for name, pair in pairs.items()}
+        argv = qemu.command(binary, accel=self.accel, memory_mb=memory_mb(), cpus=min(os.cpu_count() or 1, 4),
+                            vmlinux=guest_kernel.vmlinux, initrd=initrd, cmdline=cmdline,
+                            exports=tags, fds=theirs)
+        self.errors = tempfile.TemporaryFile()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [package_root()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        progress.stage("starting QEMU", 0.32)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nethelpers.vm.supervisor", *argv], stdin=subprocess.PIPE,
+            stdout=self.errors, stderr=self.errors, pass_fds=list(theirs.values()),
+            start_new_session=True, env=env)
+        for pair in pairs.values():
+            pair[1].close()
+        try:
+            self.console = Console(pairs["console"][0])
+            self.monitor = qemu.Monitor(pairs["qmp"][0])
+            self.control = Control(pairs["control"][0])
+            self.control.on_closed = self._closed
+            self._wait_hello(progress)
+            progress.stage("starting the lab agent in the guest", 0.8)
+            self.guest = self.control.request(
+                "configure", timeout=BOOT_TIMEOUT[self.accel],
+                sys_path=[package_root()] + [p for p in sys.path if p],
+                env=_guest_env(), hostname=socket.gethostname())
+        except (OSError, EOFError, ValueError) as exc:
+            self.shutdown()
+            raise LabUnavailable(f"the lab's VM did not start ({self._why()}: {exc}); its console "
+                                 "said:\n" + self.console.tail()) from None
+        except BaseException:
+            self.shutdown()
+            raise
+        self.boot_seconds = time.monotonic() - started
+        progress.stage("ready", 1.0)
+
+    def _wait_hello(self, progress: BootProgress) -> None:
+        deadline = time.monotonic() + BOOT_TIMEOUT[self.accel]
+        started = time.monotonic()
+        expected = 1.0 if self.accel == "kvm" else 3.5
+        while not self.control.hello.wait(0.1):
+            elapsed = time.monotonic() - started
+            progress.stage(f"booting Linux ({'KVM' if self.accel == 'kvm' else 'software emulation'})",
+                           0.35 + 0.4 * min(1.0, elapsed / expected))
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                break
+        if self.control.eof or not self.control.hello.is_set():
+            raise LabUnavailable(f"the lab's VM did not start ({self._why()}); its console said:\n"
+                                 + self.console.tail())
+
+    def _why(self) -> str:
+        try:
+            self.process.wait(1)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.process.poll() is None:
+            return f"no answer within {BOOT_TIMEOUT[self.accel]:g} s"
+        self.errors.seek(0)
+        text = self.errors.read().decode(errors="replace").strip()
+        return f"QEMU exited: {text[-800:] or 'no message'}"
+
+    # --- labs -------------------------------------------------------------------------
+    def open_sandbox(self) -> GuestSandbox:
+        with self.lock:
+            self.next_lab += 1
+            number = self.next_lab
+        ours, theirs = socket.socketpair()
+        try:
+            self.monitor.execute("getfd", fds=[theirs.fileno()], fdname=f"lab{number}")
+            self.monitor.execute("chardev-add", id=f"lab{number}", backend={
+                "type": "socket", "data": {"addr": {"type": "fd", "data": {"str": f"lab{number}"}},
+                                           "server": False}})
+            self.monitor.execute("device_add", driver="virtserialport", bus="ports.0",
+                                 chardev=f"lab{number}", name=f"lab.{number}", id=f"port{number}")
+        finally:
+            theirs.close()
+        sandbox = GuestSandbox(self, number, ours)
+        self.sandboxes[number] = sandbox
+        try:
+            self.control.request("open", lab=number, port=f"lab.{number}", env=_guest_env(), cwd=os.getcwd())
+        except BaseException:
+            self.sandboxes.pop(number, None)
+            sandbox.release()
+            raise
+        return sandbox
+
+    def _closed(self, number: int) -> None:
+        sandbox = self.sandboxes.get(number)
+        if sandbox is not None:
+            sandbox.lost()
+
+    def unplug(self, number: int) -> None:
+        self.sandboxes.pop(number, None)
+        if not self.alive:
+            return
+        for command, arguments in (("device_del", {"id": f"port{number}"}),
+                                   ("chardev-remove", {"id": f"lab{number}"})):
+            try:
+                self.monitor.execute(command, **arguments)
+            except (LabUnavailable, OSError, EOFError):
+                pass
+
+    def memory(self) -> dict:
+        """The guest's /proc/meminfo (kB)."""
+        return self.control.request("meminfo")["memory"]
+
+    # --- lifetime ---------------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and not self.control.eof
+
+    def shutdown(self, timeout: float = 10) -> None:
+        """Stop the VM: close the supervisor's lifeline, which kills QEMU."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _guest_env() -> dict:
+    """The owner's environment for processes in the guest, with a PATH that has sbin."""
+    env = dict(os.environ)
+    env["PATH"] = ":".join(dict.fromkeys(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
+                                          "/sbin", "/bin", *env.get("PATH", "").split(":")]))
+    env["PYTHONPATH"] = os.pathsep.join([package_root()] + [
+        p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env.pop("JPY_PARENT_PID", None)
+    return env
+
+
+def _compile_package() -> None:
+    """Byte-compile nethelpers here, where it is fast: the guest's copy is read-only."""
+    import compileall
+
+    compileall.compile_dir(os.path.join(package_root(), "nethelpers"), quiet=2, workers=1)
+
+
+_machine: Machine | None = None
+_lock = threading.Lock()
+
+
+def get(progress: BootProgress | None = None) -> Machine:
+    """This process's VM, booted the first time."""
+    global _machine
+    with _lock:
+        if _machine is not None and (_machine.owner != os.getpid() or not _machine.alive):
+            _machine = None
+        if _machine is None:
+            _machine = Machine(progress or BootProgress(None))
+        return _machine
+
+
+def running() -> Machine | None:
+    with _lock:
+        if _machine is not None and _machine.owner == os.getpid() and _machine.alive:
+            return _machine
+        return None
+
+
+@atexit.register
+def shutdown() -> None:
+    """Stop this process's VM (every lab in it ends)."""
+    global _machine
+    with _lock:
+        machine, _machine = _machine, None
+    if machine is not None and machine.owner == os.getpid():
+        machine.shutdown()

@@ -1,5 +1,5 @@
 """Command line: ``python -m nethelpers doctor``, ``bench``, ``bench-docker``, ``bench-overlay``,
-``bench-trace`` and ``cni``."""
+``bench-trace``, ``cni`` and ``vm``."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ def main(argv: list[str] | None = None) -> int:
         from .cni.cli import main as cni_main
 
         return cni_main(argv[1:])
+    if argv and argv[0] == "vm":
+        from .vm.cli import main as vm_main
+
+        return vm_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m nethelpers",
                                      description="The course's network lab, from the command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("doctor", help="can a lab run here, and which kernel features and tools exist")
     commands.add_parser("cni", help="run a CNI config's plugins against a container (like cnitool): "
                                     "python -m nethelpers cni --help")
+    commands.add_parser("vm", help="the VM backend's guest kernel: python -m nethelpers vm fetch|status")
     bench = commands.add_parser("bench", help="build and remove N containers; compare with an ip script")
     bench.add_argument("--containers", "-n", type=int, default=100, metavar="N")
     bench.add_argument("--no-baseline", action="store_true", help="skip the ip-script baseline")

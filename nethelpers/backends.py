@@ -24,6 +24,7 @@ import tempfile
 import threading
 from multiprocessing.connection import Connection
 
+from . import unavailable
 from .errors import InvalidValue, LabClosed, LabError, LabUnavailable
 
 NAMES = ("namespaces", "vm")
@@ -90,7 +91,9 @@ def start(backend: str | None, timeout: float):
     if name == "namespaces":
         return _namespaces(timeout)
     if name == "vm":
-        return _vm(timeout, why="asked for with " + ("NETHELPERS_BACKEND=vm" if not backend else "backend='vm'"))
+        return _vm(timeout, why="as asked (" + ("NETHELPERS_BACKEND=vm" if not backend else "backend='vm'") + ")")
+    if unavailable.verdict() is not None:
+        raise LabUnavailable(unavailable.SHORT.split(": ", 1)[1])
     with _lock:
         decided = _auto
     if decided is not None and decided[0] == "vm":
@@ -98,11 +101,12 @@ def start(backend: str | None, timeout: float):
     try:
         sandbox, info = _namespaces(timeout)
     except LabUnavailable as refused:
-        why = f"this machine refuses network namespaces to this user: {_first_sentence(refused)}"
+        why = f"network namespaces are refused here ({_reason(refused)})"
         try:
             result = _vm(timeout, why=why)
         except LabUnavailable as no_vm:
-            raise LabUnavailable(_nothing_runs(refused, no_vm)) from None
+            raise unavailable.record(LabUnavailable(_nothing_runs(refused, no_vm)),
+                                     _reason(refused), _first_sentence(no_vm)) from None
         with _lock:
             _auto = ("vm", why)
         return result
@@ -150,16 +154,29 @@ def _vm(timeout: float, why: str):
         sandbox.wait(1)
         raise
     info.update(backend="vm", accel=vm.accel, kernel=vm.kernel.release)
-    how = "with KVM" if vm.accel == "kvm" else "emulating its CPU: no KVM here"
-    _tell(progress, f"Lab: in a Linux VM (QEMU {how}; Linux {vm.kernel.release}), {why}. "
-                    f"It started in {vm.boot_seconds:.1f} s.")
+    how = "KVM" if vm.accel == "kvm" else "an emulated CPU: no KVM here"
+    _tell(progress, f"Lab: in a Linux VM, {why}: QEMU with {how}, Linux {vm.kernel.release}, "
+                    f"started in {vm.boot_seconds:.1f} s.")
     return sandbox, info
 
 
+def _reason(refused: LabError) -> str:
+    """Why the namespaces backend could not start, in a few words."""
+    text = str(refused)
+    if "read-only" in text:
+        return "/proc/sys is read-only, as in a container"
+    if "user namespace" in text:
+        return "this user may not create a user namespace: a seccomp filter, a sysctl or AppArmor"
+    if "as root" in text:
+        return "even root may not create namespaces: a seccomp filter or no CAP_SYS_ADMIN"
+    return _first_sentence(refused)
+
+
 def _first_sentence(error: LabError) -> str:
-    text = str(error)
-    cause = text[text.find("(") + 1:text.find(")")] if "(" in text[:200] and ")" in text else text
-    return cause.split(". ")[0][:200]
+    """The gist of an error's message: its first sentence, at most 160 characters."""
+    text = " ".join(str(error).split())
+    sentence = text.split(". ")[0].rstrip(".")
+    return sentence if len(sentence) <= 160 else sentence[:157] + "…"
 
 
 def _nothing_runs(refused: LabError, no_vm: LabError) -> str:

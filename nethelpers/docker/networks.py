@@ -96,8 +96,23 @@ class Networks:
             raise
         if not self.userland_proxy and not internal:
             self.node.sysctl(f"net.ipv4.conf.{bridge}.route_localnet", 1)
+        if not icc or not self.userland_proxy:
+            self._bridge_netfilter()
         self.networks[name] = net
         return net
+
+    def _bridge_netfilter(self) -> None:
+        """What dockerd does for ICC off or --userland-proxy=false (moby v27.5.1,
+        libnetwork/drivers/bridge: setupIPv4BridgeNetFiltering): with ip_forward on, br_netfilter
+        loaded and net.bridge.bridge-nf-call-iptables=1, so that bridged packets cross iptables.
+        The lab loads the module only into its own VM's kernel; on this machine's kernel it uses
+        br_netfilter where it is loaded already, and otherwise goes on without it."""
+        if self.node.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() != "1":
+            return
+        switch = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+        if self.node.run(["test", "-e", switch]).rc != 0 and not self.lab._call("load_module", "br_netfilter"):
+            return
+        self.node.sysctl("net.bridge.bridge-nf-call-iptables", 1)
 
     def _add_macvlan_network(self, name, *, subnet, gateway, ip_range, internal, options) -> Network:
         """``-d macvlan``: no bridge and no rules; each container gets a macvlan of the parent."""

@@ -11,8 +11,10 @@ namespace that holds /run/netns — so every node, link and rule goes too.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import signal
+import subprocess
 import sys
 import traceback
 from multiprocessing.connection import Connection
@@ -22,6 +24,8 @@ from . import daemons, network, processes, setup, state
 from . import syscalls as sc
 from .dns import DNSService
 from .rtnl import Netlink
+
+GUEST = "NETHELPERS_GUEST"   # "1" in the VM backend's guest (nethelpers.vm.agent sets it)
 
 
 class Server:
@@ -170,6 +174,17 @@ class Server:
         """One HTTP/1.1 request over a unix socket in the sandbox's /run (a Docker plugin's
         ``/run/docker/plugins/NAME.sock``); its status and JSON answer."""
         return daemons.http(name_or_path, method, path, body, timeout)
+
+    def rpc_load_module(self, name: str) -> bool:
+        """Load kernel module ``name`` (as dockerd loads br_netfilter): only in the lab's own VM,
+        whose kernel belongs to the lab; on this machine's kernel nothing is loaded (False)."""
+        if os.environ.get(GUEST) != "1":
+            return False
+        if not re.fullmatch(r"[a-z0-9_]{1,64}", name):
+            raise InvalidValue(f"{name!r} is not a kernel module name")
+        with open("/proc/sys/kernel/modprobe") as f:
+            helper = f.read().strip()
+        return subprocess.run([helper, name], capture_output=True, timeout=60).returncode == 0
 
     def rpc_info(self) -> dict:
         return dict(self.info, pid=os.getpid())

@@ -128,7 +128,7 @@ def _send(lab, source: str, protocol: str, address: str, port: int | None) -> st
         error = (result.stderr or result.stdout).strip().splitlines()
         return f"no reply ({error[-1]})" if result.rc == 2 and error else "no reply"
     result = node.run([sys.executable, "-m", "nethelpers.trace.probe", protocol, address, str(port),
-                       "--tos", str(nft.TOS), "--sport", str(_SOURCE_PORT)], timeout=5)
+                       "--tos", str(nft.TOS), "--sport", str(_SOURCE_PORT)], timeout=30)
     word = result.stdout.strip()
     return {"connected": "the connection was accepted (SYN-ACK)", "refused": "refused (RST: nothing listens)",
             "timeout": "no answer within 1 s", "sent": "sent (UDP expects no reply)",

@@ -10,15 +10,23 @@ from .path import Hop
 
 
 def iptables_texts(lab, by_node: dict) -> dict:
-    """{(node, table, chain, nft rule text): its iptables -S line} for every iptables rule the events met."""
+    """{(node, table, chain, nft rule text): its iptables -S line} for every iptables rule the events
+    met, and every rule of a chain the packet returned from with a bare "verdict return" event
+    (which rule returned it is decided in :func:`nethelpers.trace.path.hop_of`)."""
     texts = {}
     for node, events in by_node.items():
-        met = [e for e in events if e.kind == "rule" and e.family == "ip" and not e.ours]
+        met = [e for e in events if e.family == "ip" and not e.ours
+               and (e.kind == "rule" or (e.kind, e.verdict) == ("verdict", "return"))]
         for table in sorted({e.table for e in met}):
             listing = lab.node(node).run(["nft", "list", "table", "ip", table]).stdout
             lines = nft.iptables_lines(listing, lab.node(node).run(["iptables", "-t", table, "-S"]).stdout)
             for e in met:
-                if e.table == table and (e.chain, nft.without_counter(e.rule)) in lines:
+                if e.table != table:
+                    continue
+                if e.kind == "verdict":
+                    texts.update({(node, table, chain, rule): text for (chain, rule), text in lines.items()
+                                  if chain == e.chain})
+                elif (e.chain, nft.without_counter(e.rule)) in lines:
                     texts[(node, table, e.chain, e.rule)] = lines[(e.chain, nft.without_counter(e.rule))]
     return texts
 

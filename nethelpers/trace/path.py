@@ -58,6 +58,16 @@ def _links(snapshot: dict, node: str) -> dict[str, dict]:
     return {link["name"]: link for link in snapshot.get(node, {}).get("links", [])}
 
 
+def _explicit_return(iptables: dict, node: str, table: str, chain: str) -> str | None:
+    """The rule behind a bare "verdict return" event, when the chain has one unconditional
+    ``-j RETURN`` and no other: kernels before 6.6 or so trace an iptables-nft RETURN rule that
+    way, later ones as the rule itself (as Docker's DOCKER-USER shows on either). An implicit
+    return (the chain's end, no such rule) stays unlisted on both."""
+    returns = [text for (n, t, c, _), text in iptables.items()
+               if (n, t, c) == (node, table, chain) and text.endswith(" -j RETURN")]
+    return returns[0] if returns == [f"-A {chain} -j RETURN"] else None
+
+
 def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
            counted: list[RuleHit] = ()) -> Hop:
     """Summarise one node's events (all of them belong to the probe); ``counted``: the
@@ -79,6 +89,10 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
             rules.append(RuleHit(e.table, e.chain, text, e.verdict))
         elif e.kind == "policy":
             rules.append(RuleHit.policy(e.table, e.chain, e.verdict))
+        elif e.kind == "verdict" and e.verdict == "return":
+            explicit = _explicit_return(iptables, node, e.table, e.chain)
+            if explicit:
+                rules.append(RuleHit(e.table, e.chain, explicit, "return"))
         dropped = dropped or e.verdict.split()[0] in ("drop", "reject")
     rules += counted
     dropped = dropped or any(hit.verdict.split()[-1] in ("drop", "reject") for hit in counted)

@@ -101,13 +101,19 @@ class Agent:
                 self.buffer += chunk
 
     # --- requests ---------------------------------------------------------------------
-    def op_configure(self, sys_path: list[str], env: dict, hostname: str | None = None) -> dict:
-        """Take the owner's module path and environment; load the sandbox's code once."""
+    def op_configure(self, sys_path: list[str], env: dict, hostname: str | None = None,
+                     sysctls: dict | None = None) -> dict:
+        """Take the owner's module path, environment, host name and the machine's sysctls that
+        show in tools' output (``ps`` sizes its PID column by kernel.pid_max); load the
+        sandbox's code once."""
         sys.path[:] = [p for p in sys_path if p] + [p for p in sys.path if p not in sys_path]
         os.environ.clear()
         os.environ.update(env)
         if hostname:
             socket.sethostname(hostname)
+        for key, value in (sysctls or {}).items():
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
         import nethelpers.sandbox.server  # noqa: F401  (every lab is a fork of this process)
 
         return {"uptime": uptime(), "release": os.uname().release, "memory": meminfo()}
@@ -125,7 +131,7 @@ class Agent:
                 for unused in (self.control, self.wakeup_r, self.wakeup_w):
                     os.close(unused)
                 os.environ.clear()
-                os.environ.update(env)
+                os.environ.update(env, NETHELPERS_GUEST="1")
                 try:
                     os.chdir(cwd)
                 except OSError:

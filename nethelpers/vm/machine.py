@@ -271,7 +271,7 @@ class Machine:
             self.guest = self.control.request(
                 "configure", timeout=BOOT_TIMEOUT[self.accel],
                 sys_path=[package_root()] + [p for p in sys.path if p],
-                env=_guest_env(), hostname=socket.gethostname())
+                env=_guest_env(), hostname=socket.gethostname(), sysctls=_mirrored_sysctls())
         except (OSError, EOFError, ValueError) as exc:
             self.shutdown()
             raise LabUnavailable(f"the lab's VM did not start ({self._why()}: {exc}); its console "
@@ -379,6 +379,21 @@ def _guest_env() -> dict:
         p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("JPY_PARENT_PID", None)
     return env
+
+
+MIRRORED_SYSCTLS = ("kernel.pid_max",)
+
+
+def _mirrored_sysctls() -> dict:
+    """This machine's values of the guest sysctls that change what tools print."""
+    found = {}
+    for key in MIRRORED_SYSCTLS:
+        try:
+            with open("/proc/sys/" + key.replace(".", "/")) as f:
+                found[key] = f.read().strip()
+        except OSError:
+            pass
+    return found
 
 
 def _compile_package() -> None:

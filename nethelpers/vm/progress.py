@@ -19,14 +19,17 @@ class BootProgress:
         self.display = display          # an IPython DisplayHandle, or None
         self.stream = stream            # a terminal stream, or None
         self.started = time.monotonic()
+        self.shown = 0.0   # when the notebook's bar was last redrawn
         self.last = ""
 
     def stage(self, text: str, fraction: float) -> None:
         filled = int(WIDTH * max(0.0, min(1.0, fraction)))
         line = (f"Lab: starting a Linux VM [{'#' * filled}{'-' * (WIDTH - filled)}] "
                 f"{time.monotonic() - self.started:4.1f} s  {text}")
-        if self.display is not None:
+        now = time.monotonic()
+        if self.display is not None and (text != self.last or now - self.shown >= 0.5):
             self.display.update({"text/plain": line}, raw=True)
+            self.shown = now
         elif self.stream is not None and self.stream.isatty():
             self.stream.write("\r\033[K" + line)
             self.stream.flush()

@@ -24,6 +24,10 @@ PROBE_SECONDS = 6.0   # a KVM boot takes about 1 s; nested virtualisation may ha
 
 
 def find_binary() -> str | None:
+    """QEMU for x86-64 guests: $NETHELPERS_QEMU, else on PATH or where distributions put it."""
+    explicit = os.environ.get("NETHELPERS_QEMU")
+    if explicit:
+        return explicit if os.access(explicit, os.X_OK) else None
     return shutil.which(BINARY) or next(
         (p for p in (f"/usr/bin/{BINARY}", f"/usr/libexec/{BINARY}", "/usr/libexec/qemu-kvm")
          if os.access(p, os.X_OK)), None)

@@ -17,6 +17,18 @@ REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;,]+)
 # what `./course lab` and `./course test` must be able to use (the issue's list)
 COURSE_APT_PACKAGES = {"iproute2", "iptables", "nftables", "containernetworking-plugins",
                        "iputils-ping", "tcpdump", "iperf3", "conntrack"}
+# what the VM backend needs from apt (Binder refuses namespaces, so Lab() uses the VM there)
+VM_APT_PACKAGES = {"qemu-system-x86", "busybox-static"}
+# pip pins only Binder's environment has: repo2docker's base environment already holds notebook
+# (7.4.7 in its Python 3.11 lock), which must be moved to a release that accepts our jupyterlab
+BINDER_ONLY_PINS = {"notebook"}
+# notebook's requirement on jupyterlab, per release, copied from each wheel's METADATA
+# (`pip download --no-deps notebook==X`, then `unzip -p notebook-X-*.whl '*/METADATA'`)
+NOTEBOOK_REQUIRES_JUPYTERLAB = {
+    "7.4.7": "<4.5,>=4.4.9",   # repo2docker's base environment
+    "7.5.8": "<4.6,>=4.5.11",
+    "7.6.5": "<4.7,>=4.6.6",
+}
 
 
 def _name(name: str) -> str:
@@ -85,6 +97,23 @@ def _installed_apt_packages() -> set[str]:
     return set(_install_sh_array("APT_PACKAGES"))
 
 
+def _binder_apt() -> list[str]:
+    """binder/apt.txt's packages, read as repo2docker reads it (BaseImage.get_preassemble_scripts:
+    each line up to a '#', stripped; empty ones skipped)."""
+    packages = []
+    for line in (ROOT / "binder" / "apt.txt").read_text().splitlines():
+        package = line.partition("#")[0].strip()
+        if package:
+            assert re.fullmatch(r"[a-z0-9.+-]+", package), f"binder/apt.txt: {line!r} is not a package name"
+            packages.append(package)
+    return packages
+
+
+def _shell_lines(path: Path) -> list[str]:
+    """The lines of a shell script that are not comments (a heredoc's body included)."""
+    return [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+
+
 def test_binder_environment_is_a_copy_of_the_top_level_one():
     assert (ROOT / "binder" / "environment.yml").read_bytes() == \
         (ROOT / "environment.yml").read_bytes(), \
@@ -109,6 +138,9 @@ def test_pyproject_pins_equal_environment_yml_pins():
         requirements += extras[extra]
     ours = _pins(requirements)
     theirs = _pins(_environment_yml(ROOT / "environment.yml")["pip"])
+    assert BINDER_ONLY_PINS <= set(theirs) and not BINDER_ONLY_PINS & set(ours), \
+        f"{sorted(BINDER_ONLY_PINS)}: pinned in environment.yml only (Binder's base environment has it)"
+    theirs = {name: version for name, version in theirs.items() if name not in BINDER_ONLY_PINS}
     assert ours == theirs, (
         f"only in pyproject: {sorted(set(ours.items()) - set(theirs.items()))}; "
         f"only in environment.yml: {sorted(set(theirs.items()) - set(ours.items()))}")
@@ -127,8 +159,7 @@ def test_pytest_configuration_checks_the_notebooks():
 
 
 def test_binder_apt_lists_what_course_installs():
-    apt = {line.strip() for line in (ROOT / "binder" / "apt.txt").read_text().splitlines()
-           if line.strip() and not line.lstrip().startswith("#")}
+    apt = set(_binder_apt())
     make = _installed_apt_packages()
     assert COURSE_APT_PACKAGES <= make, f"./course does not install {sorted(COURSE_APT_PACKAGES - make)}"
     # Binder's image brings its own Python, pip and make; the system tools must match.
@@ -161,6 +192,85 @@ def test_binder_post_build_installs_the_package():
     assert text.startswith("#!") and "bash" in text.splitlines()[0]
     assert "set -euo pipefail" in text
     assert re.search(r"pip install --no-deps -e \.", text)
+
+
+def test_binder_notebook_pin_accepts_the_jupyterlab_pin():
+    """repo2docker's base environment has notebook 7.4.7 (jupyterlab<4.5); the pip section must
+    move it to a release whose own requirement accepts the pinned jupyterlab."""
+    from packaging.specifiers import SpecifierSet
+
+    pins = _pins(_environment_yml(ROOT / "environment.yml")["pip"])
+    notebook, jupyterlab = pins.get("notebook"), pins.get("jupyterlab")
+    assert notebook and jupyterlab, "notebook and jupyterlab must both be pinned exactly"
+    assert notebook in NOTEBOOK_REQUIRES_JUPYTERLAB, (
+        f"notebook=={notebook}: add its Requires-Dist on jupyterlab (from the wheel's METADATA) "
+        "to NOTEBOOK_REQUIRES_JUPYTERLAB")
+    accepted = SpecifierSet(NOTEBOOK_REQUIRES_JUPYTERLAB[notebook])
+    assert jupyterlab in accepted, f"notebook {notebook} requires jupyterlab{accepted}, not {jupyterlab}"
+    assert jupyterlab not in SpecifierSet(NOTEBOOK_REQUIRES_JUPYTERLAB["7.4.7"])  # why the pin exists
+
+
+def test_notebook_requirements_table_matches_an_installed_notebook():
+    """Where notebook is installed (Binder's image), the table above is its real metadata."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("notebook")
+    except metadata.PackageNotFoundError:
+        pytest.skip("notebook is not installed here (it is Binder's only)")
+    if version not in NOTEBOOK_REQUIRES_JUPYTERLAB:
+        pytest.skip(f"notebook {version} is not one of the table's releases")
+    from packaging.requirements import Requirement
+
+    requirements = [Requirement(r) for r in metadata.requires("notebook") or []]
+    jupyterlab = [r for r in requirements if _name(r.name) == "jupyterlab" and not r.marker]
+    assert [str(r.specifier) for r in jupyterlab] == [
+        str(Requirement("jupyterlab" + NOTEBOOK_REQUIRES_JUPYTERLAB[version]).specifier)]
+
+
+def test_binder_apt_has_the_vm_backends_packages():
+    apt = _binder_apt()
+    assert VM_APT_PACKAGES <= set(apt), f"binder/apt.txt lacks {sorted(VM_APT_PACKAGES - set(apt))}"
+    assert len(apt) == len(set(apt)), "binder/apt.txt lists a package twice"
+    # busybox-static conflicts with (and replaces) the dynamic busybox
+    assert "busybox" not in apt
+
+
+def test_binder_post_build_fetches_the_guest_kernel_where_lab_looks():
+    """At build time, as jovyan, into ~/.cache/nethelpers/vm: kernel.cache_root() at run time
+    (no --into, no NETHELPERS_VM_DIR/XDG_CACHE_HOME of its own); a failure fails the build."""
+    post_build = ROOT / "binder" / "postBuild"
+    lines = _shell_lines(post_build)
+    fetches = [line for line in lines if "nethelpers vm fetch" in line]
+    assert len(fetches) == 1, "binder/postBuild must run `python -m nethelpers vm fetch` once"
+    fetch = fetches[0]
+    assert re.fullmatch(r"\s*python -m nethelpers vm fetch", fetch), (
+        f"{fetch.strip()!r}: fetch into the default cache, unguarded (no --into, no `|| true`): "
+        "set -e then fails the build when the download does")
+    code = "\n".join(lines)
+    assert "set -euo pipefail" in code.split(fetch)[0]
+    assert code.index("pip install --no-deps -e .") < code.index(fetch), "install the package first"
+    for variable in ("NETHELPERS_VM_DIR", "XDG_CACHE_HOME", "HOME="):
+        assert variable not in code, f"postBuild must not move the cache ({variable}): Lab() would not find it"
+    # the check after it: its Python compiles, and it asks the run-time lookup
+    text = post_build.read_text()
+    match = re.search(r"python - <<'EOF'\n(.*?)\nEOF\n", text, re.S)
+    assert match, "binder/postBuild must check the fetched kernel with a `python - <<'EOF'` block"
+    check = match.group(1)
+    compile(check, "binder/postBuild (check)", "exec")
+    assert "kernel.find()" in check and "kernel.cache_root()" in check and "sys.exit(" in check
+    assert "qemu.find_binary()" in check and "kernel.find_busybox()" in check
+
+
+def test_binder_image_does_not_force_a_backend():
+    """Lab() chooses by itself (namespaces refused on Binder, so the VM): nothing in binder/ may
+    set NETHELPERS_BACKEND, and there is no binder/Dockerfile (repo2docker would then build only
+    from it, ignoring apt.txt, environment.yml and postBuild) nor a start script."""
+    names = {path.name for path in (ROOT / "binder").iterdir()}
+    assert names == {"apt.txt", "environment.yml", "postBuild"}, sorted(names)
+    for name in names:
+        assert "NETHELPERS_BACKEND" not in (ROOT / "binder" / name).read_text(), f"binder/{name}"
+    assert "NETHELPERS_BACKEND" not in (ROOT / "environment.yml").read_text()
 
 
 def test_ci_runs_the_readme_test_command_as_root_and_as_a_user():

@@ -24,9 +24,19 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("cni", help="run a CNI config's plugins against a container (like cnitool): "
                                     "python -m nethelpers cni --help")
     commands.add_parser("vm", help="the VM backend's guest kernel: python -m nethelpers vm fetch|status")
-    bench = commands.add_parser("bench", help="build and remove N containers; compare with an ip script")
-    bench.add_argument("--containers", "-n", type=int, default=100, metavar="N")
-    bench.add_argument("--no-baseline", action="store_true", help="skip the ip-script baseline")
+    bench = commands.add_parser("bench", help="build and remove N containers; compare with an ip script "
+                                              "(--backend vm: the VM backend's costs)")
+    bench.add_argument("--containers", "-n", type=int, default=None, metavar="N",
+                       help="default 100 (namespaces), 50 (vm)")
+    bench.add_argument("--backend", choices=("namespaces", "vm"), default="namespaces",
+                       help="the lab backend to measure (default namespaces)")
+    bench.add_argument("--no-baseline", action="store_true", help="skip the ip-script baseline (namespaces)")
+    bench.add_argument("--boots", type=int, default=None, metavar="K",
+                       help="vm: fresh processes whose first Lab() is timed, VM boot included (default 3)")
+    bench.add_argument("--notebook", action="store_true",
+                       help="vm: also time notebook 01 under nbval with each backend (minutes)")
+    bench.add_argument("--profile", action="store_true",
+                       help="vm: one more first Lab() with NETHELPERS_VM_DEBUG=1, split into its steps")
     docker = commands.add_parser("bench-docker", help="time the lab's docker run / rm -f")
     docker.add_argument("--containers", "-n", type=int, default=20, metavar="N")
     overlay = commands.add_parser("bench-overlay", help="time swarm / cluster-store overlays across 3 hosts")
@@ -41,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         from .doctor import main as doctor_main
 
         return doctor_main()
+    if args.command == "bench":
+        if args.backend == "namespaces" and (args.boots is not None or args.notebook or args.profile):
+            parser.error("--boots, --notebook and --profile measure the VM backend: add --backend vm")
+        if args.containers is None:
+            args.containers = 50 if args.backend == "vm" else 100
+        if args.boots is not None and args.boots < 1:
+            parser.error("--boots must be at least 1")
     if args.containers < 1:
         parser.error("--containers must be at least 1")
     if args.command == "bench-trace":
@@ -55,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
         from .docker.bench import main as docker_bench_main
 
         return docker_bench_main(args.containers, quiet=args.quiet)
+    if args.backend == "vm":
+        from .vm.bench import main as vm_bench_main
+
+        return vm_bench_main(args.containers, boots=args.boots or 3, notebook=args.notebook,
+                             profile=args.profile, quiet=args.quiet)
     from .bench import main as bench_main
 
     return bench_main(args.containers, baseline=not args.no_baseline, quiet=args.quiet)

@@ -6,7 +6,8 @@ everything and counts what is left. Then, in another fresh lab, a plain shell
 script of ``ip`` commands builds and removes the same thing: the baseline.
 
 Progress goes to stderr as it runs (:class:`Progress`, shared with ``bench-docker`` and
-``bench-overlay``); stdout carries only the results.
+``bench-overlay``); stdout carries only the results. ``bench --backend vm`` runs the same
+build and teardown (:func:`run_lab`) in the VM backend: :mod:`nethelpers.vm.bench`.
 """
 
 from __future__ import annotations
@@ -99,11 +100,24 @@ def _tree_rss_kb(pid: int) -> tuple[int, int]:
     return total, count
 
 
-def run_lab(n: int, progress: Progress | None = None) -> dict:
-    """Build and tear down n containers with the lab's own API; times in seconds."""
+def sandbox_footprint(lab: Lab) -> dict:
+    """The namespaces sandbox's resident memory (MB) and process count, all its processes."""
+    rss_kb, procs = _tree_rss_kb(lab._sandbox.pid)
+    return {"rss_mb": rss_kb / 1024, "processes": procs}
+
+
+def run_lab(n: int, progress: Progress | None = None, *, backend: str = "namespaces",
+            footprint=sandbox_footprint) -> dict:
+    """Build and tear down n containers with the lab's own API; times in seconds.
+
+    Args:
+        backend: the lab's backend (``Lab(backend=...)``).
+        footprint: called with the lab once the n containers are built (and pinged); what it
+            returns (memory, processes) is added to the result.
+    """
     progress = progress or Progress(quiet=True)
     gateway, ips = str(SUBNET.network_address + 1), _addresses(n)
-    with Lab() as lab:
+    with Lab(backend=backend) as lab:
         host = lab.add_node("host", kind="host")
         host.add_bridge("br0", address=f"{gateway}/{SUBNET.prefixlen}")
         names = [f"c{i}" for i in range(n)]
@@ -120,7 +134,7 @@ def run_lab(n: int, progress: Progress | None = None) -> dict:
         built = time.perf_counter()
         progress(f"  built in {built - start:.2f} s; ping c0 -> c{n - 1}, then remove them all ...")
         ping = lab[names[0]].run(f"ping -c1 -W2 {ips[-1]}")
-        rss_kb, procs = _tree_rss_kb(lab._sandbox.pid)
+        measured = footprint(lab)
         teardown_start = time.perf_counter()
         with lab.batch():  # one kernel deletion for all veths and the bridge
             lab.remove_nodes(names)
@@ -130,8 +144,7 @@ def run_lab(n: int, progress: Progress | None = None) -> dict:
         left_links = [link["name"] for link in host.snapshot()["links"] if link["name"] != "lo"]
     progress(f"  removed in {done - teardown_start:.2f} s")
     return {"build": built - start, "teardown": done - teardown_start, "ping_ok": ping.rc == 0,
-            "leftovers": len(left_nodes) + len(left_links), "rss_mb": rss_kb / 1024,
-            "processes": procs}
+            "leftovers": len(left_nodes) + len(left_links), **measured}
 
 
 BASELINE = r"""
@@ -178,7 +191,7 @@ def run_baseline(n: int, style: str = "ip -n", progress: Progress | None = None)
     in_host, in_c = STYLES[style]
     script = BASELINE.format(gateway=gateway, prefix=SUBNET.prefixlen, ips=" ".join(ips),
                              last=ips[-1], IN_HOST=in_host, IN_C=in_c)
-    with Lab() as lab:
+    with Lab(backend="namespaces") as lab:
         progress("  waiting for the machine to be idle (at most 10 s) ...")
         quiesce()
         progress(f"  the script builds and removes {n} containers (roughly {n * 30 // 1000 + 1} s) ...")

@@ -128,6 +128,12 @@ class Lab:
         return self.info["backend"]
 
     @property
+    def patience(self) -> float:
+        """How many times longer than usual the lab waits for things (1; more in a VM whose CPU
+        is emulated, where every program runs several times slower)."""
+        return self.info.get("patience", 1)
+
+    @property
     def rootless(self) -> bool:
         """True when the sandbox runs in a user namespace (you are not root)."""
         return self.info["rootless"]

@@ -72,6 +72,7 @@ class BackgroundProcess:
 
     def wait_for(self, text: str, timeout: float = 5) -> str:
         """Wait until its output contains ``text`` (e.g. a server saying it listens)."""
+        timeout *= self.lab.patience
         deadline = time.monotonic() + timeout
         while True:
             status = self._status()
@@ -85,6 +86,7 @@ class BackgroundProcess:
 
     def wait(self, timeout: float = 5) -> str:
         """Wait until it exits by itself (e.g. ``tcpdump -c 2``); returns its whole output."""
+        timeout *= self.lab.patience
         deadline = time.monotonic() + timeout
         while self.running:
             if time.monotonic() > deadline:

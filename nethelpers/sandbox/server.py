@@ -26,6 +26,10 @@ from .dns import DNSService
 from .rtnl import Netlink
 
 GUEST = "NETHELPERS_GUEST"   # "1" in the VM backend's guest (nethelpers.vm.agent sets it)
+# How much longer than on this machine's kernel to wait for a command, a daemon or a process's
+# output: 1, or more in a VM whose CPU is emulated (nethelpers.vm.machine sets NETHELPERS_PATIENCE;
+# read by main(), since the VM's agent imports this module before any lab exists).
+PATIENCE = 1.0
 
 
 class Server:
@@ -81,7 +85,7 @@ class Server:
 
     def rpc_run(self, node, command, timeout=30, input=None) -> dict:
         self._settle(node)
-        return self.procs.run(node, command, timeout, input)
+        return self.procs.run(node, command, timeout and timeout * PATIENCE, input)
 
     def _settle(self, node: str | None) -> None:
         """Let pending link-state changes land before anyone looks (deterministic output)."""
@@ -168,12 +172,12 @@ class Server:
     def rpc_ask(self, name: str, request: dict, timeout: float = 10) -> dict:
         """One JSON request to a lab daemon listening on the unix socket
         ``/run/nethelpers/sockets/NAME`` (e.g. a Docker host's overlay agent); its JSON answer."""
-        return daemons.ask(name, request, timeout)
+        return daemons.ask(name, request, timeout * PATIENCE)
 
     def rpc_http(self, name_or_path: str, method: str, path: str, body=None, timeout: float = 10) -> dict:
         """One HTTP/1.1 request over a unix socket in the sandbox's /run (a Docker plugin's
         ``/run/docker/plugins/NAME.sock``); its status and JSON answer."""
-        return daemons.http(name_or_path, method, path, body, timeout)
+        return daemons.http(name_or_path, method, path, body, timeout * PATIENCE)
 
     def rpc_load_module(self, name: str) -> bool:
         """Load kernel module ``name`` (as dockerd loads br_netfilter): only in the lab's own VM,
@@ -187,7 +191,7 @@ class Server:
         return subprocess.run([helper, name], capture_output=True, timeout=60).returncode == 0
 
     def rpc_info(self) -> dict:
-        return dict(self.info, pid=os.getpid())
+        return dict(self.info, pid=os.getpid(), patience=PATIENCE)
 
     def rpc_shutdown(self) -> None:
         return None
@@ -220,6 +224,8 @@ class Server:
 
 
 def main(fd: int) -> int:
+    global PATIENCE
+    PATIENCE = float(os.environ.get("NETHELPERS_PATIENCE") or 1)
     conn = Connection(fd)
     try:
         info = setup.enter_sandbox_namespaces()

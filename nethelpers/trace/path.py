@@ -3,6 +3,7 @@ and for each what came in, what went out, which rules decided, and what NAT chan
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from .nft import VXLAN_PORT, Event
@@ -58,14 +59,47 @@ def _links(snapshot: dict, node: str) -> dict[str, dict]:
     return {link["name"]: link for link in snapshot.get(node, {}).get("links", [])}
 
 
-def _explicit_return(iptables: dict, node: str, table: str, chain: str) -> str | None:
-    """The rule behind a bare "verdict return" event, when the chain has one unconditional
-    ``-j RETURN`` and no other: kernels before 6.6 or so trace an iptables-nft RETURN rule that
-    way, later ones as the rule itself (as Docker's DOCKER-USER shows on either). An implicit
-    return (the chain's end, no such rule) stays unlisted on both."""
-    returns = [text for (n, t, c, _), text in iptables.items()
-               if (n, t, c) == (node, table, chain) and text.endswith(" -j RETURN")]
-    return returns[0] if returns == [f"-A {chain} -j RETURN"] else None
+def _explicit_return(iptables: dict, node: str, table: str, chain: str, packet: dict) -> str | None:
+    """The rule behind a bare "verdict return" event: an older kernel (Debian 12's 6.1, the VM
+    backend's) traces an iptables-nft ``-j RETURN`` rule that way, a newer one (6.18) as the rule
+    itself. It is the chain's first RETURN rule whose matches the packet meets, when they are
+    matches this can check (interfaces, addresses); none, or one it cannot check before it: an
+    implicit return at the chain's end, left unlisted as on a newer kernel."""
+    for (n, t, c, _), text in iptables.items():
+        if (n, t, c) != (node, table, chain) or not text.endswith(" -j RETURN"):
+            continue
+        verdict = _matches(text.split()[2:-2], packet)
+        if verdict is None:
+            return None
+        if verdict:
+            return text
+    return None
+
+
+def _matches(words: list[str], packet: dict) -> bool | None:
+    """Does the packet meet these iptables matches (-i, -o, -s, -d, each maybe negated)? None:
+    a match this does not know."""
+    fields = {"-i": "iif", "-o": "oif", "-s": "saddr", "-d": "daddr"}
+    negate, i = False, 0
+    while i < len(words):
+        word = words[i]
+        if word == "!":
+            negate = True
+        elif word in fields and i + 1 < len(words):
+            value, seen = words[i + 1], packet.get(fields[word])
+            if seen is None:
+                return None
+            if word in ("-i", "-o"):
+                hit = seen.startswith(value[:-1]) if value.endswith("+") else seen == value
+            else:
+                hit = ipaddress.ip_address(seen) in ipaddress.ip_network(value, strict=False)
+            if hit == negate:
+                return False
+            negate, i = False, i + 1
+        else:
+            return None
+        i += 1
+    return True
 
 
 def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
@@ -81,7 +115,10 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
     hooks = {(e.family, e.chain) for e in events if e.ours}
     rules = []
     dropped = False
+    seen: dict = {}   # the packet as the latest hook saw it (for RETURN rules' matches)
     for e in events:
+        if e.kind == "packet":
+            seen = e.packet
         if e.ours or e.kind == "packet":
             continue
         if e.kind == "rule":
@@ -90,7 +127,7 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
         elif e.kind == "policy":
             rules.append(RuleHit.policy(e.table, e.chain, e.verdict))
         elif e.kind == "verdict" and e.verdict == "return":
-            explicit = _explicit_return(iptables, node, e.table, e.chain)
+            explicit = _explicit_return(iptables, node, e.table, e.chain, seen)
             if explicit:
                 rules.append(RuleHit(e.table, e.chain, explicit, "return"))
         dropped = dropped or e.verdict.split()[0] in ("drop", "reject")

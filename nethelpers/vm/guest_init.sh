@@ -28,6 +28,10 @@ PYTHON=$(arg nh.python); PACKAGE=$(arg nh.package); MODULES=$(arg nh.modules)
 $B mkdir -p /newroot /rw
 $B mount -t tmpfs -o mode=755 root /newroot
 $B mount -t tmpfs -o mode=755 rw /rw
+# the guest's own /run and /tmp first: a shared directory may live under /tmp (a course cloned there)
+$B mkdir -p /newroot/run /newroot/tmp
+$B mount -t tmpfs -o mode=755 run /newroot/run
+$B mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 { arg nh.links; echo; } | while read -r name target; do
     [ -n "$name" ] && $B ln -s "$target" "/newroot/$name"
 done
@@ -41,13 +45,11 @@ while read -r tag path; do
         "$tag" "/newroot$path" || fail "cannot mount an overlay on $path"
 done < /mounts
 # the guest kernel's modules, and busybox as the modprobe the kernel calls to load them on demand
-$B mkdir -p /newroot/lib/modules /newroot/run /newroot/tmp /newroot/root /newroot/var/tmp \
+$B mkdir -p /newroot/lib/modules /newroot/root /newroot/var/tmp \
     /newroot/.nethelpers /newroot/dev /newroot/proc /newroot/sys || fail "cannot make the guest's directories"
 $B mount --bind "/newroot$MODULES" /newroot/lib/modules || fail "no guest modules in $MODULES"
 $B cp /bin/busybox /newroot/.nethelpers/modprobe
 echo /.nethelpers/modprobe > /proc/sys/kernel/modprobe
-$B mount -t tmpfs -o mode=755 run /newroot/run
-$B mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 [ -e /newroot/var/run ] || $B ln -s /run /newroot/var/run
 step "directories shared"
 for fs in dev proc sys; do $B mount --move /$fs /newroot/$fs; done

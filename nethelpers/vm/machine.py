@@ -39,6 +39,12 @@ SYSTEM_DIRECTORIES = ("usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64
 BOOT_TIMEOUT = {"kvm": 30.0, "tcg": float(os.environ.get("NETHELPERS_VM_BOOT_TIMEOUT", 120))}
 
 
+def patience(accel: str) -> float:
+    """How much longer labs in this VM wait for things: programs run 5-20 times slower when the
+    CPU is emulated (NETHELPERS_VM_PATIENCE overrides it)."""
+    return float(os.environ.get("NETHELPERS_VM_PATIENCE") or (1 if accel == "kvm" else 10))
+
+
 def memory_mb() -> int:
     return int(os.environ.get("NETHELPERS_VM_MEMORY", "512"))
 
@@ -234,6 +240,7 @@ class Machine:
         guest_kernel = kernel.find() or kernel.fetch(lambda what, done: progress.stage(what, 0.05 + 0.25 * done))
         initrd = initramfs.build(guest_kernel)
         self.accel = accel_choice.choose(binary, guest_kernel.vmlinux, initrd, progress)
+        self.patience = patience(self.accel)
         self.kernel = guest_kernel
         _compile_package()
         shared, links = exports(guest_kernel.directory)
@@ -325,7 +332,8 @@ class Machine:
         sandbox = GuestSandbox(self, number, ours)
         self.sandboxes[number] = sandbox
         try:
-            self.control.request("open", lab=number, port=f"lab.{number}", env=_guest_env(), cwd=os.getcwd())
+            self.control.request("open", lab=number, port=f"lab.{number}", cwd=os.getcwd(),
+                                 env=dict(_guest_env(), NETHELPERS_PATIENCE=str(self.patience)))
         except BaseException:
             self.sandboxes.pop(number, None)
             sandbox.release()

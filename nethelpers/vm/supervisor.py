@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import select
 import signal
 import sys
@@ -28,6 +29,9 @@ def main(argv: list[str]) -> int:
             if os.getppid() == 1:  # the supervisor died already
                 os._exit(1)
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            # QEMU wants a descriptor per event notifier: the usual soft limit of 1024 is too few
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             os.execvp(argv[0], argv)
         finally:
             os._exit(127)

@@ -71,12 +71,16 @@ class BackgroundProcess:
         return self._status()["output"]
 
     def wait_for(self, text: str, timeout: float = 5) -> str:
-        """Wait until its output contains ``text`` (e.g. a server saying it listens)."""
+        """Wait until its output contains ``text`` (e.g. a server saying it listens) and the line
+        that holds it is complete; returns the output so far."""
         timeout *= self.lab.patience
         deadline = time.monotonic() + timeout
         while True:
             status = self._status()
-            if text in status["output"]:
+            found = status["output"].find(text)
+            # the line that says it whole: a program may write its newline separately, later
+            if found >= 0 and ("\n" in status["output"][found + len(text):] or "\n" in text
+                               or not status["running"] or time.monotonic() > deadline):
                 return status["output"]
             if not status["running"] or time.monotonic() > deadline:
                 state = "exited" if not status["running"] else f"still running after {timeout} s"

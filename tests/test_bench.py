@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -49,3 +51,53 @@ def test_overlay_bench_reports_each_step_and_the_failure_detection():
     for key in ("cluster_ms", "network_create_ms", "run_ms_first_on_a_host", "rm_f_ms"):
         assert result[key] > 0
     assert 2 < result["failure_detected_s"] < 10  # missed heartbeats for 3 s, not at once
+
+
+def _vm_missing() -> list[str]:
+    from nethelpers.vm import kernel, qemu
+
+    return [what for what, found in (("qemu-system-x86_64", qemu.find_binary()),
+                                     ("a static busybox", kernel.find_busybox()),
+                                     ("the guest kernel (python -m nethelpers vm fetch)", kernel.find()))
+            if not found]
+
+
+@pytest.mark.timeout(900)
+def test_vm_bench_reports_every_measure_with_no_leftovers():
+    missing = _vm_missing()
+    if missing:
+        pytest.skip("the VM backend needs " + ", ".join(missing))
+    result = subprocess.run([sys.executable, "-m", "nethelpers", "bench", "--backend", "vm", "-n", "3",
+                             "--boots", "1", "--profile"],
+                            check=False, capture_output=True, text=True, timeout=840, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == "vm" and report["containers"] == 3 and report["boots"] == 1
+    assert report["accel"] in ("kvm", "tcg")
+    for key in ("first_lab_s", "vm_boot_s", "second_lab_s", "spawn_to_first_lab_s"):
+        spread = report[key]
+        assert 0 < spread["fastest"] <= spread["median"] <= spread["slowest"], key
+    # sanity, not performance: the first Lab() includes the VM's boot, and its process started first
+    assert report["vm_boot_s"]["median"] <= report["first_lab_s"]["median"] \
+        <= report["spawn_to_first_lab_s"]["median"]
+    assert report["first_to_last_ping"] is True and report["leftovers"] == 0
+    for key in ("build_ms_per_container", "teardown_ms_per_container", "build_s"):
+        assert report[key] > 0, key
+    for key in ("guest_used_mb_idle", "guest_used_mb_after_build", "guest_used_mb_at_end"):
+        assert 0 < report[key] < report["guest_memory_mb"], key
+    for key in ("qemu_rss_mb_idle", "qemu_rss_mb_after_build", "qemu_rss_mb_at_end"):
+        assert report[key] > report["guest_used_mb_idle"], key  # QEMU holds the guest's memory
+    profile = report["first_lab_profile"]
+    from nethelpers.vm.bootprofile import STEPS
+
+    for key, _ in STEPS:
+        assert profile[key] > -0.02, key  # uptimes have 10 ms steps
+    assert abs(sum(profile[key] for key, _ in STEPS) - profile["total_s"]) < 0.05
+    assert "building 3 containers" in result.stderr  # progress on stderr, JSON alone on stdout
+    assert not any(key.startswith("notebook") for key in report)  # only with --notebook
+
+
+def test_bench_vm_options_need_the_vm_backend():
+    result = subprocess.run([sys.executable, "-m", "nethelpers", "bench", "--notebook"],
+                            check=False, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 2 and "--backend vm" in result.stderr

@@ -145,27 +145,29 @@ def alive(pid: int) -> bool:
         return False
 
 
-def files_now() -> set[str]:
-    """What could be left behind: /tmp, /dev/shm and the VM cache (not its accel verdict)."""
+def files_in(*tops: str) -> set[str]:
+    """Every file under these directories (the VM cache's KVM verdict aside)."""
     found = set()
-    for top in (tempfile.gettempdir(), "/dev/shm", kernel.cache_root()):
+    for top in tops:
         for root, dirs, files in os.walk(top):
             found |= {os.path.join(root, name) for name in files if name != "accel.json"}
     return found
 
 
 @pytest.mark.parametrize("how", ["close", "exit", "sigkill"])
-def test_the_vm_ends_with_its_owner_and_leaves_no_file(how):
-    before = files_now()
+def test_the_vm_ends_with_its_owner_and_leaves_no_file(how, tmp_path):
+    """The owner's temporary directory (TMPDIR: where it or QEMU would write) and the VM cache
+    hold nothing new afterwards."""
+    before = files_in(kernel.cache_root())
     owner = subprocess.Popen([sys.executable, "-c", OWNER.format(repo=REPO), how],
-                             stdout=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(tmp_path)))
     seen = json.loads(owner.stdout.readline())
     assert alive(seen["supervisor"]) and alive(seen["qemu"])
     if how == "sigkill":
         os.kill(owner.pid, signal.SIGKILL)   # a crashed or killed Jupyter kernel
     owner.wait(60)
     wait_until(lambda: not alive(seen["qemu"]) and not alive(seen["supervisor"]), 10)
-    assert sorted(files_now() - before) == []
+    assert sorted(files_in(kernel.cache_root()) - before) == [] and sorted(files_in(str(tmp_path))) == []
 
 
 def test_lab_takes_the_vm_where_namespaces_are_refused():

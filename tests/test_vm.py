@@ -14,11 +14,10 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 
 import pytest
 
-from nethelpers import InvalidValue, Lab, LabUnavailable
+from nethelpers import InvalidValue, Lab
 from nethelpers.vm import kernel, machine, qemu
 from waiting import wait_until  # noqa: E402
 

@@ -70,7 +70,7 @@ def _blockers(results: list[Check], backend: str) -> str:
 def verdict(results: list[Check], environ=os.environ) -> str:
     """Which backend a Lab() uses here, and why; or why none can run."""
     wanted, chosen = forced(environ), chosen_backend(results, environ)
-    ns, vm = runs(results, "namespaces"), runs(results, "vm")
+    vm = runs(results, "vm")
     sandbox = next((c for c in results if c.name == "sandbox" and c.backend == "namespaces"), None)
     gaps = [c.name for c in results if c.backend == "namespaces" and c.ok is False
             and not (c.required or c.optional or c.skipped)]

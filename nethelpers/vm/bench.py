@@ -103,7 +103,7 @@ def fresh_first_lab(profile: bool = False) -> dict:
         env["NETHELPERS_VM_DEBUG"] = "1"
     else:
         env.pop("NETHELPERS_VM_DEBUG", None)
-    cpu_before, children_before = _busy_seconds(), _children_cpu_seconds()
+    others = OtherCpu()
     spawned = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "nethelpers.vm.bench", "first-lab",
                            *(["--profile"] if profile else [])],
@@ -114,22 +114,30 @@ def fresh_first_lab(profile: bool = False) -> dict:
                              + (done.stderr.strip()[-1500:] or "no message"))
     result = json.loads(lines[-1])
     result["spawn_to_first_lab_s"] = result.pop("ready_at") - spawned  # CLOCK_MONOTONIC is system-wide
-    # CPU time the rest of the machine took meanwhile: what slowed this boot down, if anything
-    ours = _children_cpu_seconds() - children_before  # the child, its supervisor and QEMU
-    result["other_cpu_s"] = max(0.0, _busy_seconds() - cpu_before - ours)
+    result["other_cpu_s"] = others.seconds()
     return result
 
 
-def _busy_seconds() -> float:
-    """CPU time this machine spent not idle, all CPUs, since it booted."""
-    with open("/proc/stat") as f:
-        values = [int(v) for v in f.readline().split()[1:8]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+class OtherCpu:
+    """CPU time the rest of the machine takes while our child processes run (what slows a
+    measure down, if anything): all CPU time not idle, less our waited-for descendants'."""
 
+    def __init__(self) -> None:
+        self.start = self._busy() - self._ours()
 
-def _children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    def seconds(self) -> float:
+        return max(0.0, self._busy() - self._ours() - self.start)
+
+    @staticmethod
+    def _busy() -> float:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:8]]
+        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _ours() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # children, their QEMU, once waited for
+        return usage.ru_utime + usage.ru_stime
 
 
 # --- 3. notebook 01 under each backend -----------------------------------------------------
@@ -138,6 +146,7 @@ def time_notebook(backend: str, notebook: str = NOTEBOOK) -> dict:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n0", "-q", "--nbval", notebook]
     env = dict(os.environ, NETHELPERS_BACKEND=backend)
     env.pop("NETHELPERS_VM_DEBUG", None)
+    others = OtherCpu()
     started = time.monotonic()
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                           cwd=package_root()) as process:
@@ -152,7 +161,7 @@ def time_notebook(backend: str, notebook: str = NOTEBOOK) -> dict:
     counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|errors?)", summary)}
     return {"seconds": seconds, "passed": done.returncode == 0, "cells_passed": counts.get("passed", 0),
             "cells_failed": counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0),
-            "summary": summary, "qemu_rss_mb_peak": peak.mb}
+            "summary": summary, "qemu_rss_mb_peak": peak.mb, "other_cpu_s": others.seconds()}
 
 
 class _PeakQemuRss:
@@ -275,8 +284,10 @@ def _notebooks(progress: Progress) -> dict:
     for backend in ("namespaces", "vm"):
         quiesce()
         timed[backend] = run = time_notebook(backend)
-        progress(f"  {backend}: {run['seconds']:.1f} s, {run['summary']}")
+        progress(f"  {backend}: {run['seconds']:.1f} s, {run['summary']}; other processes used "
+                 f"{run['other_cpu_s']:.1f} s of CPU meanwhile")
         result[f"notebook_01_{backend}_s"] = round(run["seconds"], 1)
+        result[f"notebook_01_{backend}_other_cpu_s"] = round(run["other_cpu_s"], 1)
         result[f"notebook_01_{backend}_passed"] = run["passed"]
         result[f"notebook_01_{backend}_cells"] = {"passed": run["cells_passed"], "failed": run["cells_failed"]}
     result["notebook_01_vm_qemu_rss_mb_peak"] = round(timed["vm"]["qemu_rss_mb_peak"], 1)

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from multiprocessing.connection import Connection
 
 from ..errors import LabUnavailable
@@ -211,7 +212,9 @@ class GuestSandbox:
             pass
         self.release()
 
-    kill = wait
+    def kill(self) -> None:
+        """End the sandbox now (its launcher gets SIGKILL in the guest) and unplug its port."""
+        self.wait(0)
 
     def release(self) -> None:
         """Unplug the lab's serial port."""
@@ -221,13 +224,20 @@ class GuestSandbox:
     def tail(self) -> str:
         return self.machine.console.tail()
 
+    def __del__(self) -> None:
+        # a Lab dropped without close(): as on the namespaces backend, its sandbox reads end-of-file
+        try:
+            self.sock.close()
+        except Exception:
+            pass
+
 
 class Machine:
     """The VM of this process. Use :func:`get`."""
 
     def __init__(self, progress: BootProgress) -> None:
         self.owner = os.getpid()
-        self.sandboxes: dict[int, GuestSandbox] = {}
+        self.sandboxes: "weakref.WeakValueDictionary[int, GuestSandbox]" = weakref.WeakValueDictionary()
         self.lock = threading.Lock()
         self.next_lab = 0
         self.boot_seconds = 0.0

@@ -77,6 +77,8 @@ def test_vm_bench_reports_every_measure_with_no_leftovers():
     for key in ("first_lab_s", "vm_boot_s", "second_lab_s", "spawn_to_first_lab_s"):
         spread = report[key]
         assert 0 < spread["fastest"] <= spread["median"] <= spread["slowest"], key
+    assert len(report["boot_runs"]) == 1 and report["boot_runs"][0]["other_cpu_s"] >= 0 \
+        and report["boot_runs"][0]["steal_s"] >= 0  # what else ran meanwhile, to read a slow boot by
     # sanity, not performance: the first Lab() includes the VM's boot, and its process started first
     assert report["vm_boot_s"]["median"] <= report["first_lab_s"]["median"] \
         <= report["spawn_to_first_lab_s"]["median"]

@@ -114,25 +114,34 @@ def fresh_first_lab(profile: bool = False) -> dict:
                              + (done.stderr.strip()[-1500:] or "no message"))
     result = json.loads(lines[-1])
     result["spawn_to_first_lab_s"] = result.pop("ready_at") - spawned  # CLOCK_MONOTONIC is system-wide
-    result["other_cpu_s"] = others.seconds()
+    result["other_cpu_s"], result["steal_s"] = others.seconds(), others.steal()
     return result
 
 
 class OtherCpu:
-    """CPU time the rest of the machine takes while our child processes run (what slows a
-    measure down, if anything): all CPU time not idle, less our waited-for descendants'."""
+    """What slows a measure down, if anything: the CPU time the rest of the machine takes while
+    our child processes run (all CPU time not idle, less our descendants'), and the time a
+    hypervisor gave this machine's CPUs to others (steal)."""
 
     def __init__(self) -> None:
-        self.start = self._busy() - self._ours()
+        (self.busy, self.stolen), self.ours = self._stat(), self._ours()
 
-    def seconds(self) -> float:
-        return max(0.0, self._busy() - self._ours() - self.start)
+    def seconds(self, also_ours: float = 0.0) -> float:
+        """``also_ours``: our descendants' CPU time as sampled (:class:`_Descendants`), used when
+        more than the reaped ones' (a process not reaped through the chain is not in getrusage)."""
+        ours = max(self._ours() - self.ours, also_ours)
+        return max(0.0, self._stat()[0] - self.busy - ours)
+
+    def steal(self) -> float:
+        return self._stat()[1] - self.stolen
 
     @staticmethod
-    def _busy() -> float:
+    def _stat() -> tuple[float, float]:
+        """(CPU time not idle, stolen CPU time), all CPUs, in seconds."""
         with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:8]]
-        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+            values = [int(v) for v in f.readline().split()[1:9]]
+        tick = os.sysconf("SC_CLK_TCK")
+        return (sum(values[:7]) - values[3] - values[4]) / tick, values[7] / tick
 
     @staticmethod
     def _ours() -> float:
@@ -150,43 +159,51 @@ def time_notebook(backend: str, notebook: str = NOTEBOOK) -> dict:
     started = time.monotonic()
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                           cwd=package_root()) as process:
-        peak = _PeakQemuRss(process.pid)
+        sampled = _Descendants(process.pid)
         try:
             stdout, stderr = process.communicate(timeout=3600)
         finally:
-            peak.stop()
+            sampled.stop()
     seconds = time.monotonic() - started
     done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr.strip()[-300:]
     counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|errors?)", summary)}
     return {"seconds": seconds, "passed": done.returncode == 0, "cells_passed": counts.get("passed", 0),
             "cells_failed": counts.get("failed", 0) + counts.get("error", 0) + counts.get("errors", 0),
-            "summary": summary, "qemu_rss_mb_peak": peak.mb, "other_cpu_s": others.seconds()}
+            "summary": summary, "qemu_rss_mb_peak": sampled.qemu_rss_mb,
+            "other_cpu_s": others.seconds(also_ours=sum(sampled.cpu.values())), "steal_s": others.steal()}
 
 
-class _PeakQemuRss:
-    """The largest resident memory of a QEMU among ``root``'s descendants, sampled by a thread."""
+class _Descendants:
+    """``root``'s descendants, sampled by a thread: the largest resident memory of a QEMU among
+    them, and the CPU time each used (last seen) — a notebook kernel's QEMU is not always reaped
+    through the chain, so ``getrusage`` alone would miss it."""
 
     def __init__(self, root: int, every: float = 0.5) -> None:
-        self.root, self.every, self.mb = root, every, 0.0
+        self.root, self.every, self.qemu_rss_mb = root, every, 0.0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="qemu-rss", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="nethelpers-bench-sampler", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
         while not self._stop.wait(self.every):
             todo = [self.root]
             while todo:
                 pid = todo.pop()
                 try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
                     with open(f"/proc/{pid}/status") as f:
                         status = dict(line.split(":", 1) for line in f if ":" in line)
                     with open(f"/proc/{pid}/task/{pid}/children") as f:
                         todo += [int(c) for c in f.read().split()]
-                except (OSError, ValueError):
+                except (OSError, ValueError, IndexError):
                     continue
+                self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
                 if status.get("Name", "").strip().startswith("qemu-system") and "VmRSS" in status:
-                    self.mb = max(self.mb, int(status["VmRSS"].split()[0]) / KIB_PER_MB)
+                    self.qemu_rss_mb = max(self.qemu_rss_mb, int(status["VmRSS"].split()[0]) / KIB_PER_MB)
 
     def stop(self) -> None:
         self._stop.set()
@@ -236,11 +253,13 @@ def _first_labs(boots: int, progress: Progress) -> dict:
         runs.append(fresh_first_lab())
         progress(f"  boot {i + 1}/{boots}: first Lab() {runs[-1]['first_lab_s']:.2f} s "
                  f"(the VM's boot {runs[-1]['vm_boot_s']:.2f} s), second {runs[-1]['second_lab_s']:.3f} s; "
-                 f"other processes used {runs[-1]['other_cpu_s']:.1f} s of CPU meanwhile")
+                 f"meanwhile other processes used {runs[-1]['other_cpu_s']:.1f} s of CPU, steal "
+                 f"{runs[-1]['steal_s']:.1f} s")
     result: dict = {"accel": runs[0]["accel"], "kernel": runs[0]["kernel"], "boots": boots}
     for key in ("first_lab_s", "vm_boot_s", "second_lab_s", "close_lab_s", "spawn_to_first_lab_s"):
         result[key] = _spread([run[key] for run in runs])
-    result["boot_runs"] = [{key: round(run[key], 3) for key in ("first_lab_s", "vm_boot_s", "other_cpu_s")}
+    result["boot_runs"] = [{key: round(run[key], 3) for key in ("first_lab_s", "vm_boot_s", "other_cpu_s",
+                                                                "steal_s")}
                            for run in runs]  # in order: a slow boot next to the CPU others took
     result["guest_used_mb_idle"] = round(statistics.median(run["guest_used_mb"] for run in runs), 1)
     result["qemu_rss_mb_idle"] = round(statistics.median(run["qemu_rss_mb"] for run in runs), 1)
@@ -284,10 +303,11 @@ def _notebooks(progress: Progress) -> dict:
     for backend in ("namespaces", "vm"):
         quiesce()
         timed[backend] = run = time_notebook(backend)
-        progress(f"  {backend}: {run['seconds']:.1f} s, {run['summary']}; other processes used "
-                 f"{run['other_cpu_s']:.1f} s of CPU meanwhile")
+        progress(f"  {backend}: {run['seconds']:.1f} s, {run['summary']}; meanwhile other processes "
+                 f"used {run['other_cpu_s']:.1f} s of CPU, steal {run['steal_s']:.1f} s")
         result[f"notebook_01_{backend}_s"] = round(run["seconds"], 1)
         result[f"notebook_01_{backend}_other_cpu_s"] = round(run["other_cpu_s"], 1)
+        result[f"notebook_01_{backend}_steal_s"] = round(run["steal_s"], 1)
         result[f"notebook_01_{backend}_passed"] = run["passed"]
         result[f"notebook_01_{backend}_cells"] = {"passed": run["cells_passed"], "failed": run["cells_failed"]}
     result["notebook_01_vm_qemu_rss_mb_peak"] = round(timed["vm"]["qemu_rss_mb_peak"], 1)

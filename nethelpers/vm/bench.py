@@ -69,7 +69,8 @@ def vm_footprint(lab) -> dict:
 def first_lab(profile: bool = False) -> dict:
     """In this (fresh) process: the first and a second ``Lab(backend="vm")``; times in seconds.
 
-    With ``profile`` the boot is instrumented (:func:`_instrument`) and the result has its steps.
+    With ``profile`` the boot is instrumented (:func:`nethelpers.vm.bootprofile.instrument`) and
+    the result has its steps.
     """
     marks: dict = {}
     if profile:
@@ -90,7 +91,6 @@ def first_lab(profile: bool = False) -> dict:
               "guest_used_mb": guest_used_mb(machine), "qemu_rss_mb": qemu_rss_mb(machine)}
     if profile:
         result["steps"] = profile_steps(marks, machine, started, ready)
-        result["console"] = machine.console.tail(60)
     lab.close()
     return result
 

@@ -73,8 +73,7 @@ class BackgroundProcess:
     def wait_for(self, text: str, timeout: float = 5) -> str:
         """Wait until its output contains ``text`` (e.g. a server saying it listens) and the line
         that holds it is complete; returns the output so far."""
-        timeout *= self.lab.patience
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * self.lab.patience
         while True:
             status = self._status()
             found = status["output"].find(text)
@@ -90,8 +89,7 @@ class BackgroundProcess:
 
     def wait(self, timeout: float = 5) -> str:
         """Wait until it exits by itself (e.g. ``tcpdump -c 2``); returns its whole output."""
-        timeout *= self.lab.patience
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * self.lab.patience
         while self.running:
             if time.monotonic() > deadline:
                 raise CommandTimeout(f"{self.command!r} in node {self.node!r} still runs after {timeout} s; "

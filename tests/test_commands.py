@@ -29,7 +29,7 @@ def test_timeout_kills_the_command_and_says_so(lab):
     started = time.monotonic()
     with pytest.raises(CommandTimeout, match="longer than 0.5 s"):
         n.run("sleep 30", timeout=0.5)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 5 * lab.patience  # killed long before its 30 s (a VM waits longer)
     assert "sleep 30" not in n.run("ps -eo args").stdout
 
 

@@ -14,7 +14,6 @@ import json
 import os
 import re
 import socket
-from http.client import HTTPConnection, HTTPException
 
 from ..errors import CommandTimeout, InvalidName, InvalidValue, NotFound
 from .setup import STATE_DIR
@@ -61,15 +60,18 @@ PLUGIN_MIMETYPE = "application/vnd.docker.plugins.v1.2+json"  # moby pkg/plugins
 SOCKET_ROOTS = ("/run/docker/plugins/", SOCKETS + "/")
 
 
-class _UnixConnection(HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("plugin.moby.localhost", timeout=timeout)  # the Host: Docker sends on unix sockets
-        self.path = path
+def _unix_connection(path: str, timeout: float):
+    """An HTTPConnection over a unix socket. (http.client is imported here, when first needed:
+    with email and ssl it would cost the VM backend's guest half a second at every boot.)"""
+    from http.client import HTTPConnection
 
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
+    class UnixConnection(HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(self.timeout)
+            self.sock.connect(path)
+
+    return UnixConnection("plugin.moby.localhost", timeout=timeout)  # the Host: Docker sends on unix sockets
 
 
 def http(name_or_path: str, method: str, path: str, body=None, timeout: float = 10) -> dict:
@@ -91,7 +93,9 @@ def http(name_or_path: str, method: str, path: str, body=None, timeout: float = 
     if not os.path.exists(sock_path):
         raise NotFound(f"nothing listens on {sock_path}: start the plugin first (it creates its socket there)")
     data = b"" if body is None else json.dumps(body).encode() + b"\n"
-    connection = _UnixConnection(sock_path, timeout)
+    from http.client import HTTPException
+
+    connection = _unix_connection(sock_path, timeout)
     try:
         connection.request(method, path, body=data, headers={"Accept": PLUGIN_MIMETYPE})
         response = connection.getresponse()

@@ -98,9 +98,11 @@ class Processes:
             argv, env=environment(), start_new_session=True, close_fds=True,
             preexec_fn=lambda: nodes.enter(path, self.net.etc_dir, node), **kwargs)
 
-    def run(self, node: str | None, command, timeout: float = 30, input: str | None = None) -> dict:
+    def run(self, node: str | None, command, timeout: float = 30, input: str | None = None,
+            asked: float | None = None) -> dict:
         """Run to completion. Output goes to files, not pipes, so that a process the
-        command leaves running in the background (``sleep 9 &``) does not hold us up."""
+        command leaves running in the background (``sleep 9 &``) does not hold us up.
+        ``asked``: the timeout the caller gave, when ``timeout`` is it stretched for a slow VM."""
         argv = argv_of(command)
         with tempfile.TemporaryFile(dir=STATE_DIR) as out, tempfile.TemporaryFile(dir=STATE_DIR) as err:
             proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
@@ -114,8 +116,10 @@ class Processes:
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 self._forget_after(node)
+                took = (f"{asked:g} s ({timeout:g} s in this VM, whose CPU is emulated)"
+                        if asked is not None and asked != timeout else f"{timeout:g} s")
                 raise CommandTimeout(
-                    f"{_short(command)!r} in node {node!r} ran longer than {timeout} s and was killed; "
+                    f"{_short(command)!r} in node {node!r} ran longer than {took} and was killed; "
                     f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
                     f"Output so far: {_read(out)[-300:]!r}") from None
             finally:

@@ -85,7 +85,7 @@ class Server:
 
     def rpc_run(self, node, command, timeout=30, input=None) -> dict:
         self._settle(node)
-        return self.procs.run(node, command, timeout and timeout * PATIENCE, input)
+        return self.procs.run(node, command, timeout and timeout * PATIENCE, input, asked=timeout)
 
     def _settle(self, node: str | None) -> None:
         """Let pending link-state changes land before anyone looks (deterministic output)."""

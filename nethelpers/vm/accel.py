@@ -49,7 +49,7 @@ def kvm_opens() -> bool:
 
 def probe(binary: str, vmlinux: str, initrd: str, seconds: float = qemu.PROBE_SECONDS) -> bool:
     """Does a KVM guest reach its init within ``seconds``?"""
-    argv = [binary, "-machine", "q35,accel=kvm", "-cpu", "host", "-m", "128M", "-nodefaults",
+    argv = [binary, "-machine", "q35", "-accel", "kvm", *qemu.firmware(), "-cpu", "host", "-m", "128M", "-nodefaults",
             "-no-user-config", "-display", "none", "-no-reboot", "-kernel", vmlinux, "-initrd", initrd,
             "-append", "console=ttyS0 quiet panic=-1 nh.probe=1", "-serial", "stdio"]
     started = time.monotonic()

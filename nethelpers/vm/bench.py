@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from ..bench import Progress, quiesce, run_lab
+from ..bench import Progress, per_container, quiesce, run_lab
 from ..errors import LabError, LabUnavailable
 from .bootprofile import STEPS, instrument, profile_steps
 
@@ -280,17 +280,10 @@ def _build_and_teardown(n: int, progress: Progress) -> dict:
                "qemu_rss_mb_at_end": round(qemu_rss_mb(machine), 1)}
     finally:
         vm_machine.shutdown()
-    per = 1000 / n
     progress(f"  guest memory in use: {ours['guest_used_mb']:.0f} MB after the build, "
              f"{end['guest_used_mb_at_end']:.0f} MB at the end; QEMU's RSS {end['qemu_rss_mb_at_end']:.0f} MB")
     return {
-        "containers": n,
-        "build_ms_per_container": round(ours["build"] * per, 3),
-        "teardown_ms_per_container": round(ours["teardown"] * per, 3),
-        "total_ms_per_container": round((ours["build"] + ours["teardown"]) * per, 3),
-        "build_s": round(ours["build"], 3),
-        "first_to_last_ping": ours["ping_ok"],
-        "leftovers": ours["leftovers"],
+        **per_container(ours, n),
         "guest_used_mb_after_build": round(ours["guest_used_mb"], 1),
         "qemu_rss_mb_after_build": round(ours["qemu_rss_mb"], 1),
         **end,

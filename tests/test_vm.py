@@ -242,3 +242,11 @@ def test_the_guest_runs_within_its_memory(vm_lab):
     memory = vm_lab._sandbox.machine.memory()
     assert memory["MemTotal"] <= machine.memory_mb() * 1024
     assert memory["MemAvailable"] > 0.3 * memory["MemTotal"]
+
+
+def test_the_home_directory_is_never_shared_even_as_the_current_directory(monkeypatch):
+    home = os.path.realpath(os.path.expanduser("~"))
+    monkeypatch.chdir(home)
+    shared, _ = machine.exports(kernel.find().directory)
+    assert not any(home == path or home.startswith(path.rstrip("/") + "/") for path in shared), shared
+    assert "/usr" in shared and os.path.realpath(kernel.find().directory) in shared

@@ -64,11 +64,16 @@ def exports(kernel_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
         elif name in SYSTEM_DIRECTORIES and os.path.isdir(path):
             wanted.append(path)
     system = list(wanted)
+    home = os.path.realpath(os.path.expanduser("~"))
     for path in (package_root(), sys.prefix, sys.base_prefix, sys.exec_prefix,
                  os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
                  *sys.path, os.getcwd(), kernel_dir):
-        if path and os.path.isdir(path):
-            wanted.append(os.path.realpath(path))
+        if not path or not os.path.isdir(path):
+            continue
+        real = os.path.realpath(path)
+        if real == home or home.startswith(real.rstrip("/") + "/"):
+            continue  # never the whole home directory (a cwd of ~ would share ~/.ssh and the rest)
+        wanted.append(real)
     chosen: list[str] = []
     for path in sorted(set(wanted), key=len):
         if path == "/" or any(path == top or path.startswith(top.rstrip("/") + "/") for top in chosen):

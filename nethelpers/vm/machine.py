@@ -65,15 +65,15 @@ def exports(kernel_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
             wanted.append(path)
     system = list(wanted)
     home = os.path.realpath(os.path.expanduser("~"))
+    cwd = os.path.realpath(os.getcwd())
+    # the current directory, unless it is the home directory or above it (~/.ssh and the rest);
+    # what the lab needs is shared wherever it is (on Binder the course *is* the home directory)
+    needed = [cwd] if cwd != home and not home.startswith(cwd.rstrip("/") + "/") else []
     for path in (package_root(), sys.prefix, sys.base_prefix, sys.exec_prefix,
                  os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
-                 *sys.path, os.getcwd(), kernel_dir):
-        if not path or not os.path.isdir(path):
-            continue
-        real = os.path.realpath(path)
-        if real == home or home.startswith(real.rstrip("/") + "/"):
-            continue  # never the whole home directory (a cwd of ~ would share ~/.ssh and the rest)
-        wanted.append(real)
+                 *sys.path, *needed, kernel_dir):
+        if path and os.path.isdir(path):
+            wanted.append(os.path.realpath(path))
     chosen: list[str] = []
     for path in sorted(set(wanted), key=len):
         if path == "/" or any(path == top or path.startswith(top.rstrip("/") + "/") for top in chosen):

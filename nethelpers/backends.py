@@ -33,6 +33,14 @@ _auto: tuple[str, str] | None = None   # (backend, why) once the automatic choic
 _told = False                          # the one-line notice was given
 
 
+def child_environment() -> dict:
+    """This process's environment for a Python it starts (a sandbox, QEMU's supervisor): the
+    directory holding this package first on PYTHONPATH, however this process found it."""
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+
+
 class ProcessSandbox:
     """The namespaces backend: ``python -m nethelpers.sandbox FD``, a process of this machine."""
 
@@ -41,9 +49,7 @@ class ProcessSandbox:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()
-        package_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [package_root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        env = child_environment()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nethelpers.sandbox", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,

@@ -31,6 +31,7 @@ import time
 import weakref
 from multiprocessing.connection import Connection
 
+from ..backends import child_environment
 from ..errors import LabUnavailable
 from . import accel as accel_choice
 from . import initramfs, kernel, qemu
@@ -276,8 +277,7 @@ class Machine:
                             vmlinux=guest_kernel.vmlinux, initrd=initrd, cmdline=cmdline,
                             exports=tags, fds=theirs)
         self.errors = tempfile.TemporaryFile()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [package_root()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        env = child_environment()
         progress.stage("starting QEMU", 0.32)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nethelpers.vm.supervisor", *argv], stdin=subprocess.PIPE,
@@ -397,11 +397,9 @@ class Machine:
 
 def _guest_env() -> dict:
     """The owner's environment for processes in the guest, with a PATH that has sbin."""
-    env = dict(os.environ)
+    env = child_environment()
     env["PATH"] = ":".join(dict.fromkeys(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
                                           "/sbin", "/bin", *env.get("PATH", "").split(":")]))
-    env["PYTHONPATH"] = os.pathsep.join([package_root()] + [
-        p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("JPY_PARENT_PID", None)
     return env
 

@@ -36,6 +36,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ..errors import AlreadyExists, InvalidAddress, InvalidValue, KernelError, NotFound
+from . import programs
 from . import syscalls as sc
 
 ADDRESS, PORT = "127.0.0.11", 53
@@ -358,9 +359,8 @@ class DNSService:
 
     def _request(self, message: dict, what: str, hint: str = "") -> None:
         if self.popen is None:  # in the sandbox's root namespace, like dockerd on the host
-            self.popen = subprocess.Popen([sys.executable, "-m", "nethelpers.sandbox.dns"],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          start_new_session=True)
+            self.popen = programs.start([sys.executable, "-m", "nethelpers.sandbox.dns"], env=dict(os.environ),
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
         try:
             self.popen.stdin.write(json.dumps(message).encode() + b"\n")
             self.popen.stdin.flush()

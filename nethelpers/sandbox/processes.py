@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import CommandTimeout, MissingFeature, NotFound
 from ..results import command_text
-from . import nodes
+from . import nodes, programs
 from .setup import STATE_DIR
 
 # root's usual PATH, then the directory of the Python running the lab (on Binder the
@@ -41,7 +41,7 @@ class Background:
     id: int
     node: str | None
     command: str
-    popen: subprocess.Popen
+    popen: subprocess.Popen | programs.Program
     log: str
 
 
@@ -90,13 +90,18 @@ class Processes:
         self.net = net
         self.background: dict[int, Background] = {}
         self.next_id = 1
-        self.foreground: subprocess.Popen | None = None  # the command run() waits for
+        self.foreground: subprocess.Popen | programs.Program | None = None  # the command run() waits for
 
-    def _spawn(self, node: str | None, argv: list[str], **kwargs) -> subprocess.Popen:
+    def _spawn(self, node: str | None, argv: list[str], **kwargs) -> subprocess.Popen | programs.Program:
         path = self.net.node(node).path if node is not None else None
-        return subprocess.Popen(
-            argv, env=environment(), start_new_session=True, close_fds=True,
-            preexec_fn=lambda: nodes.enter(path, self.net.etc_dir, node), **kwargs)
+
+        def enter() -> None:
+            nodes.enter(path, self.net.etc_dir, node)
+
+        if programs.module_of(argv) and kwargs.get("stdin") != subprocess.PIPE:
+            return programs.start(argv, env=environment(), preexec=enter, start_new_session=True, **kwargs)
+        return subprocess.Popen(argv, env=environment(), start_new_session=True, close_fds=True,
+                                preexec_fn=enter, **kwargs)
 
     def run(self, node: str | None, command, timeout: float = 30, input: str | None = None,
             asked: float | None = None) -> dict:

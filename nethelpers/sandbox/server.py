@@ -10,6 +10,7 @@ namespace that holds /run/netns — so every node, link and rule goes too.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import resource
@@ -254,6 +255,7 @@ def main(fd: int) -> int:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         server = Server(info)
+        gc.freeze()  # what is loaded now stays shared with the programs forked from here (programs.py)
         signal.signal(signal.SIGUSR1, lambda *_: server.procs.interrupt())
         conn.send((0, "ok", server.rpc_info()))
         server.serve(conn)

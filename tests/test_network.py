@@ -8,6 +8,8 @@ import pytest
 
 from conftest import pings
 
+from nethelpers import AlreadyExists
+
 
 def _link(node, name):
     return next(l for l in node.snapshot()["links"] if l["name"] == name)
@@ -103,6 +105,24 @@ def test_macvlan_into_another_node(lab):
     link = _link(c, "mv0")
     assert link["kind"] == "macvlan" and link["mode"] == "bridge"
     assert pings(c, "192.168.1.10")
+
+
+def test_macvlan_named_like_its_parent_goes_into_another_node(lab):
+    # a container's macvlan is its eth0, made of the host's eth0 (moby's macvlan driver creates it
+    # under another name and renames it in the container). Kernels that look the new name up in
+    # the namespace the request comes from (the VM's 6.1) answer "File exists" to the one request
+    # `ip link add link eth0 name eth0 netns c type macvlan` sends: the lab must still make it.
+    host, c = lab.add_node("host", kind="host"), lab.add_node("c", kind="container", parent="host")
+    lan = lab.add_node("lan")
+    lab.add_veth("host:eth0", "lan:eth0")
+    lan.add_address("eth0", "192.168.1.10/24")
+    host.add_macvlan("eth0", "eth0", into="c", mode="bridge")
+    c.add_address("eth0", "192.168.1.20/24")
+    assert _link(c, "eth0")["kind"] == "macvlan" and pings(c, "192.168.1.10")
+    with pytest.raises(AlreadyExists, match="could not add macvlan 'eth0'"):
+        host.add_macvlan("eth0", "eth0", into="c", mode="bridge")  # now it exists in c as well
+    assert len(host.run("ip -o link show").stdout.splitlines()) == 2  # lo and eth0: nothing left behind
+    assert "nh-new-link" not in c.run("ip link").stdout
 
 
 def test_mtu_up_down_and_removing_a_veth_removes_its_peer(pair, lab):

@@ -258,13 +258,30 @@ class Network:
         if target is not here:
             extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
             self.lowered.add(target.name)
+        what = what or f"add {kind} {name!r} in node {node!r} into {into!r}"
         try:
             here.nl.link_add(name, kind, info_data=info, extra=extra)
         except NetlinkError as exc:
-            raise self.explain(exc, what or f"add {kind} {name!r} in node {node!r} into {into!r}",
-                               kind=kind) from None
+            if not (exc.errno == errno.EEXIST and target is not here and not target.nl.has_link(name)):
+                raise self.explain(exc, what, kind=kind) from None
+            self._add_then_rename(here, target, name, kind, info, extra, what)
         self._created(journal, target.name, name)
         self.op_set_link(journal, target.name, name, mtu=mtu, master=master, up=up or None)
+
+    def _add_then_rename(self, here, target, name, kind, info, extra, what) -> None:
+        """``name`` exists where the link is made, not where it goes (a macvlan eth0 of eth0):
+        older kernels look the new name up in the namespace the request comes from (the VM's
+        6.1 does), so make it under a free name and rename it there, as Docker's macvlan driver does."""
+        temporary = "nh-new-link"
+        try:
+            here.nl.link_add(temporary, kind, info_data=info, extra=extra)
+        except NetlinkError as exc:
+            raise self.explain(exc, what, kind=kind) from None
+        try:
+            target.nl.link_rename(target.nl.link_index(temporary), name)
+        except NetlinkError as exc:
+            target.nl.link_del(temporary)
+            raise self.explain(exc, what, kind=kind) from None
 
     def op_add_link(self, journal: Journal, node: str, name: str, kind: str,
                     mtu: int | None = None, master: str | None = None, up: bool = True) -> None:

@@ -11,6 +11,7 @@ the sandbox keeps one per node and never has to fork to reach a namespace.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import socket
@@ -153,6 +154,19 @@ class Netlink:
         if netns_fd is not None:
             attrs += attr(IFLA_NET_NS_FD, u32(netns_fd))
         self.request(RTM_NEWLINK, ifinfomsg(up=up) + attrs)
+
+    def has_link(self, name: str) -> bool:
+        try:
+            self.link_index(name)
+        except NetlinkError as exc:
+            if exc.errno == errno.ENODEV:
+                return False
+            raise
+        return True
+
+    def link_rename(self, index: int, name: str) -> None:
+        """Rename a link (it must be down)."""
+        self.request(RTM_NEWLINK, ifinfomsg(index) + attr(IFLA_IFNAME, string(name)))
 
     def link_del(self, name: str) -> None:
         self.request(RTM_DELLINK, ifinfomsg() + attr(IFLA_IFNAME, string(name)))

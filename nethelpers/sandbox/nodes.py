@@ -115,6 +115,7 @@ def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
     import signal
 
     sc.set_parent_death_signal(signal.SIGKILL)
+    _ordinary_oom_score()
     if node_path is None:
         return
     fd = os.open(node_path, os.O_RDONLY)
@@ -133,3 +134,14 @@ def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
                 sc.mount(f"{own_etc}/{entry}", f"/etc/{entry}", None, sc.MS_BIND)
             except OSError:
                 pass
+
+
+def _ordinary_oom_score() -> None:
+    """In the VM the lab's sandbox is shielded from the guest's OOM killer (the agent sets
+    -1000, which children inherit); what runs in a node is not: a learner's runaway program is
+    what the guest kills, never the lab."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("0")
+    except OSError:
+        pass

@@ -25,7 +25,6 @@ import time
 
 PORTS = "/sys/class/virtio-ports"
 CONTROL_PORT = "nethelpers.ctl"
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 RB_POWER_OFF = 0x4321FEDC
 
 
@@ -107,6 +106,7 @@ class Agent:
         show in tools' output (``ps`` sizes its PID column by kernel.pid_max); load the
         sandbox's code once."""
         sys.path[:] = [p for p in sys_path if p] + [p for p in sys.path if p not in sys_path]
+        _prepare_process_titles()  # first: it needs the environment the agent started with
         os.environ.clear()
         os.environ.update(env)
         if hostname:
@@ -196,8 +196,26 @@ class Agent:
                 self.send({"id": number, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
 
 
+def _prepare_process_titles() -> None:
+    """The lab's programs, forked from a sandbox forked from here, set their process titles
+    (nethelpers/sandbox/programs.py). setproctitle finds the memory of the title from the first
+    environment, which must not have changed yet: let it look now, once, for every fork."""
+    try:
+        import setproctitle
+
+        setproctitle.getproctitle()
+    except ImportError:
+        pass
+
+
 def main() -> None:
-    os.environ.update(PATH=PATH, HOME="/root", LANG="C.UTF-8")
+    # the environment is the init script's (PATH, HOME, LANG): changing it here would keep
+    # process titles from working (see _prepare_process_titles)
+    try:  # inherited by every lab's sandbox; nodes.enter gives what runs in nodes the ordinary 0
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-1000")
+    except OSError:
+        pass
     try:
         control = os.open(find_port(CONTROL_PORT, timeout=10), os.O_RDWR | os.O_CLOEXEC)
         Agent(control).serve()

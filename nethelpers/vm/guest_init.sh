@@ -56,5 +56,7 @@ for fs in dev proc sys; do $B mount --move /$fs /newroot/$fs; done
 $B mkdir -p /newroot/dev/pts /newroot/dev/shm
 $B mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 $B mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
+# the agent's environment from its first instruction on (process titles need it unchanged)
+unset TERM; export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
 exec $B switch_root /newroot "$PYTHON" -S -c \
     'import sys; sys.path.insert(0, sys.argv[1]); from nethelpers.vm.agent import main; main()' "$PACKAGE"

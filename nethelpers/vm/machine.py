@@ -47,8 +47,14 @@ def patience(accel: str) -> float:
     return float(os.environ.get("NETHELPERS_VM_PATIENCE") or (1 if accel == "kvm" else 10))
 
 
+# The guest's RAM, in MB. Each program a notebook starts in a node (web servers, docker-proxy,
+# iperf3, a learner's python3) holds 5-20 MB of its own; notebook 03 ran out of 256 MB. QEMU
+# backs only the pages the guest touches, so the rest costs this machine nothing.
+DEFAULT_MEMORY_MB = 512
+
+
 def memory_mb() -> int:
-    return int(os.environ.get("NETHELPERS_VM_MEMORY", "256"))
+    return int(os.environ.get("NETHELPERS_VM_MEMORY") or DEFAULT_MEMORY_MB)
 
 
 def package_root() -> str:

@@ -56,7 +56,9 @@ for fs in dev proc sys; do $B mount --move /$fs /newroot/$fs; done
 $B mkdir -p /newroot/dev/pts /newroot/dev/shm
 $B mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 $B mount -t tmpfs -o mode=1777 shm /newroot/dev/shm
-# the agent's environment from its first instruction on (process titles need it unchanged)
-unset TERM; export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
-exec $B switch_root /newroot "$PYTHON" -S -c \
-    'import sys; sys.path.insert(0, sys.argv[1]); from nethelpers.vm.agent import main; main()' "$PACKAGE"
+# The agent's environment from its first instruction on (process titles need it unchanged), and a
+# short command line: a lab program forked from it takes over that memory for its title
+# (nethelpers/sandbox/programs.py), and a title shorter than it would show padded in ps.
+unset TERM
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 PYTHONPATH="$PACKAGE"
+exec $B switch_root /newroot "$PYTHON" -S -m nethelpers.vm.agent

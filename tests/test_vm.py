@@ -17,7 +17,7 @@ import textwrap
 
 import pytest
 
-from nethelpers import InvalidValue, Lab
+from nethelpers import InvalidValue, Lab, LabUnavailable
 from nethelpers.vm import kernel, machine, qemu
 from waiting import wait_until  # noqa: E402
 
@@ -235,6 +235,23 @@ def test_a_notebook_where_nothing_runs_shows_one_banner_then_one_line_per_cell(t
                                       "cell's message); the stored outputs show what this cell prints."
     assert all("error" not in k for k in kinds) and "Traceback" not in "".join(text) and "NameError" not in "".join(text)
     assert text[3] == "2\n"
+
+
+def test_a_lab_beyond_the_vms_serial_ports_is_a_clear_error_and_a_closed_one_frees_its_port(vm_lab):
+    """Each lab holds a serial port of the guest's bus (qemu.MAX_PORTS, less the bus's console and the
+    control channel): one more is refused by name, with the fix, and closing a lab makes room."""
+    labs = []
+    try:
+        while len(vm_lab._sandbox.machine.sandboxes) < qemu.MAX_PORTS - 2:
+            labs.append(Lab(backend="vm"))
+        with pytest.raises(LabUnavailable, match=r"labs are open in this process's VM.*lab\.close\(\)"):
+            Lab(backend="vm")
+        labs.pop().close()
+        with Lab(backend="vm") as again:
+            assert again.add_node("fits") is not None
+    finally:
+        for lab in labs:
+            lab.close()
 
 
 def test_the_guest_runs_within_its_memory(vm_lab):

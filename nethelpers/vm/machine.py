@@ -339,6 +339,9 @@ class Machine:
 
     # --- labs -------------------------------------------------------------------------
     def open_sandbox(self) -> GuestSandbox:
+        if len(self.sandboxes) >= qemu.MAX_PORTS - 2:  # port 0 is the bus's console, one is the control
+            raise LabUnavailable(f"{len(self.sandboxes)} labs are open in this process's VM, as many as it takes: "
+                           "close one first (lab.close()), or use `with Lab() as lab:` so that each closes")
         with self.lock:
             self.next_lab += 1
             number = self.next_lab

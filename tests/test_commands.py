@@ -41,6 +41,12 @@ def test_a_missing_tool_is_named_with_its_package(lab):
         n.run(["no-such-tool-xyz"])
     assert n.run("# a comment first\necho fine").stdout == "fine\n"
     assert n.run("echo 'unbalanced").rc == 2  # the shell's own error
+    # the first command as /bin/sh reads it (POSIX shell grammar: ";" ends a command, "name()" defines
+    # a function), not the first blank-separated word
+    assert n.run("true; echo after").stdout == "after\n"
+    assert n.run("now() { echo fn; }; now").stdout == "fn\n"
+    with pytest.raises(MissingFeature, match="'no-such-tool-xyz' is not installed"):
+        n.run("no-such-tool-xyz; echo never")
 
 
 def test_background_server_reachable_then_stopped(pair, lab):

@@ -68,7 +68,10 @@ def argv_of(command: str | list[str]) -> list[str]:
             words = shlex.split(command, comments=True)
         except ValueError:
             words = []  # unbalanced quotes: let the shell say what is wrong
-        program = words[0] if words else ""
+        # the first word as the shell sees it: "true;" runs true, "now()" defines a function
+        program = words[0].rstrip(";&|") if words else ""
+        if program.endswith("()"):
+            program = ""
     if program and "=" not in program and not _is_shell_word(program) \
             and shutil.which(program, path=PATH) is None:
         package = PACKAGES.get(os.path.basename(program))

@@ -33,7 +33,6 @@ import socket
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass, field
 
 from ..errors import AlreadyExists, InvalidAddress, InvalidValue, KernelError, NotFound
 from . import programs
@@ -47,11 +46,12 @@ MAX_PENDING = 1 << 20  # bytes of answers a TCP client has not read yet before i
 
 
 # --- answers ---------------------------------------------------------------------
-@dataclass
 class Table:
     """What one container can resolve: name -> addresses, and back for PTR."""
-    forward: dict = field(default_factory=dict)   # "web" -> [ip_address, ...]
-    reverse: dict = field(default_factory=dict)   # "3.0.18.172.in-addr.arpa" -> ["web"]
+
+    def __init__(self) -> None:
+        self.forward: dict = {}   # "web" -> [ip_address, ...]
+        self.reverse: dict = {}   # "3.0.18.172.in-addr.arpa" -> ["web"]
 
     @classmethod
     def of(cls, names: dict) -> Table:
@@ -110,22 +110,22 @@ def answer(packet: bytes, table: Table, limit: int) -> bytes | None:
 
 
 # --- the resolver process ----------------------------------------------------------
-@dataclass
 class Container:
-    key: str
-    udp: socket.socket
-    tcp: socket.socket
-    table: Table = field(default_factory=Table)
-    conns: set = field(default_factory=set)
+    """One container's DNS server: its two sockets, its table, its TCP clients."""
+
+    def __init__(self, key: str, udp: socket.socket, tcp: socket.socket) -> None:
+        self.key, self.udp, self.tcp = key, udp, tcp
+        self.table = Table()
+        self.conns: set = set()
 
 
-@dataclass(eq=False)
 class Conn:
     """One TCP client: queries come in 2-byte-length frames, answers go out the same way."""
-    sock: socket.socket
-    container: Container
-    inbox: bytearray = field(default_factory=bytearray)
-    outbox: bytearray = field(default_factory=bytearray)
+
+    def __init__(self, sock: socket.socket, container: Container) -> None:
+        self.sock, self.container = sock, container
+        self.inbox = bytearray()
+        self.outbox = bytearray()
 
 
 class Resolver:

@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
 
 from . import syscalls as sc
 from .rtnl import Netlink
 from .setup import NETNS_DIR
 
 
-@dataclass
 class Node:
-    name: str
-    fd: int
-    nl: Netlink
-    kind: str = "node"
-    parent: str | None = None
-    ipv6: bool = False
-    # What the lab knows without asking the kernel; forgotten whenever something
-    # else (a shell command, a removed link) may have changed the node.
-    indexes: dict = field(default_factory=dict)   # ifname -> ifindex
-    addrs: list | None = field(default_factory=list)  # (ifindex, address), loopback left out
-    volatile: bool = False  # a background process runs here: trust nothing cached
+    """A node as the sandbox holds it: its namespace, its netlink socket, and what is cached."""
+
+    def __init__(self, name: str, fd: int, nl: Netlink, kind: str = "node", parent: str | None = None,
+                 ipv6: bool = False) -> None:
+        self.name, self.fd, self.nl = name, fd, nl
+        self.kind, self.parent, self.ipv6 = kind, parent, ipv6
+        # What the lab knows without asking the kernel; forgotten whenever something
+        # else (a shell command, a removed link) may have changed the node.
+        self.indexes: dict = {}             # ifname -> ifindex
+        self.addrs: list | None = []        # (ifindex, address), loopback left out
+        self.volatile = False               # a background process runs here: trust nothing cached
 
     def forget(self) -> None:
         self.indexes.clear()

@@ -15,10 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 
 from ..errors import CommandTimeout, MissingFeature, NotFound
-from ..results import command_text
 from . import nodes, programs
 from .setup import STATE_DIR
 
@@ -36,13 +34,12 @@ PACKAGES = {
 }
 
 
-@dataclass
 class Background:
-    id: int
-    node: str | None
-    command: str
-    popen: subprocess.Popen | programs.Program
-    log: str
+    """A command started with ``start``: until it is stopped, its process and its log."""
+
+    def __init__(self, id: int, node: str | None, command: str, popen: subprocess.Popen | programs.Program,
+                 log: str) -> None:
+        self.id, self.node, self.command, self.popen, self.log = id, node, command, popen, log
 
 
 # where the nethelpers package lives: the lab's own programs (docker-proxy, the web
@@ -256,5 +253,6 @@ def _read(file) -> str:
 
 
 def _short(command) -> str:
-    text = command_text(command)
+    # (as results.command_text, which the sandbox does not import: its dataclasses cost the VM's boot)
+    text = command if isinstance(command, str) else " ".join(map(str, command))
     return text if len(text) <= 60 else text[:57] + "..."

@@ -17,12 +17,11 @@ import resource
 import signal
 import subprocess
 import sys
-import traceback
-from multiprocessing.connection import Connection
 
 from ..errors import InvalidValue, KernelError, LabError, NotFound
 from . import daemons, network, processes, setup, state
 from . import syscalls as sc
+from .channel import Channel
 from .dns import DNSService
 from .rtnl import Netlink
 
@@ -198,7 +197,7 @@ class Server:
         return None
 
     # --- loop -------------------------------------------------------------------
-    def serve(self, conn: Connection) -> None:
+    def serve(self, conn: Channel) -> None:
         while True:
             try:
                 request_id, op, args, kwargs = conn.recv()
@@ -214,6 +213,8 @@ class Server:
             except LabError as exc:
                 reply = ("err", exc)
             except Exception as exc:  # a bug, not bad input: keep the traceback for the report
+                import traceback  # (only here: every import delays the VM backend's boot)
+
                 reply = ("err", KernelError(f"unexpected {type(exc).__name__} in the sandbox: {exc}\n"
                                             + traceback.format_exc()))
             try:
@@ -227,7 +228,7 @@ class Server:
 def main(fd: int) -> int:
     global PATIENCE
     PATIENCE = float(os.environ.get("NETHELPERS_PATIENCE") or 1)
-    conn = Connection(fd)
+    conn = Channel(fd)
     try:
         info = setup.enter_sandbox_namespaces()
     except LabError as exc:
@@ -260,6 +261,8 @@ def main(fd: int) -> int:
         conn.send((0, "ok", server.rpc_info()))
         server.serve(conn)
     except BaseException:
+        import traceback
+
         traceback.print_exc()
     finally:
         os._exit(0)

@@ -127,6 +127,7 @@ OWNER = textwrap.dedent("""
     with open(f"/proc/{{supervisor}}/task/{{supervisor}}/children") as f:
         qemu = int(f.read().split()[0])
     print(json.dumps({{"supervisor": supervisor, "qemu": qemu}}), flush=True)
+    sys.stdin.readline()  # the test has seen both alive
     if sys.argv[1] == "close":
         lab.close()
         sys.exit(0)
@@ -158,10 +159,12 @@ def test_the_vm_ends_with_its_owner_and_leaves_no_file(how, tmp_path):
     """The owner's temporary directory (TMPDIR: where it or QEMU would write) and the VM cache
     hold nothing new afterwards."""
     before = files_in(kernel.cache_root())
-    owner = subprocess.Popen([sys.executable, "-c", OWNER.format(repo=REPO), how],
+    owner = subprocess.Popen([sys.executable, "-c", OWNER.format(repo=REPO), how], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(tmp_path)))
     seen = json.loads(owner.stdout.readline())
     assert alive(seen["supervisor"]) and alive(seen["qemu"])
+    owner.stdin.write("go\n")
+    owner.stdin.close()
     if how == "sigkill":
         os.kill(owner.pid, signal.SIGKILL)   # a crashed or killed Jupyter kernel
     owner.wait(60)

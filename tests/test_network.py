@@ -95,13 +95,20 @@ def test_vxlan_over_an_underlay_with_static_fdb(lab):
     assert pings(h1, "10.9.0.2")
 
 
-def test_macvlan_into_another_node(lab):
+def _macvlan_container(lab, name: str):
+    """A host wired to a LAN node (192.168.1.10), and a container ``c`` with a bridge-mode macvlan
+    ``name`` of the host's eth0 at 192.168.1.20: (host, c)."""
     host, c = lab.add_node("host", kind="host"), lab.add_node("c", kind="container", parent="host")
     lan = lab.add_node("lan")
     lab.add_veth("host:eth0", "lan:eth0")
     lan.add_address("eth0", "192.168.1.10/24")
-    host.add_macvlan("mv0", "eth0", into="c", mode="bridge")
-    c.add_address("mv0", "192.168.1.20/24")
+    host.add_macvlan(name, "eth0", into="c", mode="bridge")
+    c.add_address(name, "192.168.1.20/24")
+    return host, c
+
+
+def test_macvlan_into_another_node(lab):
+    host, c = _macvlan_container(lab, "mv0")
     link = _link(c, "mv0")
     assert link["kind"] == "macvlan" and link["mode"] == "bridge"
     assert pings(c, "192.168.1.10")
@@ -112,12 +119,7 @@ def test_macvlan_named_like_its_parent_goes_into_another_node(lab):
     # under another name and renames it in the container). Kernels that look the new name up in
     # the namespace the request comes from (the VM's 6.1) answer "File exists" to the one request
     # `ip link add link eth0 name eth0 netns c type macvlan` sends: the lab must still make it.
-    host, c = lab.add_node("host", kind="host"), lab.add_node("c", kind="container", parent="host")
-    lan = lab.add_node("lan")
-    lab.add_veth("host:eth0", "lan:eth0")
-    lan.add_address("eth0", "192.168.1.10/24")
-    host.add_macvlan("eth0", "eth0", into="c", mode="bridge")
-    c.add_address("eth0", "192.168.1.20/24")
+    host, c = _macvlan_container(lab, "eth0")
     assert _link(c, "eth0")["kind"] == "macvlan" and pings(c, "192.168.1.10")
     with pytest.raises(AlreadyExists, match="could not add macvlan 'eth0'"):
         host.add_macvlan("eth0", "eth0", into="c", mode="bridge")  # now it exists in c as well

@@ -155,6 +155,12 @@ def test_per_node_resolv_conf_like_ip_netns_exec(lab, pair):
     # the real iproute2 honours it too: /etc/netns/a/ exists inside the sandbox (only there)
     assert "ndots:0" in lab.run_in_sandbox("ip netns exec a cat /etc/resolv.conf").stdout
     assert a.run("ls /sys/class/net").stdout.split() == ["eth0", "lo"]  # /sys shows the node
+    # removing the node removes its /etc/netns/a, whatever a command left in it (as `ip netns delete` does)
+    lab.run_in_sandbox("mkdir /etc/netns/a/sub && touch /etc/netns/a/sub/f && ln -s /etc /etc/netns/a/link",
+                       check=True)
+    lab.remove_node("a")
+    assert lab.run_in_sandbox("ls /etc/netns").stdout.split() == []
+    assert lab.run_in_sandbox("ls /etc/hostname").rc == 0  # the link's target is untouched
 
 
 def test_batch_is_all_or_nothing(lab):

@@ -8,7 +8,6 @@ reaches the caller, so the lab is left as it was before the call.
 from __future__ import annotations
 
 import errno
-import hashlib
 import ipaddress
 
 from ..errors import (AlreadyExists, InvalidAddress, KernelError, LabError, MissingFeature,
@@ -38,9 +37,15 @@ class Journal:
         self.undo.clear()
 
 
+try:  # CPython's own SHA-1: hashlib would load OpenSSL, the costliest import of the VM backend's boot
+    from _sha1 import sha1
+except ImportError:  # a Python built without it
+    from hashlib import sha1
+
+
 def stable_mac(node: str, ifname: str) -> str:
     """A locally administered MAC derived from the names: same lab, same MACs."""
-    digest = hashlib.sha1(f"{node}/{ifname}".encode()).digest()
+    digest = sha1(f"{node}/{ifname}".encode()).digest()
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 

@@ -10,7 +10,6 @@ inside it, so later requests need no namespace switch at all.
 from __future__ import annotations
 
 import os
-import shutil
 
 from . import syscalls as sc
 from .rtnl import Netlink
@@ -100,7 +99,27 @@ def destroy(node: Node, etc_dir: str) -> None:
     node.nl.close()
     os.close(node.fd)
     _unmount(node.path)
-    shutil.rmtree(f"{etc_dir}/{node.name}", ignore_errors=True)
+    _remove_tree(f"{etc_dir}/{node.name}")
+
+
+def _remove_tree(path: str) -> None:
+    """rm -rf of a node's small /etc directory (shutil is not imported here: see processes._on_path)."""
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            try:
+                os.unlink(os.path.join(root, name))
+            except OSError:
+                pass
+        for name in dirs:
+            entry = os.path.join(root, name)
+            try:
+                os.unlink(entry) if os.path.islink(entry) else os.rmdir(entry)
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 from ..errors import CommandTimeout, MissingFeature, NotFound
@@ -70,11 +68,23 @@ def argv_of(command: str | list[str]) -> list[str]:
         if program.endswith("()"):
             program = ""
     if program and "=" not in program and not _is_shell_word(program) \
-            and shutil.which(program, path=PATH) is None:
+            and not _on_path(program):
         package = PACKAGES.get(os.path.basename(program))
         fix = f"install it: sudo apt-get install {package}" if package else "install it or check the spelling"
         raise MissingFeature(f"{program!r} is not installed on this machine; {fix}")
     return argv
+
+
+def _on_path(program: str) -> bool:
+    """Whether ``program`` runs, as exec looks it up (shutil.which, without importing shutil and
+    the compression modules it loads: the VM backend's agent imports this module at boot)."""
+    candidates = [program] if "/" in program else [os.path.join(d, program) for d in PATH.split(":") if d]
+    return any(os.path.isfile(path) and os.access(path, os.X_OK) for path in candidates)
+
+
+def _output_file():
+    """An anonymous file in the sandbox's state directory (a tmpfs): gone when closed."""
+    return os.fdopen(os.open(STATE_DIR, os.O_TMPFILE | os.O_RDWR, 0o600), "w+b")
 
 
 def _is_shell_word(word: str) -> bool:
@@ -109,7 +119,7 @@ class Processes:
         command leaves running in the background (``sleep 9 &``) does not hold us up.
         ``asked``: the timeout the caller gave, when ``timeout`` is it stretched for a slow VM."""
         argv = argv_of(command)
-        with tempfile.TemporaryFile(dir=STATE_DIR) as out, tempfile.TemporaryFile(dir=STATE_DIR) as err:
+        with _output_file() as out, _output_file() as err:
             proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
                                stdout=out, stderr=err)
             self.foreground = proc

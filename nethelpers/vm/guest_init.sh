@@ -3,28 +3,41 @@
 # boots with, builds the guest's root: a tmpfs holding the machine's shared directories (virtio-9p,
 # read-only, each under a tmpfs overlay so that writes stay in the guest), and hands over to the
 # nethelpers agent (nethelpers/vm/agent.py), which talks to the lab's owner over a serial port.
-# Its arguments come on the kernel command line, base64-encoded (nethelpers/vm/machine.py):
-#   nh.mounts   lines "TAG PATH": a 9p export and where it goes
-#   nh.links    lines "NAME TARGET": the machine's top-level symlinks (/bin -> usr/bin, ...)
-#   nh.python   the owner's Python;  nh.package  the directory holding nethelpers
-#   nh.modules  the guest kernel's modules directory (mounted as /lib/modules)
-#   nh.probe    only say that the guest boots (the KVM probe), then power off
-#   nh.debug    say when each step ends (NETHELPERS_VM_DEBUG=1)
+# Under emulation every program it starts costs 10-20 ms, so it starts as few as it can.
+# Its arguments come on the kernel command line (nethelpers/vm/machine.py):
+#   nh.args     base64 of lines "python PATH", "package PATH" (the directory holding nethelpers),
+#               "modules PATH" (the guest kernel's modules, mounted as /lib/modules),
+#               "mount TAG PATH" (a 9p export and where it goes), "link NAME TARGET" (the
+#               machine's top-level symlinks: /bin -> usr/bin, ...)
+#   nh.probe=1  only say that the guest boots (the KVM probe), then power off
+#   nh.debug=1  say when each step ends (NETHELPERS_VM_DEBUG=1)
 B=/bin/busybox
 fail() { echo "nethelpers-init: $*"; $B poweroff -f; }
 step() { [ -z "$DEBUG" ] || echo "nethelpers-init: $* at $($B cut -d' ' -f1 /proc/uptime) s"; }
 $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
 $B mount -t devtmpfs dev /dev
-if $B grep -q 'nh.probe=1' /proc/cmdline; then echo nethelpers-probe-ok; $B poweroff -f; fi
-DEBUG=$($B grep -o 'nh.debug=1' /proc/cmdline)
+read -r CMDLINE < /proc/cmdline
+case " $CMDLINE " in *" nh.probe=1 "*) echo nethelpers-probe-ok; $B poweroff -f;; esac
+case " $CMDLINE " in *" nh.debug=1 "*) DEBUG=1;; esac
 step "started"
-for module in $($B cat /boot-modules); do
+while read -r module; do
     $B insmod "/$module" || fail "cannot load $module"
-done
-arg() { $B sed -n "s/.* $1=\([^ ]*\).*/\1/p" /proc/cmdline | $B base64 -d; }
+done < /boot-modules
 step "modules loaded"
-PYTHON=$(arg nh.python); PACKAGE=$(arg nh.package); MODULES=$(arg nh.modules)
+ARGS=${CMDLINE#* nh.args=}
+echo "${ARGS%% *}" | $B base64 -d > /args || fail "no nh.args on the kernel command line"
+: > /mounts
+while read -r kind first rest; do
+    case $kind in
+        python) PYTHON="$first${rest:+ $rest}";;
+        package) PACKAGE="$first${rest:+ $rest}";;
+        modules) MODULES="$first${rest:+ $rest}";;
+        mount) echo "$first $rest" >> /mounts;;
+        link) LINKS="$LINKS$first $rest
+";;
+    esac
+done < /args
 $B mkdir -p /newroot /rw
 $B mount -t tmpfs -o mode=755 root /newroot
 $B mount -t tmpfs -o mode=755 rw /rw
@@ -32,18 +45,21 @@ $B mount -t tmpfs -o mode=755 rw /rw
 $B mkdir -p /newroot/run /newroot/tmp
 $B mount -t tmpfs -o mode=755 run /newroot/run
 $B mount -t tmpfs -o mode=1777 tmp /newroot/tmp
-{ arg nh.links; echo; } | while read -r name target; do
+echo "$LINKS" | while read -r name target; do
     [ -n "$name" ] && $B ln -s "$target" "/newroot/$name"
 done
-{ arg nh.mounts; echo; } > /mounts
+# all at once, on every vCPU: the exports never nest (machine.exports drops a path inside another)
 while read -r tag path; do
     [ -n "$tag" ] || continue
-    $B mkdir -p "/rw/$tag/lower" "/rw/$tag/upper" "/rw/$tag/work" "/newroot$path"
-    $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 "$tag" "/rw/$tag/lower" \
-        || fail "cannot mount $path over 9p"
-    $B mount -t overlay -o "lowerdir=/rw/$tag/lower,upperdir=/rw/$tag/upper,workdir=/rw/$tag/work" \
-        "$tag" "/newroot$path" || fail "cannot mount an overlay on $path"
+    {
+        $B mkdir -p "/rw/$tag/lower" "/rw/$tag/upper" "/rw/$tag/work" "/newroot$path"
+        $B mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 "$tag" "/rw/$tag/lower" \
+            || fail "cannot mount $path over 9p"
+        $B mount -t overlay -o "lowerdir=/rw/$tag/lower,upperdir=/rw/$tag/upper,workdir=/rw/$tag/work" \
+            "$tag" "/newroot$path" || fail "cannot mount an overlay on $path"
+    } &
 done < /mounts
+wait
 # the guest kernel's modules, and busybox as the modprobe the kernel calls to load them on demand
 $B mkdir -p /newroot/lib/modules /newroot/root /newroot/var/tmp \
     /newroot/.nethelpers /newroot/dev /newroot/proc /newroot/sys || fail "cannot make the guest's directories"

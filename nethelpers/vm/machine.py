@@ -273,10 +273,11 @@ class Machine:
             "i8042.noaux", "i8042.nokbd", "cryptomgr.notests",
             # the guest is the lab's alone: no security modules, audit or CPU-bug mitigations to set up
             "mitigations=off", "security=none", "apparmor=0", "audit=0",
-            "nh.mounts=" + _b64("\n".join(f"{tag} {path}" for tag, path in tags)),
-            "nh.links=" + _b64("\n".join(f"{name} {target}" for name, target in links)),
-            "nh.python=" + _b64(sys.executable), "nh.package=" + _b64(package_root()),
-            "nh.modules=" + _b64(os.path.realpath(guest_kernel.modules))])
+            "nh.args=" + _b64("\n".join([
+                f"python {sys.executable}", f"package {package_root()}",
+                f"modules {os.path.realpath(guest_kernel.modules)}",
+                *(f"mount {tag} {path}" for tag, path in tags),
+                *(f"link {name} {target}" for name, target in links)]) + "\n")])
         pairs = {name: socket.socketpair() for name in ("console", "qmp", "control")}
         theirs = {name: pair[1].fileno() for name, pair in pairs.items()}
         argv = qemu.command(binary, accel=self.accel, memory_mb=memory_mb(), cpus=min(os.cpu_count() or 1, 4),

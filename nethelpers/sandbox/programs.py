@@ -105,7 +105,7 @@ def start(argv: list[str], *, env: dict, preexec: Callable[[], None] | None = No
     ours: list[int] = []    # the parent's ends of pipes
     theirs: list[int] = []  # descriptors the child gets, closed here after the fork
 
-    def child_end(spec, fd: int, writable: bool) -> int | None:
+    def child_end(spec, writable: bool) -> int | None:
         if spec is None:
             return None
         if spec == subprocess.DEVNULL:
@@ -123,9 +123,9 @@ def start(argv: list[str], *, env: dict, preexec: Callable[[], None] | None = No
         theirs.append(end)
         return end
 
-    in_fd = child_end(stdin, 0, writable=False)
-    out_fd = child_end(stdout, 1, writable=True)
-    err_fd = out_fd if stderr == subprocess.STDOUT else child_end(stderr, 2, writable=True)
+    in_fd = child_end(stdin, writable=False)
+    out_fd = child_end(stdout, writable=True)
+    err_fd = out_fd if stderr == subprocess.STDOUT else child_end(stderr, writable=True)
     comm = _exec_comm(argv[0])
     pid = os.fork()
     if pid == 0:

@@ -257,6 +257,13 @@ def test_a_lab_beyond_the_vms_serial_ports_is_a_clear_error_and_a_closed_one_fre
             lab.close()
 
 
+def test_the_guests_oom_killer_takes_a_runaway_command_never_the_lab(vm_lab):
+    """The agent shields itself and every lab's sandbox (PID 1 of the lab: oom_score_adj -1000); what
+    runs in a node is ordinary (0), so that a learner's program that fills the guest is what goes."""
+    assert vm_lab.run_in_sandbox("cat /proc/1/oom_score_adj").stdout.strip() == "-1000"
+    assert vm_lab.add_node("n").run("cat /proc/self/oom_score_adj").stdout.strip() == "0"
+
+
 def test_the_guest_runs_within_its_memory(vm_lab):
     """The guest's RAM is fixed by QEMU's -m (NETHELPERS_VM_MEMORY, MB): a lab stays within it."""
     memory = vm_lab._sandbox.machine.memory()

@@ -16,6 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from .plot import fit_width
+
 SANDBOX = ("#fde6c8", "#c47a1e")
 ENDPOINT = ("#ffffff", "#c47a1e")
 NETWORK = ("#e8e0f8", "#6b4fa8")
@@ -47,7 +49,7 @@ def _figure(width: float, height: float, title: str | None):
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=12)
-    return fig, ax
+    return fit_width(fig), ax
 
 
 def _box(ax, x, y, w, h, colours, lw=1.4):

@@ -222,12 +222,15 @@ def picture(packet, *, title: str | None = None):
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch, Rectangle
 
+    from .plot import fit_width
+
     table = packet if isinstance(packet, LayerTable) else layers(packet)
     n, width, step, gap = len(table), 12.0, 0.5, 0.12
     top = n * step + (n - 1) * gap + 0.05
     bar_y, bar_h = -1.55, 0.75
     fig = Figure(figsize=(12, 0.55 * n + 2.6))
     FigureCanvasAgg(fig)
+    fit_width(fig)
     ax = fig.add_axes((0.01, 0.01, 0.98, 0.9 if title else 0.98))
     ax.set_xlim(-0.1, width + 0.1)
     ax.set_ylim(bar_y - 0.75, top + 0.1)

@@ -408,6 +408,19 @@ class _Sketch:
                                             ("vxlan tunnel (FDB)", ":")) if label in styles]
 
 
+# JupyterLab shows a picture at its pixel size up to the width of the notebook (about 1000 px at
+# the default zoom) and shrinks anything wider, labels and all: keep every picture within it
+# (IPython's inline PNG is cropped to what is drawn, plus a margin: 0.5 in is allowed for it)
+MAX_WIDTH_PX = 960
+
+
+def fit_width(fig: Figure) -> Figure:
+    """``fig`` rendered at most MAX_WIDTH_PX wide: a lower resolution for a wide picture, its
+    layout (in inches) unchanged. Every picture of the course goes through it."""
+    fig.set_dpi(min(fig.get_dpi(), MAX_WIDTH_PX / (fig.get_figwidth() + 0.5)))
+    return fig
+
+
 def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
          figsize=None, exact: bool = False, badges: dict | None = None) -> Figure:
     """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
@@ -422,7 +435,7 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
     if not snapshot:
         fig.text(0.5, 0.5, "empty lab", ha="center", va="center", fontsize=14, color="#888888")
         fig.suptitle(title or "")
-        return fig
+        return fit_width(fig)
     sketch = _Sketch(snapshot, big=len(snapshot) > BIG)
     sketch.layout()
     rects = np.array(list(sketch.rect.values()))
@@ -445,4 +458,4 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
               frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
     if title:
         ax.set_title(title, fontsize=12)
-    return fig
+    return fit_width(fig)

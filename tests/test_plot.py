@@ -190,3 +190,32 @@ def test_exact_highlight_lights_only_wires_with_both_ends_listed_and_badges_numb
     fig = draw(snapshot, highlight=both, exact=True, badges={"c1": "1", "host": "2"})
     assert lit(fig) == 1
     assert {t.get_text() for t in fig.axes[0].texts} >= {"1", "2"}
+
+
+def test_every_stored_picture_fits_jupyterlabs_width():
+    """JupyterLab shows a picture at its pixel size up to the notebook's width (about 1000 px at the
+    default zoom) and shrinks a wider one, labels and all: no committed picture is wider."""
+    import base64
+    import struct
+
+    wide = []
+    for notebook in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb")):
+        for number, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+            for output in cell.get("outputs", []):
+                png = output.get("data", {}).get("image/png")
+                if png:
+                    width = struct.unpack(">I", base64.b64decode(png)[16:20])[0]  # the PNG's IHDR
+                    if width > 1000:
+                        wide.append(f"{notebook.name} cell {number}: {width} px")
+    assert wide == []
+
+
+def test_a_wide_lab_is_drawn_within_that_width(lab):
+    from IPython.core.pylabtools import print_figure
+
+    lab.add_nodes([f"h{i}" for i in range(8)], kind="host")
+    for i in range(8):
+        lab.add_veth(f"h{i}:eth0", f"h{(i + 1) % 8}:eth1")
+    fig = lab.plot(figsize=(16, 5))  # as wide as a natural size may be
+    png = print_figure(fig, "png", bbox_inches="tight")  # as IPython's inline backend shows it
+    assert fig.get_figwidth() == 16 and int.from_bytes(png[16:20], "big") <= 1000

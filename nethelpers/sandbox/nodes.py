@@ -132,7 +132,8 @@ def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
     import signal
 
     sc.set_parent_death_signal(signal.SIGKILL)
-    _ordinary_oom_score()
+    if OOM_SHIELDED:
+        _ordinary_oom_score()
     if node_path is None:
         return
     fd = os.open(node_path, os.O_RDONLY)
@@ -151,6 +152,18 @@ def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
                 sc.mount(f"{own_etc}/{entry}", f"/etc/{entry}", None, sc.MS_BIND)
             except OSError:
                 pass
+
+
+def _oom_score() -> str:
+    try:
+        with open("/proc/self/oom_score_adj") as f:
+            return f.read().strip()
+    except OSError:
+        return "0"
+
+
+# In the VM the agent shields itself before it imports the sandbox (nethelpers/vm/agent.py)
+OOM_SHIELDED = _oom_score() != "0"
 
 
 def _ordinary_oom_score() -> None:

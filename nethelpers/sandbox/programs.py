@@ -27,18 +27,9 @@ PREFIX = "nethelpers."
 
 def module_of(argv: list[str]) -> str | None:
     """The module ``argv`` runs if it is ``[this Python, "-m", "nethelpers.…", …]``, else None."""
-    if len(argv) >= 3 and argv[1] == "-m" and argv[2].startswith(PREFIX) and _is_this_python(argv[0]):
+    if len(argv) >= 3 and argv[0] == sys.executable and argv[1] == "-m" and argv[2].startswith(PREFIX):
         return argv[2]
     return None
-
-
-def _is_this_python(path: str) -> bool:
-    if path == sys.executable:
-        return True
-    try:
-        return os.path.samefile(path, sys.executable) and os.path.basename(path) == os.path.basename(sys.executable)
-    except OSError:
-        return False
 
 
 class Program:

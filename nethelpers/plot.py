@@ -428,7 +428,8 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
 
     ``highlight`` lists node names and ``(node, ifname)`` pairs to emphasise, e.g. a
     packet's path (``exact``: a wire lights up only when both its ends are listed);
-    ``badges`` puts a numbered disc on nodes ({node: "1"}). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in.
+    ``badges`` puts a numbered disc on nodes ({node: "1"}). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in,
+    shown at most MAX_WIDTH_PX wide (:func:`fit_width`).
     """
     fig = Figure(figsize=figsize or (5, 3))
     FigureCanvasAgg(fig)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import select
 import struct
 
 
@@ -30,6 +31,12 @@ class Channel:
         if size == -1:
             (size,) = struct.unpack("!Q", self._read(8))
         return pickle.loads(self._read(size))
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a message (or the owner's hang-up) is waiting, within ``timeout`` seconds."""
+        poller = select.poll()
+        poller.register(self.fd, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
 
     def _read(self, size: int) -> bytes:
         chunks, left = [], size

@@ -96,6 +96,8 @@ def _is_shell_word(word: str) -> bool:
 class Processes:
     """Starts commands in nodes and keeps track of the background ones."""
 
+    IDLE_TICK = 0.1  # seconds: how often the server calls idle() while no request comes
+
     def __init__(self, net) -> None:
         self.net = net
         self.background: dict[int, Background] = {}
@@ -160,6 +162,9 @@ class Processes:
             proc = self._spawn(node, argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         self.background[pid_id] = Background(pid_id, node, _short(command), proc, log)
         return {"id": pid_id, "pid": proc.pid}
+
+    def idle(self) -> None:
+        """Called by the server between requests, every IDLE_TICK seconds."""
 
     def _forget_after(self, node: str | None) -> None:
         """A command may have changed anything in its node (the sandbox root: in any node)."""

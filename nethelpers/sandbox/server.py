@@ -199,6 +199,8 @@ class Server:
     # --- loop -------------------------------------------------------------------
     def serve(self, conn: Channel) -> None:
         while True:
+            while not conn.wait(self.procs.IDLE_TICK):
+                self.procs.idle()  # between requests: drain what background commands print
             try:
                 request_id, op, args, kwargs = conn.recv()
             except (EOFError, OSError):

@@ -15,17 +15,19 @@ def command_text(command) -> str:
 
 @dataclass
 class CommandResult:
-    """Exit status and output of a command run in a node."""
+    """Exit status and output of a command run in a node. ``dropped``: how many bytes of its
+    output the lab left out (it keeps the first and last MiB of each stream; 0: all is there)."""
 
     command: str
     rc: int
     stdout: str
     stderr: str
+    dropped: int = 0
 
     @classmethod
     def from_reply(cls, command, reply: dict, check: bool = False) -> "CommandResult":
         text = command_text(command)
-        result = cls(text, reply["rc"], reply["stdout"], reply["stderr"])
+        result = cls(text, reply["rc"], reply["stdout"], reply["stderr"], sum(reply.get("dropped", {}).values()))
         if check and result.rc != 0:
             raise CommandFailed(f"{text!r} exited with status {result.rc}: "
                                 f"{(result.stderr or result.stdout).strip()[-500:]}")

@@ -7,7 +7,9 @@ ends. Orphans that a shell leaves behind are reparented to us and reaped here.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import select
 import shlex
 import signal
 import subprocess
@@ -32,12 +34,126 @@ PACKAGES = {
 }
 
 
+# What the lab keeps of a command's output, per stream: its first and last MiB (a runaway
+# command cannot fill the sandbox's memory, nor its /run, a tmpfs, nor the owner's)
+HEAD = TAIL = 1 << 20
+READ = 1 << 16       # bytes per read from a pipe
+DRAIN = 1 << 20      # bytes read from a background command's pipe at a time
+DRAIN_TICK = 0.02    # seconds: how often run() drains background pipes while it waits
+CUT = "[... {} bytes left out: the lab keeps the first and last 1 MiB of a command's output ...]\n"
+
+
+class Output:
+    """What a command printed, within a budget: the first HEAD bytes, the last TAIL bytes, and
+    the number of bytes between (left out)."""
+
+    def __init__(self) -> None:
+        self.head, self.tail, self.dropped = bytearray(), bytearray(), 0
+
+    def add(self, data: bytes) -> None:
+        room = HEAD - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        self.tail += data
+        extra = len(self.tail) - TAIL
+        if extra > TAIL:  # trimmed now and then: at most twice TAIL held
+            del self.tail[:extra]
+            self.dropped += extra
+
+    def text(self) -> tuple[str, int]:
+        """The output as text, and how many bytes of it were left out (0: all of it is there)."""
+        extra = max(0, len(self.tail) - TAIL)
+        dropped = self.dropped + extra
+        if not dropped:
+            return (self.head + self.tail).decode(errors="replace"), 0
+        head, tail = self.head[:_whole(self.head)], self.tail[extra:]
+        start = _char_start(tail)
+        dropped += len(self.head) - len(head) + start
+        line = ("" if head.endswith(b"\n") else "\n") + CUT.format(dropped)
+        return head.decode(errors="replace") + line + tail[start:].decode(errors="replace"), dropped
+
+    def last(self, chars: int) -> str:
+        """Its last ``chars`` characters (as a timeout's message shows them)."""
+        data = (self.head[-4 * chars:] + self.tail[-4 * chars:])[-4 * chars:]
+        return data[_char_start(data):].decode(errors="replace")[-chars:]
+
+
+def _whole(data: bytes) -> int:
+    """Where the last complete UTF-8 character of ``data`` ends (a cut may fall inside one)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 != 0x80:  # not a continuation byte: where the last character starts
+            size = 1 if byte < 0xC0 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) - back if size > back else len(data)
+    return len(data)
+
+
+def _char_start(data: bytes) -> int:
+    """Where the first whole UTF-8 character of ``data`` starts (after at most 3 continuation bytes)."""
+    start = 0
+    while start < min(3, len(data)) and data[start] & 0xC0 == 0x80:
+        start += 1
+    return start
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe for a command's output: our (read) end non-blocking; neither end inherited."""
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    return read, write
+
+
+def _log_pipe(path: str) -> tuple[int, int]:
+    """A named pipe at ``path`` (read end, write end): /proc/PID/fd of a background command
+    shows where its output goes, as the log file it replaces did."""
+    os.mkfifo(path, 0o600)
+    read = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    return read, os.open(path, os.O_WRONLY)
+
+
+def _drain(fd: int, output: Output | None, limit: int = DRAIN) -> bool:
+    """Read what pipe ``fd`` holds, at most ``limit`` bytes, into ``output`` (None: discard it).
+    False at end of file (every writer closed it)."""
+    got = 0
+    while got < limit:
+        try:
+            data = os.read(fd, READ)
+        except BlockingIOError:
+            return True
+        if not data:
+            return False
+        got += len(data)
+        if output is not None:
+            output.add(data)
+    return True
+
+
+def _capacity(fd: int) -> int:
+    """How many bytes pipe ``fd`` holds at most."""
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except OSError:
+        return DRAIN
+
+
+def _exit_fd(pid: int) -> int | None:
+    """A descriptor that becomes readable when process ``pid`` exits (None: not on this kernel)."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 class Background:
-    """A command started with ``start``: until it is stopped, its process and its log."""
+    """A command started with ``start``: until it is stopped, its process, the named pipe its
+    output goes to (``log``), our end of it (``fd``, None at its end) and what it printed."""
 
     def __init__(self, id: int, node: str | None, command: str, popen: subprocess.Popen | programs.Program,
-                 log: str) -> None:
+                 log: str, fd: int) -> None:
         self.id, self.node, self.command, self.popen, self.log = id, node, command, popen, log
+        self.fd: int | None = fd
+        self.output = Output()
 
 
 # where the nethelpers package lives: the lab's own programs (docker-proxy, the web
@@ -82,11 +198,6 @@ def _on_path(program: str) -> bool:
     return any(os.path.isfile(path) and os.access(path, os.X_OK) for path in candidates)
 
 
-def _output_file():
-    """An anonymous file in the sandbox's state directory (a tmpfs): gone when closed."""
-    return os.fdopen(os.open(STATE_DIR, os.O_TMPFILE | os.O_RDWR, 0o600), "w+b")
-
-
 def _is_shell_word(word: str) -> bool:
     return word in {"cd", "echo", "exit", "export", "for", "if", "while", "set", "test", "[",
                     "true", "false", "read", "sleep", "exec", "trap", "wait", "kill", "{", "(",
@@ -101,6 +212,8 @@ class Processes:
     def __init__(self, net) -> None:
         self.net = net
         self.background: dict[int, Background] = {}
+        self.leftover: set[int] = set()  # pipes of finished commands, held by what they left running
+        self.next_drain = 0.0  # when run() drains background pipes next
         self.next_id = 1
         self.foreground: subprocess.Popen | programs.Program | None = None  # the command run() waits for
 
@@ -117,32 +230,110 @@ class Processes:
 
     def run(self, node: str | None, command, timeout: float = 30, input: str | None = None,
             asked: float | None = None) -> dict:
-        """Run to completion. Output goes to files, not pipes, so that a process the
-        command leaves running in the background (``sleep 9 &``) does not hold us up.
+        """Run to completion, its output read from pipes into bounded :class:`Output`s. Done when
+        its process exits: what it left running (``sleep 9 &``) may hold the pipes on, which are
+        then drained until it closes them (see :meth:`idle`).
         ``asked``: the timeout the caller gave, when ``timeout`` is it stretched for a slow VM."""
         argv = argv_of(command)
-        with _output_file() as out, _output_file() as err:
+        (out_fd, out_w), (err_fd, err_w) = _pipe(), _pipe()
+        out, err = Output(), Output()
+        try:
             proc = self._spawn(node, argv, stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                               stdout=out, stderr=err)
-            self.foreground = proc
-            try:
-                if input is not None:
-                    proc.communicate(input.encode(), timeout=timeout)
-                else:
-                    proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+                               stdout=out_w, stderr=err_w)
+        except BaseException:
+            os.close(out_fd)
+            os.close(err_fd)
+            raise
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        self.foreground = proc
+        try:
+            done = self._wait(proc, {out_fd: out, err_fd: err}, timeout, input)
+            if not done:
                 _kill_group(proc)
-                self._forget_after(node)
-                took = (f"{asked:g} s ({timeout:g} s in this VM, whose CPU is emulated)"
-                        if asked is not None and asked != timeout else f"{timeout:g} s")
-                raise CommandTimeout(
-                    f"{_short(command)!r} in node {node!r} ran longer than {took} and was killed; "
-                    f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
-                    f"Output so far: {_read(out)[-300:]!r}") from None
-            finally:
-                self.foreground = None
-            self._forget_after(node)
-            return {"rc": proc.returncode, "stdout": _read(out), "stderr": _read(err)}
+        finally:
+            self.foreground = None
+            self._let_go(out_fd, out)
+            self._let_go(err_fd, err)
+        self._forget_after(node)
+        if not done:
+            took = (f"{asked:g} s ({timeout:g} s in this VM, whose CPU is emulated)"
+                    if asked is not None and asked != timeout else f"{timeout:g} s")
+            raise CommandTimeout(
+                f"{_short(command)!r} in node {node!r} ran longer than {took} and was killed; "
+                f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
+                f"Output so far: {out.last(300)!r}")
+        (stdout, out_dropped), (stderr, err_dropped) = out.text(), err.text()
+        return {"rc": proc.returncode, "stdout": stdout, "stderr": stderr,
+                "dropped": {"stdout": out_dropped, "stderr": err_dropped}}
+
+    def _wait(self, proc, outputs: dict[int, Output], timeout: float | None, input: str | None) -> bool:
+        """Wait for ``proc`` to exit while reading its output pipes into ``outputs`` and feeding it
+        ``input``; False if it still runs after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        poller = select.poll()
+        for fd in outputs:
+            poller.register(fd, select.POLLIN)
+        exited = _exit_fd(proc.pid)
+        if exited is not None:
+            poller.register(exited, select.POLLIN)
+        feed = _Feed(proc.stdin, input, poller)
+        try:
+            while proc.poll() is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return False
+                for fd, _ in poller.poll(self._poll_ms(deadline, exited is None)):
+                    if fd in outputs and not _drain(fd, outputs[fd], READ):
+                        poller.unregister(fd)  # its end: every writer closed it
+                    elif fd == feed.fd:
+                        feed.write()
+                if time.monotonic() >= self.next_drain:
+                    self._drain_background()
+            return True
+        finally:
+            feed.close()
+            if exited is not None:
+                os.close(exited)
+
+    def _poll_ms(self, deadline: float | None, no_exit_fd: bool) -> float | None:
+        """How long to wait for something to read (ms): until the deadline, the next drain of
+        background pipes, or (without a descriptor that says it exited) a short look at the process."""
+        now = time.monotonic()
+        waits = [] if deadline is None else [deadline - now]
+        if self.leftover or any(bg.fd is not None for bg in self.background.values()):
+            waits.append(self.next_drain - now)
+        if no_exit_fd:
+            waits.append(0.01)
+        return max(0.0, min(waits)) * 1000 if waits else None
+
+    def _let_go(self, fd: int, output: Output) -> None:
+        """A finished command's pipe: read what its process wrote (all of it is in the pipe, which
+        holds at most its capacity); what it left running may hold it on: keep draining it then."""
+        if _drain(fd, output, _capacity(fd)):
+            self.leftover.add(fd)
+        else:
+            os.close(fd)
+
+    def idle(self) -> None:
+        """Called by the server between requests, every IDLE_TICK seconds."""
+        self._drain_background()
+
+    def _drain_background(self) -> None:
+        """Read what background commands printed (they wait on a full pipe until then), and
+        discard what finished commands' leftovers print (they must not get EPIPE, nor wait)."""
+        self.next_drain = time.monotonic() + DRAIN_TICK
+        for bg in self.background.values():
+            self._drain_log(bg)
+        for fd in list(self.leftover):
+            if not _drain(fd, None):
+                self.leftover.discard(fd)
+                os.close(fd)
+
+    def _drain_log(self, bg: Background) -> None:
+        if bg.fd is not None and not _drain(bg.fd, bg.output):
+            os.close(bg.fd)
+            bg.fd = None
 
     def interrupt(self) -> None:
         """Ctrl-C for the command run() waits for: SIGINT to its process group, as a terminal does."""
@@ -158,13 +349,17 @@ class Processes:
         pid_id = self.next_id
         self.next_id += 1
         log = f"{STATE_DIR}/logs/{pid_id}.log"
-        with open(log, "wb") as out:
+        fd, out = _log_pipe(log)
+        try:
             proc = self._spawn(node, argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        self.background[pid_id] = Background(pid_id, node, _short(command), proc, log)
+        except BaseException:
+            os.close(fd)
+            os.unlink(log)
+            raise
+        finally:
+            os.close(out)
+        self.background[pid_id] = Background(pid_id, node, _short(command), proc, log, fd)
         return {"id": pid_id, "pid": proc.pid}
-
-    def idle(self) -> None:
-        """Called by the server between requests, every IDLE_TICK seconds."""
 
     def _forget_after(self, node: str | None) -> None:
         """A command may have changed anything in its node (the sandbox root: in any node)."""
@@ -188,9 +383,12 @@ class Processes:
 
     def status(self, pid_id: int) -> dict:
         bg = self._get(pid_id)
-        with open(bg.log, "rb") as f:
-            output = f.read().decode(errors="replace")
-        return {"running": bg.popen.poll() is None, "rc": bg.popen.returncode, "output": output}
+        rc = bg.popen.poll()  # first: all it printed before it exited is then in the pipe
+        if time.monotonic() >= self.next_drain:
+            self._drain_background()  # (requests may come too often for idle() to run)
+        self._drain_log(bg)
+        output, dropped = bg.output.text()
+        return {"running": rc is None, "rc": rc, "output": output, "dropped": dropped}
 
     def stop(self, pid_id: int, timeout: float = 2) -> dict:
         bg = self._get(pid_id)
@@ -198,17 +396,31 @@ class Processes:
             os.killpg(bg.popen.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        try:
-            bg.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + timeout
+        while bg.popen.poll() is None and time.monotonic() < deadline:
+            self._nap(bg)  # it may print much as it ends (tcpdump's summary): keep its pipe drained
+        if bg.popen.poll() is None:
             _kill_group(bg.popen)
-        self._wait_group(bg.popen.pid, deadline=time.monotonic() + timeout)
+        self._wait_group(bg.popen.pid, deadline=time.monotonic() + timeout, bg=bg)
+        if bg.fd is not None:
+            self._let_go(bg.fd, bg.output)
+            bg.fd = None
         result = self.status(pid_id)
         del self.background[pid_id]
+        try:
+            os.unlink(bg.log)
+        except FileNotFoundError:
+            pass
         self._forget_after(bg.node)
         return result
 
-    def _wait_group(self, pgid: int, deadline: float) -> None:
+    def _nap(self, bg: Background | None) -> None:
+        """A few ms of waiting for processes to end, ``bg``'s output read meanwhile."""
+        if bg is not None:
+            self._drain_log(bg)
+        time.sleep(0.005)
+
+    def _wait_group(self, pgid: int, deadline: float, bg: Background | None = None) -> None:
         """Wait until every process of the group is gone: `sh -c "tcpdump ..."` ends before
         tcpdump has written its last lines (SIGKILL for what is still there at the deadline)."""
         killed = False
@@ -226,7 +438,7 @@ class Processes:
                 except ProcessLookupError:
                     return
                 killed, deadline = True, time.monotonic() + 1
-            time.sleep(0.005)
+            self._nap(bg)
 
     def stop_in(self, node_names: set[str]) -> None:
         """Stop background processes of nodes about to be removed."""
@@ -262,9 +474,39 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _read(file) -> str:
-    file.seek(0)
-    return file.read().decode(errors="replace")
+class _Feed:
+    """``input`` for a command's stdin pipe, written as the pipe takes it (never blocking)."""
+
+    def __init__(self, stdin, input: str | None, poller) -> None:
+        self.stdin, self.poller, self.fd = stdin, poller, None
+        self.data = memoryview(input.encode()) if input is not None else b""
+        if stdin is not None:
+            self.fd = stdin.fileno()
+            os.set_blocking(self.fd, False)
+            poller.register(self.fd, select.POLLOUT)
+            if not self.data:
+                self.close()
+
+    def write(self) -> None:
+        try:
+            self.data = self.data[os.write(self.fd, self.data[:READ]):]
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE: it does not read all its input (communicate() allowed it too)
+            self.data = b""
+        if not self.data:
+            self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            self.poller.unregister(self.fd)
+            self.fd = None
+        if self.stdin is not None:
+            try:
+                self.stdin.close()
+            except OSError:
+                pass
+            self.stdin = None
 
 
 def _short(command) -> str:

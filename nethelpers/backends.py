@@ -22,10 +22,10 @@ import subprocess
 import sys
 import tempfile
 import threading
-from multiprocessing.connection import Connection
 
 from . import unavailable
 from .errors import InvalidValue, LabClosed, LabError, LabUnavailable
+from .sandbox.channel import Channel, ProtocolError, reply
 
 NAMES = ("namespaces", "vm")
 _lock = threading.Lock()
@@ -55,8 +55,12 @@ class ProcessSandbox:
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,
             stderr=self._stderr, start_new_session=True, env=env)
         theirs.close()
-        self.conn = Connection(ours.detach())
+        self.conn = Channel(ours.detach())
         self.pid = self.process.pid
+
+    def forget_after_fork(self) -> None:
+        """In a forked child of the owner: let go of the connection, touch nothing else."""
+        self.conn.close()
 
     def interrupt(self) -> None:
         os.kill(self.process.pid, signal.SIGUSR1)
@@ -123,12 +127,13 @@ def start(backend: str | None, timeout: float):
 
 def handshake(sandbox, timeout: float) -> dict:
     """The sandbox's first message: its facts, or the error that kept it from starting."""
-    if not sandbox.conn.poll(timeout):
+    if not sandbox.conn.wait(timeout):
         sandbox.kill()
         raise LabClosed(f"the lab's sandbox did not start within {timeout} s: {sandbox.tail()}")
     try:
-        _, status, value = sandbox.conn.recv()
-    except (EOFError, OSError):
+        _, status, value = reply(sandbox.conn.recv(), "info")
+    except (EOFError, OSError, ProtocolError):
+        sandbox.kill()
         raise LabClosed(f"the lab's sandbox exited while starting: {sandbox.tail()}") from None
     if status == "err":
         sandbox.wait(10)

@@ -15,12 +15,14 @@ multithreaded kernel, with or without root.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import weakref
 
 from . import backends, validate
 from .errors import Interrupted, InvalidValue, LabClosed, LabError, NotFound
 from .node import Node
+from .sandbox import channel
 from .results import CommandResult
 
 _open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
@@ -51,9 +53,10 @@ class Lab:
     """
 
     def __init__(self, *, backend: str | None = None, start_timeout: float = 30) -> None:
-        self._lock = threading.RLock()
-        self._batch: list | None = None
+        self._lock = threading.RLock()   # one request at a time, whichever thread sends it
+        self._local = threading.local()   # each thread's open batch
         self._request_id = 0
+        self._closed_why = "this lab is closed; create a new one with Lab()"
         self.closed = True
         self._sandbox, self.info = backends.start(backend, start_timeout)
         self._conn = self._sandbox.conn
@@ -69,17 +72,17 @@ class Lab:
     def _call(self, op: str, *args, **kwargs):
         with self._lock:
             if self.closed:
-                raise LabClosed("this lab is closed; create a new one with Lab()")
+                raise LabClosed(self._closed_why)
             self._request_id += 1
             try:
-                self._conn.send((self._request_id, op, args, kwargs))
+                self._conn.send([self._request_id, op, list(args), kwargs])
                 try:
-                    status, value = self._reply()
+                    status, value = self._reply(op)
                 except KeyboardInterrupt:
                     # Ctrl-C (Jupyter's "interrupt kernel"): stop the command running in the
                     # sandbox, as a terminal would, and take its answer so requests stay in step
                     self._sandbox.interrupt()
-                    status, value = self._reply()
+                    status, value = self._reply(op)
                     raise Interrupted(value if status == "ok" else None) from None
             except (EOFError, OSError):
                 self.closed = True
@@ -88,12 +91,22 @@ class Lab:
             raise value
         return value
 
-    def _reply(self) -> tuple[str, object]:
-        """The answer to the latest request (answers to interrupted ones are dropped)."""
+    def _reply(self, op: str) -> tuple[str, object]:
+        """The answer to the latest request (answers to interrupted ones are dropped), checked:
+        only plain data of the expected shape is taken from the sandbox (see sandbox/channel.py)."""
         while True:
-            request_id, status, value = self._conn.recv()
+            request_id, status, value = channel.reply(self._conn.recv(), op)
             if request_id == self._request_id:
                 return status, value
+
+    @property
+    def _batch(self) -> list | None:
+        """The operations of this thread's open :meth:`batch` (None outside one)."""
+        return getattr(self._local, "batch", None)
+
+    @_batch.setter
+    def _batch(self, ops: list | None) -> None:
+        self._local.batch = ops
 
     def _op(self, op: str, **kwargs) -> None:
         """Queue one operation in the open batch, or run it alone."""
@@ -107,7 +120,8 @@ class Lab:
         """Collect the operations of a ``with`` block and run them in one request.
 
         All or nothing: if one fails, those before it are undone. Nothing is sent
-        if the block itself raises.
+        if the block itself raises. A batch belongs to the thread that opened it: what
+        other threads do meanwhile is not part of it.
         """
         if self._batch is not None:
             yield self
@@ -312,9 +326,9 @@ class Lab:
                 return
             self.closed = True
             try:
-                self._conn.send((self._request_id + 1, "shutdown", (), {}))
+                self._conn.send([self._request_id + 1, "shutdown", [], {}])
                 self._conn.recv()
-            except (EOFError, OSError):
+            except (EOFError, OSError, LabError):
                 pass
             self._conn.close()
             self._sandbox.wait(10)
@@ -329,6 +343,20 @@ class Lab:
         if self.closed:
             return "<Lab closed>"
         return f"<Lab {'vm' if self.backend == 'vm' else 'rootless' if self.rootless else 'root'}>"
+
+
+def _after_fork_in_child() -> None:
+    """A forked child (``multiprocessing``, ``os.fork``) inherits the labs' connections: it lets
+    go of them, so that the labs still end with their owner, and it cannot use them."""
+    for lab in list(_open_labs):
+        if not lab.closed:
+            lab.closed = True
+            lab._closed_why = ("this lab belongs to the process that created it, not to this forked "
+                               "child; create a new Lab() here, or use the lab from its own process")
+            lab._sandbox.forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _endpoint(text: str) -> tuple[str, str]:

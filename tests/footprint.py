@@ -37,13 +37,13 @@ def ns_inode(pid: int | str, kind: str) -> int | None:
 
 
 def of_lab(lab) -> dict:
-    """Pids of the sandbox and the inodes of its mount and network namespaces."""
+    """Pids of the sandbox and the inodes of its mount and network namespaces (read by a
+    command in the sandbox: PID 1 of a lab cannot be traced, so its owner may not read them)."""
     pids = descendants(lab._sandbox.pid)
-    init = children(lab._sandbox.pid)[0]
     inodes = {lab.run_in_sandbox(f"stat -L -c %i /run/netns/{n.name}").stdout.strip()
               for n in lab.nodes()}
-    return {"pids": set(pids), "mnt": ns_inode(init, "mnt"), "net": {int(i) for i in inodes if i}
-            | {ns_inode(init, "net")}}
+    own = lab.run_in_sandbox("stat -L -c %i /proc/self/ns/mnt /proc/self/ns/net").stdout.split()
+    return {"pids": set(pids), "mnt": int(own[0]), "net": {int(i) for i in inodes if i} | {int(own[1])}}
 
 
 def holders(footprint: dict) -> list[str]:
@@ -62,7 +62,8 @@ def holders(footprint: dict) -> list[str]:
             if state != "Z":
                 found.append(f"pid {pid} still running")
             continue
-        if ns_inode(pid, "mnt") == footprint["mnt"] or ns_inode(pid, "net") in footprint["net"]:
+        mnt = ns_inode(pid, "mnt")
+        if (mnt is not None and mnt == footprint["mnt"]) or ns_inode(pid, "net") in footprint["net"]:
             found.append(f"pid {pid} is inside the lab's namespaces")
     return found
 

@@ -232,7 +232,12 @@ def test_sysctls_that_forbid_user_namespaces_get_one_off_and_lasting_fixes(tmp_p
             "| sudo tee /etc/sysctl.d/60-nethelpers-userns.conf") in fix
     assert not any("apparmor" in line for line in fix)
     as_root = userns.userns_check(None, values, None, root=True)
-    assert as_root.optional and as_root.mark == "–" and "other users may not create one" in as_root.detail
+    # user.max_user_namespaces=0 stops root too, whose labs give up root in a user namespace
+    assert as_root.mark == "✗" and "gives up root" in as_root.detail
+    assert "user.max_user_namespaces=15000" in as_root.fix
+    values["user.max_user_namespaces"] = 15000
+    as_root = userns.userns_check(None, values, None, root=True)
+    assert as_root.mark == "✓" and "other users may not create one" in as_root.detail
 
 
 def test_without_a_forbidding_sysctl_the_probe_says_what_failed(tmp_path):
@@ -361,7 +366,7 @@ def test_in_a_binder_pod_the_doctor_names_why_and_shows_no_traceback():
     out = done.stdout
     assert marks(out)["sandbox"] == "✗", out + done.stderr
     assert "CAP_SYS_ADMIN" in lines_of(out, "sandbox") and "NETHELPERS_BACKEND=vm" in lines_of(out, "sandbox")
-    assert marks(out)["user namespaces"] == "–"
+    assert marks(out)["user namespaces"] == "✗"  # even root's labs need one (they give up root in it)
     assert "a seccomp filter or a container's policy forbids it" in lines_of(out, "user namespaces")
     assert {marks(out)[name] for name in doctor.KERNEL_CHECKS} == {"?"}
     assert "Traceback" not in out + done.stderr

@@ -38,20 +38,21 @@ def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None
     from ..errors import InvalidValue
 
     name = name or DEFAULT_HOST
-    hosts: dict[str, DockerHost] = lab.__dict__.setdefault("_docker_hosts", {})
-    host = hosts.get(name)
-    if host is None:
-        host = DockerHost(lab, name, userland_proxy=True if userland_proxy is None else userland_proxy,
-                          cluster_store=cluster_store)
-        hosts[name] = host
-    elif cluster_store is not None and cluster_store != host.cluster_store:
-        raise InvalidValue(f"Docker host {name!r} already runs with cluster_store={host.cluster_store!r}; "
-                           f"the setting is fixed when the host starts: use a new lab, or another host name")
-    elif userland_proxy is not None and userland_proxy != host.userland_proxy:
-        raise InvalidValue(f"Docker host {name!r} already runs with userland_proxy={host.userland_proxy}; "
-                           f"the setting is fixed when the host starts (as dockerd's flag is): "
-                           f"use a new lab, or another host name")
-    return host
+    with lab._lock:  # two threads' first docker commands start one host, not two
+        hosts: dict[str, DockerHost] = lab.__dict__.setdefault("_docker_hosts", {})
+        host = hosts.get(name)
+        if host is None:
+            host = DockerHost(lab, name, userland_proxy=True if userland_proxy is None else userland_proxy,
+                              cluster_store=cluster_store)
+            hosts[name] = host
+        elif cluster_store is not None and cluster_store != host.cluster_store:
+            raise InvalidValue(f"Docker host {name!r} already runs with cluster_store={host.cluster_store!r}; "
+                               f"the setting is fixed when the host starts: use a new lab, or another host name")
+        elif userland_proxy is not None and userland_proxy != host.userland_proxy:
+            raise InvalidValue(f"Docker host {name!r} already runs with userland_proxy={host.userland_proxy}; "
+                               f"the setting is fixed when the host starts (as dockerd's flag is): "
+                               f"use a new lab, or another host name")
+        return host
 
 
 def docker(lab, command: str | list[str], host: str | None = None) -> Output:
@@ -60,4 +61,5 @@ def docker(lab, command: str | list[str], host: str | None = None) -> Output:
 
     words = cli.split(command)
     flag_host, words = cli.parse_globals(words)
-    return cli.execute(get_host(lab, host or flag_host), words)
+    with lab._lock:  # one docker command at a time per lab, whichever thread sends it
+        return cli.execute(get_host(lab, host or flag_host), words)

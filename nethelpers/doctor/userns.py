@@ -157,15 +157,19 @@ def userns_check(rootless: bool | None, values: dict, probed: tuple[bool, str] |
     needs no user namespace."""
     keys = blockers(values)
     if root if root is not None else os.geteuid() == 0:
-        if probed is not None and not probed[0]:   # not even root may: a seccomp filter, a container
-            return check("user namespaces", False, f"not needed as root; none can be created here: {probed[1]}",
-                         f"only other users' labs need them; they can use {VM_BACKEND}",
-                         optional=True)
+        # a lab started by root gives up root in a user namespace (sandbox/setup.py: give_up_root)
+        if (probed is not None and not probed[0]) or "user.max_user_namespaces" in keys:
+            why = probed[1] if probed is not None and not probed[0] else shown(values)
+            return check("user namespaces", False, f"a lab started by root gives up root in one, and none "
+                         f"can be created here: {why}", "sudo sysctl -w user.max_user_namespaces=15000 "
+                         f"(in a container: --security-opt seccomp=unconfined), or {VM_BACKEND}",
+                         required=True)
         others = "may not" if keys else "may"
-        return check("user namespaces", not keys, f"not needed as root; other users {others} create one "
-                     f"({shown(values)})", "for other users: " + "; ".join(
+        return check("user namespaces", True, "a lab started by root moves into one, where its root is "
+                     f"nobody on this machine; other users {others} create one ({shown(values)})",
+                     "for other users: " + "; ".join(
                          f"sudo sysctl -w {key}={SYSCTLS[key][1]}" for key in keys)
-                     + " (the doctor run as such a user gives the lasting fixes)", optional=True)
+                     + " (the doctor run as such a user gives the lasting fixes)" if keys else "", required=True)
     if rootless is True or (probed is not None and probed[0]):
         through = (" (Ubuntu's AppArmor restriction is on, but a profile lets this Python through)"
                    if values.get(APPARMOR) == 1 else "")

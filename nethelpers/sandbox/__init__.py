@@ -4,5 +4,5 @@
 ``rtnl`` speaks netlink, ``network`` holds the operations (with rollback),
 ``processes`` runs commands in nodes, ``state`` reads the kernel back, and
 ``server`` ties them together behind a socket. Nothing in this package runs in
-the notebook's own process.
+the notebook's own process but ``channel``, the protocol both ends speak.
 """

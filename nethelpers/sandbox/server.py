@@ -15,11 +15,10 @@ import os
 import re
 import resource
 import signal
-import subprocess
 import sys
 
 from ..errors import InvalidValue, KernelError, LabError, NotFound
-from . import daemons, network, processes, setup, state
+from . import channel, daemons, launcher, network, processes, setup, state
 from . import syscalls as sc
 from .channel import Channel
 from .dns import DNSService
@@ -33,8 +32,9 @@ PATIENCE = 1.0
 
 
 class Server:
-    def __init__(self, info: dict) -> None:
+    def __init__(self, info: dict, launcher_socket) -> None:
         self.info = info
+        self.launcher = launcher_socket  # to ask the launcher, outside the lab (launcher.py)
         root_fd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         Netlink().link_set("lo", up=True)
         self.net = network.Network(root_fd, info["etc_netns"])
@@ -107,8 +107,12 @@ class Server:
     def rpc_sysctl(self, node: str, key: str) -> str:
         return self.net.read_sysctl(node, key)
 
+    ETC_FILES = ("resolv.conf", "hosts", "hostname", "nsswitch.conf")  # what a node may have of its own
+
     def rpc_write_etc(self, node: str, filename: str, text: str) -> str:
         self.net.node(node)
+        if filename not in self.ETC_FILES:  # a bare name, never a path
+            raise InvalidValue(f"/etc/{filename} cannot be set per node; use {', '.join(self.ETC_FILES)}")
         folder = f"{self.net.etc_dir}/{node}"
         os.makedirs(folder, exist_ok=True)
         with open(f"{folder}/{filename}", "w") as f:
@@ -181,14 +185,11 @@ class Server:
 
     def rpc_load_module(self, name: str) -> bool:
         """Load kernel module ``name`` (as dockerd loads br_netfilter): only in the lab's own VM,
-        whose kernel belongs to the lab; on this machine's kernel nothing is loaded (False)."""
-        if os.environ.get(GUEST) != "1":
-            return False
-        if not re.fullmatch(r"[a-z0-9_]{1,64}", name):
+        whose kernel belongs to the lab, and by the launcher, outside the lab; on this
+        machine's kernel nothing is loaded (False)."""
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]{1,64}", name):
             raise InvalidValue(f"{name!r} is not a kernel module name")
-        with open("/proc/sys/kernel/modprobe") as f:
-            helper = f.read().strip()
-        return subprocess.run([helper, name], capture_output=True, timeout=60).returncode == 0
+        return launcher.ask(self.launcher, "module " + name)
 
     def rpc_info(self) -> dict:
         return dict(self.info, pid=os.getpid(), patience=PATIENCE)
@@ -202,25 +203,32 @@ class Server:
             while not conn.wait(self.procs.IDLE_TICK):
                 self.procs.idle()  # between requests: drain what background commands print
             try:
-                request_id, op, args, kwargs = conn.recv()
+                message = conn.recv()
             except (EOFError, OSError):
                 return  # the owner is gone: PID 1 exits and the kernel kills the rest
+            except channel.ProtocolError as exc:
+                conn.send([0, "err", channel.error_data(exc)])
+                continue
             self.procs.reap_orphans()
             self.procs.mark_volatile()
+            request_id, op = 0, ""
             try:
+                request_id, op, args, kwargs = channel.request(message)
                 handler = getattr(self, "rpc_" + op, None)
                 if handler is None:
                     raise NotFound(f"the sandbox has no operation {op!r}")
-                reply = ("ok", handler(*args, **kwargs))
+                reply = [request_id, "ok", handler(*args, **kwargs)]
             except LabError as exc:
-                reply = ("err", exc)
+                reply = [request_id, "err", channel.error_data(exc)]
             except Exception as exc:  # a bug, not bad input: keep the traceback for the report
                 import traceback  # (only here: every import delays the VM backend's boot)
 
-                reply = ("err", KernelError(f"unexpected {type(exc).__name__} in the sandbox: {exc}\n"
-                                            + traceback.format_exc()))
+                reply = [request_id, "err", channel.error_data(KernelError(
+                    f"unexpected {type(exc).__name__} in the sandbox: {exc}\n" + traceback.format_exc()))]
             try:
-                conn.send((request_id, *reply))
+                conn.send(reply)
+            except TypeError as exc:  # an answer that is not plain data: a bug of this module
+                conn.send([request_id, "err", channel.error_data(KernelError(f"the sandbox's answer to {op!r}: {exc}"))])
             except (BrokenPipeError, OSError):
                 return
             if op == "shutdown":
@@ -234,33 +242,34 @@ def main(fd: int) -> int:
     try:
         info = setup.enter_sandbox_namespaces()
     except LabError as exc:
-        conn.send((0, "err", exc))
+        conn.send([0, "err", channel.error_data(exc)])
         return 1
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    outside = launcher.Launcher(fd, info)
+    sc.forbid_tracing()
     child = os.fork()
     if child:
-        conn.close()
-        # the owner's Ctrl-C reaches us as SIGUSR1; PID 1 passes it to the running command
-        signal.signal(signal.SIGUSR1, lambda *_: os.kill(child, signal.SIGUSR1))
-        _, status = os.waitpid(child, 0)
-        return os.waitstatus_to_exitcode(status) if status else 0
+        return outside.watch(child)
     try:
         sc.set_parent_death_signal(signal.SIGKILL)
         sc.set_process_name("lab-sandbox")
+        outside.helper.close()
+        ask = outside.for_child
         try:
+            if not info["rootless"]:
+                info.update(setup.give_up_root(lambda request: launcher.ask(ask, request)))
             setup.become_init()
         except LabError as exc:  # the namespaces exist, but cannot be used: say why
-            conn.send((0, "err", exc))
+            conn.send([0, "err", channel.error_data(exc)])
             return 1
-        if info["rootless"]:
-            sc.make_id_changes_noops()
+        sc.make_id_changes_noops()  # root of the lab is a single uid: see syscalls.py
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        server = Server(info)
+        server = Server(info, ask)
         gc.freeze()  # what is loaded now stays shared with the programs forked from here (programs.py)
         signal.signal(signal.SIGUSR1, lambda *_: server.procs.interrupt())
-        conn.send((0, "ok", server.rpc_info()))
+        conn.send([0, "ok", server.rpc_info()])
         server.serve(conn)
     except BaseException:
         import traceback

@@ -10,6 +10,8 @@ import ctypes
 import os
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -26,6 +28,7 @@ MS_SHARED = 0x100000
 MNT_DETACH = 0x2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NAME = 15
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
@@ -68,6 +71,18 @@ def set_process_name(name: str) -> None:
 
 def set_parent_death_signal(signum: int) -> None:
     _check(_libc.prctl(PR_SET_PDEATHSIG, ctypes.c_ulong(signum), 0, 0, 0), "prctl")
+
+
+def forbid_tracing() -> None:
+    """No process of a lower user namespace may ptrace this one, read its memory or take its
+    file descriptors (pidfd_getfd): the kernel then asks for CAP_SYS_PTRACE where this
+    program was started, which no node has. (``exec`` gives a new program the default back.)"""
+    _check(_libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl")
+
+
+def allow_tracing() -> None:
+    """Undo :func:`forbid_tracing` in a forked child that holds nothing of its parent's."""
+    _check(_libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl")
 
 
 # Syscalls that change uid/gid/groups, by architecture (audit arch id, numbers).

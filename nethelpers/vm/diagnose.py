@@ -81,7 +81,7 @@ def _vm_wanted() -> bool:
         sandbox, _ = backends._namespaces(10)
     except LabError:
         return True
-    sandbox.conn.send((1, "shutdown", (), {}))
+    sandbox.conn.send([1, "shutdown", [], {}])
     sandbox.wait(5)
     return False
 

@@ -270,6 +270,8 @@ class Lab:
 
     def _run(self, node: str | None, command, *, timeout: float, check: bool,
              input: str | None = None) -> CommandResult:
+        command = validate.command(command)  # all checked here: a refused request starts nothing
+        timeout, input = validate.timeout(timeout), validate.stdin(input)
         try:
             reply = self._call("run", node, command, timeout, input)
         except Interrupted as stop:

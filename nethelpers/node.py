@@ -137,11 +137,14 @@ class Node:
                  vni=None if vni is None else validate.number(vni, what="VNI", low=0, high=2**24 - 1))
 
     def sysctl(self, key: str, value=None) -> str:
-        """Read a sysctl of this node, or set it when ``value`` is given (returns the value)."""
+        """Read a sysctl of this node, or set it when ``value`` is given (returns the value).
+
+        Only net.* sysctls can be set: the others are the machine's, not the node's.
+        """
         if not isinstance(key, str) or not key or "/" in key or ".." in key:
             raise InvalidValue(f"sysctl key {key!r} should look like 'net.ipv4.ip_forward'")
         if value is not None:
-            self._op("sysctl", key=key, value=str(value))
+            self._op("sysctl", key=validate.sysctl_settable(key), value=str(value))
             if self.lab._batch is not None:
                 return str(value)
         return self.lab._call("sysctl", self.name, key)
@@ -152,12 +155,14 @@ class Node:
         """Run a command here, like ``ip netns exec NODE sh -c COMMAND``.
 
         A string goes through /bin/sh; a list runs as is. Returns rc, stdout and
-        stderr; ``check=True`` raises CommandFailed on a non-zero exit.
+        stderr; ``check=True`` raises CommandFailed on a non-zero exit. ``input``: text for
+        its standard input (UTF-8 bytes are taken as their text); ``timeout=None``: no limit.
         """
         return self.lab._run(self.name, command, timeout=timeout, check=check, input=input)
 
     def start(self, command) -> BackgroundProcess:
         """Start a command in the background (a server, a capture); ``.stop()`` ends it."""
+        command = validate.command(command)
         reply = self.lab._call("start", self.name, command)
         return BackgroundProcess(self.lab, self.name, command_text(command), reply)
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import ipaddress
+import math
+import numbers
+import os
 import re
 
 from .errors import InvalidAddress, InvalidName, InvalidValue
 
 IFNAMSIZ = 15
+# execve(2): one argument may hold at most MAX_ARG_STRLEN bytes, its NUL included (32 pages:
+# linux/binfmts.h); arguments and environment together at most a quarter of the stack limit
+# (2 MiB with the usual 8 MiB). The lab keeps a whole command under 1 MiB, so that what runs
+# here runs on any machine; more data than that belongs on stdin (input=) or in a file.
+MAX_ARG_STRLEN = 131072
+MAX_COMMAND = 1 << 20
+MAX_TIMEOUT = 86400  # seconds (a day); timeout=None waits as long as the command runs
 _NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
@@ -22,13 +32,20 @@ def node_name(name: str) -> str:
 def ifname(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise InvalidName(f"interface name {name!r} is empty; give it a name such as 'eth0'")
-    if len(name.encode()) > IFNAMSIZ:
-        raise InvalidName(f"interface name {name!r} has {len(name.encode())} characters; Linux allows "
-                          f"at most {IFNAMSIZ} (IFNAMSIZ-1). Shorten it, e.g. {name[:IFNAMSIZ]!r}")
+    size = len(name.encode(errors="surrogatepass"))
+    if size > IFNAMSIZ:
+        length = f"{size} characters" if size == len(name) else f"{len(name)} characters, {size} bytes in UTF-8"
+        raise InvalidName(f"interface name {name!r} has {length}; Linux allows at most {IFNAMSIZ} "
+                          f"bytes (IFNAMSIZ-1). Shorten it, e.g. {_shortened(name)!r}")
     if name in (".", "..") or any(c in name for c in "/: \t\n"):
         raise InvalidName(f"interface name {name!r} may not contain '/', ':' or spaces, "
                           f"nor be '.' or '..'")
     return name
+
+
+def _shortened(name: str) -> str:
+    """The longest start of ``name`` that fits in IFNAMSIZ bytes, cut between characters."""
+    return name.encode(errors="surrogatepass")[:IFNAMSIZ].decode(errors="ignore")
 
 
 def cidr(text: str, *, what: str = "address") -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
@@ -90,3 +107,125 @@ def number(value, *, what: str, low: int, high: int) -> int:
 
 def mtu(value: int | None) -> int | None:
     return None if value is None else number(value, what="MTU", low=68, high=65535)
+
+
+def sysctl_settable(key: str) -> str:
+    """A sysctl a node may set: net.* only, the settings each network namespace has its own of."""
+    if not key.startswith("net."):
+        raise InvalidValue(
+            f"sysctl {key!r} cannot be set in a node: only net.* settings belong to a network "
+            f"namespace; {key.split('.')[0]}.* ones are machine-wide, so setting it would change the "
+            f"machine the lab runs on (every node and everything else), and a lab never changes the "
+            f"machine. Reading it is fine: node.sysctl({key!r})")
+    return key
+
+
+# --- commands run in a node ---------------------------------------------------------------
+def command(value, *, what: str = "command") -> str | list[str]:
+    """A command to run: a str (for /bin/sh -c) or a list of arguments (str, int or path),
+    given back as a str or a list of str."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidValue(f"{what} {value!r} is empty; give the command to run, e.g. 'ip -br addr'")
+        arguments([value], what=what)
+        return value
+    if isinstance(value, (list, tuple)) and value:
+        argv = [_argument(word, i, what) for i, word in enumerate(value)]
+        if not argv[0]:
+            raise InvalidValue(f"{what} {_short(value)} starts with an empty program name; "
+                               f"name the program first, e.g. ['ip', '-br', 'addr']")
+        return arguments(argv, what=what)
+    if isinstance(value, (list, tuple)):
+        raise InvalidValue(f"{what} {value!r} is empty; give the program and its arguments, "
+                           f"e.g. ['ip', '-br', 'addr']")
+    hint = " (decode them first: .decode())" if isinstance(value, (bytes, bytearray)) else ""
+    raise InvalidValue(f"{what} {_short(value)} {kind(value)}{hint}; give a str such as "
+                       f"'ip -br addr' (run by /bin/sh) or a list such as ['ip', '-br', 'addr']")
+
+
+def _argument(word, index: int, what: str) -> str:
+    if isinstance(word, str):
+        return word
+    if isinstance(word, int) and not isinstance(word, bool):
+        return str(word)
+    if isinstance(word, os.PathLike) and isinstance(os.fspath(word), str):
+        return os.fspath(word)
+    raise InvalidValue(f"argument {index} of the {what}, {_short(word)}, {kind(word)}; "
+                       f"each argument must be a str (or an int, or a path)")
+
+
+def arguments(words: list[str], *, what: str = "command") -> list[str]:
+    """Arguments execve() can pass: no NUL, each and all together within the kernel's limits."""
+    total = 0
+    for i, word in enumerate(words):
+        label = f"the {what}" if len(words) == 1 else f"argument {i} of the {what} ({_short(word)})"
+        if "\0" in word:
+            raise InvalidValue(f"{label} contains a NUL character; execve() ends every argument at "
+                               f"NUL, so no program can receive it: remove it (send binary data "
+                               f"base64-encoded on stdin, input=)")
+        try:
+            size = len(word.encode("utf-8", "surrogateescape")) + 1
+        except UnicodeEncodeError as exc:
+            raise InvalidValue(f"{label} holds {word[exc.start]!r}, which is no character (a lone "
+                               f"surrogate) and cannot be passed to a program: remove it") from None
+        if size > MAX_ARG_STRLEN:
+            raise InvalidValue(f"{label} is {size - 1} bytes long; Linux takes at most "
+                               f"{MAX_ARG_STRLEN - 1} bytes in one argument (MAX_ARG_STRLEN: execve "
+                               f"fails with E2BIG, 'Argument list too long'); pass the data on stdin "
+                               f"(input=) or write it to a file in the node")
+        total += size
+    if total > MAX_COMMAND:
+        raise InvalidValue(f"the {what}'s {len(words)} arguments take {total} bytes; the lab runs commands "
+                           f"of at most {MAX_COMMAND} bytes (1 MiB; Linux's own limit, a quarter of the "
+                           f"stack limit, depends on the machine); pass the data on stdin (input=) or "
+                           f"in a file")
+    return words
+
+
+def timeout(value) -> float | None:
+    """Seconds to wait for a command: None (no limit) or a positive number up to a day."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidValue(f"timeout={_short(value)} {kind(value)}, not a number of seconds; "
+                           f"write e.g. timeout=30, or timeout=None to wait as long as the command runs")
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise InvalidValue(f"timeout={value!r} is out of range; give the seconds to wait, more than 0 "
+                           f"and at most {MAX_TIMEOUT} (a day), e.g. timeout=30 (timeout=None: no limit)")
+    return float(value)
+
+
+def stdin(value) -> str | None:
+    """What ``input=`` sends to a command: text (UTF-8 bytes are taken as the text they encode)."""
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            value = bytes(value).decode()
+        except UnicodeDecodeError as exc:
+            raise InvalidValue(f"input= holds bytes that are not UTF-8 text ({bytes(value)[exc.start:exc.start + 1]!r} "
+                               f"at byte {exc.start}); the lab sends a command's input as text: send "
+                               f"binary data base64-encoded, e.g. run('base64 -d > /tmp/data', "
+                               f"input=base64.b64encode(data).decode())") from None
+    if value is not None and not isinstance(value, str):
+        raise InvalidValue(f"input={_short(value)} {kind(value)}; give the text for the "
+                           f"command's standard input as a str")
+    if value is not None:
+        try:
+            value.encode()
+        except UnicodeEncodeError as exc:
+            raise InvalidValue(f"input= holds {value[exc.start]!r} at {exc.start}, which is no character "
+                               f"(a lone surrogate) and cannot be sent: remove it") from None
+    return value
+
+
+def kind(value) -> str:
+    """What a value is, for a message: "is None", "is bytes", "is a dict"."""
+    if value is None or isinstance(value, bool):
+        return f"is {value}"
+    if isinstance(value, (bytes, bytearray)):
+        return "is bytes"
+    return f"is a {type(value).__name__}"
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
-from nethelpers import (AlreadyExists, InvalidAddress, InvalidName, InvalidValue, MissingFeature,
-                        NotFound)
+from nethelpers import (AlreadyExists, InvalidAddress, InvalidName, InvalidValue, KernelError,
+                        MissingFeature, NotFound)
 
 
 def _unchanged(lab, call, error, *fragments):
@@ -123,3 +125,88 @@ def test_removing_a_missing_fdb_or_neighbour_entry_says_where_to_look(lab):
     with pytest.raises(NotFound, match="ip neigh show dev vx0"):
         a.remove_neighbour("10.9.0.5", "02:42:0a:00:00:05", "vx0")
     assert lab.snapshot() == before
+
+
+# --- commands: checked before anything is sent, so a refused one starts nothing ---------------
+def _sandbox_processes(lab) -> list[str]:
+    lines = lab.run_in_sandbox(["ps", "-eo", "args"], check=True).stdout.splitlines()
+    return sorted(line for line in lines if line != "ps -eo args")
+
+
+def _starts_nothing(lab, call, error, *fragments):
+    before = (lab.snapshot(), lab.processes(), _sandbox_processes(lab))
+    message = _unchanged(lab, call, error, *fragments)
+    assert (lab.snapshot(), lab.processes(), _sandbox_processes(lab)) == before
+    assert lab.run_in_sandbox("echo still here").stdout == "still here\n"  # the lab goes on
+    return message
+
+
+BAD_COMMANDS = [
+    (lambda n: n.run(None), ["command None is None", "give a str such as 'ip -br addr'"]),
+    (lambda n: n.run(b"ip addr"), ["is bytes", ".decode()"]),
+    (lambda n: n.run([]), ["command [] is empty", "['ip', '-br', 'addr']"]),
+    (lambda n: n.run("  "), ["is empty", "give the command to run"]),
+    (lambda n: n.run(["", "x"]), ["empty program name"]),
+    (lambda n: n.run(["sleep", None]), ["argument 1 of the command, None, is None", "must be a str"]),
+    (lambda n: n.run(["echo", "a\0b"]), ["argument 1", "NUL", "remove it"]),
+    (lambda n: n.start(None), ["command None is None"]),
+    (lambda n: n.start(["echo", "a\0b"]), ["NUL"]),
+    (lambda n: n.lab.run_in_sandbox(None), ["command None is None"]),
+    # MAX_ARG_STRLEN (131072 bytes with the NUL) for one argument: the kernel says E2BIG
+    (lambda n: n.run("echo " + "x" * 131072), ["131077 bytes long", "at most 131071 bytes", "E2BIG",
+                                               "input="]),
+    (lambda n: n.run(["echo", "x" * 131072]), ["argument 1 of the command", "at most 131071 bytes"]),
+    (lambda n: n.run(["echo", *["x" * 100_000] * 11]), ["at most 1048576 bytes", "input="]),
+    (lambda n: n.run("true", timeout="abc"), ["timeout='abc' is a str, not a number of seconds",
+                                               "timeout=30"]),
+    (lambda n: n.run("true", timeout=-1), ["timeout=-1 is out of range", "more than 0"]),
+    (lambda n: n.run("true", timeout=0), ["out of range"]),
+    (lambda n: n.run("true", timeout=float("nan")), ["out of range"]),
+    (lambda n: n.run("true", timeout=True), ["not a number of seconds"]),
+    (lambda n: n.run("cat", input=b"\xff\xfe"), ["not UTF-8", "base64"]),
+    (lambda n: n.run("cat", input=5), ["input=5 is a int", "as a str"]),
+    (lambda n: n.run("cat", input="\ud800"), ["lone surrogate", "remove it"]),
+]
+
+
+@pytest.mark.parametrize("call, words", BAD_COMMANDS)
+def test_a_refused_command_starts_nothing(lab, call, words):
+    node = lab.add_node("n")
+    _starts_nothing(lab, lambda: call(node), InvalidValue, *words)
+    assert node.run("echo ok").stdout == "ok\n"
+
+
+def test_input_bytes_are_taken_as_their_text_and_leave_nothing_running(lab):
+    node = lab.add_node("n")
+    before = _sandbox_processes(lab)
+    assert node.run("cat", input=b"x").stdout == "x"        # (was: KernelError, and `sh -c cat` left running)
+    assert node.run("cat", input="é".encode()).stdout == "é"
+    assert _sandbox_processes(lab) == before and lab.processes() == []
+    assert node.run(["echo", 3, pathlib.PurePosixPath("/tmp")]).stdout == "3 /tmp\n"  # ints and paths: their text
+    assert node.run("echo " + "x" * 131066).stdout == "x" * 131066 + "\n"  # the longest argument Linux takes
+    assert node.run("sleep 0.1", timeout=None).ok
+
+
+def test_an_interface_name_long_in_bytes_gets_a_shorter_suggestion(lab):
+    node = lab.add_node("n")
+    message = _unchanged(lab, lambda: node.add_bridge("ëëëëëëëë"), InvalidName,
+                         "8 characters, 16 bytes in UTF-8", "at most 15 bytes")
+    suggested = message.split("e.g. ")[1].strip("'")
+    assert suggested == "ëëëëëëë" and len(suggested.encode()) <= 15
+    node.add_bridge(suggested)                               # the suggestion works
+    assert suggested in {link["name"] for link in node.snapshot()["links"]}
+
+
+def test_sysctl_sets_net_settings_only_and_says_what_a_bad_value_should_be(lab):
+    node = lab.add_node("n")
+    for key in ("kernel.printk_ratelimit", "kernel.hostname", "vm.swappiness"):
+        was = node.sysctl(key)                                # reading any key is fine
+        _starts_nothing(lab, lambda: node.sysctl(key, "1"), InvalidValue, f"sysctl {key!r} cannot be set",
+                        "only net.* settings", "machine-wide", "never changes the machine")
+        assert node.sysctl(key) == was
+    _unchanged(lab, lambda: node.sysctl("net.ipv4.ip_forward", "abc"), KernelError,
+               "net.ipv4.ip_forward", "refused the value 'abc'", "Invalid argument", "takes a number (now '0')")
+    _unchanged(lab, lambda: node.sysctl("net.ipv4.ip_local_port_range", "abc"), KernelError,
+               "takes 2 numbers separated by spaces")
+    assert node.sysctl("net.ipv4.ip_forward") == "0"
+    assert node.sysctl("net.ipv4.ip_forward", 1) == "1"      # a good value still goes through

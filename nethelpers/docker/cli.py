@@ -11,6 +11,8 @@ import json
 import shlex
 from dataclasses import dataclass
 
+from .. import validate
+from ..errors import InvalidValue
 from .errors import DaemonError, DockerError, UsageError
 from .model import PortSpec
 from .naming import short
@@ -102,11 +104,53 @@ class Output(str):
         return out
 
 
-def split(text: str | list[str]) -> list[str]:
-    words = shlex.split(text) if isinstance(text, str) else list(text)
+def split(command: str | list[str]) -> list[str]:
+    """The words of a docker command line: a str split as a shell splits it, or a list of str."""
+    if isinstance(command, str):
+        words = _shell_words(command)
+    elif isinstance(command, (list, tuple)) and all(isinstance(w, str) for w in command):
+        words = list(command)
+    else:
+        hint = " (decode them first: .decode())" if isinstance(command, (bytes, bytearray)) else ""
+        raise InvalidValue(f"docker command {command!r:.60} {validate.kind(command)}{hint}; give a str "
+                           f"such as 'ps -a', or a list of str such as ['ps', '-a']")
+    validate.arguments(["docker", *words], what="docker command")
     if words and words[0] == "docker":
         words = words[1:]
     return words
+
+
+def _shell_words(text: str) -> list[str]:
+    """shlex's split; an unclosed quote is refused, as a shell refuses to run the line at all."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        quote = _open_quote(text)
+        if quote is None:  # shlex's "No escaped character": a backslash at the very end
+            raise UsageError(f"the docker command line {text!r:.60} ends with a lone backslash; remove it, "
+                             f"or quote it ('\\') if docker should get a backslash") from None
+        char, at = quote
+        example = f", e.g. {text + char!r}" if len(text) < 60 else ""
+        raise UsageError(f"the docker command line has a {char} quote that is never closed (at "
+                         f"{text[at:at + 20]!r}), so a shell would not even start docker (bash: unexpected "
+                         f"EOF while looking for matching `{char}'); close it{example}") from None
+
+
+def _open_quote(text: str) -> tuple[str, int] | None:
+    """The quote left open at the end of ``text`` and where it opens, by POSIX shell rules."""
+    quote, at, i = None, 0, 0
+    while i < len(text):
+        c = text[i]
+        escaped = quote is None or (quote == '"' and text[i + 1:i + 2] in ('"', "\\", "$", "`"))
+        if c == "\\" and escaped:
+            i += 2
+            continue
+        if quote is None and c in "'\"":
+            quote, at = c, i
+        elif c == quote:
+            quote = None
+        i += 1
+    return (quote, at) if quote else None
 
 
 def parse_globals(words: list[str]) -> tuple[str | None, list[str]]:
@@ -295,6 +339,7 @@ def _ps(host, o, args) -> Output:
 
 
 def _inspect(host, o, args) -> Output:
+    template = _template(o["format"])
     objects = []
     for ref in args:
         try:
@@ -309,7 +354,21 @@ def _inspect(host, o, args) -> Output:
                 raise DockerError(f"Error: No such object: {ref}") from None
             objects.append(output.network_inspect(
                 net, host.containers, host.overlay_peers(net) if net.driver == "overlay" else None))
-    return _formatted(objects, o["format"])
+    return _formatted(objects, template)
+
+
+def _template(template: str | None) -> str | None:
+    """-f/--format, parsed before any object is looked up, as the CLI does; "" is the default
+    (cli/command/inspect/inspector.go: NewTemplateInspectorFromString, and Inspect's exit status 64)."""
+    if not template:
+        return None
+    try:
+        output.check(template)
+    except ValueError as exc:
+        error = UsageError(f"template parsing error: {exc}")
+        error.exit_code = 64
+        raise error from None
+    return template
 
 
 def _formatted(objects: list[dict], template: str | None) -> Output:
@@ -355,12 +414,13 @@ def _network_ls(host, o, args) -> Output:
 
 
 def _network_inspect(host, o, args) -> Output:
+    template = _template(o["format"])
     objects = []
     for ref in args:
         net = host.network(ref)
         peers = host.overlay_peers(net) if net.driver == "overlay" else None
         objects.append(output.network_inspect(net, host.containers, peers))
-    return _formatted(objects, o["format"])
+    return _formatted(objects, template)
 
 
 def _network_rm(host, o, args) -> Output:

@@ -6,7 +6,10 @@ from ..errors import InvalidInput, LabError
 
 
 class DockerError(LabError):
-    """A docker command failed; ``str(err)`` is what the docker CLI prints on stderr."""
+    """A docker command failed; ``str(err)`` is what the docker CLI prints on stderr, and
+    ``exit_code`` its exit status where the lab knows it (else None)."""
+
+    exit_code: int | None = None
 
 
 class DaemonError(DockerError):

@@ -177,6 +177,37 @@ def as_json(objects: list[dict]) -> str:
 _ACTION = re.compile(r"{{-?\s*(.*?)\s*-?}}")
 
 
+def check(template: str) -> None:
+    """Raise ValueError with Go's text/template message for the parse errors a --format can
+    have here: an action never closed, an empty one, {{end}}/{{else}} without a block, a block
+    without {{end}} (go/src/text/template/parse: lex.go, parse.go)."""
+    depth, pos = 0, 0
+    while (start := template.find("{{", pos)) >= 0:
+        close = template.find("}}", start + 2)
+        if close < 0:
+            line, opened = _line(template, len(template)), _line(template, start)
+            raise ValueError(f"template: :{line}: unclosed action"
+                             + (f" started at :{opened}" if opened != line else ""))
+        words = template[start + 2:close].strip("- \t\r\n").split()
+        if words and words[0].startswith("/*"):
+            pass  # a comment
+        elif not words:
+            raise ValueError(f"template: :{_line(template, close)}: missing value for command")
+        elif words[0] in ("range", "if", "with"):
+            depth += 1
+        elif words[0] in ("end", "else") and depth == 0:
+            raise ValueError(f"template: :{_line(template, close)}: unexpected {{{{{words[0]}}}}}")
+        elif words[0] == "end":
+            depth -= 1
+        pos = close + 2
+    if depth:
+        raise ValueError(f"template: :{_line(template, len(template))}: unexpected EOF")
+
+
+def _line(text: str, at: int) -> int:
+    return 1 + text.count("\n", 0, at)
+
+
 def render(template: str, obj: dict) -> str:
     """``{{.A.B}}``, ``{{json .A}}``, ``{{index .A "k"}}``, ``{{range .A}}...{{end}}``, ``{{println}}``."""
     template = template.replace("\\n", "\n")
@@ -194,6 +225,9 @@ def _render(parts: list[str], i: int, dot) -> tuple[str, int]:
             continue
         if text == "end":
             return "".join(out), i + 1
+        if text.startswith("/*"):  # a comment
+            i += 1
+            continue
         if text.startswith("range "):
             items = _value(text[6:].strip(), dot)
             body_start = i + 1

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
-from nethelpers import AlreadyExists, InvalidAddress, NotFound
+from nethelpers import AlreadyExists, InvalidAddress, KernelError, NotFound
+from nethelpers.sandbox.dns import DNSService
 
 DIG = "dig +time=1 +tries=1 @127.0.0.11"
 NAMES = {"c1": ["172.18.0.2"], "c2": ["172.18.0.3"], "web": ["172.18.0.3", "172.18.0.4"]}
@@ -37,6 +39,14 @@ def resolver_sockets(lab) -> int:
         return 0
     fds = lab.run_in_sandbox(f"ls -l /proc/{found[0]}/fd").stdout
     return fds.count("socket:")
+
+
+def kill_resolver(lab) -> str:
+    """SIGKILL the lab's resolver, as a learner's ``pkill -9 lab-dns`` would; its pid."""
+    found = lab.run_in_sandbox("pgrep -P 1 -x lab-dns").stdout.split()
+    assert len(found) == 1
+    assert lab.run_in_sandbox(f"kill -9 {found[0]}").rc == 0
+    return found[0]
 
 
 def test_a_record(dns):
@@ -135,12 +145,13 @@ def test_errors_name_cause_and_fix(dns, lab):
         lab._call("dns_attach", "ghost")
     with pytest.raises(NotFound, match="no node 'ghost'"):
         lab._call("dns_records", "ghost", {})
-    with pytest.raises(AlreadyExists, match="dns_detach"):
+    with pytest.raises(AlreadyExists, match="already.*detach it first") as taken:
         lab._call("dns_attach", "c1")
-    with pytest.raises(NotFound, match="dns_attach"):
+    with pytest.raises(NotFound, match="no DNS server.*attach one first") as missing:
         lab._call("dns_records", "c2", NAMES)
-    with pytest.raises(NotFound, match="dns_attach"):
+    with pytest.raises(NotFound, match="no DNS server.*attach one first"):
         lab._call("dns_detach", "c2")
+    assert "_call" not in str(taken.value) + str(missing.value)  # no private call as the fix
     with pytest.raises(InvalidAddress, match="'nonsense'"):
         lab._call("dns_records", "c1", {"x": ["nonsense"]})
     assert dig(dns[0], "+short c2").stdout.split() == ["172.18.0.3"]  # still serving
@@ -170,3 +181,59 @@ def test_control_protocol_errors_and_eof():
     replies = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["ok"] for r in replies] == [False] * 4
     assert "not attached" in replies[2]["error"]
+
+
+# --- a resolver that dies -------------------------------------------------------------
+REQUESTS = {"attach": lambda lab: lab._call("dns_attach", "c2"),
+            "records": lambda lab: lab._call("dns_records", "c1", {"db": ["172.18.0.5"]}),
+            "detach": lambda lab: lab._call("dns_detach", "c1")}
+
+
+@pytest.mark.parametrize("request_", sorted(REQUESTS))
+def test_any_request_replaces_a_killed_resolver(dns, lab, request_):
+    """The next request of any kind starts a new resolver and gives it every node's names again."""
+    c3 = lab.add_node("c3", kind="container")
+    lab._call("dns_attach", "c3")
+    lab._call("dns_records", "c3", NAMES)
+    old = kill_resolver(lab)
+    assert dig(c3, "+short c2").rc != 0  # nobody answers now
+    REQUESTS[request_](lab)
+    assert dig(c3, "+short c2").stdout.split() == ["172.18.0.3"]  # an untouched node's names, given again
+    assert lab.run_in_sandbox("pgrep -P 1 -x lab-dns").stdout.split() != [old]
+    assert resolver_sockets(lab) == {"attach": 6, "records": 4, "detach": 2}[request_]
+
+
+def test_containers_resolve_again_after_the_resolver_is_killed(docker_lab):
+    """As with Docker's resolver (part of dockerd, always there): no error, and old and new
+    containers resolve each other."""
+    lab = docker_lab
+    lab.docker("network create n1")
+    lab.docker("run -dit --name c1 --network n1 busybox")
+    kill_resolver(lab)
+    started = time.monotonic()
+    lab.docker("run -dit --name c2 --network n1 busybox")
+    assert time.monotonic() - started < 5
+    assert lab.docker(f"exec c2 {DIG} +short c1").split() == ["172.18.0.2"]
+    assert lab.docker(f"exec c1 {DIG} +short c2").split() == ["172.18.0.3"]  # an old one, a new name
+
+
+def test_a_resolver_that_keeps_dying_is_given_up(tmp_path):
+    """The service alone, with real resolver processes that hang at every start (opening a FIFO
+    nobody writes, as the node's namespace): replaced a bounded number of times, then a
+    KernelError says so and how to recover; after that, each request tries once more."""
+    fifo = str(tmp_path / "netns")
+    os.mkfifo(fifo)
+    service = DNSService()
+    service.TIMEOUT = 0.3
+    started = time.monotonic()
+    with pytest.raises(KernelError, match="keeps dying: it died or hung 4 times in a row") as caught:
+        service.attach("c1", fifo)
+    assert time.monotonic() - started < (service.RESTARTS + 2) * service.TIMEOUT
+    message = str(caught.value)
+    assert "printed last: (nothing)" in message and "lab.close(), then lab = Lab()" in message
+    assert "_call" not in message
+    assert service.nodes == {} and service.popen is None  # nothing left half-attached or running
+    started = time.monotonic()
+    with pytest.raises(KernelError, match="5 times in a row"):
+        service.attach("c1", fifo)
+    assert time.monotonic() - started < 2 * service.TIMEOUT

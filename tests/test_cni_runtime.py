@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 
 import pytest
@@ -68,11 +70,17 @@ def k8s(lab):
 
 
 @pytest.fixture
-def recorder(tmp_path):
-    path = tmp_path / "recorder"
-    path.write_text(RECORDER)
-    path.chmod(0o755)
-    return str(tmp_path)
+def recorder():
+    """The recording plugin, in a directory anyone may enter: root of a lab that root started is
+    nobody on this machine (README: "A lab is a boundary"), and pytest's tmp_path is root's only."""
+    folder = tempfile.mkdtemp(prefix="nethelpers-cni-")
+    os.chmod(folder, 0o755)
+    path = os.path.join(folder, "recorder")
+    with open(path, "w") as f:
+        f.write(RECORDER)
+    os.chmod(path, 0o755)
+    yield folder
+    shutil.rmtree(folder)
 
 
 def recorded(host) -> list[dict]:

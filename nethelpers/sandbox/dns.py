@@ -34,7 +34,7 @@ import struct
 import subprocess
 import sys
 
-from ..errors import AlreadyExists, InvalidAddress, InvalidValue, KernelError, NotFound
+from ..errors import AlreadyExists, InvalidAddress, InvalidValue, KernelError, LabError, NotFound
 from . import programs
 from . import syscalls as sc
 
@@ -336,6 +336,15 @@ class DNSService:
     def forget(self, nodes) -> None:
         """Detach nodes about to be removed (their sockets would keep the namespaces alive)."""
         self._drop(sorted(set(self.nodes) & set(nodes)))
+
+    def idle(self) -> None:
+        """Between requests: a resolver found dead is replaced at once, so names resolve again
+        without waiting for the next docker command (not once it keeps dying: see _died)."""
+        if self.popen is not None and self.popen.poll() is not None and self.deaths < self.RESTARTS:
+            try:
+                self._ensure()
+            except LabError:
+                pass  # said at the next request
 
     def _check_attached(self, node: str) -> None:
         if node not in self.nodes:

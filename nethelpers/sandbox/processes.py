@@ -248,11 +248,12 @@ class Processes:
             os.close(out_w)
             os.close(err_w)
         self.foreground = proc
+        done = False
         try:
             done = self._wait(proc, {out_fd: out, err_fd: err}, timeout, input)
-            if not done:
-                _kill_group(proc)
         finally:
+            if not done:  # timed out, or failed while waiting: nothing is left running
+                _kill_group(proc)
             self.foreground = None
             self._let_go(out_fd, out)
             self._let_go(err_fd, err)

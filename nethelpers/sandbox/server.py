@@ -201,7 +201,8 @@ class Server:
     def serve(self, conn: Channel) -> None:
         while True:
             while not conn.wait(self.procs.IDLE_TICK):
-                self.procs.idle()  # between requests: drain what background commands print
+                self.procs.idle()  # between requests: drain what background commands print,
+                self.dns.idle()    # and bring lab-dns back if it was killed
             try:
                 message = conn.recv()
             except (EOFError, OSError):

@@ -1,5 +1,5 @@
 """Command line: ``python -m nethelpers doctor``, ``bench``, ``bench-docker``, ``bench-overlay``,
-``bench-trace``, ``cni`` and ``vm``."""
+``bench-trace``, ``bench-soak``, ``cni`` and ``vm``."""
 
 from __future__ import annotations
 
@@ -43,7 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     overlay.add_argument("--containers", "-n", type=int, default=12, metavar="N")
     trace = commands.add_parser("bench-trace", help="time lab.trace() in chapter 01's and 06's labs")
     trace.add_argument("--runs", "-n", dest="containers", type=int, default=10, metavar="N")
-    for command in (bench, docker, overlay, trace):
+    soak = commands.add_parser("bench-soak", help="open and close N labs: the owner's fds and memory stay "
+                               "flat, nothing is left (exit status 1 if not)")
+    soak.add_argument("--labs", "-n", dest="containers", type=int, default=1000, metavar="N")
+    for command in (bench, docker, overlay, trace, soak):
         command.add_argument("--quiet", "-q", action="store_true",
                              help="no progress on stderr (the results on stdout are the same)")
     args = parser.parse_args(argv)
@@ -60,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--boots must be at least 1")
     if args.containers < 1:
         parser.error("--containers must be at least 1")
+    if args.command == "bench-soak":
+        from .soak import main as soak_main
+
+        return soak_main(args.containers, quiet=args.quiet)
     if args.command == "bench-trace":
         from .trace.bench import main as trace_bench_main
 

@@ -286,3 +286,14 @@ def test_the_first_docker_command_from_several_threads_starts_one_host(lab):
     assert errors == [] and len(results) == 4
     assert len(set(results)) == 1
     assert sorted(n.name for n in lab.nodes()).count("docker-host") == 1
+
+
+# --- soak: nothing piles up -------------------------------------------------------------------
+def test_a_hundred_labs_opened_and_closed_leave_nothing_and_pile_nothing_up():
+    """The short form of `python -m nethelpers bench-soak` (1,000 labs; README's numbers)."""
+    from nethelpers import soak
+
+    report = soak.soak(100)
+    assert report["leftovers"] == []
+    assert report["after"]["fds"] <= report["warm"]["fds"]
+    assert report["after"]["rss_kib"] - report["warm"]["rss_kib"] < 8 * 1024, report

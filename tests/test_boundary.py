@@ -156,6 +156,18 @@ def test_a_node_writes_no_file_the_learner_could_not(lab, tmp_path):
         assert "root:" not in out.stdout
 
 
+def test_a_node_fills_the_labs_tmp_and_shm_not_the_machines(lab):
+    """/tmp and /dev/shm are the lab's own tmpfs, of bounded size (memory, on most machines)."""
+    a = lab.add_node("a")
+    for path, mib in (("/tmp", 128), ("/dev/shm", 32)):
+        name = f"nethelpers-fill-{os.getpid()}"
+        out = a.run(f"dd if=/dev/zero of={path}/{name} bs=1M count={mib + 16}; sync; "
+                    f"du -m {path}/{name}", timeout=60)
+        assert "No space left on device" in out.stderr, out
+        assert int(out.stdout.split()[0]) <= mib
+        assert not os.path.exists(f"{path}/{name}")  # the machine's own /tmp never saw it
+
+
 def test_root_of_the_lab_is_nobody_on_the_machine(lab):
     if lab.backend == "vm":
         pytest.skip("the lab's processes are in the VM, not on this machine")
@@ -289,6 +301,8 @@ def test_the_first_docker_command_from_several_threads_starts_one_host(lab):
 
 
 # --- soak: nothing piles up -------------------------------------------------------------------
+@pytest.mark.skipif(os.environ.get("NETHELPERS_BACKEND") == "vm",
+                    reason="the VM (QEMU) outlives its labs by design: test_vm.py checks its end")
 def test_a_hundred_labs_opened_and_closed_leave_nothing_and_pile_nothing_up():
     """The short form of `python -m nethelpers bench-soak` (1,000 labs; README's numbers)."""
     from nethelpers import soak

@@ -28,13 +28,18 @@ class Footprint:
 
     def __init__(self, lab) -> None:
         self.pid = sandbox_pid(lab)
+        # the sandbox's mounts are read through a process of its own that this user may look into
+        # (PID 1 itself cannot be traced, so a non-root owner may not open its /proc/PID/root)
+        lab._call("start", None, ["sleep", "600"])
+        with open(f"/proc/{self.pid}/task/{self.pid}/children") as f:
+            self.window = max(int(pid) for pid in f.read().split())
 
     def _status(self, key: str) -> int:
         with open(f"/proc/{self.pid}/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith(key + ":"))
 
     def _run_kb(self) -> int:
-        st = os.statvfs(f"/proc/{self.pid}/root/run")  # the sandbox's own mounts, seen from here
+        st = os.statvfs(f"/proc/{self.window}/root/run")  # the sandbox's own mounts, seen from here
         return (st.f_blocks - st.f_bfree) * st.f_frsize // 1024
 
     def __enter__(self) -> Footprint:

@@ -255,6 +255,15 @@ def test_a_forked_child_cannot_use_its_parents_lab(lab):
 
 
 # --- 5. several threads --------------------------------------------------------------------
+def _in_threads(work, n: int = 4, timeout: float = 120) -> None:
+    """``work(i)`` in n threads at once; returns when all have ended."""
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def test_each_thread_has_its_own_batch(lab):
     errors, started = [], threading.Barrier(4)
 
@@ -272,11 +281,7 @@ def test_each_thread_has_its_own_batch(lab):
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    _in_threads(work)
     assert errors == []
     assert sorted(n.name for n in lab.nodes()) == sorted(f"t{i}{x}" for i in (1, 2, 3) for x in "ab")
 
@@ -290,11 +295,7 @@ def test_the_first_docker_command_from_several_threads_starts_one_host(lab):
         except LabError as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    _in_threads(work)
     assert errors == [] and len(results) == 4
     assert len(set(results)) == 1
     assert sorted(n.name for n in lab.nodes()).count("docker-host") == 1

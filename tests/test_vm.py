@@ -98,10 +98,16 @@ def test_the_guest_sees_only_what_is_shared_and_its_writes_stay_inside(vm_lab):
         assert vm_lab.run_in_sandbox(["ls", private]).rc != 0
     for machine_only in ("/proc/1/environ", "/run/netns"):
         assert vm_lab.run_in_sandbox(["test", "-e", "/host" + machine_only]).rc != 0
-    written = os.path.join(REPO, f"written-in-the-vm-{os.getpid()}")
-    assert vm_lab.run_in_sandbox(["touch", written]).ok      # an overlay in the guest's memory
-    assert vm_lab.run_in_sandbox(["test", "-e", written]).ok
-    assert not os.path.exists(written)                        # nothing reached this machine
+    # a directory anyone may write (root of a lab is nobody, in the guest too: sandbox/setup.py)
+    shared = tempfile.mkdtemp(dir=REPO, prefix="vm-writes-")
+    try:
+        os.chmod(shared, 0o1777)
+        written = os.path.join(shared, "written-in-the-vm")
+        assert vm_lab.run_in_sandbox(["touch", written]).ok      # an overlay in the guest's memory
+        assert vm_lab.run_in_sandbox(["test", "-e", written]).ok
+        assert not os.path.exists(written)                        # nothing reached this machine
+    finally:
+        os.rmdir(shared)
 
 
 def test_ctrl_c_stops_a_command_in_the_vm_and_the_lab_goes_on(vm_lab):

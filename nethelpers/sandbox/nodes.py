@@ -132,7 +132,13 @@ def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
     import signal
 
     sc.set_parent_death_signal(signal.SIGKILL)
+    for private in PRIVATE_FDS:  # never in a node's process, even before exec closes the rest
+        try:
+            os.close(private)
+        except OSError:
+            pass
     if OOM_SHIELDED:
+        sc.allow_tracing()  # as exec will: /proc/self is this process's own again, to write to
         _ordinary_oom_score()
     if node_path is None:
         return
@@ -164,6 +170,8 @@ def _oom_score() -> str:
 
 # In the VM the agent shields itself before it imports the sandbox (nethelpers/vm/agent.py)
 OOM_SHIELDED = _oom_score() != "0"
+# the sandbox's connection to its owner and its socket to the launcher (server.main sets them)
+PRIVATE_FDS: list[int] = []
 
 
 def _ordinary_oom_score() -> None:

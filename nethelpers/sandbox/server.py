@@ -18,7 +18,7 @@ import signal
 import sys
 
 from ..errors import InvalidValue, KernelError, LabError, NotFound
-from . import channel, daemons, launcher, network, processes, setup, state
+from . import channel, daemons, launcher, network, nodes, processes, setup, state
 from . import syscalls as sc
 from .channel import Channel
 from .dns import DNSService
@@ -268,6 +268,7 @@ def main(fd: int) -> int:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         server = Server(info, ask)
+        nodes.PRIVATE_FDS[:] = [conn.fd, ask.fileno()]
         gc.freeze()  # what is loaded now stays shared with the programs forked from here (programs.py)
         signal.signal(signal.SIGUSR1, lambda *_: server.procs.interrupt())
         conn.send([0, "ok", server.rpc_info()])

@@ -14,8 +14,12 @@ from ..errors import LabUnavailable
 from .kernel import Kernel, find_busybox
 
 # What the guest needs before the machine's / is mounted: virtio over PCI, its serial ports, 9p
-# over virtio, overlayfs, and the entropy source. The rest loads on demand (busybox modprobe).
-BOOT_MODULES = ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_rng"]
+# over virtio, overlayfs, and the entropy source; and the cores of iptables-legacy, whose tools
+# run modprobe themselves, which a lab's node may not (its root is not the guest's: see
+# sandbox/setup.py). The rest the kernel loads on demand (busybox modprobe), or the launcher
+# does for a lab (sandbox/launcher.py: br_netfilter).
+BOOT_MODULES = ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_rng",
+                "ip_tables", "ip6_tables"]
 INIT = os.path.join(os.path.dirname(__file__), "guest_init.sh")
 
 

@@ -61,6 +61,34 @@ def test_a_forged_pickle_from_the_sandbox_side_runs_nothing_in_the_owner(tmp_pat
     owner.close()
 
 
+@pytest.mark.skipif(not ROOT or os.uname().machine != "x86_64",
+                    reason="takes the sandbox's socket with pidfd_getfd: root's CAP_SYS_PTRACE, x86_64 numbers")
+def test_the_exploit_end_to_end_runs_nothing_in_the_owner(lab, tmp_path):
+    """Issue 13's exploit on a live lab: the sandbox's end of the connection, taken as a process
+    that got hold of it would (here by root, who may), sends a pickle as the answer to the next
+    request. The owner refuses it as not JSON; no code ran in it (no marker file)."""
+    import ctypes
+
+    if lab.backend == "vm":
+        pytest.skip("the sandbox's end is in the VM")
+    marker = tmp_path / "ran-in-owner"
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid1 = footprint.children(lab._sandbox.pid)[0]
+    with open(f"/proc/{lab._sandbox.pid}/cmdline", "rb") as f:
+        fd_number = int(f.read().split(b"\0")[-2])  # python -m nethelpers.sandbox FD
+    pidfd = os.pidfd_open(pid1)
+    stolen = libc.syscall(438, pidfd, fd_number, 0)  # pidfd_getfd
+    assert stolen >= 0, os.strerror(ctypes.get_errno())
+    try:
+        os.write(stolen, _framed(pickle.dumps([lab._request_id + 1, "ok", [_Marker(str(marker))]])))
+        with pytest.raises(channel.ProtocolError, match="not valid JSON"):
+            lab.nodes()
+    finally:
+        os.close(stolen)
+        os.close(pidfd)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize("message, why", [
     ([1, "ok"], "not \\[id"),                                       # wrong shape
     ([1, "ok", "a string"], "not a dict"),                         # run answers a dict

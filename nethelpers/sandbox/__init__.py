@@ -2,7 +2,8 @@
 
 ``setup`` lays out the namespaces, ``nodes`` makes named network namespaces,
 ``rtnl`` speaks netlink, ``network`` holds the operations (with rollback),
-``processes`` runs commands in nodes, ``state`` reads the kernel back, and
-``server`` ties them together behind a socket. Nothing in this package runs in
+``processes`` runs commands in nodes, ``state`` reads the kernel back,
+``server`` ties them together behind a socket, and ``launcher`` stays outside the
+lab to end it with its owner and do the little that needs root outside. Nothing in this package runs in
 the notebook's own process but ``channel``, the protocol both ends speak.
 """

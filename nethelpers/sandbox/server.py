@@ -2,8 +2,9 @@
 
 Started by :class:`nethelpers.Lab` as ``python -m nethelpers.sandbox FD``. It
 creates the namespaces, forks once (the child is PID 1 of the new PID namespace
-and does all the work; the parent only waits for it), and serves requests that
-arrive on the socket FD until the owner closes it or exits. When PID 1 exits the
+and does all the work; the parent stays outside as the launcher, see launcher.py),
+and serves requests that arrive on the socket FD until the owner closes it or
+exits (the launcher then kills PID 1 at once). When PID 1 exits the
 kernel kills every process of the sandbox, and with the last of them the mount
 namespace that holds /run/netns — so every node, link and rule goes too.
 """

@@ -132,7 +132,13 @@ OWNER = textwrap.dedent("""
     supervisor = lab._sandbox.machine.process.pid
     with open(f"/proc/{{supervisor}}/task/{{supervisor}}/children") as f:
         qemu = int(f.read().split()[0])
-    print(json.dumps({{"supervisor": supervisor, "qemu": qemu}}), flush=True)
+    child = None
+    if sys.argv[1] == "fork":  # a child (multiprocessing's way) that outlives its parent
+        child = os.fork()
+        if child == 0:
+            time.sleep(60)
+            os._exit(0)
+    print(json.dumps({{"supervisor": supervisor, "qemu": qemu, "child": child}}), flush=True)
     sys.stdin.readline()  # the test has seen both alive
     if sys.argv[1] == "close":
         lab.close()
@@ -160,7 +166,7 @@ def files_in(*tops: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("how", ["close", "exit", "sigkill"])
+@pytest.mark.parametrize("how", ["close", "exit", "sigkill", "fork"])
 def test_the_vm_ends_with_its_owner_and_leaves_no_file(how, tmp_path):
     """The owner's temporary directory (TMPDIR: where it or QEMU would write) and the VM cache
     hold nothing new afterwards."""
@@ -171,10 +177,16 @@ def test_the_vm_ends_with_its_owner_and_leaves_no_file(how, tmp_path):
     assert alive(seen["supervisor"]) and alive(seen["qemu"])
     owner.stdin.write("go\n")
     owner.stdin.close()
-    if how == "sigkill":
+    if how in ("sigkill", "fork"):
         os.kill(owner.pid, signal.SIGKILL)   # a crashed or killed Jupyter kernel
     owner.wait(60)
-    wait_until(lambda: not alive(seen["qemu"]) and not alive(seen["supervisor"]), 10)
+    try:
+        wait_until(lambda: not alive(seen["qemu"]) and not alive(seen["supervisor"]), 10)
+        if how == "fork":
+            assert alive(seen["child"])  # the forked child lives on, and holds the VM no longer
+    finally:
+        if seen["child"]:
+            os.kill(seen["child"], signal.SIGKILL)
     assert sorted(files_in(kernel.cache_root()) - before) == [] and sorted(files_in(str(tmp_path))) == []
 
 

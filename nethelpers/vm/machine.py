@@ -475,3 +475,18 @@ def shutdown() -> None:
         machine, _machine = _machine, None
     if machine is not None and machine.owner == os.getpid():
         machine.shutdown()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child lets go of its parent's VM (its lifeline above all), so that the VM still
+    ends with its owner; the child boots its own if it opens a lab."""
+    global _machine, _lock
+    machine, _machine, _lock = _machine, None, threading.Lock()  # (the parent's lock may be held)
+    if machine is not None:
+        try:
+            machine.process.stdin.close()
+        except (OSError, ValueError):
+            pass
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

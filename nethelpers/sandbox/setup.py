@@ -60,8 +60,8 @@ def enter_sandbox_namespaces() -> dict:
     """The launcher's part: the namespaces, before it forks PID 1 of the sandbox.
 
     Rootless, all of them at once, the user namespace first (it makes us root of the rest).
-    As root, mount and PID namespaces only: PID 1 mounts the lab's /proc and then gives up
-    root for a user namespace of its own (:func:`give_up_root`), where the rest is made.
+    As root, mount, PID, UTS and IPC namespaces only: PID 1 mounts the lab's /proc and then
+    gives up root for a user namespace of its own (:func:`give_up_root`), where the rest is made.
     Returns facts about the sandbox (``rootless``, ``etc_netns``) for the caller.
     The PID namespace takes effect for children: the caller must fork next.
     """
@@ -84,7 +84,14 @@ def enter_sandbox_namespaces() -> dict:
                 "(mount --bind DIR DIR).") from None
         raise LabUnavailable(_cannot_set_up(exc, rootless)) from None
     if not rootless:
-        return {"rootless": False, "lab_uid": reveal(needed_paths(), LAB_UID)}
+        try:
+            return {"rootless": False, "lab_uid": reveal(needed_paths(), LAB_UID)}
+        except OSError as exc:
+            raise LabUnavailable(
+                f"A lab started by root runs as nobody, and could not make this Python and the "
+                f"nethelpers package readable for it ({exc}). Install them where any user may read "
+                f"them (e.g. a virtualenv outside /root), or use the VM backend (NETHELPERS_BACKEND=vm)."
+            ) from None
     return {"rootless": True, "lab_uid": os.getuid(), "etc_netns": _lay_out_run(rootless)}
 
 

@@ -72,9 +72,8 @@ def k8s(lab):
 @pytest.fixture
 def recorder():
     """The recording plugin, in a directory anyone may enter: root of a lab that root started is
-    nobody on this machine (README: "A lab is a boundary"), and pytest's tmp_path is root's only;
-    not under /tmp, which is the lab's own."""
-    folder = tempfile.mkdtemp(prefix="nethelpers-cni-", dir="/var/tmp")
+    nobody on this machine (README: "A lab is a boundary"), and pytest's tmp_path is root's only."""
+    folder = tempfile.mkdtemp(prefix="nethelpers-cni-")
     os.chmod(folder, 0o755)
     path = os.path.join(folder, "recorder")
     with open(path, "w") as f:

@@ -109,16 +109,16 @@ def _lay_out_run(rootless: bool) -> str:
     sc.mount(None, NETNS_DIR, None, sc.MS_SHARED)
     os.makedirs(STATE_DIR + "/logs")
     if rootless:
-        _private_tmp()
+        _private_shm()
     return _overlay_etc()
 
 
-def _private_tmp() -> None:
-    """The lab's own /tmp and /dev/shm, of bounded size: a node that fills them fills the lab's,
-    never the machine's memory (/dev/shm, and /tmp on many systems, are tmpfs of half of it)."""
-    for path, size in (("/tmp", TMP_SIZE), ("/dev/shm", SHM_SIZE)):
-        if os.path.isdir(path):
-            sc.mount("tmpfs", path, "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, f"mode=1777,size={size}")
+def _private_shm() -> None:
+    """The lab's own /dev/shm, of bounded size: a node that fills it fills the lab's, never the
+    machine's memory (/dev/shm is a tmpfs of half of it). (/tmp stays the machine's, as for
+    `ip netns exec`: the course, its Python or a learner's files may be there.)"""
+    if os.path.isdir("/dev/shm"):
+        sc.mount("tmpfs", "/dev/shm", "tmpfs", sc.MS_NOSUID | sc.MS_NODEV, f"mode=1777,size={SHM_SIZE}")
 
 
 # --- a root lab gives up root -----------------------------------------------------------
@@ -127,7 +127,7 @@ def _private_tmp() -> None:
 # beyond its own namespaces (no machine-wide sysctl, module, device, file or socket of root).
 LAB_UID = 65534
 RUN_SIZE = "128m"  # the lab's /run: its logs, sockets and nodes' /etc files live there
-TMP_SIZE, SHM_SIZE = "128m", "32m"  # the lab's /tmp and /dev/shm
+SHM_SIZE = "32m"  # the lab's /dev/shm
 
 
 def needed_paths() -> list[str]:
@@ -188,7 +188,7 @@ def give_up_root(ask_launcher) -> dict:
     try:
         sc.unshare(sc.CLONE_NEWNS)  # the launcher keeps the machine's /proc, to write our map
         _mount_proc()
-        _private_tmp()  # (mounted as root, so that no node can unmount them)
+        _private_shm()  # (mounted as root, so that no node can unmount it)
         os.setgroups([])
         sc.unshare(sc.CLONE_NEWUSER)
         if not ask_launcher("map"):

@@ -80,8 +80,6 @@ class Channel:
 
 
 def _refuse(value):
-    if isinstance(value, tuple):  # (json does lists itself; tuples only reach here inside sets)
-        return list(value)
     raise TypeError(f"a {type(value).__name__} cannot cross the lab's connection (JSON only)")
 
 

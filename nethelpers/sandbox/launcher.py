@@ -27,6 +27,7 @@ import subprocess
 from . import setup
 
 MODULES = {"br_netfilter"}   # the only kernel modules a lab may have loaded (in its own VM)
+GUEST = "NETHELPERS_GUEST"   # "1" in the VM backend's guest (nethelpers.vm.agent sets it)
 HANGUP = select.POLLHUP | select.POLLERR | select.POLLRDHUP
 
 
@@ -82,7 +83,7 @@ class Launcher:
         return "ok"
 
     def _load_module(self, name: str) -> str:
-        if os.environ.get("NETHELPERS_GUEST") != "1" or name not in MODULES:
+        if os.environ.get(GUEST) != "1" or name not in MODULES:
             return "no"  # on this machine's kernel nothing is loaded: it is not the lab's
         with open("/proc/sys/kernel/modprobe") as f:
             helper = f.read().strip()

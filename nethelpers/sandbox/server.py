@@ -25,7 +25,6 @@ from .channel import Channel
 from .dns import DNSService
 from .rtnl import Netlink
 
-GUEST = "NETHELPERS_GUEST"   # "1" in the VM backend's guest (nethelpers.vm.agent sets it)
 # How much longer than on this machine's kernel to wait for a command, a daemon or a process's
 # output: 1, or more in a VM whose CPU is emulated (nethelpers.vm.machine sets NETHELPERS_PATIENCE;
 # read by main(), since the VM's agent imports this module before any lab exists).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nethelpers import world
+from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise
 from nethelpers.exercises import Exercise, ExerciseError, bridge
 
 
@@ -66,3 +67,62 @@ def test_an_exercise_whose_checker_passes_at_the_start_is_refused(lab):
                                        else "make x")], solution=lambda lab: None)
     with pytest.raises(ExerciseError, match="reference solution does not pass"):
         wrong.solve(lab)
+
+
+# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+def _app3_gone(lab):
+    lab.remove_node("app3")
+
+
+def _app3_cable_removed(lab):
+    lab["myhost"].remove_link("veth3")
+
+
+def _veth3_off_the_bridge(lab):
+    lab["myhost"].set_link("veth3", nomaster=True)
+
+
+def _app3_address_removed(lab):
+    lab["app3"].run("ip addr flush dev eth0", check=True)
+
+
+def _app3_route_via_itself(lab):
+    lab["app3"].run("ip route replace default via 10.0.0.5", check=True)
+
+
+def _forwarding_off(lab):
+    lab["myhost"].sysctl("net.ipv4.ip_forward", 0)
+
+
+OWN_WAY_OUT = Mistakes(
+    bridge.OWN_WAY_OUT,
+    Mistake(0, _app3_gone, "there is no node app3"),
+    Mistake(1, _app3_cable_removed, "app3 has no eth0"),
+    Mistake(2, _veth3_off_the_bridge, "not plugged into the bridge br0"),
+    Mistake(3, _app3_address_removed, "app3's eth0 has no address in 10.0.0.0/24"),
+    Mistake(4, _app3_route_via_itself, "it should go via the bridge, 10.0.0.1"),
+    Mistake(5, _forwarding_off, "are ip_forward and the MASQUERADE rule on myhost still in place?",
+            undo=lambda lab: lab["myhost"].sysctl("net.ipv4.ip_forward", 1)),
+)
+
+
+def _dnat_to_the_wrong_port(lab):
+    lab["myhost"].run("iptables -t nat -F PREROUTING", check=True)
+    lab["myhost"].run("iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 10.0.0.3:8080",
+                      check=True)
+
+
+def _web_server_stopped(lab):
+    lab["app2"].run(["pkill", "-f", "nethelpers.docker.web"], check=True)
+
+
+PUBLISH_APP2 = Mistakes(
+    bridge.PUBLISH_APP2,
+    Mistake(0, _dnat_to_the_wrong_port, "does not send traffic to app2's web server at 10.0.0.3:80"),
+    Mistake(1, _web_server_stopped, "lan-client still gets no answer from app2"),
+)
+
+
+@each_exercise(OWN_WAY_OUT, PUBLISH_APP2)
+def test_each_step_catches_a_mistake(myhost, cases):
+    assert_each_step_catches(myhost, cases)

@@ -93,11 +93,12 @@ def _publish_solution(lab):
 
 
 def _dnat_rule(lab):
-    rules = lab.node("myhost").run("iptables -t nat -S PREROUTING").stdout
-    if "--dport 9090" not in rules:
+    rules = [rule.split() for rule in lab.node("myhost").run("iptables -t nat -S PREROUTING").stdout.splitlines()
+             if "--dport 9090" in rule]
+    if not rules:
         return ("myhost's nat PREROUTING chain has no rule for port 9090: add a DNAT rule "
                 "(-p tcp --dport 9090 -j DNAT --to-destination ...)")
-    if "10.0.0.3:80" not in rules:
+    if not any(words[-1] == "10.0.0.3:80" and words[-2] == "--to-destination" for words in rules):
         return "the port-9090 rule does not send traffic to app2's web server at 10.0.0.3:80"
 
 

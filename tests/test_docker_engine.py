@@ -1070,7 +1070,14 @@ def test_icc_false_still_reaches_the_gateway_and_outside(lab):
 
 
 def test_icc_option_needs_true_or_false(lab):
-    refused(lab, "network create -o com.docker.network.bridge.enable_icc=maybe quiet")
+    """The bridge driver parses it with Go's strconv.ParseBool and says so (moby v29.7.2 and v27.5.1,
+    drivers/bridge/bridge_linux.go: parseErr); nothing is created."""
+    message = refused(lab, "network create -o com.docker.network.bridge.enable_icc=maybe quiet")
+    assert message == ('Error response from daemon: failed to parse com.docker.network.bridge.enable_icc value: '
+                       'maybe (strconv.ParseBool: parsing "maybe": invalid syntax)')
+    assert "quiet" not in lab.docker("network ls")
+    lab.docker("network create -o com.docker.network.bridge.enable_icc=F quiet")   # ParseBool's spellings
+    refused(lab, "network create -o com.docker.network.bridge.enable_ip_masquerade=tRuE loud")
 
 
 # === embedded DNS ============================================================================

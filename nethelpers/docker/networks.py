@@ -6,6 +6,8 @@ A mixin of :class:`~nethelpers.docker.engine.DockerHost`: it uses the host's
 
 from __future__ import annotations
 
+import json
+
 from .. import validate, world
 from ..errors import InvalidName
 from . import firewall, ipam
@@ -190,12 +192,18 @@ class Networks:
         return net.name
 
 
+# Go's strconv.ParseBool, which the bridge driver parses these options with.
+_GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}
+
+
 def _bool_option(options: dict, key: str, default: bool) -> bool:
+    """A bridge driver option that must be a Go bool, with the daemon's error when it is not
+    (moby daemon/libnetwork/drivers/bridge/bridge_linux.go, parseErr)."""
     value = options.get(key)
     if value is None:
         return default
-    if value.lower() in ("true", "1"):
-        return True
-    if value.lower() in ("false", "0"):
-        return False
-    raise DaemonError(f"invalid value {value!r} for {key}: use true or false")
+    if value not in _GO_BOOLS:
+        raise DaemonError(f"failed to parse {key} value: {value} "
+                          f"(strconv.ParseBool: parsing {json.dumps(value)}: invalid syntax)")
+    return _GO_BOOLS[value]

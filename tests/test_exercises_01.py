@@ -6,7 +6,7 @@ import pytest
 
 from nethelpers import world
 from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise
-from nethelpers.exercises import Exercise, ExerciseError, bridge
+from nethelpers.exercises import Exercise, ExerciseError, bridge, docker_host
 
 
 @pytest.fixture
@@ -126,3 +126,40 @@ PUBLISH_APP2 = Mistakes(
 @each_exercise(OWN_WAY_OUT, PUBLISH_APP2)
 def test_each_step_catches_a_mistake(myhost, cases):
     assert_each_step_catches(myhost, cases)
+
+
+@pytest.fixture
+def bridge1(docker_lab):
+    """What notebook 01 has built when C5_BY_NAME begins: c3 on the user-defined network bridge1."""
+    docker_lab.docker("network create bridge1")
+    docker_lab.docker("run -dit --name c3 --network bridge1 busybox")
+    return docker_lab
+
+
+def _c5_on_a_network_of_its_own(lab):
+    lab.docker("network disconnect bridge1 c5")
+    if "bridge2" not in docker_host(lab).networks:
+        lab.docker("network create bridge2")
+    lab.docker("network connect bridge2 c5")               # a user-defined network, but not c3's
+
+
+def _c5_resolv_conf_edited(lab):
+    lab["c5"].write_etc("resolv.conf", "nameserver 8.8.8.8\n")  # "a real DNS server", unreachable here
+
+
+def _icmp_dropped_in_docker_user(lab):
+    lab["docker-host"].run("iptables -I DOCKER-USER -p icmp -j DROP", check=True)
+
+
+C5_BY_NAME = Mistakes(
+    bridge.C5_BY_NAME,
+    Mistake(0, _c5_on_a_network_of_its_own, "c5 is not on c3's network, bridge1"),
+    Mistake(1, _c5_resolv_conf_edited, "is 127.0.0.11 in c5's /etc/resolv.conf?"),
+    Mistake(2, _icmp_dropped_in_docker_user, "c5 resolves c3 but cannot ping it",
+            undo=lambda lab: lab["docker-host"].run("iptables -D DOCKER-USER -p icmp -j DROP", check=True)),
+)
+
+
+@each_exercise(C5_BY_NAME)
+def test_each_step_catches_a_mistake_on_docker(bridge1, cases):
+    assert_each_step_catches(bridge1, cases)

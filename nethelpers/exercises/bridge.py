@@ -135,9 +135,24 @@ def _c5_connected(lab):
 
 
 def _c5_resolves(lab):
-    answer = lab.node("c5").run("dig +short +time=1 +tries=1 c3", timeout=5).stdout.split()
+    # dig +short prints its failures (";; communications error ...") on stdout too: keep the addresses only
+    answer = [word for word in lab.node("c5").run("dig +short +time=1 +tries=1 c3", timeout=5).stdout.split()
+              if _is_ipv4(word)]
     if not answer:
         return "c5 cannot resolve c3 yet: is 127.0.0.11 in c5's /etc/resolv.conf?"
+    c3 = docker_host(lab).containers.get("c3")
+    wanted = str(c3.endpoints["bridge1"].ip) if c3 is not None and "bridge1" in c3.endpoints else None
+    if wanted not in answer:
+        return (f"c5 resolves c3 to {', '.join(answer)}, not to c3's address on bridge1 ({wanted or 'none'}): "
+                f"is 127.0.0.11 in c5's /etc/resolv.conf?")
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _c5_reaches(lab):

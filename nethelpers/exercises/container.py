@@ -102,8 +102,16 @@ def _web_in_live_pod(lab):
                 f"containers (docker rm -f {owner.name} web sidecar) and build it again")
 
 
+def _pod_gone(lab):
+    """The hint of the first steps again, when the owner or web exited after they looked (a busybox
+    run without -it exits at once: it may still run when one step looks, and be gone at the next)."""
+    return _web_runs(lab) or _web_in_live_pod(lab)
+
+
 def _owner_has_network(lab):
     owner = _pod_owner(lab)
+    if owner is None:
+        return _pod_gone(lab)
     if not owner.endpoints:
         return (f"the owner {owner.name} has no network interface (NetworkMode {owner.network_mode}): "
                 f"the pod's network is the owner's, so run the owner on a bridge network (the default "
@@ -112,6 +120,8 @@ def _owner_has_network(lab):
 
 def _owner_publishes(lab):
     owner = _pod_owner(lab)
+    if owner is None:
+        return _pod_gone(lab)
     ports = [pm for ep in owner.endpoints.values() for pm in ep.ports]
     if not any(pm.host_port == 8080 and pm.container_port == 80 and pm.proto == "tcp" for pm in ports):
         shown = ", ".join(f"{pm.host_port}->{pm.container_port}/{pm.proto}" for pm in ports) or "no port"
@@ -130,6 +140,8 @@ def _lan_gets_web(lab):
 
 def _sidecar_in_pod(lab):
     owner = _pod_owner(lab)
+    if owner is None:
+        return _pod_gone(lab)
     sidecar = _running(lab, "sidecar")
     if sidecar is None:
         return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} busybox")
@@ -141,7 +153,10 @@ def _sidecar_in_pod(lab):
 
 
 def _sidecar_goes_out(lab):
-    node = _running(lab, "sidecar").node
+    sidecar = _running(lab, "sidecar")
+    if sidecar is None:   # (exited since the step before looked)
+        return _sidecar_in_pod(lab)
+    node = sidecar.node
     reply = lab.node(node).run("curl -s --max-time 3 http://203.0.113.10/", timeout=10)
     if "hello from internet" not in reply.stdout:
         return (f"sidecar cannot reach the internet server 203.0.113.10 (curl exit status {reply.rc}); "
@@ -181,6 +196,8 @@ def _pod_alive(lab):
 
 
 def _debug_runs(lab):
+    if _pod_owner(lab) is None:   # (the owner exited since the step before looked)
+        return _pod_alive(lab)
     if _running(lab, "debug") is None:
         return _missing(lab, "debug", f"docker run -dit --name debug --network container:{_pod_owner(lab).name} "
                                       f"busybox")
@@ -188,6 +205,8 @@ def _debug_runs(lab):
 
 def _debug_in_pod(lab):
     owner, debug = _pod_owner(lab), _running(lab, "debug")
+    if owner is None or debug is None:   # (exited since the steps before looked: sh without -it does)
+        return _debug_runs(lab)
     if not debug.joined:
         return (f"debug has a network namespace of its own (NetworkMode {debug.network_mode}), with its own "
                 f"127.0.0.1 where nothing listens: remove it (docker rm -f debug) and run it again with "
@@ -198,7 +217,10 @@ def _debug_in_pod(lab):
 
 
 def _debug_reaches_web(lab):
-    node = _running(lab, "debug").node
+    debug = _running(lab, "debug")
+    if debug is None:
+        return _debug_runs(lab)
+    node = debug.node
     reply = lab.node(node).run("curl -s --max-time 3 http://127.0.0.1:80/", timeout=10)
     if WEB_PAGE not in reply.stdout:
         return (f"curl http://127.0.0.1:80/ from debug got no page from web (curl exit status {reply.rc}): "

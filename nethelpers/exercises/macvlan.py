@@ -137,8 +137,11 @@ def _www_address(lab):
 
 def _www_serves(lab):
     ctr = docker_host(lab).containers["www"]
-    if ctr.image not in ("nginx", "httpd") or not ctr.running:
-        what = f"runs {ctr.image}" if ctr.running else "has stopped"
+    # what listens, not the image's name: nginx given a command after it (nginx sleep infinity) serves nothing
+    serving = ctr.running and lab.node(ctr.node).run("ss -Htln sport = :80", timeout=5).stdout.strip()
+    if not serving:
+        what = ("has stopped" if not ctr.running else f"runs {ctr.image}" if ctr.image not in ("nginx", "httpd")
+                else f"runs {' '.join(ctr.shown_command)}")
         return (f"www {what}, not a web server: docker rm -f www, then run it again with the nginx image "
                 f"(no command after it) and -d, so that it keeps serving")
 

@@ -195,8 +195,10 @@ def _9001_not_from_lan(lab):
     address = docker_host(lab).address
     code, _ = _http(lab, "lan-client", f"http://{address}:9001/")
     if code != "000":
-        return (f"lan-client still gets an answer from http://{address}:9001/ (HTTP status {code}): "
-                f"the server must listen on 127.0.0.1 only")
+        # port 9001 listens on loopback only (the step before): something else passes the LAN's connections on
+        return (f"lan-client still gets an answer from http://{address}:9001/ (HTTP status {code}) although the "
+                f"server listens on 127.0.0.1 only: something on the Docker host passes the LAN's connections "
+                f"on to it — a NAT rule for port 9001 (iptables -t nat -S), with net.ipv4.conf.*.route_localnet = 1?")
 
 
 LOCAL_ONLY = Exercise("a host-mode service for the host's eyes only", [

@@ -183,6 +183,12 @@ def _df_1422(lab):
 
 def _big_1472(lab):
     if lab.node("a1").run(f"ping -c1 -W1 -s 1472 {A_IPS['a2']}", timeout=5).rc != 0:
+        a2 = link(lab, "a2", "eth0") if "a2" in node_names(lab) else None
+        if a2 is not None and a2["mtu"] > 1450:
+            return (f"a1's fragments reach a2, but a2's answer is as big (1500 bytes) and a2's eth0 has MTU "
+                    f"{a2['mtu']}: a2 sends packets of up to {a2['mtu']} bytes, which the tunnel cannot carry, "
+                    f"and host2 drops them without a word. a2 needs MTU 1450 too: "
+                    f"lab[\"a2\"].set_link(\"eth0\", mtu=1450)")
         return ("a 1472-byte ping without DF from a1 still vanishes: a1 should cut it into two fragments "
                 "that fit MTU 1450; is its eth0's MTU 1450 (%lab a1 ip link show eth0)?")
 
@@ -359,7 +365,9 @@ def _on_ov2(host: str, name: str):
         if "ov2" not in ctr["NetworkSettings"]["Networks"]:
             return f"{name} is not on ov2: %docker -H {host} network connect ov2 {name}"
         if not ctr["State"]["Running"]:
-            return f"{name} is not running: %docker -H {host} start {name}"
+            return (f"{name} is not running (%docker -H {host} ps -a: busybox's sh exits at once unless run "
+                    f"with -it): %docker -H {host} rm -f {name}, then "
+                    f"%docker -H {host} run -dit --name {name} --network ov2 busybox")
     return check
 
 

@@ -96,20 +96,29 @@ def _portmap_in_place(lab):
 
 def _mapping_asked(lab):
     asked = (_record(lab).get("capabilityArgs") or {}).get("portMappings") or []
-    if not any(m.get("hostPort") == 8080 and m.get("containerPort") == 80 for m in asked):
+    if not any(m.get("hostPort") == 8080 and m.get("containerPort") == 80
+               and str(m.get("protocol", "tcp")).lower() == "tcp" for m in asked):
         return (f"the ADD of pod2 was given portMappings {asked or 'none'}: pass capability_args="
                 "{\"portMappings\": [{\"hostPort\": 8080, \"containerPort\": 80, \"protocol\": \"tcp\"}]} "
                 "(DEL pod2 first)")
     return None
 
 
+def _option(rule: list[str], name: str) -> str | None:
+    """The value of option ``name`` in an ``iptables -S`` rule split into words."""
+    return rule[rule.index(name) + 1] if name in rule[:-1] else None
+
+
 def _dnat_rule(lab):
     ips = _record(lab)["result"].get("ips") or []
     address = ips[0]["address"].split("/")[0] if ips else "?"
-    rules = lab.node(NODE).run("iptables -t nat -S", check=True).stdout
-    if f"--to-destination {address}:80" not in rules:
-        return (f"node2's nat table has no DNAT to {address}:80; see `%lab node2 iptables -t nat -S` — "
-                "portmap writes it into CNI-HOSTPORT-DNAT when it gets runtimeConfig.portMappings")
+    rules = [rule.split() for rule in lab.node(NODE).run("iptables -t nat -S", check=True).stdout.splitlines()]
+    # the rule itself, word by word: "-p tcp ... --dport 8080 -j DNAT --to-destination ADDRESS:80" (a
+    # text search took ADDRESS:8080, or another port's rule, for it)
+    if not any(_option(rule, "-j") == "DNAT" and _option(rule, "--to-destination") == f"{address}:80"
+               and _option(rule, "-p") == "tcp" and _option(rule, "--dport") == "8080" for rule in rules):
+        return (f"node2's nat table has no DNAT of tcp port 8080 to {address}:80; see `%lab node2 iptables -t "
+                "nat -S` — portmap writes it into CNI-HOSTPORT-DNAT when it gets runtimeConfig.portMappings")
     return None
 
 

@@ -252,7 +252,7 @@ OWNER = textwrap.dedent("""
 @pytest.mark.skipif(os.environ.get("NETHELPERS_BACKEND") == "vm",
                     reason="in the VM backend the owner's death ends the VM (test_vm.py)")
 @pytest.mark.parametrize("how", ["request", "fork"])
-def test_the_owners_death_ends_the_lab_within_a_second_and_a_half(how):
+def test_the_owners_death_ends_the_lab_within_seconds(how):
     code = OWNER.format(repo=REPO, tests=TESTS)
     proc = subprocess.Popen([sys.executable, "-c", code, how], stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -264,7 +264,7 @@ def test_the_owners_death_ends_the_lab_within_a_second_and_a_half(how):
         killed = time.monotonic()
         proc.wait(10)
         assert footprint.wait_gone(seen, timeout=5) == []
-        assert time.monotonic() - killed < 1.5
+        assert time.monotonic() - killed < 3   # generous: 20-30 ms measured (README, bench-soak)
     finally:
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # the forked child too

@@ -29,7 +29,7 @@ def test_timeout_kills_the_command_and_says_so(lab):
     started = time.monotonic()
     with pytest.raises(CommandTimeout, match="longer than 0.5 s"):
         n.run("sleep 30", timeout=0.5)
-    assert time.monotonic() - started < 5 * lab.patience  # killed long before its 30 s (a VM waits longer)
+    assert time.monotonic() - started < 25  # killed, not waited for: sleep's own 30 s would be longer
     assert "sleep 30" not in n.run("ps -eo args").stdout
 
 
@@ -116,6 +116,6 @@ def test_ctrl_c_stops_the_command_like_a_terminal_and_the_lab_goes_on(pair):
     started = time.monotonic()
     with pytest.raises(Interrupted) as caught:
         a.run("ping -i 0.2 10.0.0.2", timeout=20)  # would run until the timeout
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 15  # interrupted, not run to its 20 s timeout
     assert "packets transmitted" in caught.value.result.stdout  # ping's own Ctrl-C summary
     assert a.run("echo next").stdout == "next\n"  # the next answer is its own, not a stale one

@@ -261,7 +261,7 @@ def test_a_host_that_joins_the_network_later_gets_the_existing_entries(cluster):
 def test_a_failed_host_loses_its_entries_and_gets_them_back(cluster):
     lab = cluster
     lab.node("host3").set_link("eth0", up=False)     # host3's cable out
-    took = wait_until(lambda: "198.51.100.12" not in entries(lab, "host1"))
+    took = wait_until(lambda: "198.51.100.12" not in entries(lab, "host1"), timeout=30)
     assert took > 2  # not before the heartbeats were missed for 3 s
     assert "host3      Down" in lab.docker("node ls", host="host1")
     assert "failed (no heartbeat for 3 s): deleting its 1 entry" in lab.docker_host("host1").agent_log()
@@ -347,8 +347,8 @@ def test_each_plane_delivers_the_entries_and_takes_them_back(lab, plane):
 
 def test_each_plane_drops_a_failed_host_and_takes_it_back(lab, plane):
     lab.node("host3").set_link("eth0", up=False)
-    took = wait_until(lambda: "198.51.100.12" not in entries(lab, "host1"))
-    assert 2 < took < 8
+    took = wait_until(lambda: "198.51.100.12" not in entries(lab, "host1"), timeout=30)
+    assert took > 2  # not before the heartbeats were missed for 3 s (how long it takes: the overlay bench)
     assert not pings(lab, "host1", "c1", "c3")
     lab.node("host3").set_link("eth0", up=True)
     wait_until(lambda: "198.51.100.12" in entries(lab, "host1"))
@@ -487,9 +487,11 @@ def test_a_container_started_while_a_host_is_cut_off_reaches_it_once_it_is_back(
     lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
     lab.node("host3").set_link("eth0", up=False)
     lab.docker_host("host1").wait_for_entry("ov1", endpoint(lab, "host3", "c3")[0], present=False)
+    assert "198.51.100.12" not in lab.docker_host("host1")._ask("alive")["alive"]   # host1 knows host3 is gone
     started = time.monotonic()
     lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")  # host3 cannot hear it now
-    assert time.monotonic() - started < 3, "run waited for a host that is cut off"
+    # Not waiting for host3's agent, which would take the 5 s wait timeout (overlay.py _spread).
+    assert time.monotonic() - started < 4.5, "run waited for a host that is cut off"
     lab.node("host3").set_link("eth0", up=True)
     ip1, _ = endpoint(lab, "host1", "c1")
     lab.docker_host("host3").wait_for_entry("ov1", ip1)

@@ -109,8 +109,7 @@ def test_cli_says_a_lab_runs_here_with_the_namespaces_backend(cli):
     mode = "as root" if os.geteuid() == 0 else "rootless, in a user namespace"
     assert verdict.startswith(f"A lab can run here: {mode}"), verdict
     assert "with the namespaces backend" in verdict and "Lab() uses it" in verdict, verdict
-    assert "Traceback" not in done.stdout + done.stderr
-    assert seconds < 15, f"the doctor took {seconds:.1f} s"
+    assert "Traceback" not in done.stdout + done.stderr   # (how long it took: run_doctor's 120 s bound)
 
 
 def test_cli_reports_both_backends(cli):

@@ -179,7 +179,6 @@ def test_prev_exist_false_creates_once(store):
 
 
 def test_ttl_expiry_seen_by_watch(store):
-    start = time.monotonic()
     result = store.run("""
         put = kv.put("expiring/host1", "198.51.100.10:2376", ttl=1)
         result = [put, kv.watch("expiring", put["node"]["modifiedIndex"] + 1, timeout=4),
@@ -194,7 +193,6 @@ def test_ttl_expiry_seen_by_watch(store):
     assert prev["value"] == "198.51.100.10:2376" and prev["expiration"] == put["node"]["expiration"]
     assert "ttl" not in prev  # its time is up
     assert gone is None and directory["dir"] is True and "nodes" not in directory  # the directory stays
-    assert time.monotonic() - start < 4.5
 
 
 def test_watch_returns_history(store):
@@ -223,7 +221,7 @@ def test_watch_waits_for_a_change(store):
     """)
     event, waited = result
     assert event["action"] == "set" and event["node"]["key"] == "/later/k"
-    assert 0.2 < waited < 2
+    assert waited > 0.2  # it waited for the change (a watch that gave up at its timeout returns None)
 
 
 def test_watch_timeout(store):
@@ -232,7 +230,8 @@ def test_watch_timeout(store):
         result = [kv.watch("quiet", kv.index + 1, timeout=0.5), time.monotonic() - t, kv.get("quiet")]
     """)
     event, waited, quiet = result
-    assert event is None and 0.4 < waited < 2 and quiet is None
+    assert event is None and quiet is None
+    assert 0.4 < waited < 10  # it waited its 0.5 s, and then returned (a generous bound: it must not hang)
 
 
 def test_unreachable_store_names_url_and_cause(store):
@@ -264,7 +263,7 @@ def test_a_store_that_cannot_start_is_reported_at_once(lab, kind):
     if kind == "built-in":
         assert str(error.value).endswith("exited: kvstore: cannot listen on 10.9.9.9:2379: "
                                          "Cannot assign requested address")
-    assert time.monotonic() - start < 4
+    assert time.monotonic() - start < 12  # seen exiting, not waited for until start_store's 15 s timeout
 
 
 REQUESTS = """\

@@ -844,6 +844,17 @@ def test_ps_table_header_and_running_containers(web):
     assert "nginx" in row and "0.0.0.0:8080->80/tcp" in row and " Up " in row
 
 
+def test_ps_command_is_quoted_and_ellipsized_to_20_columns(lab):
+    """docker-cli v27.5.1 cli/command/formatter/container.go ``Command()``:
+    ``strconv.Quote(Ellipsis(command, 20))``; displayutils.go ``Ellipsis``: a string of at most 20
+    columns is kept whole, a longer one becomes its first 19 runes and "…" (20 columns in all)."""
+    lab.docker("run -dit --name exact busybox sleep 12345678901234")   # 20 characters: kept
+    lab.docker("run -dit --name long busybox sleep 123456789012345")   # 21 characters: cut
+    rows = {line.split()[-1]: line for line in lab.docker("ps").splitlines()[1:]}
+    assert '   "sleep 12345678901234"   ' in rows["exact"]
+    assert '   "sleep 1234567890123…"   ' in rows["long"]
+
+
 def test_ps_lists_newest_first(lab):
     lab.docker("run -dit --name first busybox")
     lab.docker("run -dit --name second busybox")

@@ -70,3 +70,29 @@ def test_udp_and_host_ip_port_rules(lab):
             "-j DNAT --to-destination 172.17.0.2:80" in nat.splitlines())
     assert ("-A DOCKER -d 172.17.0.2/32 ! -i docker0 -o docker0 -p udp -m udp --dport 53 -j ACCEPT"
             in rules(lab, "filter").splitlines())
+
+
+@pytest.mark.parametrize("userland_proxy", [True, False], ids=["proxy", "noproxy"])
+def test_masquerade_off_drops_the_networks_nat_rules(lab, userland_proxy):
+    """``-o com.docker.network.bridge.enable_ip_masquerade=false``: no MASQUERADE of the subnet and
+    no ``DOCKER -i <bridge> -j RETURN``; only the hairpin rule of --userland-proxy=false stays.
+
+    moby v27.5.1 libnetwork/drivers/bridge/setup_ip_tables_linux.go, setupIPTablesInternal:
+    ``if nat && config.EnableIPMasquerade { natRule; if !hairpin { skipDNAT } }``, then
+    ``programChainRule(hpNatRule, ..., enable && hairpin)`` whatever the option; the filter
+    rules (ICC, outRule, the isolation chains) do not depend on it.
+    """
+    lab.docker_host(userland_proxy=userland_proxy)
+    lab.docker("network create -o com.docker.network.bridge.name=bridge1 "
+               "-o com.docker.network.bridge.enable_ip_masquerade=false --subnet 192.0.2.0/24 bridge1")
+    nat = rules(lab, "nat").splitlines()
+    assert [r for r in nat if "bridge1" in r or "192.0.2." in r] == (
+        [] if userland_proxy else ["-A POSTROUTING -o bridge1 -m addrtype --src-type LOCAL -j MASQUERADE"])
+    # docker0 keeps its own
+    assert "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE" in nat
+    filt = rules(lab, "filter").splitlines()
+    for rule in ("-A FORWARD -o bridge1 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+                 "-A FORWARD -o bridge1 -j DOCKER", "-A FORWARD -i bridge1 ! -o bridge1 -j ACCEPT",
+                 "-A FORWARD -i bridge1 -o bridge1 -j ACCEPT",
+                 "-A DOCKER-ISOLATION-STAGE-2 -o bridge1 -j DROP"):
+        assert rule in filt

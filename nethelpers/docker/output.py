@@ -31,7 +31,8 @@ def ps(containers: list[Container], all_: bool) -> str:
         age = human_duration(c.created)
         status = f"Up {age}" if running else \
             f"Exited ({c.exit_code or 0}) {human_duration(c.finished or c.created)} ago"
-        command = '"' + (" ".join(c.shown_command))[:20] + ('…"' if len(" ".join(c.shown_command)) > 20 else '"')
+        shown = " ".join(c.shown_command)  # docker-cli's Ellipsis(command, 20): 19 characters and "…"
+        command = '"' + (shown if len(shown) <= 20 else shown[:19] + "…") + '"'
         image = c.image if c.tag == "latest" else f"{c.image}:{c.tag}"
         rows.append([short(c.id), image, command, f"{age} ago", status, port_summary(c), c.name])
     return table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows)

@@ -19,7 +19,7 @@ import sys
 from ..errors import CommandTimeout, InvalidValue, MissingFeature
 from . import counters, nft
 from .explain import conntrack_entry, iptables_texts, outcome, receiver, why_stopped
-from .path import Hop, RuleHit, hop_of, order
+from .path import Hop, RuleHit, headers, hop_of, order, translations
 from .report import Trace
 
 __all__ = ["trace", "Trace", "Hop", "RuleHit"]
@@ -73,13 +73,17 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
             monitor.stop()
 
     by_node = {name: nft.parse(name, text) for name, text in outputs.items()}
+    # first the conntrack entries of translated flows: a closed TCP flow is forgotten 10 s after
+    # the probe's RST, which a slow lab (the VM backend's emulated CPU) could otherwise outlast
+    tracked = {name: conntrack_entry(lab, name, before, protocol) for name, events in by_node.items()
+               for before, after in [headers(events)] if translations(before, after)}
     snapshot = lab.snapshot(names)
     iptables = iptables_texts(lab, by_node)
     path = order(source, by_node, snapshot)
     hops = [hop_of(name, by_node[name], snapshot, iptables, counted.get(name, [])) for name in path]
     for hop in hops:
         if hop.nat:
-            hop.conntrack = conntrack_entry(lab, hop, protocol)
+            hop.conntrack = tracked.get(hop.node)
     if hops and hops[-1].action == "delivered":
         hops[-1].receiver = receiver(lab, hops[-1], protocol)
     if hops and hops[-1].action == "stopped":

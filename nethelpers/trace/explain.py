@@ -57,12 +57,14 @@ def receiver(lab, hop: Hop, protocol: str) -> str:
     return f"arrived, but nothing listens on port {port} (the kernel answers {answer})"
 
 
-def conntrack_entry(lab, hop: Hop, protocol: str) -> str | None:
-    """The conntrack entry of the translated flow, as 'original … reply …' (no timers)."""
-    command = ["conntrack", "-L", "-p", protocol, "-s", hop.before["saddr"], "-d", hop.before["daddr"]]
-    if hop.before.get("sport"):  # the probe's own flow, not an older one between the same addresses
-        command += ["--sport", hop.before["sport"], "--dport", hop.before["dport"]]
-    line = next((l for l in lab.node(hop.node).run(command).stdout.splitlines() if "src=" in l), None)
+def conntrack_entry(lab, node: str, before: dict, protocol: str) -> str | None:
+    """The conntrack entry in ``node`` of the flow whose packet came in as ``before``, as
+    'original … reply …' (no timers). Ask soon after the probe: a TCP probe ends with a RST, and
+    conntrack forgets a closed flow 10 s later."""
+    command = ["conntrack", "-L", "-p", protocol, "-s", before["saddr"], "-d", before["daddr"]]
+    if before.get("sport"):  # the probe's own flow, not an older one between the same addresses
+        command += ["--sport", before["sport"], "--dport", before["dport"]]
+    line = next((l for l in lab.node(node).run(command).stdout.splitlines() if "src=" in l), None)
     if line is None:
         return None
     keys = ("src", "dst", "sport", "dport")

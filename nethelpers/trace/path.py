@@ -144,16 +144,9 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
     else:  # it came in and went nowhere: the kernel dropped it outside netfilter
         action = "sent" if came_in is None else "stopped"
     bridge_in, bridge_out = (links.get(name or "", {}).get("master") for name in (came_in, went_out))
-    ip_packets = [e.packet for e in packets if e.packet.get("saddr")]
-    hop = Hop(node, came_in, went_out, action, bridge_in, bridge_out, rules,
-              before=ip_packets[0] if ip_packets else {}, after=ip_packets[-1] if ip_packets else {})
-    if hop.before and hop.after:
-        for side, label in (("saddr", "source"), ("daddr", "destination")):
-            port = "sport" if side == "saddr" else "dport"
-            old = _endpoint(hop.before, side, port)
-            new = _endpoint(hop.after, side, port)
-            if old != new:
-                hop.nat.append(f"{label} {old} → {new}")
+    before, after = headers(events)
+    hop = Hop(node, came_in, went_out, action, bridge_in, bridge_out, rules, nat=translations(before, after),
+              before=before, after=after)
     if went_out and links.get(went_out, {}).get("kind") == "vxlan":
         mac = next((e.packet.get("ether_daddr") for e in reversed(packets) if e.packet.get("ether_daddr")), None)
         vtep = next((f["dst"] for f in snapshot.get(node, {}).get("fdb", [])
@@ -162,6 +155,23 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
     if action == "delivered" and hop.after.get("dport") == str(VXLAN_PORT):
         hop.action = "decapsulated"
     return hop
+
+
+def headers(events: list[Event]) -> tuple[dict, dict]:
+    """The packet's IP header as it came in (or was made) and as it left, from one node's events."""
+    ip_packets = [e.packet for e in events if e.kind == "packet" and e.packet.get("saddr")]
+    return (ip_packets[0], ip_packets[-1]) if ip_packets else ({}, {})
+
+
+def translations(before: dict, after: dict) -> list[str]:
+    """What NAT changed between the two headers: ["source 172.17.0.2 → 198.51.100.10", …]."""
+    nat = []
+    if before and after:
+        for side, port, label in (("saddr", "sport", "source"), ("daddr", "dport", "destination")):
+            old, new = _endpoint(before, side, port), _endpoint(after, side, port)
+            if old != new:
+                nat.append(f"{label} {old} → {new}")
+    return nat
 
 
 def exit_interface(packets: list[Event], links: dict) -> str | None:

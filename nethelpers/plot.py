@@ -2,6 +2,12 @@
 
 Sizes are in inches at the natural scale; the picture, fonts included, is then
 scaled to fit the figure.
+
+Every artist drawn carries a gid naming what it shows (invisible in a PNG; tests/test_plot.py
+reads the picture's structure from them): ``node:N`` a machine's box, ``bridge:N:BR`` a bridge's
+bar, ``link:N:IF`` a pill, ``wire:N:IF|M:IF2`` a cable from its first end, ``tunnel:…`` a VXLAN
+tunnel; ``label:node:N``, ``label:end:N:IF``, ``label:bridge:…``, ``label:link:…``,
+``label:tunnel:…`` and ``badge:N`` their texts.
 """
 
 from __future__ import annotations
@@ -303,7 +309,7 @@ class _Sketch:
             lo, hi = (lo, mid) if ok else (mid, hi)
         return hi
 
-    def _label(self, ax, p, q, r, lines, pt, hot, along=0.0) -> None:
+    def _label(self, ax, p, q, r, lines, pt, hot, along=0.0, gid=None) -> None:
         """An end's name and addresses at anchor p, just outside rectangle r (its box or bar):
         over the wire (to q) if it leaves by the top or bottom, beside it if by a side;
         ``along`` > 0: on the wire itself, that fraction of the way to q."""
@@ -311,7 +317,7 @@ class _Sketch:
         if along:
             ax.text(x + dx * along, y + dy * along, "\n".join(lines), ha="center", va="center", fontsize=pt,
                     zorder=30, linespacing=1.1, bbox=dict(boxstyle="round,pad=0.15", fc="white",
-                                                          alpha=0.9, ec=HIGHLIGHT if hot else "none"))
+                                                          alpha=0.9, ec=HIGHLIGHT if hot else "none"), gid=gid)
             return
         if min(abs(y - y0), abs(y - y1)) <= min(abs(x - x0), abs(x - x1)):
             up = abs(y - y1) < abs(y - y0)
@@ -323,7 +329,7 @@ class _Sketch:
             p = (x + (0.05 if right else -0.05), y - np.sign(dy or -1) * 0.03)
         ax.text(*p, "\n".join(lines), ha=ha, va=va, fontsize=pt, zorder=30, linespacing=1.1,
                 bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9,
-                          ec=HIGHLIGHT if hot else "none"))
+                          ec=HIGHLIGHT if hot else "none"), gid=gid)
 
     def draw(self, ax, scale: float, highlight: list, *, exact: bool = False, badges: dict | None = None) -> list:
         """Draw boxes, bars, pills and wires; return the legend's handles. ``exact``: light a wire
@@ -341,7 +347,7 @@ class _Sketch:
                                         zorder=1 + depth[node], gid=f"node:{node}"))
             ax.text(x0 + PAD if full else (x0 + x1) / 2, y1 - PAD if full else (y0 + y1) / 2, node,
                     ha="left" if full else "center", va="top" if full else "center",
-                    fontsize=(self.pt + 1) * scale, weight="bold", zorder=1 + depth[node])
+                    fontsize=(self.pt + 1) * scale, weight="bold", zorder=1 + depth[node], gid=f"label:node:{node}")
         for key in sorted(k for items in self.inner.values() for k in items):
             x0, y0, x1, y1 = self.rect[key]
             bar, hot = self.place_of[key] == "bar", key in hot_ends
@@ -351,7 +357,7 @@ class _Sketch:
                                         gid=f"{'bridge' if bar else 'link'}:{key[0]}:{key[1]}"))
             ax.text((x0 + x1) / 2, (y0 + y1) / 2, self.text(key), ha="center", va="center", fontsize=pt,
                     zorder=21, color="white" if bar else "black", weight="bold" if bar else "normal",
-                    linespacing=1.1)
+                    linespacing=1.1, gid=f"label:{'bridge' if bar else 'link'}:{key[0]}:{key[1]}")
         wires = sorted([(kind in ("vxlan", "macvlan"), key, target) for key, (kind, target, _, _)
                         in self.ends.items() if target] + [
             (False, key, (key[0], master)) for key, (_, _, _, master) in self.ends.items()
@@ -376,7 +382,8 @@ class _Sketch:
                 hot = a in hot_ends or veth and (b in hot_ends or a[0] != b[0] and {a[0], b[0]} <= hot_nodes)
             styles.add("vxlan / macvlan" if dash else "veth" if veth else "")
             ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=HIGHLIGHT if hot else WIRE,
-                               lw=3 if hot else 1.3, ls="--" if dash else "-", zorder=10))
+                               lw=3 if hot else 1.3, ls="--" if dash else "-", zorder=10,
+                               gid=f"wire:{a[0]}:{a[1]}|{b[0]}:{b[1]}"))
             # a slanted cable between a bar and a box carries both its labels (a box's corner is
             # too close to its neighbour's labels)
             on_wire = isinstance(ea, tuple) != isinstance(eb, tuple) and abs(pa[0] - pb[0]) > 0.05
@@ -384,22 +391,24 @@ class _Sketch:
                 if not self.big and self.place_of[end] not in ("bar", "pill") and (end == a or not dash):
                     along = (0.2 if isinstance(self.element(end), tuple) else 0.5) if on_wire else 0
                     self._label(ax, p, q, self.rect[self.element(end)], self.ends[end][2], pt,
-                                end in hot_ends, along=along)
+                                end in hot_ends, along=along, gid=f"label:end:{end[0]}:{end[1]}")
         for a, b, vni in _tunnels(self.snap):  # what the FDB says: a tunnel between two VTEPs
             if a in self.ends and b in self.ends:
                 pa, pb = _connect(self.rect[self.element(a)], self.rect[self.element(b)], True, True)
                 hot = a in hot_ends and b in hot_ends
                 ax.add_line(Line2D([pa[0], pb[0]], [pa[1], pb[1]], color=HIGHLIGHT if hot else TUNNEL,
-                                   lw=3 if hot else 2, ls=":", zorder=9))
+                                   lw=3 if hot else 2, ls=":", zorder=9, gid=f"tunnel:{a[0]}:{a[1]}|{b[0]}:{b[1]}"))
                 ax.text((pa[0] + pb[0]) / 2, (pa[1] + pb[1]) / 2, f"tunnel VNI {vni}", ha="center",
                         va="center", fontsize=pt, color=TUNNEL, zorder=30,
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9, ec="none"))
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", alpha=0.9, ec="none"),
+                        gid=f"label:tunnel:{a[0]}:{a[1]}|{b[0]}:{b[1]}")
                 styles.add("vxlan tunnel (FDB)")
         for node, text in (badges or {}).items():
             if node in self.rect:
                 x0, y0, x1, y1 = self.rect[node]
                 ax.text(x1 - 0.02, y1 - 0.02, text, ha="center", va="center", fontsize=pt + 1, color="white",
-                        weight="bold", zorder=40, bbox=dict(boxstyle="circle,pad=0.25", fc=HIGHLIGHT, ec="none"))
+                        weight="bold", zorder=40, bbox=dict(boxstyle="circle,pad=0.25", fc=HIGHLIGHT, ec="none"),
+                        gid=f"badge:{node}")
         kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
         handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
         handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 import nethelpers
-from nethelpers import Lab
+from nethelpers import Lab, world
 from nethelpers.plot import HIGHLIGHT, draw
 
 
@@ -167,13 +168,12 @@ def test_an_empty_lab_says_so():
     assert _png(fig).startswith(b"\x89PNG")
 
 
-def test_a_hundred_nodes_draw_quickly_without_interface_labels():
+@pytest.mark.timeout(120)  # a generous bound (about 2 s here): the speed itself is not asserted
+def test_a_hundred_nodes_draw_without_interface_labels():
     snap = _synthetic(10, 8)
     assert len(snap) == 100
-    start = time.monotonic()
     fig = draw(snap)
     png = _png(fig)
-    assert time.monotonic() - start < 10
     assert len(png) > 10_000
     assert "eth0" not in _texts(fig)  # names of machines only
     assert sum(p.get_gid().startswith("node:") for p in fig.axes[0].patches) == 100
@@ -219,3 +219,223 @@ def test_a_wide_lab_is_drawn_within_that_width(lab):
     fig = lab.plot(figsize=(16, 5))  # as wide as a natural size may be
     png = print_figure(fig, "png", bbox_inches="tight")  # as IPython's inline backend shows it
     assert fig.get_figwidth() == 16 and int.from_bytes(png[16:20], "big") <= 1000
+
+
+# --- a picture's structure, checked from the Figure before it is rendered -----------------------
+# plot.draw gives every artist a gid naming what it shows: "node:N" (a machine's box), "bridge:N:BR"
+# (a bridge's bar), "link:N:IF" (a pill), "wire:N:IF|M:IF2" (a cable, drawn from its first end),
+# "tunnel:…", and "label:node:N", "label:end:N:IF", "label:bridge:N:BR", "label:link:N:IF",
+# "badge:N" for the texts. A broken drawing (a node or a label missing, a cable to the wrong box,
+# labels on top of each other, a picture too wide or spilling over) fails one of these.
+
+SHOWN_WIDTH_PX = 1000  # what JupyterLab shows unshrunk at the default zoom
+
+
+def labels(fig) -> list:
+    """Every text of the figure with something to read: the axes' texts, titles, legend entries."""
+    texts = list(fig.texts)
+    for ax in fig.axes:
+        texts += [*ax.texts, ax.title, *(ax.get_legend().get_texts() if ax.get_legend() else [])]
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def assert_fits(fig, overlapping=()) -> None:
+    """No two labels overlap (but the pairs listed in ``overlapping``, by gid or text: flaws
+    known and named, which must still be there), nothing is drawn outside the figure, and it is
+    shown at most SHOWN_WIDTH_PX wide: from the layout alone (no pixel is rendered)."""
+    fig.draw_without_rendering()  # places what is placed at draw time (the legend)
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.canvas.get_width_height()
+    tight = fig.get_tightbbox(renderer)  # what IPython's inline PNG keeps, plus a 0.1 in margin
+    assert width <= SHOWN_WIDTH_PX and (tight.width + 0.2) * fig.dpi <= SHOWN_WIDTH_PX
+    boxes = [(t.get_gid() or t.get_text(), t.get_window_extent(renderer)) for t in labels(fig)]
+    found = {frozenset({a, b}) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)}
+    assert found == {frozenset(pair) for pair in overlapping}
+    drawn = [*labels(fig), *fig.patches]
+    for ax in fig.axes:
+        drawn += [*ax.patches, *ax.lines, *(ax.get_legend() and [ax.get_legend()] or [])]
+        drawn += [t.arrow_patch for t in ax.texts if getattr(t, "arrow_patch", None)]
+    outside = [artist for artist in drawn if not _within(artist.get_window_extent(renderer), fig.bbox, 1)]
+    assert outside == []
+
+
+def _within(inner, outer, tol=0.0) -> bool:
+    return (inner.x0 >= outer.x0 - tol and inner.y0 >= outer.y0 - tol
+            and inner.x1 <= outer.x1 + tol and inner.y1 <= outer.y1 + tol)
+
+
+def _artists(fig) -> dict:
+    ax = fig.axes[0]
+    return {a.get_gid(): a for a in (*ax.patches, *ax.lines, *ax.texts) if a.get_gid()}
+
+
+def _rect(patch) -> tuple:
+    x, y = patch.get_x(), patch.get_y()
+    return x, y, x + patch.get_width(), y + patch.get_height()
+
+
+def _on_border(point, rect, tol=0.02) -> bool:
+    (x, y), (x0, y0, x1, y1) = point, rect
+    return (x0 - tol <= x <= x1 + tol and y0 - tol <= y <= y1 + tol
+            and min(abs(x - x0), abs(x - x1), abs(y - y0), abs(y - y1)) <= tol)
+
+
+def _distance_to_segment(p, a, b) -> float:
+    p, a, b = (np.asarray(v, dtype=float) for v in (p, a, b))
+    t = np.clip((p - a) @ (b - a) / max((b - a) @ (b - a), 1e-12), 0, 1)
+    return float(np.linalg.norm(p - (a + t * (b - a))))
+
+
+def _link(snapshot, node, ifname) -> dict:
+    return next(link for link in snapshot[node]["links"] if link["name"] == ifname)
+
+
+def _addresses(snapshot, node, ifname) -> set:
+    return {a["address"] for a in snapshot[node]["addresses"]
+            if a["dev"] == ifname and not a["address"].startswith("fe80")}
+
+
+def _element(art, snapshot, end):
+    """What an interface is drawn on: its own pill, else (a veth) its bridge's bar, else its node's
+    box (a vxlan on a bridge too: its dashed line and tunnel leave the box)."""
+    node, ifname = end
+    link = _link(snapshot, node, ifname)
+    bar = link["kind"] == "veth" and link.get("master") and art.get(f"bridge:{node}:{link['master']}")
+    return art.get(f"link:{node}:{ifname}") or bar or art[f"node:{node}"]
+
+
+def assert_topology(fig, snapshot: dict, nodes: set) -> None:
+    """``nodes`` of the lab's ``snapshot`` (a lab.snapshot()), as drawn in ``fig``: each a box
+    with its name in it; each veth pair between two of them one cable, whose ends touch what its
+    two interfaces are drawn on (their node's box, their bridge's bar or their pill); each end of a
+    cable labelled with its name and addresses, at its end of the cable; each bridge's bar with
+    its name and addresses."""
+    art, renderer = _artists(fig), fig.canvas.get_renderer()
+    assert {gid.split(":", 1)[1] for gid in art if gid.startswith("node:")} == nodes
+    for node in nodes:
+        label = art.get(f"label:node:{node}")
+        assert label is not None and label.get_text() == node, f"no name in {node}'s box"
+        assert _within(label.get_window_extent(renderer), art[f"node:{node}"].get_window_extent(renderer)), node
+        for link in snapshot[node]["links"]:
+            bar = art.get(f"bridge:{node}:{link['name']}")
+            if link["kind"] == "bridge" and bar:
+                words = art[f"label:bridge:{node}:{link['name']}"].get_text().split("  ")
+                assert words[0] == link["name"] and set(words[1:]) == _addresses(snapshot, node, link["name"])
+    cables = {frozenset({(node, link["name"]), (link["peer_node"], link["peer"])})
+              for node in nodes for link in snapshot[node]["links"]
+              if link["kind"] == "veth" and link.get("peer_node") in nodes and link.get("peer")}
+    wires = {}
+    for gid, line in art.items():
+        if gid.startswith("wire:"):
+            a, b = (tuple(end.split(":", 1)) for end in gid.removeprefix("wire:").split("|"))
+            if all(_link(snapshot, *end)["kind"] == "veth" for end in (a, b)):
+                assert frozenset({a, b}) not in wires, f"two cables for {gid}"
+                wires[frozenset({a, b})] = (a, b, line)
+    assert set(wires) == cables
+    for a, b, line in wires.values():
+        for end, point in zip((a, b), line.get_xydata()):
+            element = _element(art, snapshot, end)
+            assert _on_border(point, _rect(element)), f"the cable {a}-{b} does not end on {element.get_gid()}"
+            label = art.get(f"label:end:{end[0]}:{end[1]}") or art.get(f"label:link:{end[0]}:{end[1]}")
+            assert label is not None, f"{end} has no label"
+            name, *addresses = label.get_text().split("\n")
+            assert name == end[1] and set(addresses) == _addresses(snapshot, *end), label.get_text()
+            if label.get_gid().startswith("label:end:"):  # beside its end of the cable, or on it
+                near = _distance_to_segment(label.get_position(), *line.get_xydata())
+                assert near <= 0.12, f"{end}'s label is {near:.2f} in from its cable"
+
+
+def _kept(lab, nodes: list[str]) -> set:
+    """What lab.plot(nodes) draws: those nodes and everything inside them."""
+    parent = {name: snap.get("parent") for name, snap in lab.snapshot().items()}
+    kept = set(nodes)
+    for name in parent:
+        ancestor = parent[name]
+        while ancestor is not None:
+            if ancestor in nodes:
+                kept.add(name)
+            ancestor = parent.get(ancestor)
+    return kept
+
+
+def test_a_docker_like_host_has_every_node_cable_and_label_in_place(snapshot):
+    fig = draw(snapshot, title="docker")
+    assert_topology(fig, snapshot, set(snapshot))
+    assert_fits(fig)
+    art = _artists(fig)
+    # the dashed lines: the macvlan from c1 to its parent, the vxlan to its underlay device
+    for gid in ("wire:c1:mv0|host:eth0", "wire:host:vxlan0|host:eth0"):
+        assert art[gid].get_linestyle() == "--", gid
+
+
+@pytest.fixture(scope="module")
+def docker_host():
+    """Chapter 01's Docker host: c1 and web (-p 8080:80) on docker0, c3 on bridge1."""
+    with Lab() as lab:
+        lab.docker("run -dit --name c1 busybox")
+        lab.docker("run -d --name web -p 8080:80 nginx")
+        lab.docker("network create bridge1")
+        lab.docker("run -dit --name c3 --network bridge1 busybox")
+        yield lab
+
+
+# Known flaws of the drawing, kept visible here until plot.py is fixed (fixing them changes
+# pictures stored in notebooks 01 and 06): the two labels of a short cable collide — docker-host's
+# eth0 and the router's port "docker-host" on the LAN; a container's eth0 and its overlay sandbox's
+# veth0 — and a hop's badge on the router covers the end of its port label "lan-client".
+SHORT_LAN_CABLE = ("label:end:docker-host:eth0", "label:end:router:docker-host")
+
+
+def test_chapter_01_pictures_have_every_node_cable_and_label_in_place(docker_host):
+    lab, snap = docker_host, docker_host.snapshot()
+    for nodes, title, flaws in ((None, "the world", [SHORT_LAN_CABLE]),
+                                (["docker-host"], "docker-host after three docker run", [])):
+        fig = lab.plot(nodes, title=title)
+        assert_topology(fig, snap, _kept(lab, nodes) if nodes else set(snap))
+        assert_fits(fig, overlapping=flaws)
+        assert fig.axes[0].get_title() == title
+
+
+def test_a_traced_path_is_numbered_hop_by_hop_on_its_nodes(docker_host):
+    lab = docker_host
+    t = lab.trace("lan-client", "198.51.100.10", tcp=8080)
+    fig = t.plot()
+    assert_topology(fig, lab.snapshot(), set(lab.snapshot()))
+    assert_fits(fig, overlapping=[SHORT_LAN_CABLE, ("badge:router", "label:end:router:lan-client")])
+    art = _artists(fig)
+    hops = {hop.node: str(i) for i, hop in enumerate(t.hops, 1)}
+    assert {gid.removeprefix("badge:"): a.get_text() for gid, a in art.items() if gid.startswith("badge:")} == hops
+    for node in hops:  # on its node's box, at the top right corner
+        x0, y0, x1, y1 = _rect(art[f"node:{node}"])
+        assert art[f"badge:{node}"].get_position() == pytest.approx((x1 - 0.02, y1 - 0.02))
+
+
+def test_an_overlay_picture_draws_the_tunnel_between_the_two_vxlan_ends(lab):
+    lab.docker("swarm init --advertise-addr 198.51.100.10")
+    token = lab.docker("swarm join-token -q worker").strip()
+    lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")
+    lab.docker("network create -d overlay --attachable ov1")
+    lab.docker("run -dit --name c1 --network ov1 busybox")
+    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    sandboxes = sorted(n.name for n in lab.nodes() if ".1-" in n.name)
+    nodes = ["router", "docker-host", "host2", "c1", "c2", *sandboxes]
+    fig = lab.plot(nodes, title="ov1")
+    snap = lab.snapshot()
+    assert_topology(fig, snap, _kept(lab, nodes))
+    assert_fits(fig, overlapping=[(f"label:end:{c}:eth0", f"label:end:{sandbox}:veth0")
+                                  for c, sandbox in zip(("c1", "c2"), sandboxes)])
+    art = _artists(fig)
+    tunnels = [gid for gid in art if gid.startswith("tunnel:")]
+    assert tunnels == [f"tunnel:{sandboxes[0]}:vxlan0|{sandboxes[1]}:vxlan0"]
+    assert art["label:" + tunnels[0]].get_text() == "tunnel VNI 4097"  # Swarm's first VNI is 4096 + 1
+    ends = art[tunnels[0]].get_xydata()
+    for point, sandbox in zip(ends, sandboxes):
+        assert _on_border(point, _rect(_element(art, snap, (sandbox, "vxlan0"))))
+
+
+def test_the_outbound_path_of_chapter_01(lab):
+    world.add_host(lab, "myhost")  # as in notebook 01 (cell 69): docker-host is the LAN's second host
+    lab.docker("run -dit --name c1 busybox")
+    fig = lab.trace("c1", "203.0.113.10").plot(["docker-host", "router", "internet"])
+    assert_topology(fig, lab.snapshot(), _kept(lab, ["docker-host", "router", "internet"]))
+    assert_fits(fig, overlapping=[SHORT_LAN_CABLE])

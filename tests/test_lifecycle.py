@@ -38,6 +38,26 @@ def test_close_removes_every_process_and_namespace(bridged, lab):
         lab.add_node("again")
 
 
+
+def test_removing_a_node_ends_its_processes_and_frees_its_namespace(lab):
+    """``remove_node``: "Remove a node, its processes, and every link" (nethelpers/lab.py). A network
+    namespace lives as long as a process is in it (network_namespaces(7): it is freed when the last
+    process leaves and no bind mount or fd holds it), so a process left running keeps the node's
+    namespace alive: a background command, and one its shell abandoned (``sh -c 'x &'``, as
+    ``docker rm -f`` must end what ``docker exec`` left behind). The other node keeps its own."""
+    a, b = lab.add_node("a"), lab.add_node("b")
+    a.start("sleep 300")
+    b.start("sleep 300")
+    assert b.run("sh -c 'sleep 301 &'").rc == 0
+    inode = {n: int(lab.run_in_sandbox(f"stat -L -c %i /run/netns/{n}").stdout) for n in ("a", "b")}
+    in_a, in_b = ({"pids": set(), "mnt": -1, "net": {inode[n]}} for n in ("a", "b"))
+    held_a = footprint.holders(in_a)
+    assert held_a and len(footprint.holders(in_b)) > len(held_a)  # b: one more, the abandoned sleep
+    lab.remove_node("b")
+    assert footprint.wait_gone(in_b) == []
+    assert footprint.holders(in_a) == held_a
+    assert [n.name for n in lab.nodes()] == ["a"]
+
 OWNER = textwrap.dedent("""
     import json, os, sys, time
     sys.path.insert(0, {repo!r}); sys.path.insert(0, {tests!r})

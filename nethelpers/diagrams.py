@@ -3,7 +3,10 @@
     diagrams.cnm(controller)   # libnetwork: sandboxes holding endpoints, wired to networks
     diagrams.cni(outcome)      # CNI: the runtime calling each plugin of a list in turn
 
-Both return a matplotlib Figure. :func:`mask` hides what CNI plugins draw at random
+Both return a matplotlib Figure, each artist's gid naming what it shows (invisible in a PNG; read by
+tests/test_diagrams.py): ``network:NET``, ``sandbox:NAME``, ``endpoint:NET:EP``, ``wire:NET:EP``
+(CNM); ``lifeline:NAME``, ``time:NAME``, ``call:I:PLUGIN``, ``answer:I:PLUGIN`` (CNI); ``label:…``
+for their texts. :func:`mask` hides what CNI plugins draw at random
 (MAC addresses, the bridge plugin's veth names) so that printed JSON stays the same run after run.
 """
 
@@ -52,9 +55,9 @@ def _figure(width: float, height: float, title: str | None):
     return fit_width(fig), ax
 
 
-def _box(ax, x, y, w, h, colours, lw=1.4):
+def _box(ax, x, y, w, h, colours, lw=1.4, gid=None):
     ax.add_patch(FancyBboxPatch((x, y), w, h, "round,pad=0,rounding_size=0.08", fc=colours[0], ec=colours[1],
-                                lw=lw))
+                                lw=lw, gid=gid))
 
 
 # --- CNM -------------------------------------------------------------------------------------
@@ -77,27 +80,30 @@ def cnm(controller, *, title: str | None = None) -> Figure:
     bars = {}
     for i, net in enumerate(networks):  # networks at the bottom, the first one highest
         y = 0.2 + (len(networks) - 1 - i) * (bar_h + bar_gap)
-        _box(ax, gap, y, width - 2 * gap, bar_h, NETWORK)
+        _box(ax, gap, y, width - 2 * gap, bar_h, NETWORK, gid=f"network:{net.name}")
         ipam = f"IPAM {net.ipam_name}" if net.ipam_name else "no IPAM"
         ax.text(width - gap - 0.15, y + bar_h / 2,
                 f"Network {net.name}  ·  driver {net.type}  ·  {ipam}" + (f"  ·  {net.subnet}" if net.subnet else ""),
-                ha="right", va="center", fontsize=9, color=NETWORK[1], weight="bold")
+                ha="right", va="center", fontsize=9, color=NETWORK[1], weight="bold", gid=f"label:network:{net.name}")
         bars[net.name] = y + bar_h
     box_y, box_h = top - 1.95, 1.65
     x = gap
     for (name, eps), w in zip(groups, widths):
-        _box(ax, x, box_y, w, box_h, SANDBOX if name != "(not joined)" else ("#f4f4f4", "#999999"))
+        _box(ax, x, box_y, w, box_h, SANDBOX if name != "(not joined)" else ("#f4f4f4", "#999999"),
+             gid=f"sandbox:{name}")
         label = f"Sandbox {name}" if name != "(not joined)" else name
-        ax.text(x + 0.15, box_y + box_h - 0.2, label, ha="left", va="center", fontsize=10, weight="bold")
+        ax.text(x + 0.15, box_y + box_h - 0.2, label, ha="left", va="center", fontsize=10, weight="bold",
+                gid=f"label:sandbox:{name}")
         for j, ep in enumerate(eps):
             ex = x + pad + j * (ep_w + pad)
-            _box(ax, ex, box_y + 0.15, ep_w, 0.95, ENDPOINT, lw=1.0)
+            _box(ax, ex, box_y + 0.15, ep_w, 0.95, ENDPOINT, lw=1.0, gid=f"endpoint:{ep.network.name}:{ep.name}")
             ax.text(ex + ep_w / 2, box_y + 0.62,
                     f"Endpoint {ep.name}\n{ep.ifname or '-'}  {ep.address or 'no address'}\nnetwork {ep.network.name}",
-                    ha="center", va="center", fontsize=7.5, linespacing=1.3)
+                    ha="center", va="center", fontsize=7.5, linespacing=1.3, gid=f"label:endpoint:{ep.network.name}:{ep.name}")
             cx = ex + ep_w / 2 + (j % 2) * 0.01
             bar_top = bars[ep.network.name]
-            ax.plot([cx, cx], [box_y + 0.15, bar_top], color="#333333", lw=1.2, zorder=0)
+            ax.plot([cx, cx], [box_y + 0.15, bar_top], color="#333333", lw=1.2, zorder=0,
+                    gid=f"wire:{ep.network.name}:{ep.name}")
             ax.plot([cx], [bar_top], "o", color=NETWORK[1], ms=5)
         x += w + gap
     return fig
@@ -163,31 +169,33 @@ def cni(outcome, *, title: str | None = None, versions: bool = False) -> Figure:
     bottom = top - 0.75 - row * len(calls) - 0.2
     for name, x in xs.items():
         colours = RUNTIME if name == "runtime" else PLUGIN
-        _box(ax, x - 0.75, top - 0.55, 1.5, 0.55, colours)
-        ax.text(x, top - 0.275, name, ha="center", va="center", fontsize=10, weight="bold")
+        _box(ax, x - 0.75, top - 0.55, 1.5, 0.55, colours, gid=f"lifeline:{name}")
+        ax.text(x, top - 0.275, name, ha="center", va="center", fontsize=10, weight="bold", gid=f"label:lifeline:{name}")
         if name in delegated:
             ax.text(x, top - 0.7, f"(execs IPAM {delegated[name]})", ha="center", va="center", fontsize=7.5,
-                    color=PLUGIN[1])
-        ax.plot([x, x], [top - 0.55, bottom], color="#999999", lw=1, ls=":", zorder=0)
+                    color=PLUGIN[1], gid=f"label:ipam:{name}")
+        ax.plot([x, x], [top - 0.55, bottom], color="#999999", lw=1, ls=":", zorder=0, gid=f"time:{name}")
     y, previous = top - 0.95, None
-    for e in calls:
+    for i, e in enumerate(calls):
         x0, x1 = xs["runtime"], xs[e.plugin]
         ax.annotate("", xy=(x1 - 0.05, y), xytext=(x0, y),
-                    arrowprops=dict(arrowstyle="-|>", color=RUNTIME[1], lw=1.4))
+                    arrowprops=dict(arrowstyle="-|>", color=RUNTIME[1], lw=1.4), gid=f"call:{i}:{e.plugin}")
         ax.text(x0 + 0.12, y + 0.05, f"{e.command}  " + _passed(e.request or {}, previous if e.command == "ADD" else "the cached ADD").replace("\n", "  "),
-                ha="left", va="bottom", fontsize=7.5, color=RUNTIME[1])
+                ha="left", va="bottom", fontsize=7.5, color=RUNTIME[1], gid=f"label:call:{i}:{e.plugin}")
         y2 = y - 0.45
         failed = e.rc != 0
         ax.annotate("", xy=(x0, y2), xytext=(x1 - 0.05, y2),
-                    arrowprops=dict(arrowstyle="-|>", color="#b0413e" if failed else PLUGIN[1], lw=1.2, ls="--"))
+                    arrowprops=dict(arrowstyle="-|>", color="#b0413e" if failed else PLUGIN[1], lw=1.2, ls="--"),
+                    gid=f"answer:{i}:{e.plugin}")
         ax.text(x0 + 0.12, y2 + 0.04, _answer(e).replace("\n", "  "), ha="left", va="bottom", fontsize=7.5,
-                color="#b0413e" if failed else PLUGIN[1])
+                color="#b0413e" if failed else PLUGIN[1], gid=f"label:answer:{i}:{e.plugin}")
         y -= row
         previous = e.plugin if e.command == "ADD" and not failed else previous
     skipped = [e for e in outcome.exchanges if e.command == "VERSION"] if not versions else []
     if skipped:
         ax.text(0.15, 0.15, f"before: VERSION asked of {', '.join(e.plugin for e in skipped)} → "
-                f"they agree on {outcome.cni_version}", fontsize=8, color="#555555", ha="left", va="bottom")
+                f"they agree on {outcome.cni_version}", fontsize=8, color="#555555", ha="left", va="bottom",
+                gid="label:versions")
     return fig
 
 

@@ -5,6 +5,7 @@
     packet = cap.packets()[0]             # a scapy packet: Ether / IP / UDP / VXLAN / Ether / IP / ICMP
     layers(packet)                        # a table: each header, its key fields, its size in bytes
     picture(packet)                       # the outer headers wrapping the inner frame, drawn
+                                          # (each artist's gid names what it shows: layer:I, wire:I, label:…)
 
 How a capture reaches the notebook, and why no file is left anywhere: tcpdump runs in
 the node as ``tcpdump --immediate-mode -U -c COUNT -w - ...``, writing the pcap stream to
@@ -255,37 +256,40 @@ def picture(packet, *, title: str | None = None):
         y0, y1 = i * gap, top - i * step
         ax.add_patch(FancyBboxPatch((x0, y0), x1 - x0, y1 - y0, "round,pad=0,rounding_size=0.06",
                                     fc=colours[i], ec="#3b6ea5" if layer.outer else "#c47a1e",
-                                    lw=1.6 if i in (0, n - 1) or not layer.outer and table[i - 1].outer else 0.9))
+                                    lw=1.6 if i in (0, n - 1) or not layer.outer and table[i - 1].outer else 0.9,
+                                    gid=f"layer:{i}"))
         ax.text(x0 + 0.12, y1 - step / 2, f"{layer.name}", ha="left", va="center", fontsize=10,
-                weight="bold")
-        ax.text(x0 + 2.0, y1 - step / 2, layer.fields, ha="left", va="center", fontsize=9)
+                weight="bold", gid=f"label:layer:{i}:name")
+        ax.text(x0 + 2.0, y1 - step / 2, layer.fields, ha="left", va="center", fontsize=9, gid=f"label:layer:{i}:fields")
         what = f"{layer.size} B" if i == n - 1 else f"{layer.size} B header · {remaining} B in all"
-        ax.text(x1 - 0.12, y1 - step / 2, what, ha="right", va="center", fontsize=8.5, color="#333333")
+        ax.text(x1 - 0.12, y1 - step / 2, what, ha="right", va="center", fontsize=8.5, color="#333333",
+                gid=f"label:layer:{i}:size")
         remaining -= layer.size
 
     # the same bytes in a row, as they leave the wire
     scale, x = width / table.total, 0.0
     for i, layer in enumerate(table):
         w = layer.size * scale
-        ax.add_patch(Rectangle((x, bar_y), w, bar_h, fc=colours[i], ec="#333333", lw=0.8))
+        ax.add_patch(Rectangle((x, bar_y), w, bar_h, fc=colours[i], ec="#333333", lw=0.8, gid=f"wire:{i}"))
         label = layer.name.replace("outer ", "").replace("inner ", "")
         ax.text(x + w / 2, bar_y + bar_h / 2, f"{label}\n{layer.size}" if w > 0.55 else f"{layer.size}",
-                ha="center", va="center", fontsize=8 if w > 0.9 else 7)
+                ha="center", va="center", fontsize=8 if w > 0.9 else 7, gid=f"label:wire:{i}")
         x += w
     overhead = table.overhead
     if overhead:
-        for x0, x1, text, colour in (
+        for x0, x1, text, colour, part in (
                 (0, overhead * scale, f"{overhead} bytes of overhead: what the tunnel adds to every frame",
-                 "#3b6ea5"),
+                 "#3b6ea5", "overhead"),
                 (overhead * scale, width, f"{table.total - overhead} bytes: the container's frame, unchanged",
-                 "#c47a1e")):
+                 "#c47a1e", "frame")):
             y = bar_y - 0.18
-            ax.plot([x0 + 0.02, x0 + 0.02, x1 - 0.02, x1 - 0.02], [y + 0.1, y, y, y + 0.1], color=colour, lw=1.5)
+            ax.plot([x0 + 0.02, x0 + 0.02, x1 - 0.02, x1 - 0.02], [y + 0.1, y, y, y + 0.1], color=colour, lw=1.5,
+                    gid=f"brace:{part}")
             first = x0 == 0
             ax.text(x0 if first else (x0 + x1) / 2, y - 0.12, text, ha="left" if first else "center",
-                    va="top", fontsize=9.5, color=colour, weight="bold")
+                    va="top", fontsize=9.5, color=colour, weight="bold", gid=f"label:brace:{part}")
     ax.text(0, bar_y + bar_h + 0.1, f"on the wire, {table.total} bytes (widths to scale):", fontsize=9,
-            ha="left", va="bottom", color="#333333")
+            ha="left", va="bottom", color="#333333", gid="label:wire")
     return fig
 
 

@@ -35,10 +35,10 @@ def vxlan_pair(lab):
 def test_a_tunnelled_ping_is_captured_and_dissected(lab, vxlan_pair):
     h1, _ = vxlan_pair
     started = time.monotonic()
-    cap = packets.capture(h1, "eth0", PING_FILTER, count=2)
+    cap = packets.capture(h1, "eth0", PING_FILTER, count=2, seconds=30)
     assert lab.node("c1").run("ping -c1 -W2 10.9.0.2", timeout=10).ok
     request, reply = cap.packets()
-    assert time.monotonic() - started < 3, "a capture that got its packets ends at once"
+    assert time.monotonic() - started < cap.seconds, "a capture that got its packets ends then, not at its time"
 
     from scapy.layers.inet import ICMP, IP, UDP
     from scapy.layers.vxlan import VXLAN
@@ -80,8 +80,9 @@ def test_the_outer_source_port_is_the_same_for_one_flow(lab, vxlan_pair):
 def test_a_quiet_capture_ends_after_its_time_with_no_packets(lab, vxlan_pair):
     h1, _ = vxlan_pair
     started = time.monotonic()
-    assert packets.capture(h1, "eth0", PING_FILTER, count=5, seconds=0.4).packets() == []
-    assert time.monotonic() - started < 3
+    # it ends (packets() would raise CommandTimeout after a generous minute), and not before its time
+    assert packets.capture(h1, "eth0", PING_FILTER, count=5, seconds=0.4).packets(timeout=60) == []
+    assert time.monotonic() - started >= 0.4
 
 
 def test_bad_input_and_damaged_output():
@@ -93,3 +94,49 @@ def test_bad_input_and_damaged_output():
         packets._decode("tcpdump: eth0: No such device exists\n", "tcpdump on x:eth0")
     with pytest.raises(CommandFailed, match="damaged"):
         packets._decode("PCAP abc!\n", "tcpdump on x:eth0")
+
+
+def test_the_picture_of_a_tunnelled_ping_nests_each_header_and_draws_the_bytes_to_scale(lab, vxlan_pair):
+    """Checked from the figure before it is rendered (each artist's gid names what it shows)."""
+    from test_plot import _rect, _within, assert_fits
+
+    h1, _ = vxlan_pair
+    cap = packets.capture(h1, "eth0", PING_FILTER, count=1, seconds=30)
+    assert lab.node("c1").run("ping -c1 -W2 10.9.0.2", timeout=10).ok
+    table = packets.layers(cap.packets()[0])
+    fig = packets.picture(table, title="c1 → c2")
+    ax, renderer = fig.axes[0], fig.canvas.get_renderer()
+    art = {a.get_gid(): a for a in (*ax.patches, *ax.lines, *ax.texts) if a.get_gid()}
+    extent = {gid: a.get_window_extent(renderer) for gid, a in art.items()}
+    assert sorted(g for g in art if g.startswith("layer:")) == sorted(f"layer:{i}" for i in range(len(table)))
+    remaining = table.total
+    for i, layer in enumerate(table):
+        box = _rect(art[f"layer:{i}"])
+        if i:  # each header wraps everything after it
+            outer = _rect(art[f"layer:{i - 1}"])
+            assert outer[0] < box[0] < box[2] < outer[2] and outer[1] <= box[1] < box[3] < outer[3]
+        size = f"{layer.size} B" if i == len(table) - 1 else f"{layer.size} B header · {remaining} B in all"
+        for part, text in (("name", layer.name), ("fields", layer.fields), ("size", size)):
+            label = extent[f"label:layer:{i}:{part}"]
+            assert art[f"label:layer:{i}:{part}"].get_text() == text
+            # in its own box's top band, above the next header's box
+            assert _within(label, extent[f"layer:{i}"]), (i, part)
+            assert i == len(table) - 1 or label.y0 > extent[f"layer:{i + 1}"].y1, (i, part)
+        remaining -= layer.size
+    # on the wire: one cell per header, in order, each as wide as its share of the bytes
+    x, width = 0.0, _rect(art[f"wire:{len(table) - 1}"])[2]
+    for i, layer in enumerate(table):
+        x0, _, x1, _ = _rect(art[f"wire:{i}"])
+        assert x0 == pytest.approx(x) and (x1 - x0) / width == pytest.approx(layer.size / table.total)
+        assert art[f"label:wire:{i}"].get_text().split("\n")[-1] == str(layer.size)
+        x = x1
+    # the braces under it: the encapsulation (outer headers and VXLAN), then the frame it carries
+    overhead = sum(_rect(art[f"wire:{i}"])[2] - _rect(art[f"wire:{i}"])[0] for i, layer in enumerate(table)
+                   if layer.outer)
+    for part, (left, right) in (("overhead", (0, overhead)), ("frame", (overhead, width))):
+        xs = art[f"brace:{part}"].get_xdata()
+        assert (min(xs), max(xs)) == pytest.approx((left + 0.02, right - 0.02))
+    assert art["label:brace:overhead"].get_text().startswith(f"{table.overhead} bytes of overhead")
+    assert art["label:brace:frame"].get_text().startswith(f"{table.total - table.overhead} bytes: ")
+    assert art["label:wire"].get_text() == f"on the wire, {table.total} bytes (widths to scale):"
+    assert_fits(fig)

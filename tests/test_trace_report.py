@@ -332,6 +332,18 @@ def test_not_forwarded_then_no_route(by_hand):
     assert_report(t, "ICMP echo request from app1 to 203.0.113.10", "dropped on myhost (no route)", "no reply", [
         sent, Expected("myhost", "veth1", "br0", None, None, "stopped",
                        "no route: RTNETLINK answers: Network is unreachable")])
+    # a TCP SYN: connect() fails as if there were no route, but the SYN did leave app1
+    t = by_hand.trace("app1", "203.0.113.10", tcp=80)
+    assert_report(t, "TCP SYN to port 80 from app1 to 203.0.113.10", "dropped on myhost (no route)",
+                  "no route on the way (an ICMP unreachable came back)", [
+        sent, Expected("myhost", "veth1", "br0", None, None, "stopped",
+                       "no route: RTNETLINK answers: Network is unreachable")])
+    # with no route in app1 itself, nothing leaves
+    by_hand["app1"].run("ip route del default", check=True)
+    t = by_hand.trace("app1", "203.0.113.10", tcp=80)
+    assert (t.hops, t.outcome, t.reply) == ([], "it never left (no packet was sent)", "not sent: no route")
+    assert str(t) == ("TCP SYN to port 80 from app1 to 203.0.113.10: it never left (no packet was sent); "
+                      "not sent: no route\n\n#  node  in  out  what happened")
 
 
 def test_no_arp_answer(by_hand):

@@ -25,6 +25,7 @@ from .report import Trace
 __all__ = ["trace", "Trace", "Hop", "RuleHit"]
 
 _SOURCE_PORT = 40404   # a fixed source port: the same trace prints the same every time
+_NO_ROUTE = "not sent: no route"  # connect() failed with ENETUNREACH/EHOSTUNREACH
 
 
 def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: int | None = None,
@@ -88,6 +89,8 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
         hops[-1].receiver = receiver(lab, hops[-1], protocol)
     if hops and hops[-1].action == "stopped":
         hops[-1].reason = why_stopped(lab, hops[-1])
+    if reply == _NO_ROUTE and hops and hops[0].went_out:  # it did leave: a node on the way had no route
+        reply = "no route on the way (an ICMP unreachable came back)"
     kind = {"icmp": "ICMP echo request", "tcp": f"TCP SYN to port {port}", "udp": f"UDP datagram to port {port}"}
     description = f"{kind[protocol]} from {source} to {destination}" + (
         f" ({address})" if address != destination else "")
@@ -136,4 +139,4 @@ def _send(lab, source: str, protocol: str, address: str, port: int | None) -> st
     word = result.stdout.strip()
     return {"connected": "the connection was accepted (SYN-ACK)", "refused": "refused (RST: nothing listens)",
             "timeout": "no answer within 1 s", "sent": "sent (UDP expects no reply)",
-            "unreachable": "not sent: no route"}.get(word, word or result.stderr.strip())
+            "unreachable": _NO_ROUTE}.get(word, word or result.stderr.strip())

@@ -37,7 +37,7 @@ def ifname(name: str) -> str:
         length = f"{size} characters" if size == len(name) else f"{len(name)} characters, {size} bytes in UTF-8"
         raise InvalidName(f"interface name {name!r} has {length}; Linux allows at most {IFNAMSIZ} "
                           f"bytes (IFNAMSIZ-1). Shorten it, e.g. {_shortened(name)!r}")
-    if name in (".", "..") or any(c in name for c in "/: \t\n"):
+    if name in (".", "..") or any(c in name for c in "/: \t\n\v\f\r"):  # the kernel's dev_valid_name
         raise InvalidName(f"interface name {name!r} may not contain '/', ':' or spaces, "
                           f"nor be '.' or '..'")
     return name

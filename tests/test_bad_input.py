@@ -26,6 +26,15 @@ def test_interface_name_longer_than_15(lab, pair):
     _unchanged(lab, lambda: pair[0].add_bridge("br/x"), InvalidName, "may not contain")
 
 
+
+@pytest.mark.parametrize("name", ["br:0", "br/0", "br 0", "br\t0", "br\n0", "br\v0", "br\f0", "br\r0", ".", ".."])
+def test_interface_names_the_kernel_refuses_are_refused_first(lab, name):
+    """Linux net/core/dev.c ``dev_valid_name``: not empty, under IFNAMSIZ, not "." or "..", and no
+    '/', ':' or ``isspace()`` character (lib/ctype.c: space, \\t, \\n, \\v, \\f, \\r) — the kernel
+    answers EINVAL; the lab says why before asking it."""
+    lab.add_node("n")
+    _unchanged(lab, lambda: lab["n"].add_bridge(name), InvalidName, "may not contain")
+
 @pytest.mark.parametrize("cidr, words", [
     ("10.0.0.300/24", ["not a valid CIDR", "'10.0.0.2/24'"]),
     ("10.0.0.5", ["needs a prefix length"]),

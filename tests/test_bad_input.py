@@ -76,6 +76,18 @@ def test_duplicate_node_and_duplicate_interface(lab, pair):
                "a:eth0 <-> b:eth1", "exists already")
 
 
+def test_a_kernel_refusal_keeps_its_object_cause_and_fix(lab):
+    """The kernel's EEXIST for a link made by hand (``ip link``, which the lab does not track): its
+    strerror(3) text "File exists" (glibc, errno 17), the object, and the way out — the lab's
+    contract for every exception (nethelpers/errors.py: "each names the object, the cause and the
+    fix"; README "Bad input"), which a message cut after the cause would break."""
+    n = lab.add_node("n")
+    n.run("ip link add br0 type bridge", check=True)
+    message = _unchanged(lab, lambda: n.add_bridge("br0"), AlreadyExists,
+                         "bridge 'br0' in node 'n'", "File exists")
+    assert message.split("File exists", 1)[1].strip(" —;."), "no fix after the cause"
+    assert "remove it" in message
+
 def test_unknown_node_and_interface(lab, pair):
     _unchanged(lab, lambda: lab.add_veth("a:x0", "zz:eth0"), NotFound, "no node 'zz'", "nodes: a, b")
     _unchanged(lab, lambda: pair[0].add_address("eth9", "10.3.0.1/24"), NotFound,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -94,6 +95,38 @@ def test_vxlan_over_an_underlay_with_static_fdb(lab):
     assert (vx["kind"], vx["vni"], vx["port"], vx["learning"]) == ("vxlan", 4096, 4789, False)
     assert pings(h1, "10.9.0.2")
 
+
+def test_vxlan_fdb_entries_read_back_as_bridge_fdb_shows_them(lab):
+    """The snapshot's FDB entries of a VXLAN device against iproute2's own reading of the same
+    kernel table (``bridge -j fdb show dev vxlan0``: mac, dst — NDA_DST, the remote VTEP — and
+    state): the same entries, each with its remote host under the same name."""
+    h1 = lab.add_node("h1", kind="host")
+    lab.add_node("h2", kind="host")
+    lab.add_veth("h1:eth0", "h2:eth0")
+    h1.add_address("eth0", "192.168.56.11/24")
+    h1.add_vxlan("vxlan0", 4096, dev="eth0", local="192.168.56.11")
+    h1.add_fdb("00:00:00:00:00:00", "vxlan0", dst="192.168.56.12")
+    h1.add_fdb("02:00:00:00:00:0b", "vxlan0", dst="192.168.56.13")
+    shown = json.loads(h1.run("bridge -j fdb show dev vxlan0", check=True).stdout)
+    assert len(shown) == 2
+    mine = [e for e in h1.snapshot()["fdb"] if e["dev"] == "vxlan0"]
+    assert sorted((e["mac"], e.get("dst"), e["state"].lower()) for e in mine) == \
+        sorted((e["mac"], e["dst"], e["state"]) for e in shown)
+
+
+@pytest.mark.parametrize("mode", ["private", "vepa", "bridge", "passthru"])
+def test_macvlan_mode_is_the_one_asked_for(lab, mode):
+    """``add_macvlan(mode=...)`` against the kernel's own report (``ip -d -j link``: linkinfo's
+    info_data.mode, iproute2 ip/iplink_macvlan.c) and the snapshot's reading of IFLA_MACVLAN_MODE
+    (linux/if_link.h: PRIVATE 1, VEPA 2, BRIDGE 4, PASSTHRU 8)."""
+    host = lab.add_node("host", kind="host")
+    lab.add_node("lan")
+    lab.add_veth("host:eth0", "lan:eth0")
+    c = lab.add_node("c", kind="container", parent="host")
+    host.add_macvlan("mv0", "eth0", into="c", mode=mode)
+    shown = json.loads(c.run("ip -d -j link show mv0", check=True).stdout)[0]
+    assert shown["linkinfo"]["info_kind"] == "macvlan" and shown["linkinfo"]["info_data"]["mode"] == mode
+    assert _link(c, "mv0")["mode"] == mode
 
 def _macvlan_container(lab, name: str):
     """A host wired to a LAN node (192.168.1.10), and a container ``c`` with a bridge-mode macvlan

@@ -144,6 +144,31 @@ def test_dummy_state_agrees_with_trying_it_in_a_fresh_lab(cli, results):
     assert marks(cli[0].stdout)["ipvlan"] == ("✓" if has_ipvlan else "–")
 
 
+# each optional feature tried by hand, as ip-link(8), tc-tbf(8) and tc-netem(8) write it
+BY_HAND = {
+    "ipvlan": "ip link add iv9 link v0 type ipvlan mode l2",
+    "vlan": "ip link add link v0 name v0.9 type vlan id 9",
+    "vrf": "ip link add vrf9 type vrf table 19",
+    "geneve": "ip link add gn9 type geneve id 9 remote 192.0.2.9",
+    "tbf": "tc qdisc add dev v0 root tbf rate 1mbit burst 32kbit latency 400ms",
+    "netem": "tc qdisc add dev v0 root netem delay 10ms",
+}
+
+
+def test_optional_features_agree_with_trying_each_in_a_fresh_lab(results):
+    """Every optional link type and qdisc the doctor reports: present exactly when the kernel
+    takes it, tried by hand in a lab of its own (the kernel is the source, not the probe)."""
+    by_name = {c.name: c for c in results}
+    assert set(BY_HAND) <= set(by_name)
+    with namespaces_lab() as lab:
+        n = lab.add_node("n")
+        lab.add_node("m")
+        lab.add_veth("n:v0", "m:v0")
+        for name, command in BY_HAND.items():
+            works = n.run(command).ok
+            n.run("tc qdisc del dev v0 root")
+            assert by_name[name].ok is works, f"{name}: doctor says {by_name[name]}, by hand {works}"
+
 def test_checks_carry_a_fix_for_every_failure(results):
     namespaces = [c for c in results if c.backend == "namespaces"]
     assert [c.name for c in namespaces] == list(doctor.ORDER)

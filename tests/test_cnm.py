@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nethelpers.cnm import (Controller, Forbidden, InvalidParameter, NoSuchObject, PluginError,
+from nethelpers.cnm import (Controller, DriverFailure, Forbidden, InvalidParameter, NoSuchObject, PluginError,
                             format_exchanges, start_plugin)
 from nethelpers.errors import InvalidValue, NotFound
 
@@ -94,6 +94,24 @@ def test_lifecycle_rules_give_libnetworks_messages_and_change_nothing(lab):
     ep.join(sb2)  # an endpoint that left may join another sandbox
     assert "eth0" in links(lab, "c2")
 
+
+def test_a_join_that_fails_leaves_the_endpoint_free_to_join_again(lab):
+    """moby v27.5.1 libnetwork/endpoint.go ``sbJoin``: once the driver's Join succeeded, an error
+    later (here ``populateNetworkResources``: the sandbox has an eth0 already, so the rename of
+    the veth fails) calls the driver's ``Leave`` and sets ``ep.sandboxID = ""`` again, so the
+    endpoint is not "attached" to the sandbox it never reached; its veth is back on the host."""
+    ctl = Controller(lab)
+    net = ctl.new_network("bridge", "front")
+    ep = net.create_endpoint("web")
+    sb = ctl.new_sandbox("c1")
+    lab["c1"].run("ip link add eth0 type bridge", check=True)  # the name the endpoint's interface needs
+    host_before = set(links(lab, "host"))
+    with pytest.raises(DriverFailure, match="File exists"):
+        ep.join(sb)
+    assert ep.sandbox is None and set(links(lab, "host")) == host_before
+    assert set(links(lab, "c1")) == {"lo", "eth0"} and links(lab, "c1")["eth0"]["kind"] == "bridge"
+    ep.join(ctl.new_sandbox("c2"))  # not "another container is attached to the same network endpoint"
+    assert links(lab, "c2")["eth0"]["mac"] == ep.mac
 
 def test_null_and_host_networks(lab):
     ctl = Controller(lab)

@@ -50,6 +50,21 @@ def test_each_mode_is_built_and_its_pings_show_the_point(mode):
     assert text.splitlines()[1].split()[3:] == [p.label for p in points]
 
 
+def test_the_matrix_reads_from_the_row_to_the_column():
+    """Bridge mode is one-way: a container reaches the LAN (moby v27.5.1's
+    ``-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE``) but the LAN client has no route
+    to 172.17.0.0/16 and nothing is published, so it gets no reply. Each printed cell is the ping
+    from its row's endpoint to its column's; a transposed table would show the reverse."""
+    with explorer.build("bridge") as lab:
+        points = explorer.endpoints(lab, "bridge")
+        result = explorer.reachability(lab, points)
+    assert (result[("c1", "lan-client")], result[("lan-client", "c1")]) == (True, False)
+    lines = explorer.matrix_text(points, result).splitlines()
+    columns = lines[1].split()[3:]
+    rows = {line.split()[0]: dict(zip(columns, line.split()[1:])) for line in lines[2:2 + len(points)]}
+    assert (rows["c1"]["lan-client"], rows["lan-client"]["c1"]) == ("✓", "✗")
+    assert all(rows[a][b] == explorer.MARKS[result[(a, b)]] for (a, b) in result)
+
 def test_a_container_sharing_a_namespace_is_pinged_from_there():
     with explorer.build("container") as lab:
         assert {p.label: p.node for p in explorer.endpoints(lab, "container") if p.container} == \

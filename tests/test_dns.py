@@ -91,6 +91,29 @@ def test_tcp_several_queries_on_one_connection(dns):
     assert result.stdout.split() == ["172.18.0.2", "172.18.0.3"]
 
 
+def test_udp_answers_are_cut_at_512_bytes_or_the_clients_edns0_size(lab):
+    """moby v27.5.1 libnetwork/resolver.go: a local answer is truncated to ``dns.MinMsgSize``
+    (512, RFC 1035 4.2.1) over UDP, or to the UDP size of the query's EDNS(0) OPT record
+    (RFC 6891) when larger, and to ``dns.MaxMsgSize`` over TCP. 40 A records make a 662-byte
+    answer: cut (TC set) without EDNS(0) or with a 600-byte offer; whole with dig's default
+    EDNS(0) offer (1232) and over TCP."""
+    c1 = lab.add_node("c1", kind="container")
+    lab._call("dns_attach", "c1")
+    many = [f"172.18.1.{i}" for i in range(1, 41)]
+    lab._call("dns_records", "c1", {"many": many})
+
+    def flags_and_count(options: str) -> tuple[list[str], int]:
+        out = dig(c1, f"{options} +noall +comments +answer many").stdout
+        flags = out.split("flags:")[1].split(";")[0].split()
+        return flags, sum(1 for line in out.splitlines() if line.startswith("many.") and " A " in line.replace("\t", " "))
+
+    for cut in ("+noedns +ignore", "+bufsize=600 +ignore"):
+        flags, count = flags_and_count(cut)
+        assert "tc" in flags and count < 40, (cut, flags, count)
+    for whole in ("+ignore", "+bufsize=1232 +ignore", "+tcp"):   # +ignore: no retry over TCP
+        flags, count = flags_and_count(whole)
+        assert "tc" not in flags and count == 40, (whole, flags, count)
+
 def test_ptr(dns):
     c1, _ = dns
     assert dig(c1, "+short -x 172.18.0.2").stdout.split() == ["c1."]

@@ -40,7 +40,8 @@ from . import syscalls as sc
 
 ADDRESS, PORT = "127.0.0.11", 53
 TTL = 600             # what Docker gives its answers
-UDP_LIMIT = 512       # a larger answer over UDP is truncated: the client retries over TCP
+UDP_LIMIT = 512       # a larger answer over UDP is truncated (unless the client's EDNS(0) allows
+                      # more, as Docker's resolver honours it): the client retries over TCP
 TCP_LIMIT = 65535     # what a 2-byte length can frame
 MAX_PENDING = 1 << 20  # bytes of answers a TCP client has not read yet before it is dropped
 
@@ -70,8 +71,13 @@ def normal(name: str) -> str:
     return str(name).rstrip(".").lower()
 
 
-def answer(packet: bytes, table: Table, limit: int) -> bytes | None:
-    """The reply to one query, or None for anything that is not a query we can parse."""
+def answer(packet: bytes, table: Table, limit: int, *, udp: bool = False) -> bytes | None:
+    """The reply to one query, or None for anything that is not a query we can parse.
+
+    ``udp``: ``limit`` grows to the UDP payload size an EDNS(0) OPT record of the query offers
+    (moby v27.5.1 libnetwork/resolver.go: ``maxSize = dns.MinMsgSize``, raised to the OPT's
+    ``UDPSize()``, then ``resp.Truncate(maxSize)``).
+    """
     from dnslib import AAAA, PTR, QTYPE, RCODE, RR, A, DNSRecord  # only this process needs it
 
     try:
@@ -80,6 +86,8 @@ def answer(packet: bytes, table: Table, limit: int) -> bytes | None:
         return None
     if query.header.qr or len(query.questions) != 1:
         return None  # a response (never answer those: no loops), or nothing asked
+    if udp:
+        limit = max([limit] + [rr.rclass for rr in query.ar if rr.rtype == QTYPE.OPT])
     reply = query.reply(ra=1, aa=0)  # like Docker: recursion available, not authoritative
     reply.header.tc = reply.header.z = reply.header.ad = 0  # of the query's flags only RD and CD echo
     reply.header.rcode = RCODE.NOERROR
@@ -200,7 +208,7 @@ class Resolver:
             packet, peer = container.udp.recvfrom(65535)
         except OSError:
             return
-        data = answer(packet, container.table, UDP_LIMIT)
+        data = answer(packet, container.table, UDP_LIMIT, udp=True)
         if data is not None:
             try:
                 container.udp.sendto(data, peer)

@@ -127,6 +127,23 @@ def test_a_failed_step_in_the_middle_is_undone(lab, pair):
     assert names == {"lo", "eth0"}
 
 
+def test_a_failed_batch_takes_back_sysctls_neighbours_and_fdb_entries_too(lab, pair):
+    """``Lab.batch``: "All or nothing: if one fails, those before it are undone" — also what a
+    snapshot of links does not show, read back from the kernel with sysctl(8), ip-neighbour(8)
+    and bridge(8)."""
+    a, _ = pair
+    a.add_bridge("br0")
+    kernel = "sysctl -n net.ipv4.ip_forward; ip neigh show dev eth0 nud permanent; bridge fdb show dev br0"
+    before = a.run(kernel, check=True).stdout
+    with pytest.raises(InvalidAddress):
+        with lab.batch():
+            a.sysctl("net.ipv4.ip_forward", 1)
+            a.add_neighbour("10.0.0.9", "02:00:00:00:00:09", "eth0")
+            a.add_fdb("02:00:00:00:00:0a", "br0", master=False)
+            a.add_route("default", via="10.99.0.1")  # fails: outside every subnet
+    assert a.run(kernel, check=True).stdout == before
+    assert a.sysctl("net.ipv4.ip_forward") == "0"
+
 def test_removing_a_host_that_still_holds_containers(lab, bridged):
     _unchanged(lab, lambda: lab.remove_node("host"), InvalidValue, "still holds c1, c2",
                "remove_nodes(['c1', 'c2', 'host'])")

@@ -410,13 +410,8 @@ def test_a_traced_path_is_numbered_hop_by_hop_on_its_nodes(docker_host):
         assert art[f"badge:{node}"].get_position() == pytest.approx((x1 - 0.02, y1 - 0.02))
 
 
-def test_an_overlay_picture_draws_the_tunnel_between_the_two_vxlan_ends(lab):
-    lab.docker("swarm init --advertise-addr 198.51.100.10")
-    token = lab.docker("swarm join-token -q worker").strip()
-    lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")
-    lab.docker("network create -d overlay --attachable ov1")
-    lab.docker("run -dit --name c1 --network ov1 busybox")
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+def test_an_overlay_picture_draws_the_tunnel_between_the_two_vxlan_ends(overlay_pair):
+    lab = overlay_pair
     sandboxes = sorted(n.name for n in lab.nodes() if ".1-" in n.name)
     nodes = ["router", "docker-host", "host2", "c1", "c2", *sandboxes]
     fig = lab.plot(nodes, title="ov1")

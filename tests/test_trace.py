@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nethelpers import LabError, world
+from nethelpers import LabError
 from nethelpers.errors import InvalidValue, NotFound
 from nethelpers.trace import nft
 
@@ -85,58 +85,42 @@ def test_isolation_between_networks_is_a_drop_by_the_isolation_rule(bridge_lab):
     assert t.outcome == "dropped on docker-host" and t.reply == "no reply"
 
 
-@pytest.fixture
-def by_hand(lab):
-    host = world.add_host(lab, "myhost")
-    host.add_bridge("br0", address="10.0.0.1/24")
-    app = lab.add_node("app1", kind="container", parent="myhost")
-    lab.add_veth("myhost:veth1", "app1:eth0", master="br0")
-    app.add_address("eth0", "10.0.0.2/24")
-    app.add_route("default", via="10.0.0.1")
-    return lab
-
-
-def test_drops_outside_netfilter_are_explained(by_hand):
-    t = by_hand.trace("app1", "203.0.113.10")
+def test_drops_outside_netfilter_are_explained(myhost_lab):
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert t.hops[-1].reason == "not forwarded: net.ipv4.ip_forward is 0 on myhost"
-    by_hand["myhost"].sysctl("net.ipv4.ip_forward", 1)
-    t = by_hand.trace("app1", "203.0.113.10")
+    myhost_lab["myhost"].sysctl("net.ipv4.ip_forward", 1)
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert t.delivered and t.reply == "no reply"  # it got there, but nothing translated its source
-    by_hand["myhost"].run("iptables -P FORWARD DROP", check=True)
-    t = by_hand.trace("app1", "203.0.113.10")
+    myhost_lab["myhost"].run("iptables -P FORWARD DROP", check=True)
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert t.outcome == "dropped on myhost"
     assert (t.hops[-1].rules[-1].rule, t.hops[-1].rules[-1].verdict) == ("-P FORWARD DROP", "policy drop")
 
 
-def test_an_address_nobody_answers_arp_for(by_hand):
-    t = by_hand.trace("app1", "10.0.0.99", udp=53)
+def test_an_address_nobody_answers_arp_for(myhost_lab):
+    t = myhost_lab.trace("app1", "10.0.0.99", udp=53)
     assert nodes_of(t) == ["app1"]
     assert t.outcome.startswith("it never left app1: nobody answered ARP for 10.0.0.99")
 
 
-def test_nothing_is_left_behind_and_bad_input_changes_nothing(by_hand):
-    before = {n.name: n.run("nft list ruleset").stdout for n in by_hand.nodes()}
-    by_hand.trace("app1", "10.0.0.1", tcp=80)
+def test_nothing_is_left_behind_and_bad_input_changes_nothing(myhost_lab):
+    before = {n.name: n.run("nft list ruleset").stdout for n in myhost_lab.nodes()}
+    myhost_lab.trace("app1", "10.0.0.1", tcp=80)
     for bad, error in ((dict(destination="nowhere"), InvalidValue), (dict(source="ghost"), NotFound),
                        (dict(tcp=80, udp=53), InvalidValue), (dict(tcp=0), InvalidValue),
                        (dict(udp="53"), InvalidValue), (dict(nodes=["myhost"]), InvalidValue)):
         args = {"source": "app1", "destination": "10.0.0.1"} | bad
         with pytest.raises(error) as info:
-            by_hand.trace(args.pop("source"), args.pop("destination"), **args)
+            myhost_lab.trace(args.pop("source"), args.pop("destination"), **args)
         assert isinstance(info.value, LabError) and str(info.value)
-    after = {n.name: n.run("nft list ruleset").stdout for n in by_hand.nodes()}
+    after = {n.name: n.run("nft list ruleset").stdout for n in myhost_lab.nodes()}
     assert after == before and nft.TABLE not in "".join(after.values())
-    assert not [p for p in by_hand.processes() if "nft monitor" in " ".join(p.get("command", []))
+    assert not [p for p in myhost_lab.processes() if "nft monitor" in " ".join(p.get("command", []))
                 or "nft monitor" in str(p)]
 
 
-def test_overlay_shows_the_encapsulation_hop(lab):
-    lab.docker("swarm init --advertise-addr 198.51.100.10")
-    token = lab.docker("swarm join-token -q worker").strip()
-    lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")
-    lab.docker("network create -d overlay --attachable ov1")
-    lab.docker("run -dit --name c1 --network ov1 busybox")
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+def test_overlay_shows_the_encapsulation_hop(overlay_pair):
+    lab = overlay_pair
     t = lab.trace("c1", "c2")
     sandbox1, sandbox2 = (n.name for n in lab.nodes() if n.name.startswith(("docker-host.1-", "host2.1-")))
     assert nodes_of(t) == ["c1", sandbox1, "docker-host", "router", "host2", sandbox2, "c2"]
@@ -147,16 +131,16 @@ def test_overlay_shows_the_encapsulation_hop(lab):
     assert picture.axes and "delivered to c2" in picture.axes[0].get_title()
 
 
-def test_iptables_legacy_rules_are_found_by_their_counters(by_hand, monkeypatch):
+def test_iptables_legacy_rules_are_found_by_their_counters(myhost_lab, monkeypatch):
     # the lab's iptables is nf_tables here; these rules are made with iptables-legacy, which nft's
     # tracing cannot see, and the tracer is told the lab uses the legacy backend
     from nethelpers.trace import counters
 
-    host = by_hand["myhost"]
+    host = myhost_lab["myhost"]
     host.sysctl("net.ipv4.ip_forward", 1)
     host.run("iptables-legacy -t nat -A POSTROUTING -s 10.0.0.0/24 ! -o br0 -j MASQUERADE", check=True)
     monkeypatch.setattr(counters, "backend", lambda lab: "legacy")
-    t = by_hand.trace("app1", "203.0.113.10")
+    t = myhost_lab.trace("app1", "203.0.113.10")
     hop = t.hops[1]
     assert t.delivered and t.reply == "the reply came back"
     assert [(r.table, r.chain, r.rule, r.verdict) for r in hop.rules if r.rule.startswith("-A")] == [
@@ -164,7 +148,7 @@ def test_iptables_legacy_rules_are_found_by_their_counters(by_hand, monkeypatch)
     assert hop.nat == ["source 10.0.0.2 → 198.51.100.10"]
     assert "iptables-legacy: the rules whose packet counters it moved" in str(t)
     host.run("iptables-legacy -I FORWARD -s 10.0.0.2 -j DROP", check=True)
-    t = by_hand.trace("app1", "203.0.113.10")
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert t.outcome == "dropped on myhost"
     assert ("filter", "FORWARD", "-A FORWARD -s 10.0.0.2/32 -j DROP", "drop") in [
         (r.table, r.chain, r.rule, r.verdict) for r in t.hops[1].rules]

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from nethelpers import world
 
 BASE_CHAINS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
 # netfilter's packet flow: the hooks in the order a packet can meet them
@@ -307,56 +306,44 @@ def test_hairpin_nat_without_the_userland_proxy(lab):
     ])
 
 
-# --- drops outside netfilter: a host built by hand ----------------------------------------------
-@pytest.fixture
-def by_hand(lab):
-    """myhost (198.51.100.10 on the LAN, no iptables rules) with br0 10.0.0.1/24 and app1 10.0.0.2."""
-    host = world.add_host(lab, "myhost")
-    host.add_bridge("br0", address="10.0.0.1/24")
-    app = lab.add_node("app1", kind="container", parent="myhost")
-    lab.add_veth("myhost:veth1", "app1:eth0", master="br0")
-    app.add_address("eth0", "10.0.0.2/24")
-    app.add_route("default", via="10.0.0.1")
-    return lab
-
-
-def test_not_forwarded_then_no_route(by_hand):
+# --- drops outside netfilter: a host built by hand (myhost_lab) ------------------------------------
+def test_not_forwarded_then_no_route(myhost_lab):
     sent = Expected("app1", None, None, "eth0", None, "sent", "sent")
-    t = by_hand.trace("app1", "203.0.113.10")
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert_report(t, "ICMP echo request from app1 to 203.0.113.10", "dropped on myhost (not forwarded)", "no reply", [
         sent, Expected("myhost", "veth1", "br0", None, None, "stopped",
                        "not forwarded: net.ipv4.ip_forward is 0 on myhost")])
-    by_hand["myhost"].sysctl("net.ipv4.ip_forward", 1)
-    by_hand["myhost"].run("ip route del default", check=True)
-    t = by_hand.trace("app1", "203.0.113.10")
+    myhost_lab["myhost"].sysctl("net.ipv4.ip_forward", 1)
+    myhost_lab["myhost"].run("ip route del default", check=True)
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert_report(t, "ICMP echo request from app1 to 203.0.113.10", "dropped on myhost (no route)", "no reply", [
         sent, Expected("myhost", "veth1", "br0", None, None, "stopped",
                        "no route: RTNETLINK answers: Network is unreachable")])
     # a TCP SYN: connect() fails as if there were no route, but the SYN did leave app1
-    t = by_hand.trace("app1", "203.0.113.10", tcp=80)
+    t = myhost_lab.trace("app1", "203.0.113.10", tcp=80)
     assert_report(t, "TCP SYN to port 80 from app1 to 203.0.113.10", "dropped on myhost (no route)",
                   "no route on the way (an ICMP unreachable came back)", [
         sent, Expected("myhost", "veth1", "br0", None, None, "stopped",
                        "no route: RTNETLINK answers: Network is unreachable")])
     # with no route in app1 itself, nothing leaves
-    by_hand["app1"].run("ip route del default", check=True)
-    t = by_hand.trace("app1", "203.0.113.10", tcp=80)
+    myhost_lab["app1"].run("ip route del default", check=True)
+    t = myhost_lab.trace("app1", "203.0.113.10", tcp=80)
     assert (t.hops, t.outcome, t.reply) == ([], "it never left (no packet was sent)", "not sent: no route")
     assert str(t) == ("TCP SYN to port 80 from app1 to 203.0.113.10: it never left (no packet was sent); "
                       "not sent: no route\n\n#  node  in  out  what happened")
 
 
-def test_no_arp_answer(by_hand):
-    t = by_hand.trace("app1", "10.0.0.99", udp=53)
+def test_no_arp_answer(myhost_lab):
+    t = myhost_lab.trace("app1", "10.0.0.99", udp=53)
     assert_report(t, "UDP datagram to port 53 from app1 to 10.0.0.99",
                   "it never left app1: nobody answered ARP for 10.0.0.99 on eth0 (no such address on that link?)",
                   "sent (UDP expects no reply)", [Expected("app1", None, None, "eth0", None, "sent", "sent")])
 
 
-def test_a_drop_by_the_forward_policy_names_the_policy(by_hand):
-    by_hand["myhost"].sysctl("net.ipv4.ip_forward", 1)
-    by_hand["myhost"].run("iptables -P FORWARD DROP", check=True)
-    t = by_hand.trace("app1", "203.0.113.10")
+def test_a_drop_by_the_forward_policy_names_the_policy(myhost_lab):
+    myhost_lab["myhost"].sysctl("net.ipv4.ip_forward", 1)
+    myhost_lab["myhost"].run("iptables -P FORWARD DROP", check=True)
+    t = myhost_lab.trace("app1", "203.0.113.10")
     assert_report(t, "ICMP echo request from app1 to 203.0.113.10", "dropped on myhost", "no reply", [
         Expected("app1", None, None, "eth0", None, "sent", "sent"),
         Expected("myhost", "veth1", "br0", None, None, "dropped", "dropped by filter FORWARD",
@@ -364,13 +351,8 @@ def test_a_drop_by_the_forward_policy_names_the_policy(by_hand):
 
 
 # --- chapter 06's overlay ---------------------------------------------------------------------
-def test_overlay_encapsulation(lab):
-    lab.docker("swarm init --advertise-addr 198.51.100.10")
-    token = lab.docker("swarm join-token -q worker").strip()
-    lab.docker(f"swarm join --token {token} 198.51.100.10:2377", host="host2")
-    lab.docker("network create -d overlay --attachable ov1")
-    lab.docker("run -dit --name c1 --network ov1 busybox")
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+def test_overlay_encapsulation(overlay_pair):
+    lab = overlay_pair
     sandbox1, sandbox2 = (n.name for n in lab.nodes() if n.name.startswith(("docker-host.1-", "host2.1-")))
     t = lab.trace("c1", "c2")
     # c1's frame is switched by br0 in the network's sandbox out vxlan0, whose UDP socket is

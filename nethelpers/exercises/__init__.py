@@ -175,5 +175,12 @@ def docker_host(lab, name: str | None = None):
     return get_host(lab, name)
 
 
+def word_after(words: list[str], keyword: str) -> str | None:
+    """In a line of tool output split into words, the word after ``keyword`` (``via`` in ``ip route get``,
+    ``--to-destination`` in ``iptables -S``, ``dst`` in ``bridge fdb``): compared whole by the checkers,
+    never searched for as a piece of text (which took 10.0.0.20 for 10.0.0.2)."""
+    return words[words.index(keyword) + 1] if keyword in words[:-1] else None
+
+
 def pings(lab, node: str, address: str) -> bool:
     return lab.node(node).run(f"ping -c1 -W1 {address}", timeout=5).rc == 0

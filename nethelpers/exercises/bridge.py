@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-from . import Exercise, addresses, default_gateway, docker_host, link, node_names, pings
+from . import Exercise, addresses, default_gateway, docker_host, link, node_names, pings, word_after
 
 
 def _app3_setup(lab):
@@ -93,12 +93,12 @@ def _publish_solution(lab):
 
 
 def _dnat_rule(lab):
-    rules = [rule.split() for rule in lab.node("myhost").run("iptables -t nat -S PREROUTING").stdout.splitlines()
-             if "--dport 9090" in rule]
+    listed = lab.node("myhost").run("iptables -t nat -S PREROUTING").stdout.splitlines()
+    rules = [rule for rule in map(str.split, listed) if word_after(rule, "--dport") == "9090"]
     if not rules:
         return ("myhost's nat PREROUTING chain has no rule for port 9090: add a DNAT rule "
                 "(-p tcp --dport 9090 -j DNAT --to-destination ...)")
-    if not any(words[-1] == "10.0.0.3:80" and words[-2] == "--to-destination" for words in rules):
+    if not any(word_after(rule, "--to-destination") == "10.0.0.3:80" for rule in rules):
         return "the port-9090 rule does not send traffic to app2's web server at 10.0.0.3:80"
 
 

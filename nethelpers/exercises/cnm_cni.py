@@ -15,7 +15,7 @@ import sys
 
 from ..cni import PLUGIN_DIRS, CNIError, Runtime, cache, plugin_dir
 from ..errors import NotFound
-from . import Exercise, link, node_names
+from . import Exercise, link, node_names, word_after
 
 NODE, POD, POD3 = "node2", "pod2", "pod3"
 NODE_IP, CLIENT = "198.51.100.11", "lan-client"
@@ -104,19 +104,14 @@ def _mapping_asked(lab):
     return None
 
 
-def _option(rule: list[str], name: str) -> str | None:
-    """The value of option ``name`` in an ``iptables -S`` rule split into words."""
-    return rule[rule.index(name) + 1] if name in rule[:-1] else None
-
-
 def _dnat_rule(lab):
     ips = _record(lab)["result"].get("ips") or []
     address = ips[0]["address"].split("/")[0] if ips else "?"
     rules = [rule.split() for rule in lab.node(NODE).run("iptables -t nat -S", check=True).stdout.splitlines()]
     # the rule itself, word by word: "-p tcp ... --dport 8080 -j DNAT --to-destination ADDRESS:80" (a
     # text search took ADDRESS:8080, or another port's rule, for it)
-    if not any(_option(rule, "-j") == "DNAT" and _option(rule, "--to-destination") == f"{address}:80"
-               and _option(rule, "-p") == "tcp" and _option(rule, "--dport") == "8080" for rule in rules):
+    if not any(word_after(rule, "-j") == "DNAT" and word_after(rule, "--to-destination") == f"{address}:80"
+               and word_after(rule, "-p") == "tcp" and word_after(rule, "--dport") == "8080" for rule in rules):
         return (f"node2's nat table has no DNAT of tcp port 8080 to {address}:80; see `%lab node2 iptables -t "
                 "nat -S` — portmap writes it into CNI-HOSTPORT-DNAT when it gets runtimeConfig.portMappings")
     return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import Exercise, addresses, docker_host, link, node_names, pings
+from . import Exercise, addresses, docker_host, link, node_names, pings, word_after
 
 HOST = "docker-host"
 MAC1_IP = "198.51.100.50"
@@ -19,8 +19,7 @@ def _macvlans_on_eth0(lab, node: str) -> list[dict]:
 
 def _route_dev(lab, node: str, address: str) -> str | None:
     """The interface ``ip route get ADDRESS`` picks in ``node``."""
-    words = lab.node(node).run(f"ip route get {address}", timeout=5).stdout.split()
-    return words[words.index("dev") + 1] if "dev" in words else None
+    return word_after(lab.node(node).run(f"ip route get {address}", timeout=5).stdout.split(), "dev")
 
 
 def _hairpin_off(lab) -> None:

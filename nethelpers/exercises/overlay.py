@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from . import Exercise, docker_host, link, node_names, pings
+from . import Exercise, docker_host, link, node_names, pings, word_after
 from ..errors import NotFound
 
 VNI = 42
@@ -241,12 +241,8 @@ def _missing(lab, host: str, name: str) -> str | None:
 def _fields_after(table: str, first: str, keyword: str) -> list[str]:
     """In the lines of ``bridge fdb show``/``ip neigh show`` that begin with ``first`` (a MAC, an IP),
     the word after ``keyword`` (dst, lladdr): compared whole, never as a piece of a line."""
-    found = []
-    for line in table.splitlines():
-        words = line.split()
-        if words and words[0].lower() == first and keyword in words[:-1]:
-            found.append(words[words.index(keyword) + 1].lower())
-    return found
+    rows = [line.lower().split() for line in table.splitlines()]
+    return [word_after(words, keyword) for words in rows if words and words[0] == first and keyword in words[:-1]]
 
 
 def _lost_setup(lab):

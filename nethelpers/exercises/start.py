@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import Exercise, addresses, link, node_names, pings
+from . import Exercise, addresses, link, node_names, pings, word_after
 
 SUBNET = ipaddress.ip_network("10.0.1.0/24")
 
@@ -84,8 +84,7 @@ def _b_forwards(lab):
 
 def _gateway_to(lab, node: str, address: str) -> str | None:
     """The gateway ``node`` sends ``address``'s packets to (``ip route get``), None if it sends them direct."""
-    words = lab[node].run(["ip", "route", "get", address]).stdout.split()
-    return words[words.index("via") + 1] if "via" in words[:-1] else None
+    return word_after(lab[node].run(["ip", "route", "get", address]).stdout.split(), "via")
 
 
 def _a_knows(lab):

@@ -46,6 +46,14 @@ class Mistakes:
         return {m.step for m in self.mistakes}
 
 
+def forwarding(node: str, on: bool) -> Callable:
+    """A mistake (or its undo) many exercises share: ``node`` stops (or starts again) forwarding IPv4."""
+    def set_forwarding(lab) -> None:
+        lab[node].sysctl("net.ipv4.ip_forward", int(on))
+    set_forwarding.__name__ = f"{node}_forwarding_{'on' if on else 'off'}"
+    return set_forwarding
+
+
 def each_exercise(*cases: Mistakes):
     """Parametrize a test over exercises' mistakes (argument ``cases``), one test per exercise."""
     return pytest.mark.parametrize("cases", cases, ids=[c.exercise.title for c in cases])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nethelpers import world
-from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise
+from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise, forwarding
 from nethelpers.exercises import Exercise, ExerciseError, bridge, docker_host
 
 
@@ -90,10 +90,6 @@ def _app3_route_via_itself(lab):
     lab["app3"].run("ip route replace default via 10.0.0.5", check=True)
 
 
-def _forwarding_off(lab):
-    lab["myhost"].sysctl("net.ipv4.ip_forward", 0)
-
-
 OWN_WAY_OUT = Mistakes(
     bridge.OWN_WAY_OUT,
     Mistake(0, _app3_gone, "there is no node app3"),
@@ -101,8 +97,8 @@ OWN_WAY_OUT = Mistakes(
     Mistake(2, _veth3_off_the_bridge, "not plugged into the bridge br0"),
     Mistake(3, _app3_address_removed, "app3's eth0 has no address in 10.0.0.0/24"),
     Mistake(4, _app3_route_via_itself, "it should go via the bridge, 10.0.0.1"),
-    Mistake(5, _forwarding_off, "are ip_forward and the MASQUERADE rule on myhost still in place?",
-            undo=lambda lab: lab["myhost"].sysctl("net.ipv4.ip_forward", 1)),
+    Mistake(5, forwarding("myhost", False), "are ip_forward and the MASQUERADE rule on myhost still in place?",
+            undo=forwarding("myhost", True)),
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nethelpers import world
-from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise
+from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise, forwarding
 from nethelpers.exercises import host as exercises
 
 
@@ -122,10 +122,6 @@ def _web_published_on_loopback(lab):
     lab.docker("run -d --name web -p 127.0.0.1:8080:80 nginx")
 
 
-def _docker_host_not_forwarding(lab):
-    lab["docker-host"].sysctl("net.ipv4.ip_forward", 0)
-
-
 PUBLISH_8080 = Mistakes(
     exercises.PUBLISH_8080,
     Mistake(0, _web_in_host_mode, "in host mode nginx needs the host's port 80, which h1 holds"),
@@ -133,8 +129,8 @@ PUBLISH_8080 = Mistakes(
     Mistake(1, _web_without_a_network, "web has no network interface (network mode 'none')"),
     Mistake(2, _web_publishes_8080_to_8080, "its published ports: 8080->8080"),
     Mistake(3, _web_published_on_loopback, "lan-client does not get web's page from http://198.51.100.11:8080/"),
-    Mistake(3, _docker_host_not_forwarding, "lan-client does not get web's page from http://198.51.100.11:8080/",
-            undo=lambda lab: lab["docker-host"].sysctl("net.ipv4.ip_forward", 1)),
+    Mistake(3, forwarding("docker-host", False), "lan-client does not get web's page from http://198.51.100.11:8080/",
+            undo=forwarding("docker-host", True)),
 )
 
 

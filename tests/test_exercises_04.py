@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import time
 
-from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise
+from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise, forwarding
 from nethelpers.docker import get_host
 from nethelpers.exercises import container as exercises
 
@@ -103,10 +103,6 @@ def _ports_swapped(lab):
     lab.docker("run -dit --name sidecar --network container:pause busybox")
 
 
-def _host_forwarding(value):
-    return lambda lab: lab["docker-host"].sysctl("net.ipv4.ip_forward", value)
-
-
 def _sidecar_alone(lab):
     lab.docker("rm -f sidecar")
     lab.docker("run -dit --name sidecar busybox")                # --network container:pause forgotten
@@ -130,8 +126,8 @@ POD_BACK = Mistakes(
     Mistake(1, _new_owner_but_the_old_web, "web still lives in the namespace of the removed owner"),
     Mistake(2, _owner_without_network, "the owner pause has no network interface"),
     Mistake(3, _ports_swapped, "pause publishes 80->8080/tcp; it should publish host port 8080 to port 80"),
-    Mistake(4, _host_forwarding(0), "lan-client asked http://198.51.100.10:8080/ and got 'no answer",
-            why="ip_forward off on docker-host", undo=_host_forwarding(1)),
+    Mistake(4, forwarding("docker-host", False), "lan-client asked http://198.51.100.10:8080/ and got 'no answer",
+            undo=forwarding("docker-host", True)),
     Mistake(5, _sidecar_alone, "sidecar has its own namespace"),
     Mistake(6, _masquerade_deleted, "sidecar cannot reach the internet server 203.0.113.10",
             undo=_masquerade_back),

@@ -17,8 +17,11 @@ __version__ = "0.1.0"
 # Imported when first used (PEP 562): the processes the lab starts in its nodes (lab-dns, the
 # docker agents and proxies, the tracer's probe) are modules of this package, and each starts
 # faster without the notebook's side of it — seconds, in the VM backend's emulated CPU.
+# ``load_ipython_extension`` is the magics' (``%load_ext nethelpers``): IPython looks it up with
+# hasattr(), which imports nethelpers.magics, and IPython with it, only then.
 _LAZY = {"Lab": "lab", "close_all": "lab", "current_lab": "lab", "Node": "node",
-         "BackgroundProcess": "results", "CommandResult": "results"}
+         "BackgroundProcess": "results", "CommandResult": "results",
+         "load_ipython_extension": "magics"}
 
 
 def __getattr__(name: str):
@@ -29,13 +32,6 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def load_ipython_extension(shell) -> None:
-    """``%load_ext nethelpers``: the %lab / %%lab magics."""
-    from .magics import register
-
-    register(shell)
 
 
 __all__ = [

@@ -63,7 +63,7 @@ class Lab:
         self.closed = False
         _open_labs.add(self)
         _opened[:] = [ref for ref in _opened if ref() is not None] + [weakref.ref(self)]
-        _setup_ipython()
+        _load_magics()
 
     # --- plumbing -------------------------------------------------------------
     def _tail(self) -> str:
@@ -369,17 +369,17 @@ def _endpoint(text: str) -> tuple[str, str]:
 
 
 
-def _setup_ipython() -> None:
-    """In a notebook: the %lab magics, and pictures shown as PNG (see :meth:`Lab.plot`)."""
+def _load_magics() -> None:
+    """In IPython (a notebook): load the extension :mod:`nethelpers.magics` — ``%lab``,
+    ``%%lab``, ``%docker`` and pictures shown as PNG (see :meth:`Lab.plot`) — through IPython's
+    extension manager, by name: this module does not import that one. Once per shell."""
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
-    if shell is not None:
-        from .magics import register
-
-        register(shell)
+    if shell is not None and getattr(shell, "extension_manager", None) is not None:
+        shell.extension_manager.load_extension("nethelpers.magics")
 
 
 def close_all() -> None:

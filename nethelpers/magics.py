@@ -9,6 +9,11 @@
 
     %docker run -d --name c1 nginx      # a docker command on the lab's Docker host
     %docker -H host2 ps                 # ... on another Docker host of the lab
+
+An IPython extension: ``Lab()`` loads it in a notebook through IPython's extension manager,
+and ``%load_ext nethelpers`` (or ``%load_ext nethelpers.magics``) loads it by hand. This
+module imports the lab's modules only when a magic runs, and :mod:`nethelpers.lab` never
+imports this one, so neither needs the other to be imported first.
 """
 
 from __future__ import annotations
@@ -78,9 +83,16 @@ def docker_magic(line: str) -> None:
         print(text)
 
 
+def load_ipython_extension(ipython) -> None:
+    """Called by IPython's ``%load_ext nethelpers.magics`` and by ``Lab()`` in a notebook:
+    the magics and PNG figures (see :func:`register`). Loading it again changes nothing."""
+    register(ipython)
+
+
 def register(shell) -> None:
     """Add %lab/%%lab and %docker, and show matplotlib figures as PNG even when pyplot was never
-    imported (the lab's pictures are plain Figures, so they are not drawn twice)."""
+    imported (the lab's pictures are plain Figures, so they are not drawn twice). Once per shell:
+    a second call (another ``Lab()``, or ``%load_ext nethelpers`` after it) does nothing."""
     if id(shell) in _registered:
         return
     shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")

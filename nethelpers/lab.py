@@ -284,6 +284,65 @@ class Lab:
         """Background processes started with :meth:`Node.start`."""
         return self._call("processes")
 
+    # --- the sandbox's services: kernel modules, lab daemons, sockets ---------------------
+    def load_module(self, name: str) -> bool:
+        """Load kernel module ``name`` as dockerd loads ``br_netfilter``; whether it was loaded.
+
+        Only the VM backend's kernel belongs to the lab: there the launcher, outside the lab,
+        loads the modules on its list (``br_netfilter``). On this machine's kernel a lab never
+        loads a module, root or not: False (test for what the module provides instead).
+
+        Raises:
+            InvalidName: ``name`` is not a module name such as 'br_netfilter'.
+        """
+        return self._call("load_module", validate.module_name(name))
+
+    def ask_daemon(self, name: str, request: dict, *, timeout: float = 10) -> dict:
+        """Send one JSON request to lab daemon ``name`` — a program of the lab listening on the
+        unix socket ``/run/nethelpers/sockets/NAME`` in the sandbox, such as a Docker host's
+        overlay agent ``agent-HOST`` — and return its JSON answer (one line each way).
+
+        Args:
+            timeout: seconds to wait for the answer (times :attr:`patience`).
+        Raises:
+            InvalidName, InvalidValue: a bad name, a request that is not a JSON object, a bad timeout.
+            NotFound: no daemon listens there (not started, or exited).
+            CommandTimeout: it did not answer in time.
+        """
+        name = validate.daemon_name(name)
+        if not isinstance(request, dict):
+            raise InvalidValue(f"the request to daemon {name!r} {validate.kind(request)}; give a dict, "
+                               f"e.g. {{'op': 'wait'}}")
+        answer = self._call("ask", name, validate.json_data(request, what=f"the request to daemon {name!r}"),
+                            validate.deadline(timeout))
+        if not isinstance(answer, dict):
+            raise channel.ProtocolError(f"the answer of lab daemon {name!r} {validate.kind(answer)}, "
+                                        f"not a JSON object")
+        return answer
+
+    def http_over_unix(self, socket_path: str, method: str, path: str, body=None, *,
+                       timeout: float = 10) -> dict:
+        """One HTTP/1.1 request over a unix socket in the sandbox, as Docker talks to its plugins
+        (``/run/docker/plugins/NAME.sock``, or a lab daemon's under ``/run/nethelpers/sockets/``).
+
+            reply = lab.http_over_unix("/run/docker/plugins/labnet.sock", "POST", "/Plugin.Activate")
+            reply["status"], reply["json"]      # 200, {'Implements': ['NetworkDriver', ...]}
+
+        Args:
+            body: JSON-able data, sent as JSON (None: no body).
+            timeout: seconds to wait for the answer (times :attr:`patience`).
+        Returns:
+            ``{"status": 200, "content_type": "...", "json": <the decoded body, or None>,
+            "text": <the body as text>}``.
+        Raises:
+            InvalidValue: a bad method, path, body or timeout, or a socket outside those directories.
+            NotFound: nothing listens on the socket. CommandTimeout: no answer in time.
+        """
+        method, path = validate.http_request(method, path)
+        return self._call("http", validate.socket_path(socket_path), method, path,
+                          validate.json_data(body, what=f"the body of {method} {path}"),
+                          validate.deadline(timeout))
+
     # --- looking at it ------------------------------------------------------------
     def snapshot(self, nodes: list[str] | None = None) -> dict:
         """Live kernel state of every node (or those named), as plain data."""

@@ -173,6 +173,44 @@ class Node:
                                f"hostname or nsswitch.conf")
         return self.lab._call("write_etc", self.name, filename, text)
 
+    # --- the embedded DNS server (Docker's 127.0.0.11) -----------------------------------
+    # Sent at once, even inside a batch(): the node must exist already.
+    def start_resolver(self) -> None:
+        """Give this node Docker's embedded DNS server: 127.0.0.11:53, UDP and TCP, answering
+        the names of :meth:`set_resolver_records` (none yet: every name is NXDOMAIN). One
+        ``lab-dns`` process serves every node of the lab, as dockerd does. The node's
+        resolv.conf is left as it is: ``write_etc("resolv.conf", "nameserver 127.0.0.11\\n")``.
+
+        Raises:
+            AlreadyExists: the node has its DNS server already (stop it first to start anew).
+            NotFound: there is no such node.
+        """
+        self.lab._call("dns_attach", self.name)
+
+    def stop_resolver(self) -> None:
+        """Close this node's DNS server (its sockets and its names go).
+
+        Raises:
+            NotFound: the node has no DNS server, or there is no such node.
+        """
+        self.lab._call("dns_detach", self.name)
+
+    def set_resolver_records(self, records: dict[str, list[str]]) -> None:
+        """Replace what this node's DNS server answers: ``{"web": ["172.18.0.3"], ...}``, each name
+        (any case, as DNS compares them) to a list of addresses — IPv4 ones answer A queries,
+        IPv6 ones AAAA — and each address back to its names for PTR queries.
+
+            c1.start_resolver()
+            c1.set_resolver_records({"web": ["172.18.0.3"], "web.net1": ["172.18.0.3"]})
+            c1.run("dig @127.0.0.11 web +short")     # 172.18.0.3
+
+        Raises:
+            InvalidValue, InvalidName, InvalidAddress: ``records`` is not names to lists of
+                addresses (checked before anything is sent).
+            NotFound: the node has no DNS server (:meth:`start_resolver`), or there is no such node.
+        """
+        self.lab._call("dns_records", self.name, validate.dns_records(records))
+
     def snapshot(self) -> dict:
         """This node's live interfaces, addresses, routes, neighbours and FDB."""
         return self.lab.snapshot([self.name])[self.name]

@@ -229,3 +229,105 @@ def kind(value) -> str:
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- the lab core's requests for the rest of the package ---------------------------------------
+_MODULE = re.compile(r"^[a-z0-9_]{1,64}$")
+_DAEMON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")  # as sandbox/daemons.py takes it
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def module_name(name) -> str:
+    """A kernel module's name as modprobe knows it, e.g. 'br_netfilter'."""
+    if not isinstance(name, str) or not _MODULE.match(name):
+        raise InvalidName(f"kernel module name {_short(name)} is not usable: 1-64 lowercase letters, "
+                          f"digits or '_', as /proc/modules lists it (e.g. 'br_netfilter')")
+    return name
+
+
+def daemon_name(name) -> str:
+    """A lab daemon's name: its socket is /run/nethelpers/sockets/NAME (e.g. 'agent-docker-host')."""
+    if not isinstance(name, str) or not _DAEMON.match(name):
+        raise InvalidName(f"daemon name {_short(name)} is not usable: 1-101 letters, digits, '.', '_' "
+                          f"or '-', starting with a letter or digit (e.g. 'agent-docker-host')")
+    return name
+
+
+def json_data(value, *, what: str):
+    """Data that crosses to the sandbox as JSON: dicts with str keys, lists, str, numbers, bools, None."""
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidValue(f"{what} cannot be sent as JSON ({exc}); use dicts with str keys, lists, "
+                           f"str, int, float, bool and None") from None
+    return value
+
+
+def deadline(value) -> float:
+    """Seconds to wait for an answer: like :func:`timeout`, but a limit is required."""
+    if value is None:
+        raise InvalidValue("timeout=None: this request needs a limit; give the seconds to wait, "
+                           "e.g. timeout=10")
+    return timeout(value)
+
+
+def http_request(method, path) -> tuple[str, str]:
+    """An HTTP method and request path, e.g. ('POST', '/Plugin.Activate')."""
+    if method not in HTTP_METHODS:
+        raise InvalidValue(f"HTTP method {_short(method)} is not one of {', '.join(HTTP_METHODS)}")
+    if not isinstance(path, str) or not path.startswith("/") or any(c.isspace() or not c.isprintable()
+                                                                      for c in path):
+        raise InvalidValue(f"HTTP path {_short(path)} should start with '/' and hold no spaces or "
+                           f"control characters, e.g. '/Plugin.Activate'")
+    return method, path
+
+
+def socket_path(path) -> str:
+    """An absolute path to a unix socket (the sandbox decides which directories it may use)."""
+    if not isinstance(path, str) or not path.startswith("/") or "\0" in path:
+        raise InvalidValue(f"socket path {_short(path)} should be an absolute path such as "
+                           f"'/run/docker/plugins/NAME.sock'")
+    return path
+
+
+def dns_records(records) -> dict[str, list[str]]:
+    """What a node's embedded DNS server answers: {name: [address, ...]}, e.g.
+    ``{"web": ["172.18.0.3"]}``; given back with each address written as Python writes it."""
+    example = "e.g. {'web': ['172.18.0.3'], 'db': ['172.18.0.4', '172.18.0.5']}"
+    if not isinstance(records, dict):
+        raise InvalidValue(f"DNS records {_short(records)} {kind(records)}; give a dict of names to "
+                           f"lists of addresses, {example}")
+    checked = {}
+    for name, addresses in records.items():
+        dns_name(name)
+        if isinstance(addresses, str):
+            raise InvalidValue(f"DNS name {name!r} maps to the str {addresses!r}; give a list of addresses, "
+                               f"even for one: {{{name!r}: [{addresses!r}]}}")
+        if not isinstance(addresses, (list, tuple)):
+            raise InvalidValue(f"DNS name {name!r} maps to {_short(addresses)}, which {kind(addresses)}; "
+                               f"give a list of addresses, {example}")
+        checked[name] = [_record_address(name, a) for a in addresses]
+    return checked
+
+
+def _record_address(name: str, value) -> str:
+    try:
+        return str(ipaddress.ip_address(value if isinstance(value, str) else None))
+    except ValueError:
+        raise InvalidAddress(f"DNS name {name!r}: {_short(value)} is not an IP address; write each "
+                             f"address as a str like '172.18.0.3' (IPv4: answers A queries) or "
+                             f"'fd00::3' (IPv6: AAAA)") from None
+
+
+def dns_name(name) -> str:
+    """A name a DNS server can answer: labels of 1-63 characters, 253 at most in all, no spaces."""
+    if not isinstance(name, str) or not name.rstrip("."):
+        raise InvalidName(f"DNS name {_short(name)} is not usable: give a name such as 'web' or 'web.net1'")
+    labels = name[:-1].split(".") if name.endswith(".") else name.split(".")
+    if (len(name.rstrip(".")) > 253 or any(not 0 < len(label.encode()) <= 63 for label in labels)
+            or any(c.isspace() or not c.isprintable() for c in name)):
+        raise InvalidName(f"DNS name {_short(name)} is not usable: dot-separated labels of 1-63 "
+                          f"characters, 253 in all, without spaces (e.g. 'web' or 'web.net1')")
+    return name

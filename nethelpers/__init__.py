@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 # hasattr(), which imports nethelpers.magics, and IPython with it, only then.
 _LAZY = {"Lab": "lab", "close_all": "lab", "current_lab": "lab", "Node": "node",
          "BackgroundProcess": "results", "CommandResult": "results",
-         "load_ipython_extension": "magics"}
+         "LabState": "labstate", "load_ipython_extension": "magics"}
 
 
 def __getattr__(name: str):

@@ -21,6 +21,7 @@ import weakref
 
 from . import backends, validate
 from .errors import Interrupted, InvalidValue, LabClosed, LabError, NotFound
+from .labstate import LabState
 from .node import Node
 from .sandbox import channel
 from .results import CommandResult
@@ -58,6 +59,7 @@ class Lab:
         self._request_id = 0
         self._closed_why = "this lab is closed; create a new one with Lab()"
         self.closed = True
+        self.state = LabState()   # what the modules around the lab core remember (labstate.py)
         self._sandbox, self.info = backends.start(backend, start_timeout)
         self._conn = self._sandbox.conn
         self.closed = False

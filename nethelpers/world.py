@@ -58,8 +58,7 @@ def add_host(lab, name: str, *, address: str | None = None, kind: str = "host"):
 
 def plug_in_host(lab, name: str, address: str | None = None) -> str:
     """Connect node ``name`` to the LAN as eth0 with the next free address; returns it."""
-    addresses: dict = lab.__dict__.setdefault("_lan_addresses", {})
-    numbered = lab.__dict__.setdefault("_lan_numbered", [])
+    addresses, numbered = lab.state.lan_addresses, lab.state.lan_numbered
     index = len(addresses)
     if address is None:
         address = f"198.51.100.{FIRST_HOST_IP + len(numbered)}"
@@ -78,4 +77,4 @@ def plug_in_host(lab, name: str, address: str | None = None) -> str:
 
 def address_of(lab, name: str) -> str:
     """The LAN address of a host made by :func:`add_host`."""
-    return lab.__dict__["_lan_addresses"][name]
+    return lab.state.lan_addresses[name]

@@ -284,3 +284,23 @@ def test_http_over_unix_speaks_to_a_plugin_socket(lab):
     plugin.stop()
     with pytest.raises(NotFound, match="nothing listens on .*t.sock any more"):
         lab.http_over_unix(sock, "POST", "/x")
+
+
+# --- the lab's state -----------------------------------------------------------------------------
+def test_each_lab_has_its_own_state(lab):
+    from nethelpers import LabState, Lab, world
+
+    assert lab.state == LabState(lan_addresses={}, lan_numbered=[], docker=None)
+    world.add_host(lab, "h1")
+    world.add_host(lab, "h2", address="198.51.100.50")
+    world.add_host(lab, "h3")
+    assert lab.state.lan_addresses == {"h1": "198.51.100.10", "h2": "198.51.100.50", "h3": "198.51.100.11"}
+    assert lab.state.lan_numbered == ["h1", "h3"]  # h2 chose its own address
+    assert world.address_of(lab, "h3") == "198.51.100.11"
+    assert lab.node("h3").run("ip -br -4 addr show eth0").stdout.split()[2] == "198.51.100.11/24"
+    with Lab() as other:
+        assert other.state.lan_addresses == {} and other.state is not lab.state
+        world.add_host(other, "h9")
+        assert other.state.lan_addresses == {"h9": "198.51.100.10"}
+    assert "h9" not in lab.state.lan_addresses
+    assert not [key for key in vars(lab) if key.startswith("_lan")]  # nothing parked in lab.__dict__

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from nethelpers import AlreadyExists, InvalidAddress, KernelError, NotFound
-from nethelpers.sandbox.dns import DNSService
+from nethelpers.sandbox.dnsservice import DNSService
 
 DIG = "dig +time=1 +tries=1 @127.0.0.11"
 NAMES = {"c1": ["172.18.0.2"], "c2": ["172.18.0.3"], "web": ["172.18.0.3", "172.18.0.4"]}

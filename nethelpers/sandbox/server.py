@@ -22,7 +22,7 @@ from ..errors import InvalidValue, KernelError, LabError, NotFound
 from . import channel, daemons, launcher, network, nodes, processes, setup, state
 from . import syscalls as sc
 from .channel import Channel
-from .dns import DNSService
+from .dnsservice import DNSService
 from .rtnl import Netlink
 
 # How much longer than on this machine's kernel to wait for a command, a daemon or a process's

@@ -10,6 +10,13 @@ multithreaded kernel, with or without root.
     >>> lab.add_veth("c1:eth0", "host:veth1")
     >>> c1.add_address("eth0", "10.0.0.2/24")
     >>> print(c1.run("ip -br addr show eth0"))
+
+The lab core is this module, :mod:`nethelpers.node` (``Node``) and :mod:`nethelpers.results`
+(``CommandResult``, ``BackgroundProcess``, which asks for a process's status and stops it):
+only they send requests with the private ``Lab._call``/``Lab._op``. Every other module uses
+the public methods — e.g. ``Node.start_resolver``, ``Lab.load_module``, ``Lab.ask_daemon``,
+``Lab.http_over_unix`` — and keeps what it remembers about a lab in ``lab.state``
+(:class:`~nethelpers.labstate.LabState`), not in attributes of its own on the lab.
 """
 
 from __future__ import annotations

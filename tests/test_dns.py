@@ -175,6 +175,7 @@ def test_errors_name_cause_and_fix(dns, lab):
     with pytest.raises(NotFound, match="no DNS server.*attach one first"):
         lab._call("dns_detach", "c2")
     assert "_call" not in str(taken.value) + str(missing.value)  # no private call as the fix
+    assert "docker network disconnect" in str(taken.value) and "docker network connect" in str(missing.value)
     with pytest.raises(InvalidAddress, match="'nonsense'"):
         lab._call("dns_records", "c1", {"x": ["nonsense"]})
     assert dig(dns[0], "+short c2").stdout.split() == ["172.18.0.3"]  # still serving

@@ -38,7 +38,9 @@ class DNSService:
     def attach(self, node: str, netns: str) -> None:
         if node in self.nodes:
             raise AlreadyExists(f"node {node!r} has its DNS server (127.0.0.11) already: one serves "
-                                f"all of a container's networks; to start it anew, detach it first")
+                                f"all of a container's networks; to start it anew, detach it first (Docker "
+                                f"does when the container leaves its last user-defined network: docker "
+                                f"network disconnect), or remove and re-create the container")
         self.nodes[node] = {"netns": netns, "names": {}}
         try:
             self._ensure(must=node)

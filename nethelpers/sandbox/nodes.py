@@ -103,7 +103,7 @@ def destroy(node: Node, etc_dir: str) -> None:
 
 
 def _remove_tree(path: str) -> None:
-    """rm -rf of a node's small /etc directory (shutil is not imported here: see processes._on_path)."""
+    """rm -rf of a node's small /etc directory (shutil is not imported here: see commands._on_path)."""
     for root, dirs, files in os.walk(path, topdown=False):
         for name in files:
             try:

@@ -3,138 +3,26 @@
 The sandbox is PID 1 of its own PID namespace, so every process started here —
 and anything those processes start — is killed by the kernel when the sandbox
 ends. Orphans that a shell leaves behind are reparented to us and reaped here.
+
+A command's argv and environment are made in ``commands``, its pipes read and fed in ``streams``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
-import shlex
 import signal
 import subprocess
-import sys
 import time
 
-from ..errors import CommandTimeout, MissingFeature, NotFound
+from ..errors import CommandTimeout, NotFound
 from . import nodes, programs
+from .commands import PACKAGES, PATH  # noqa: F401 (nethelpers.doctor.host reads them here)
+from .commands import argv_of, environment
 from .setup import STATE_DIR
+from .streams import READ, Output, _capacity, _drain, _Feed, _log_pipe, _pipe
 
-# root's usual PATH, then the directory of the Python running the lab (on Binder the
-# only python3 there is), so that `python3 -m http.server` works in a node anywhere
-PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + os.path.dirname(sys.executable)
-
-# which Debian/Ubuntu package brings a tool the lessons use
-PACKAGES = {
-    "ip": "iproute2", "bridge": "iproute2", "ss": "iproute2", "tc": "iproute2",
-    "iptables": "iptables", "iptables-save": "iptables", "ip6tables": "iptables",
-    "nft": "nftables", "tcpdump": "tcpdump", "ping": "iputils-ping", "arping": "iputils-arping",
-    "iperf3": "iperf3", "conntrack": "conntrack", "nc": "netcat-openbsd", "curl": "curl",
-    "dig": "bind9-dnsutils", "nslookup": "bind9-dnsutils", "wget": "wget", "ethtool": "ethtool",
-}
-
-
-# What the lab keeps of a command's output, per stream: its first and last MiB (a runaway
-# command cannot fill the sandbox's memory, nor its /run, a tmpfs, nor the owner's)
-HEAD = TAIL = 1 << 20
-READ = 1 << 16       # bytes per read from a pipe
-DRAIN = 1 << 20      # bytes read from a background command's pipe at a time
 DRAIN_TICK = 0.02    # seconds: how often run() drains background pipes while it waits
-CUT = "[... {} bytes left out: the lab keeps the first and last 1 MiB of a command's output ...]\n"
-
-
-class Output:
-    """What a command printed, within a budget: the first HEAD bytes, the last TAIL bytes, and
-    the number of bytes between (left out)."""
-
-    def __init__(self) -> None:
-        self.head, self.tail, self.dropped = bytearray(), bytearray(), 0
-
-    def add(self, data: bytes) -> None:
-        room = HEAD - len(self.head)
-        if room > 0:
-            self.head += data[:room]
-            data = data[room:]
-        self.tail += data
-        extra = len(self.tail) - TAIL
-        if extra > TAIL:  # trimmed now and then: at most twice TAIL held
-            del self.tail[:extra]
-            self.dropped += extra
-
-    def text(self) -> tuple[str, int]:
-        """The output as text, and how many bytes of it were left out (0: all of it is there)."""
-        extra = max(0, len(self.tail) - TAIL)
-        dropped = self.dropped + extra
-        if not dropped:
-            return (self.head + self.tail).decode(errors="replace"), 0
-        head, tail = self.head[:_whole(self.head)], self.tail[extra:]
-        start = _char_start(tail)
-        dropped += len(self.head) - len(head) + start
-        line = ("" if head.endswith(b"\n") else "\n") + CUT.format(dropped)
-        return head.decode(errors="replace") + line + tail[start:].decode(errors="replace"), dropped
-
-    def last(self, chars: int) -> str:
-        """Its last ``chars`` characters (as a timeout's message shows them)."""
-        data = (self.head[-4 * chars:] + self.tail[-4 * chars:])[-4 * chars:]
-        return data[_char_start(data):].decode(errors="replace")[-chars:]
-
-
-def _whole(data: bytes) -> int:
-    """Where the last complete UTF-8 character of ``data`` ends (a cut may fall inside one)."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 != 0x80:  # not a continuation byte: where the last character starts
-            size = 1 if byte < 0xC0 else 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
-            return len(data) - back if size > back else len(data)
-    return len(data)
-
-
-def _char_start(data: bytes) -> int:
-    """Where the first whole UTF-8 character of ``data`` starts (after at most 3 continuation bytes)."""
-    start = 0
-    while start < min(3, len(data)) and data[start] & 0xC0 == 0x80:
-        start += 1
-    return start
-
-
-def _pipe() -> tuple[int, int]:
-    """A pipe for a command's output: our (read) end non-blocking; neither end inherited."""
-    read, write = os.pipe()
-    os.set_blocking(read, False)
-    return read, write
-
-
-def _log_pipe(path: str) -> tuple[int, int]:
-    """A named pipe at ``path`` (read end, write end): /proc/PID/fd of a background command
-    shows where its output goes, as the log file it replaces did."""
-    os.mkfifo(path, 0o600)
-    read = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    return read, os.open(path, os.O_WRONLY)
-
-
-def _drain(fd: int, output: Output | None, limit: int = DRAIN) -> bool:
-    """Read what pipe ``fd`` holds, at most ``limit`` bytes, into ``output`` (None: discard it).
-    False at end of file (every writer closed it)."""
-    got = 0
-    while got < limit:
-        try:
-            data = os.read(fd, READ)
-        except BlockingIOError:
-            return True
-        if not data:
-            return False
-        got += len(data)
-        if output is not None:
-            output.add(data)
-    return True
-
-
-def _capacity(fd: int) -> int:
-    """How many bytes pipe ``fd`` holds at most."""
-    try:
-        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
-    except OSError:
-        return DRAIN
 
 
 def _exit_fd(pid: int) -> int | None:
@@ -154,54 +42,6 @@ class Background:
         self.id, self.node, self.command, self.popen, self.log = id, node, command, popen, log
         self.fd: int | None = fd
         self.output = Output()
-
-
-# where the nethelpers package lives: the lab's own programs (docker-proxy, the web
-# server) run as `python -m nethelpers...` in nodes, installed or not
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def environment() -> dict:
-    env = {k: v for k, v in os.environ.items() if k in ("HOME", "TERM", "USER", "LOGNAME")}
-    env.update(PATH=PATH, LC_ALL="C.UTF-8", LANG="C.UTF-8", PYTHONUNBUFFERED="1",
-               PYTHONPATH=PACKAGE_ROOT)
-    return env
-
-
-def argv_of(command: str | list[str]) -> list[str]:
-    """A list runs as is; a string runs through /bin/sh (pipes, redirections, &&)."""
-    if isinstance(command, (list, tuple)):
-        argv = [str(a) for a in command]
-        program = argv[0]
-    else:
-        argv = ["/bin/sh", "-c", command]
-        try:
-            words = shlex.split(command, comments=True)
-        except ValueError:
-            words = []  # unbalanced quotes: let the shell say what is wrong
-        # the first word as the shell sees it: "true;" runs true, "now()" defines a function
-        program = words[0].rstrip(";&|") if words else ""
-        if program.endswith("()"):
-            program = ""
-    if program and "=" not in program and not _is_shell_word(program) \
-            and not _on_path(program):
-        package = PACKAGES.get(os.path.basename(program))
-        fix = f"install it: sudo apt-get install {package}" if package else "install it or check the spelling"
-        raise MissingFeature(f"{program!r} is not installed on this machine; {fix}")
-    return argv
-
-
-def _on_path(program: str) -> bool:
-    """Whether ``program`` runs, as exec looks it up (shutil.which, without importing shutil and
-    the compression modules it loads: the VM backend's agent imports this module at boot)."""
-    candidates = [program] if "/" in program else [os.path.join(d, program) for d in PATH.split(":") if d]
-    return any(os.path.isfile(path) and os.access(path, os.X_OK) for path in candidates)
-
-
-def _is_shell_word(word: str) -> bool:
-    return word in {"cd", "echo", "exit", "export", "for", "if", "while", "set", "test", "[",
-                    "true", "false", "read", "sleep", "exec", "trap", "wait", "kill", "{", "(",
-                    "printf", "type", "command", "ulimit", "umask", "."} or word.startswith("(")
 
 
 class Processes:
@@ -486,41 +326,6 @@ def _kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
-
-
-class _Feed:
-    """``input`` for a command's stdin pipe, written as the pipe takes it (never blocking)."""
-
-    def __init__(self, stdin, input: str | None, poller) -> None:
-        self.stdin, self.poller, self.fd = stdin, poller, None
-        self.data = memoryview(input.encode()) if input is not None else b""
-        if stdin is not None:
-            self.fd = stdin.fileno()
-            os.set_blocking(self.fd, False)
-            poller.register(self.fd, select.POLLOUT)
-            if not self.data:
-                self.close()
-
-    def write(self) -> None:
-        try:
-            self.data = self.data[os.write(self.fd, self.data[:READ]):]
-        except BlockingIOError:
-            return
-        except OSError:  # EPIPE: it does not read all its input (communicate() allowed it too)
-            self.data = b""
-        if not self.data:
-            self.close()
-
-    def close(self) -> None:
-        if self.fd is not None:
-            self.poller.unregister(self.fd)
-            self.fd = None
-        if self.stdin is not None:
-            try:
-                self.stdin.close()
-            except OSError:
-                pass
-            self.stdin = None
 
 
 def _short(command) -> str:

@@ -18,7 +18,7 @@ import textwrap
 import pytest
 
 from nethelpers import InvalidValue, Lab, LabUnavailable
-from nethelpers.vm import kernel, machine, qemu
+from nethelpers.vm import guestview, kernel, machine, qemu
 from waiting import wait_until  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -293,9 +293,9 @@ def test_the_current_directory_is_shared_but_not_when_it_is_the_home_directory(m
     """(The course and its Python are shared wherever they are: on Binder the course is the home.)"""
     home = os.path.realpath(os.path.expanduser("~"))
     monkeypatch.chdir(home)
-    shared, _ = machine.exports(kernel.find().directory)
+    shared, _ = guestview.exports(kernel.find().directory)
     covers_home = [p for p in shared if home == p or home.startswith(p.rstrip("/") + "/")]
-    assert covers_home == [p for p in covers_home if p in (machine.package_root(), sys.prefix)], shared
+    assert covers_home == [p for p in covers_home if p in (guestview.package_root(), sys.prefix)], shared
     assert "/usr" in shared and os.path.realpath(kernel.find().directory) in shared
     monkeypatch.chdir(tmp_path)
-    assert str(tmp_path.resolve()) in machine.exports(kernel.find().directory)[0]
+    assert str(tmp_path.resolve()) in guestview.exports(kernel.find().directory)[0]

@@ -4,11 +4,8 @@
     sandbox = machine.open_sandbox()        # a serial port plugged in, a sandbox forked (ms)
     sandbox.conn.send(...)                  # the same requests as on the namespaces backend
 
-What the guest sees of this machine: read-only 9p exports of the system's directories
-(``/usr``, ``/etc``, ``/opt`` and the top-level ``/lib*``, ``/bin``, ``/sbin``), the Python
-environment and the nethelpers package the owner runs, the current directory and the guest
-kernel's modules; each under a tmpfs overlay, so writes stay in the guest's memory. Nothing
-else of the machine (no home directory, no /proc, /sys, /dev, /run or /tmp of the machine).
+What the guest sees of this machine is chosen in :mod:`nethelpers.vm.guestview`; the guest's
+control channel and console are read in :mod:`nethelpers.vm.control`.
 
 Lifetime: QEMU runs under :mod:`nethelpers.vm.supervisor`, which kills it when this process
 closes the supervisor's stdin — on :func:`shutdown`, at exit, or when the kernel reaps a
@@ -19,8 +16,6 @@ from __future__ import annotations
 
 import atexit
 import base64
-import collections
-import json
 import os
 import socket
 import subprocess
@@ -35,9 +30,10 @@ from ..errors import LabUnavailable
 from ..sandbox.channel import Channel
 from . import accel as accel_choice
 from . import initramfs, kernel, qemu
+from .control import Console, Control
+from .guestview import _compile_package, _guest_env, _mirrored_sysctls, exports, package_root
 from .progress import BootProgress
 
-SYSTEM_DIRECTORIES = ("usr", "etc", "opt", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
 BOOT_TIMEOUT = {"kvm": 30.0, "tcg": float(os.environ.get("NETHELPERS_VM_BOOT_TIMEOUT", 120))}
 
 
@@ -57,145 +53,8 @@ def memory_mb() -> int:
     return int(os.environ.get("NETHELPERS_VM_MEMORY") or DEFAULT_MEMORY_MB)
 
 
-def package_root() -> str:
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def exports(kernel_dir: str) -> tuple[list[str], list[tuple[str, str]]]:
-    """(directories to share, top-level symlinks to recreate) for the guest's root."""
-    links, wanted = [], []
-    for name in sorted(os.listdir("/")):
-        path = "/" + name
-        if os.path.islink(path):
-            links.append((name, os.readlink(path)))
-        elif name in SYSTEM_DIRECTORIES and os.path.isdir(path):
-            wanted.append(path)
-    system = list(wanted)
-    home = os.path.realpath(os.path.expanduser("~"))
-    cwd = os.path.realpath(os.getcwd())
-    # the current directory, unless it is the home directory or above it (~/.ssh and the rest);
-    # what the lab needs is shared wherever it is (on Binder the course *is* the home directory)
-    needed = [cwd] if cwd != home and not home.startswith(cwd.rstrip("/") + "/") else []
-    for path in (package_root(), sys.prefix, sys.base_prefix, sys.exec_prefix,
-                 os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
-                 *sys.path, *needed, kernel_dir):
-        if path and os.path.isdir(path):
-            wanted.append(os.path.realpath(path))
-    chosen: list[str] = []
-    for path in sorted(set(wanted), key=len):
-        if path == "/" or any(path == top or path.startswith(top.rstrip("/") + "/") for top in chosen):
-            continue
-        chosen.append(path)
-    # a path inside /usr etc. is served by that export; the rest get their own
-    return [p for p in chosen if p in system] + [p for p in chosen if p not in system], links
-
-
 def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
-
-
-class Control:
-    """The JSON-lines channel to the guest's agent; a thread reads it."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.lock = threading.Lock()
-        self.waiting: dict[int, dict] = {}
-        self.replies = threading.Condition()
-        self.next_id = 0
-        self.hello = threading.Event()
-        self.closed_labs: dict[int, int] = {}
-        self.on_closed = lambda lab: None
-        self.eof = False
-        threading.Thread(target=self._read, name="nethelpers-vm-control", daemon=True).start()
-
-    def _read(self) -> None:
-        buffer = b""
-        try:
-            while True:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    break
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    message = json.loads(line)  # data only: what the guest sends is not trusted
-                    if isinstance(message, dict):
-                        self._dispatch(message)
-                if len(buffer) > 1 << 20:  # a line of over a MiB: no agent of ours sends that
-                    break
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-        with self.replies:
-            self.eof = True
-            self.replies.notify_all()
-        self.hello.set()
-
-    def _dispatch(self, message: dict) -> None:
-        event = message.get("event")
-        if event == "hello":
-            self.hello.set()
-        elif event == "closed":
-            with self.replies:
-                self.closed_labs[message["lab"]] = message["status"]
-                self.replies.notify_all()
-            self.on_closed(message["lab"])
-        elif "id" in message:
-            with self.replies:
-                self.waiting[message["id"]] = message
-                self.replies.notify_all()
-
-    def request(self, op: str, timeout: float = 30, **arguments) -> dict:
-        with self.lock:
-            self.next_id += 1
-            number = self.next_id
-            self.sock.sendall((json.dumps({"id": number, "op": op, **arguments}) + "\n").encode())
-        deadline = time.monotonic() + timeout
-        with self.replies:
-            while number not in self.waiting:
-                left = deadline - time.monotonic()
-                if self.eof or left <= 0:
-                    raise LabUnavailable(f"the lab's VM did not answer {op!r}"
-                                         + (": it stopped" if self.eof else f" within {timeout:g} s"))
-                self.replies.wait(left)
-            reply = self.waiting.pop(number)
-        if not reply.get("ok"):
-            raise LabUnavailable(f"the lab's VM could not {op}: {reply.get('error')}")
-        return reply
-
-    def wait_closed(self, lab: int, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self.replies:
-            while lab not in self.closed_labs and not self.eof:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.replies.wait(left)
-            self.closed_labs.pop(lab, None)
-        return True
-
-
-class Console:
-    """The guest's serial console, drained by a thread; its last lines kept for error reports."""
-
-    def __init__(self, sock: socket.socket, keep: int = 200) -> None:
-        self.lines: collections.deque[str] = collections.deque(maxlen=keep)
-        self.sock = sock
-        threading.Thread(target=self._read, name="nethelpers-vm-console", daemon=True).start()
-
-    def _read(self) -> None:
-        partial = b""
-        try:
-            while chunk := self.sock.recv(65536):
-                partial += chunk
-                *whole, partial = partial.split(b"\n")
-                self.lines.extend(line.decode(errors="replace")[:500] for line in whole)
-                partial = partial[-500:]
-        except OSError:
-            pass
-
-    def tail(self, n: int = 30) -> str:
-        return "\n".join(list(self.lines)[-n:]) or "(the guest printed nothing)"
 
 
 class GuestSandbox:
@@ -412,37 +271,6 @@ class Machine:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def _guest_env() -> dict:
-    """The owner's environment for processes in the guest, with a PATH that has sbin."""
-    env = child_environment()
-    env["PATH"] = ":".join(dict.fromkeys(["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin",
-                                          "/sbin", "/bin", *env.get("PATH", "").split(":")]))
-    env.pop("JPY_PARENT_PID", None)
-    return env
-
-
-MIRRORED_SYSCTLS = ("kernel.pid_max",)
-
-
-def _mirrored_sysctls() -> dict:
-    """This machine's values of the guest sysctls that change what tools print."""
-    found = {}
-    for key in MIRRORED_SYSCTLS:
-        try:
-            with open("/proc/sys/" + key.replace(".", "/")) as f:
-                found[key] = f.read().strip()
-        except OSError:
-            pass
-    return found
-
-
-def _compile_package() -> None:
-    """Byte-compile nethelpers here, where it is fast: the guest's copy is read-only."""
-    import compileall
-
-    compileall.compile_dir(os.path.join(package_root(), "nethelpers"), quiet=2, workers=1)
 
 
 _machine: Machine | None = None

@@ -1,132 +1,17 @@
-"""Draw a lab snapshot the way a learner sketches it (see :func:`draw`).
-
-Sizes are in inches at the natural scale; the picture, fonts included, is then
-scaled to fit the figure.
-
-Every artist drawn carries a gid naming what it shows (invisible in a PNG; tests/test_plot.py
-reads the picture's structure from them): ``node:N`` a machine's box, ``bridge:N:BR`` a bridge's
-bar, ``link:N:IF`` a pill, ``wire:N:IF|M:IF2`` a cable from its first end, ``tunnel:…`` a VXLAN
-tunnel; ``label:node:N``, ``label:end:N:IF``, ``label:bridge:…``, ``label:link:…``,
-``label:tunnel:…`` and ``badge:N`` their texts.
+"""A lab's picture: every box, bar and pill measured, placed (networkx lays out the machines) and
+drawn on an Axes, with its wires, tunnels, labels and badges; each artist's gid names what it shows.
 """
 
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
 
-COLOURS = {  # node kind -> (fill, edge)
-    "host": ("#dce9f7", "#3b6ea5"), "container": ("#fde6c8", "#c47a1e"),
-    "router": ("#dcf1d4", "#3f8a36"), "switch": ("#e8e0f8", "#6b4fa8"),
-    "server": ("#f8dcdb", "#b0413e"), "client": ("#fbf3c6", "#9c8a1b"),
-    "node": ("#ececec", "#666666"),
-}
-BAR, WIRE, HIGHLIGHT, TUNNEL = "#4a4a4a", "#333333", "#e6194b", "#1f77b4"
-BIG = 40  # more nodes than this: smaller text, no interface labels
-PAD, GAP = 0.14, 0.3
-
-
-def _ends(snapshot: dict) -> dict:
-    """(node, ifname) -> (kind, target, label lines, master) for every link but loopback; the
-    target is the (node, ifname) wired to: a veth's peer, a macvlan's parent, a vxlan's
-    underlay device (found by its local address), or None."""
-    ends = {}
-    for name in sorted(snapshot):
-        snap = snapshot[name]
-        owner = {a["address"].split("/")[0]: a["dev"] for a in snap["addresses"]}
-        for link in snap["links"]:
-            kind, ifname = link["kind"], link["name"]
-            if kind == "loopback":
-                continue
-            target = None
-            if link.get("peer_node") in snapshot and link.get("peer"):
-                target = (link["peer_node"], link["peer"])
-            elif kind in ("veth", "macvlan", "vxlan") and link.get("link"):  # lower link, same node
-                target = (name, link["link"])
-            elif kind == "vxlan" and owner.get(link.get("local")):
-                target = (name, owner[link["local"]])
-            elif kind == "vxlan" and link.get("peer_node") in snapshot:  # made in another node (Docker's
-                target = _uplink(snapshot[link["peer_node"]], link["peer_node"])  # vxlan0): its way out
-            lines = [ifname + {"vxlan": f" VNI {link.get('vni')}",
-                               "macvlan": f" macvlan {link.get('mode') or ''}".rstrip()}.get(kind, "")]
-            if kind == "vxlan" and link.get("remote"):
-                lines.append(f"remote {link['remote']}")
-            mine = sorted((a["family"] != "inet", a["address"]) for a in snap["addresses"]
-                          if a["dev"] == ifname and not a["address"].startswith("fe80"))
-            lines += [address for _, address in mine]
-            ends[(name, ifname)] = (kind, target, lines, link.get("master"))
-    return ends
-
-
-def _uplink(snap: dict, node: str) -> tuple | None:
-    """(node, the interface of its default route): where a vxlan made there sends its packets."""
-    dev = next((r["dev"] for r in snap["routes"] if r["dst"] == "default" and r.get("dev")), None)
-    return (node, dev) if dev else None
-
-
-def _tunnels(snapshot: dict) -> list[tuple]:
-    """VXLAN tunnels as the FDB sees them: (vxlan end, vxlan end at the far host, VNI), one per
-    pair — from every ``bridge fdb`` entry with a ``dst`` to an address a node of the picture has."""
-    host_of = {a["address"].split("/")[0]: n for n, s in snapshot.items() for a in s["addresses"]}
-    vxlans = {}  # (node whose socket it uses, VNI) -> the vxlan's end
-    for name, snap in snapshot.items():
-        for link in snap["links"]:
-            if link["kind"] == "vxlan":
-                vxlans[(link.get("peer_node") or name, link.get("vni"))] = (name, link["name"])
-    tunnels = set()
-    for (home, vni), end in vxlans.items():
-        for entry in snapshot[end[0]].get("fdb", []):
-            far = vxlans.get((host_of.get(entry.get("dst")), vni))
-            if entry["dev"] == end[1] and far and far != end:
-                tunnels.add((min(end, far), max(end, far), vni))
-    return sorted(tunnels)
-
-
-def _text_size(lines: list[str], pt: float) -> tuple[float, float]:
-    return max(map(len, lines)) * pt * 0.57 / 72 + 0.08, len(lines) * pt * 1.3 / 72 + 0.06
-
-
-def _toward(r, p, flat=False):
-    """The point of rectangle r's border facing p; wires leave a flat r (bar, pill) by top or bottom."""
-    x0, y0, x1, y1 = r
-    px, py = p
-    if x0 <= px <= x1 or flat and not y0 <= py <= y1:
-        return min(max(px, x0 + 0.1), x1 - 0.1) if flat else px, (y1 if py > y1 else y0)
-    if y0 <= py <= y1:
-        return (x1 if px > x1 else x0), py
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    t = min((x1 - x0) / 2 / abs(px - cx), (y1 - y0) / 2 / abs(py - cy))
-    return cx + t * (px - cx), cy + t * (py - cy)
-
-
-def _connect(a, b, flat_a=False, flat_b=False):
-    """Anchor points on rectangles a and b for a wire between them, straight where they face."""
-    for i in (0, 1):  # 0: they overlap in x, a vertical wire; 1: in y, a horizontal one
-        lo, hi, j = max(a[i], b[i]), min(a[i + 2], b[i + 2]), 1 - i
-        if lo < hi and (a[j] >= b[j + 2] or b[j] >= a[j + 2]):
-            mid = (lo + hi) / 2
-            pa = (mid, (b[1] + b[3]) / 2) if i == 0 else ((b[0] + b[2]) / 2, mid)
-            pb = (mid, (a[1] + a[3]) / 2) if i == 0 else ((a[0] + a[2]) / 2, mid)
-            return _toward(a, pa), _toward(b, pb)
-    if flat_b and not flat_a:  # a box to a bar off to one side: leave by the box's near corner,
-        pb, pa = _corner_wire(b, a)  # so that its label clears the labels of wires going straight up
-        return pa, pb
-    if flat_a and not flat_b:
-        return _corner_wire(a, b)
-    pa = _toward(a, ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2), flat_a)
-    return pa, _toward(b, pa, flat_b)
-
-
-def _corner_wire(bar, box):
-    """Anchors of a diagonal wire from a bar to a box: the box's corner nearest the bar."""
-    right = (bar[0] + bar[2]) / 2 > (box[0] + box[2]) / 2
-    above = bar[1] >= box[3]
-    corner = (box[2] - 0.1 if right else box[0] + 0.1, box[3] if above else box[1])
-    return _toward(bar, corner, True), corner
+from .geometry import _connect, _text_size, _toward
+from .style import BAR, COLOURS, GAP, HIGHLIGHT, PAD, TUNNEL, WIRE
+from .wiring import _ends, _tunnels
 
 
 class _Sketch:
@@ -415,57 +300,3 @@ class _Sketch:
         return handles + [Line2D([], [], color=TUNNEL if ls == ":" else WIRE, ls=ls, label=label)
                           for label, ls in (("veth", "-"), ("vxlan / macvlan", "--"),
                                             ("vxlan tunnel (FDB)", ":")) if label in styles]
-
-
-# JupyterLab shows a picture at its pixel size up to the width of the notebook (about 1000 px at
-# the default zoom) and shrinks anything wider, labels and all: keep every picture within it
-# (IPython's inline PNG is cropped to what is drawn, plus a margin: 0.5 in is allowed for it)
-MAX_WIDTH_PX = 960
-
-
-def fit_width(fig: Figure) -> Figure:
-    """``fig`` rendered at most MAX_WIDTH_PX wide: a lower resolution for a wide picture, its
-    layout (in inches) unchanged. Every picture of the course goes through it."""
-    fig.set_dpi(min(fig.get_dpi(), MAX_WIDTH_PX / (fig.get_figwidth() + 0.5)))
-    return fig
-
-
-def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
-         figsize=None, exact: bool = False, badges: dict | None = None) -> Figure:
-    """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
-    as bars, veth pairs as wires labelled with names and addresses, vxlan/macvlan dashed.
-
-    ``highlight`` lists node names and ``(node, ifname)`` pairs to emphasise, e.g. a
-    packet's path (``exact``: a wire lights up only when both its ends are listed);
-    ``badges`` puts a numbered disc on nodes ({node: "1"}). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in,
-    shown at most MAX_WIDTH_PX wide (:func:`fit_width`).
-    """
-    fig = Figure(figsize=figsize or (5, 3))
-    FigureCanvasAgg(fig)
-    if not snapshot:
-        fig.text(0.5, 0.5, "empty lab", ha="center", va="center", fontsize=14, color="#888888")
-        fig.suptitle(title or "")
-        return fit_width(fig)
-    sketch = _Sketch(snapshot, big=len(snapshot) > BIG)
-    sketch.layout()
-    rects = np.array(list(sketch.rect.values()))
-    (x0, y0), (x1, y1) = rects[:, :2].min(axis=0) - 0.25, rects[:, 2:].max(axis=0) + 0.25
-    top, bottom, side = (0.45 if title else 0.1), 0.35, 0.1
-    if figsize is None:  # the natural size, shrunk to fit 16 x 11 in
-        scale = min(1.0, (16 - 2 * side) / (x1 - x0), (11 - top - bottom) / (y1 - y0))
-        figsize = (max(5, (x1 - x0) * scale + 2 * side), max(3, (y1 - y0) * scale + top + bottom))
-    else:
-        scale = min(1.5, (figsize[0] - 2 * side) / (x1 - x0), (figsize[1] - top - bottom) / (y1 - y0))
-    fig.set_size_inches(figsize)
-    width, height = figsize[0] - 2 * side, figsize[1] - top - bottom
-    ax = fig.add_axes((side / figsize[0], bottom / figsize[1], width / figsize[0], height / figsize[1]))
-    ax.set_axis_off()
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    ax.set_xlim(cx - width / scale / 2, cx + width / scale / 2)
-    ax.set_ylim(cy - height / scale / 2, cy + height / scale / 2)
-    handles = sketch.draw(ax, scale, list(highlight or []), exact=exact, badges=badges)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
-              frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
-    if title:
-        ax.set_title(title, fontsize=12)
-    return fit_width(fig)

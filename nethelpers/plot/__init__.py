@@ -1,0 +1,80 @@
+"""Draw a lab snapshot the way a learner sketches it (see :func:`draw`).
+
+Sizes are in inches at the natural scale; the picture, fonts included, is then
+scaled to fit the figure.
+
+Every artist drawn carries a gid naming what it shows (invisible in a PNG; tests/test_plot.py
+reads the picture's structure from them): ``node:N`` a machine's box, ``bridge:N:BR`` a bridge's
+bar, ``link:N:IF`` a pill, ``wire:N:IF|M:IF2`` a cable from its first end, ``tunnel:…`` a VXLAN
+tunnel; ``label:node:N``, ``label:end:N:IF``, ``label:bridge:…``, ``label:link:…``,
+``label:tunnel:…`` and ``badge:N`` their texts.
+
+The picture is made by ``sketch`` (boxes, bars and pills measured, placed and drawn) from what
+``wiring`` reads of the snapshot (each link end, what it is wired to, VXLAN tunnels), with
+``geometry`` (where a wire leaves a box) and ``style`` (colours and sizes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .sketch import _Sketch
+from .style import BIG, HIGHLIGHT
+
+__all__ = ["HIGHLIGHT", "MAX_WIDTH_PX", "draw", "fit_width"]
+
+
+# JupyterLab shows a picture at its pixel size up to the width of the notebook (about 1000 px at
+# the default zoom) and shrinks anything wider, labels and all: keep every picture within it
+# (IPython's inline PNG is cropped to what is drawn, plus a margin: 0.5 in is allowed for it)
+MAX_WIDTH_PX = 960
+
+
+def fit_width(fig: Figure) -> Figure:
+    """``fig`` rendered at most MAX_WIDTH_PX wide: a lower resolution for a wide picture, its
+    layout (in inches) unchanged. Every picture of the course goes through it."""
+    fig.set_dpi(min(fig.get_dpi(), MAX_WIDTH_PX / (fig.get_figwidth() + 0.5)))
+    return fig
+
+
+def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
+         figsize=None, exact: bool = False, badges: dict | None = None) -> Figure:
+    """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
+    as bars, veth pairs as wires labelled with names and addresses, vxlan/macvlan dashed.
+
+    ``highlight`` lists node names and ``(node, ifname)`` pairs to emphasise, e.g. a
+    packet's path (``exact``: a wire lights up only when both its ends are listed);
+    ``badges`` puts a numbered disc on nodes ({node: "1"}). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in,
+    shown at most MAX_WIDTH_PX wide (:func:`fit_width`).
+    """
+    fig = Figure(figsize=figsize or (5, 3))
+    FigureCanvasAgg(fig)
+    if not snapshot:
+        fig.text(0.5, 0.5, "empty lab", ha="center", va="center", fontsize=14, color="#888888")
+        fig.suptitle(title or "")
+        return fit_width(fig)
+    sketch = _Sketch(snapshot, big=len(snapshot) > BIG)
+    sketch.layout()
+    rects = np.array(list(sketch.rect.values()))
+    (x0, y0), (x1, y1) = rects[:, :2].min(axis=0) - 0.25, rects[:, 2:].max(axis=0) + 0.25
+    top, bottom, side = (0.45 if title else 0.1), 0.35, 0.1
+    if figsize is None:  # the natural size, shrunk to fit 16 x 11 in
+        scale = min(1.0, (16 - 2 * side) / (x1 - x0), (11 - top - bottom) / (y1 - y0))
+        figsize = (max(5, (x1 - x0) * scale + 2 * side), max(3, (y1 - y0) * scale + top + bottom))
+    else:
+        scale = min(1.5, (figsize[0] - 2 * side) / (x1 - x0), (figsize[1] - top - bottom) / (y1 - y0))
+    fig.set_size_inches(figsize)
+    width, height = figsize[0] - 2 * side, figsize[1] - top - bottom
+    ax = fig.add_axes((side / figsize[0], bottom / figsize[1], width / figsize[0], height / figsize[1]))
+    ax.set_axis_off()
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    ax.set_xlim(cx - width / scale / 2, cx + width / scale / 2)
+    ax.set_ylim(cy - height / scale / 2, cy + height / scale / 2)
+    handles = sketch.draw(ax, scale, list(highlight or []), exact=exact, badges=badges)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
+              frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
+    if title:
+        ax.set_title(title, fontsize=12)
+    return fit_width(fig)

@@ -62,11 +62,9 @@ def test_a_lab_without_ipython_loads_nothing():
 
 
 # --- a node's embedded DNS server ---------------------------------------------------------------
-DIG = "dig +time=1 +tries=1 @127.0.0.11"
-
-
 def dig(node, args: str):
-    return node.run(f"{DIG} {args}", timeout=10)
+    """dig at the node's 127.0.0.11, patient enough for the VM backend's emulated CPU."""
+    return node.run(f"dig +time={max(1, round(node.lab.patience))} +tries=3 @127.0.0.11 {args}", timeout=None)
 
 
 def test_resolver_answers_the_records_given(lab):

@@ -175,6 +175,8 @@ def test_errors_name_cause_and_fix(dns, lab):
     with pytest.raises(NotFound, match="no DNS server.*attach one first"):
         lab._call("dns_detach", "c2")
     assert "_call" not in str(taken.value) + str(missing.value)  # no private call as the fix
+    assert "lab.node('c1').stop_resolver()" in str(taken.value)   # the public way, and Docker's
+    assert "lab.node('c2').start_resolver()" in str(missing.value)
     assert "docker network disconnect" in str(taken.value) and "docker network connect" in str(missing.value)
     with pytest.raises(InvalidAddress, match="'nonsense'"):
         lab._call("dns_records", "c1", {"x": ["nonsense"]})

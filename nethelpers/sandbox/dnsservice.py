@@ -38,9 +38,9 @@ class DNSService:
     def attach(self, node: str, netns: str) -> None:
         if node in self.nodes:
             raise AlreadyExists(f"node {node!r} has its DNS server (127.0.0.11) already: one serves "
-                                f"all of a container's networks; to start it anew, detach it first (Docker "
-                                f"does when the container leaves its last user-defined network: docker "
-                                f"network disconnect), or remove and re-create the container")
+                                f"all of a container's networks; to start it anew, detach it first with "
+                                f"lab.node({node!r}).stop_resolver() (Docker detaches it when the container "
+                                f"leaves its last user-defined network: docker network disconnect)")
         self.nodes[node] = {"netns": netns, "names": {}}
         try:
             self._ensure(must=node)
@@ -77,8 +77,9 @@ class DNSService:
 
     def _check_attached(self, node: str) -> None:
         if node not in self.nodes:
-            raise NotFound(f"node {node!r} has no DNS server (127.0.0.11); attach one first (Docker "
-                           f"does when a container joins a user-defined network: docker network connect)")
+            raise NotFound(f"node {node!r} has no DNS server (127.0.0.11); attach one first with "
+                           f"lab.node({node!r}).start_resolver() (Docker does when a container joins a "
+                           f"user-defined network: docker network connect)")
 
     # --- the resolver ------------------------------------------------------------------
     def _send(self, node: str, message: dict, what: str) -> None:

@@ -144,6 +144,15 @@ class Lab:
         if ops:
             self._call("apply", ops)
 
+    def flush_batch(self) -> None:
+        """Send the operations queued so far in this thread's open :meth:`batch` (which stays open),
+        for when something outside the lab's requests must see them: a plugin process acting on the
+        kernel itself. Outside a batch: nothing to do."""
+        ops = self._batch
+        if ops:
+            self._batch = []
+            self._call("apply", ops)
+
     # --- nodes ------------------------------------------------------------------
     @property
     def backend(self) -> str:

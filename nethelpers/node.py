@@ -12,6 +12,7 @@ from .errors import InvalidValue
 from .results import BackgroundProcess, CommandResult, command_text
 
 MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
+IPVLAN_MODES = ("l2", "l3", "l3s")
 
 
 class Node:
@@ -69,6 +70,13 @@ class Node:
                  into=validate.node_name(into) if into else None, mtu=validate.mtu(mtu),
                  mac=validate.mac(mac) if mac else None, up=up)
 
+    def add_ipvlan(self, name: str, parent: str, *, mode: str = "l2", up: bool = True) -> None:
+        """``ip link add NAME link PARENT type ipvlan mode MODE`` (l2, l3 or l3s): an interface that
+        shares the parent's MAC address (kernels without the ipvlan module refuse it)."""
+        if mode not in IPVLAN_MODES:
+            raise InvalidValue(f"ipvlan mode {mode!r} is not one of {', '.join(IPVLAN_MODES)}")
+        self._op("add_ipvlan", name=validate.ifname(name), parent=validate.ifname(parent), mode=mode, up=up)
+
     def add_link(self, name: str, kind: str, *, mtu: int | None = None, master: str | None = None,
                  up: bool = True) -> None:
         """``ip link add NAME type KIND`` for a kind without options (dummy, ifb, ...)."""
@@ -81,6 +89,14 @@ class Node:
         self._op("set_link", name=validate.ifname(name), up=up,
                  master=validate.ifname(master) if master else None, nomaster=nomaster,
                  mtu=validate.mtu(mtu), mac=validate.mac(mac) if mac else None)
+
+    def move_link(self, name: str, into: str, *, new_name: str | None = None, mac: str | None = None,
+                  up: bool = True) -> None:
+        """``ip link set NAME netns INTO name NEW_NAME address MAC`` (+ ``up``): hand an interface
+        of this node to another, renamed, as Docker's daemon does with a container's veth end."""
+        self._op("move_link", name=validate.ifname(name), into=validate.node_name(into),
+                 new_name=validate.ifname(new_name) if new_name else None,
+                 mac=validate.mac(mac) if mac else None, up=bool(up))
 
     def remove_link(self, name: str) -> None:
         """``ip link del NAME`` (a veth takes its peer with it)."""
@@ -171,6 +187,9 @@ class Node:
         if filename not in ("resolv.conf", "hosts", "hostname", "nsswitch.conf"):
             raise InvalidValue(f"/etc/{filename} cannot be set per node; use resolv.conf, hosts, "
                                f"hostname or nsswitch.conf")
+        if self.lab._batch is not None:  # queued with the batch (the node may be made in it)
+            self._op("write_etc", filename=filename, text=str(text))
+            return f"/etc/netns/{self.name}/{filename}"
         return self.lab._call("write_etc", self.name, filename, text)
 
     # --- the embedded DNS server (Docker's 127.0.0.11) -----------------------------------

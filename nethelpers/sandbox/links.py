@@ -77,6 +77,47 @@ class LinkOps:
         if peer:
             self.peers.pop(peer, None)
 
+    def op_move_link(self, journal: Journal, node: str, name: str, into: str, new_name: str | None = None,
+                     mac: str | None = None, up: bool = True) -> None:
+        """``ip link set NAME netns INTO name NEW_NAME address MAC`` then ``up`` (what Docker's
+        daemon does with the interface a network driver made: into the sandbox, renamed)."""
+        here, there = self.node(node), self.node(into)
+        new_name = new_name or name
+        what = f"move {node}:{name} into {into} as {new_name}"
+        attrs = (rtnl.attr(rtnl.IFLA_IFNAME, rtnl.string(new_name))
+                 + rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(there.fd)))
+        if mac:
+            attrs += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac))
+        try:
+            here.nl.request(rtnl.RTM_NEWLINK, rtnl.ifinfomsg(self.index(node, name)) + attrs)
+        except NetlinkError as exc:
+            # the kernel moves first (under the old name when it is free there) and renames after:
+            # a refused rename leaves the link moved, so bring it back before reporting
+            if new_name != name and there.nl.has_link(name) and not here.nl.has_link(name):
+                there.nl.request(rtnl.RTM_NEWLINK, rtnl.ifinfomsg(there.nl.link_index(name))
+                                 + rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(here.fd)))
+            self.forget(node, into)
+            raise self.explain(exc, what) from None
+        self.forget(node, into)
+        peer = self.peers.pop((node, name), None)
+        if peer:
+            self.peers[(into, new_name)], self.peers[peer] = peer, (into, new_name)
+
+        def back() -> None:
+            there.nl.request(rtnl.RTM_NEWLINK, rtnl.ifinfomsg(there.nl.link_index(new_name))
+                             + rtnl.attr(rtnl.IFLA_IFNAME, rtnl.string(name))
+                             + rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(here.fd)))
+            self.forget(node, into)
+            moved = self.peers.pop((into, new_name), None)
+            if moved:
+                self.peers[(node, name)], self.peers[moved] = moved, (node, name)
+        journal.record(back)
+        if up:
+            try:
+                there.nl.link_set(new_name, up=True)
+            except NetlinkError as exc:
+                raise self.explain(exc, what) from None
+
     def op_add_vxlan(self, journal: Journal, node: str, name: str, vni: int, local=None,
                      remote=None, dev: str | None = None, port: int = 4789, learning: bool = False,
                      mtu: int | None = None, master: str | None = None, up: bool = True,
@@ -97,6 +138,17 @@ class LinkOps:
         self._add_into(journal, node, into or node, name, "macvlan", info, mtu=mtu, up=up, mac=mac,
                        extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))),
                        what=f"add macvlan {name!r} on {node}:{parent}")
+
+    def op_add_ipvlan(self, journal: Journal, node: str, name: str, parent: str, mode: str = "l2",
+                      up: bool = True) -> None:
+        """``ip link add NAME link PARENT type ipvlan mode MODE`` (it shares the parent's MAC)."""
+        info = rtnl.attr(rtnl.IFLA_IPVLAN_MODE, rtnl.u16(rtnl.IPVLAN_MODES[mode]))
+        try:
+            self.node(node).nl.link_add(name, "ipvlan", info_data=info, up=up,
+                                        extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))))
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add ipvlan {name!r} on {node}:{parent}", kind="ipvlan") from None
+        self._created(journal, node, name)
 
     def _add_into(self, journal, node, into, name, kind, info, *, mtu, up, master=None, mac=None,
                   extra=b"", what=None) -> None:

@@ -18,6 +18,7 @@ from ..errors import AlreadyExists, KernelError, LabError, MissingFeature, NotFo
 from . import nodes as nodes_mod
 from . import rtnl
 from .addresses import AddressOps
+from .etcfiles import EtcOps
 from .journal import Journal
 from .links import LinkOps
 from .rtnl import NetlinkError
@@ -27,7 +28,7 @@ from .sysctls import SysctlOps
 DOOMED_GROUP = 0x6E6C  # links about to be deleted together ("nl")
 
 
-class Network(LinkOps, AddressOps, SysctlOps):
+class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
     """All nodes of one sandbox and the operations on them."""
 
     def __init__(self, root_fd: int, etc_dir: str) -> None:

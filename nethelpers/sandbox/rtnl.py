@@ -40,6 +40,8 @@ IFLA_VXLAN_TTL, IFLA_VXLAN_LEARNING, IFLA_VXLAN_PORT = 5, 7, 15
 IFLA_VXLAN_PROXY, IFLA_VXLAN_L2MISS, IFLA_VXLAN_L3MISS = 11, 13, 14
 IFLA_MACVLAN_MODE = 1
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
+IFLA_IPVLAN_MODE = 1
+IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 IFF_UP = 0x1
 
 IFA_ADDRESS, IFA_LOCAL, IFA_BROADCAST = 1, 2, 4
@@ -69,6 +71,10 @@ def string(text: str) -> bytes:
 
 def u32(value: int) -> bytes:
     return struct.pack("I", value)
+
+
+def u16(value: int) -> bytes:
+    return struct.pack("H", value)
 
 
 def be16(value: int) -> bytes:

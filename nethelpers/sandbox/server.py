@@ -108,17 +108,9 @@ class Server:
     def rpc_sysctl(self, node: str, key: str) -> str:
         return self.net.read_sysctl(node, key)
 
-    ETC_FILES = ("resolv.conf", "hosts", "hostname", "nsswitch.conf")  # what a node may have of its own
 
     def rpc_write_etc(self, node: str, filename: str, text: str) -> str:
-        self.net.node(node)
-        if filename not in self.ETC_FILES:  # a bare name, never a path
-            raise InvalidValue(f"/etc/{filename} cannot be set per node; use {', '.join(self.ETC_FILES)}")
-        folder = f"{self.net.etc_dir}/{node}"
-        os.makedirs(folder, exist_ok=True)
-        with open(f"{folder}/{filename}", "w") as f:
-            f.write(text)
-        return f"{folder}/{filename}"
+        return self.net.write_etc(node, filename, text)
 
     def rpc_snapshot(self, names: list[str] | None = None) -> dict:
         chosen = [self.net.node(n) for n in (names or list(self.net.nodes))]

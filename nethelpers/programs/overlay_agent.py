@@ -1,7 +1,7 @@
 """A Docker host's overlay agent: the control plane that feeds ``vxlan0``.
 
 One agent runs in each Docker host node that is in a cluster
-(``python -m nethelpers.docker.agent``). It does what libnetwork's overlay driver
+(``python -m nethelpers.programs.overlay_agent``). It does what libnetwork's overlay driver
 and its cluster agent do in dockerd: it keeps the *peer database* — for every
 endpoint on an overlay network, its IP, MAC and the host (VTEP) behind it — tells
 the other hosts about the endpoints of its own host, learns theirs **over the
@@ -24,7 +24,7 @@ Two ways to hear about the other hosts, as Docker had them:
   1.11 took the FDB entries from Serf gossip between the hosts the store listed,
   and names from the store; the lab takes both from the store.)
 
-The engine (``overlay.py``) talks to its agent through a unix socket in the
+The engine (``nethelpers/docker/cluster.py``, for the overlay driver ``nethelpers/cnm/drivers/overlay.py``) talks to its agent through a unix socket in the
 sandbox (one JSON line per request, see ``sandbox/daemons.py``). The agent prints
 what it learns and the commands it runs: ``docker_host.agent_log()`` shows them.
 """
@@ -43,7 +43,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from ..sandbox.daemons import path_of
-from .naming import networkdb_name
+from ..cnm.ids import networkdb_name
 
 GOSSIP_PORT = 7946
 HEARTBEAT, FAILED_AFTER = 0.5, 3.0          # seconds (memberlist: probe 1 s, suspicion a few s)
@@ -410,7 +410,7 @@ class KVAgent(Agent):
 
     def __init__(self, host: str, address: str, store: str) -> None:
         super().__init__(host, address)
-        from .kv import KVClient
+        from ..docker.kv import KVClient
 
         self.store = store
         self.kv = KVClient(store)
@@ -518,7 +518,7 @@ class KVAgent(Agent):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nethelpers.docker.agent", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m nethelpers.programs.overlay_agent", description=__doc__.split("\n")[0])
     parser.add_argument("--host", required=True, help="the Docker host's node name")
     parser.add_argument("--advertise", required=True, help="its LAN address")
     parser.add_argument("--cluster-store", help="etcd://IP:PORT (the KV era); gossip without it")

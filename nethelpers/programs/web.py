@@ -1,7 +1,7 @@
 """The lab's web server "image": what runs in nginx/httpd-style containers (and the
 internet-like server of the lessons).
 
-    python -m nethelpers.docker.web [--port 80] [--name NAME]
+    python -m nethelpers.programs.web [--port 80] [--name NAME]
 
 Every GET (any path) answers ``200`` with a two-line text body::
 

@@ -4,7 +4,7 @@ Before Swarm mode, overlay networks kept their state in ``--cluster-store=etcd:/
 a key with a time to live per host under ``docker/nodes/``, a key per endpoint under
 ``docker/network/v1.0/endpoint/``, and every daemon *watched* them. This is that store::
 
-    python -m nethelpers.docker.kvstore --listen 198.51.100.30:2379
+    python -m nethelpers.programs.kvstore --listen 198.51.100.30:2379
 
     PUT    /v2/keys/KEY   value=V [ttl=SECONDS] [prevExist=false|true]
     GET    /v2/keys/KEY   [?recursive=true]

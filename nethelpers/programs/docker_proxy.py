@@ -21,7 +21,7 @@ client it opens its own connection to the container and copies bytes both
 ways. The container therefore sees the *proxy's* address as the client, not
 the real one. This module is that program, with the same single-dash flags::
 
-    python -m nethelpers.docker.proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 \\
+    python -m nethelpers.programs.docker_proxy -proto tcp -host-ip 0.0.0.0 -host-port 8080 \\
         -container-ip 172.17.0.2 -container-port 80
 
 With ``dockerd --userland-proxy=false`` Docker starts no proxy; instead it

@@ -1,13 +1,30 @@
-"""libnetwork's Container Network Model (CNM), live in a lab.
+"""libnetwork's Container Network Model (CNM), live in a lab: the core the Docker engine is built on.
 
-:mod:`.model` (Controller, Network, Endpoint, Sandbox and their rules), :mod:`.drivers`
-(null, host, bridge), :mod:`.ipam` (the default IPAM), :mod:`.osl` (interfaces into
-sandboxes), :mod:`.remote` (the plugin client) and :mod:`.plugin` (a plugin server).
+    controller.py  Controller: drivers, IPAMs, networks, sandboxes of one host
+    network.py     Network      endpoint.py  Endpoint      sandbox.py  Sandbox (Join's kernel side)
+    ipam.py        the default IPAM (Docker's pools)       driverapi.py  what a driver is asked
+    kernel.py      kernel changes, each logged as the command it stands for
+    ids.py         IDs, veth names, MACs                   errors.py     libnetwork's errors
+    drivers/       the built-in drivers, one module each (null, host, bridge, macvlan, ipvlan, overlay)
+    remote.py      the remote protocol: plugins as drivers and IPAMs (a plugin written in Python:
+                   nethelpers.programs.network_plugin)
+
+The names below are imported on first use, so that a program run in a node that needs only
+``ids`` or ``ipam`` does not load the controller, the drivers and the lab API.
 """
 
+import importlib
+
 from .errors import CNMError, DriverFailure, Forbidden, InvalidParameter, NoSuchObject, PluginError
-from .model import Controller, Endpoint, Network, Sandbox
-from .remote import format_exchanges, start_plugin
+
+_LAZY = {"Controller": ".controller", "Network": ".network", "Endpoint": ".endpoint", "Sandbox": ".sandbox",
+         "start_plugin": ".remote", "format_exchanges": ".remote"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["Controller", "Network", "Endpoint", "Sandbox", "CNMError", "Forbidden", "InvalidParameter",
            "NoSuchObject", "PluginError", "DriverFailure", "start_plugin", "format_exchanges"]

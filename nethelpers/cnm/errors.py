@@ -45,3 +45,7 @@ class PluginError(CNMError):
 
 class DriverFailure(CNMError):
     """A driver's kernel work failed (the command and what it printed)."""
+
+
+class Unsupported(CNMError):
+    """Something Docker does that the lab's driver does not (the message says what instead)."""

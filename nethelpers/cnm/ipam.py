@@ -3,8 +3,9 @@
 The five calls of the contract, with the remote protocol's names and JSON shapes:
 ``GetDefaultAddressSpaces``, ``RequestPool``, ``ReleasePool``, ``RequestAddress``,
 ``ReleaseAddress``. A pool's ID is ``ADDRESS-SPACE/SUBNET[/SUBPOOL]``, as libnetwork's;
-addresses are handed out lowest free first; the network and broadcast addresses are
-never handed out.
+addresses are handed out lowest free first (a sub-pool's own first address included);
+the network and broadcast addresses are never handed out. Messages are libnetwork's
+(moby v27.5.1 ``libnetwork/ipamapi/contract.go``, ``ipams/defaultipam``).
 """
 
 from __future__ import annotations
@@ -12,25 +13,32 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
-from ..docker.ipam import default_pools
 from .errors import Forbidden, InvalidParameter
 
 GATEWAY_OPTION = ("RequestAddressType", "com.docker.network.gateway")  # ipamapi / netlabel
+AVOID_OPTION = "lab.avoid"  # RequestPool option: subnets the lab keeps free (its LAN), comma-separated
+
+
+def default_pools() -> list[ipaddress.IPv4Network]:
+    """The subnets Docker hands out, in its order (docker0 takes the first)."""
+    sixteens = [ipaddress.ip_network(f"172.{n}.0.0/16") for n in range(17, 32)]
+    twenties = list(ipaddress.ip_network("192.168.0.0/16").subnets(new_prefix=20))
+    return sixteens + twenties
 
 
 @dataclass
-class _Pool:
+class Pool:
+    """One pool: its subnet, the sub-pool addresses come from, and the addresses taken."""
     subnet: ipaddress.IPv4Network
-    sub_pool: ipaddress.IPv4Network | None
+    sub_pool: ipaddress.IPv4Network | None = None
     taken: set = field(default_factory=set)
-    refs: int = 1
 
     def first_free(self) -> ipaddress.IPv4Address:
         reserved = {self.subnet.network_address, self.subnet.broadcast_address}
         for address in self.sub_pool or self.subnet:
             if address not in self.taken and address not in reserved:
                 return address
-        raise InvalidParameter("no available addresses on this pool",
+        raise InvalidParameter(f"no available IPv4 addresses on this network's address pools: {self.subnet}",
                                f"release an address or use a larger subnet than {self.subnet}")
 
 
@@ -47,7 +55,7 @@ class DefaultIpam:
                  spaces: tuple[str, str] = ("LocalDefault", "GlobalDefault")) -> None:
         self.defaults = [ipaddress.ip_network(p) for p in pools] if pools else default_pools()
         self.spaces = spaces
-        self.pools: dict[str, _Pool] = {}
+        self.pools: dict[str, Pool] = {}
 
     def capabilities(self, req=None) -> dict:
         return {"RequiresMACAddress": False, "RequiresRequestReplay": False}
@@ -69,9 +77,11 @@ class DefaultIpam:
         if not pool and sub:
             raise InvalidParameter(f"{what}: invalid address subpool", "give the Pool the SubPool belongs to")
         used = [p.subnet for k, p in self.pools.items() if k.startswith(space + "/")]
+        avoid = [ipaddress.ip_network(s) for s in ((req.get("Options") or {}).get(AVOID_OPTION) or "").split(",")
+                 if s]
         if not pool:
             for candidate in self.defaults:
-                if not any(candidate.overlaps(u) for u in used):
+                if not any(candidate.overlaps(u) for u in used + avoid):
                     return self._add(space, candidate, None)
             raise InvalidParameter("all predefined address pools have been fully subnetted",
                                    "release a pool or ask for an explicit one")
@@ -84,13 +94,10 @@ class DefaultIpam:
             raise InvalidParameter("this lab's IPAM is IPv4-only", f"{pool} is IPv6")
         if child and not child.subnet_of(subnet):
             raise InvalidParameter(f"{what}: invalid address subpool", f"{sub} is not inside {subnet}")
-        key = self._key(space, subnet, child)
-        if key in self.pools:  # "Multiple identical calls must return the same result"
-            self.pools[key].refs += 1
-            return {"PoolID": key, "Pool": str(subnet), "Data": {}}
-        if any(subnet.overlaps(u) for u in used):
+        # the same pool again overlaps too (moby v27.5.1 ipams/defaultipam/address_space.go, allocateSubnet)
+        if any(subnet.overlaps(u) for u in used + avoid):
             raise Forbidden("invalid pool request: Pool overlaps with other one on this address space",
-                            f"choose a subnet that overlaps none of {', '.join(map(str, used))}")
+                            f"choose a subnet that overlaps none of {', '.join(map(str, used + avoid))}")
         return self._add(space, subnet, child)
 
     def _key(self, space, subnet, child) -> str:
@@ -98,24 +105,23 @@ class DefaultIpam:
 
     def _add(self, space, subnet, child) -> dict:
         key = self._key(space, subnet, child)
-        self.pools[key] = _Pool(subnet, child)
+        self.pools[key] = Pool(subnet, child)
         return {"PoolID": key, "Pool": str(subnet), "Data": {}}
 
-    def _pool(self, pool_id: str) -> _Pool:
+    def pool(self, pool_id: str) -> Pool:
+        """The pool ``pool_id`` names (InvalidParameter if none)."""
         if pool_id not in self.pools:
             raise InvalidParameter(f"invalid pool id: {pool_id}", "use a PoolID that RequestPool returned")
         return self.pools[pool_id]
 
     def release_pool(self, req: dict) -> dict:
-        pool = self._pool(req.get("PoolID", ""))
-        pool.refs -= 1
-        if pool.refs <= 0:
-            del self.pools[req["PoolID"]]
+        self.pool(req.get("PoolID", ""))
+        del self.pools[req["PoolID"]]
         return {}
 
     def request_address(self, req: dict) -> dict:
         """``{"PoolID", "Address", "Options"}`` -> ``{"Address": "A.B.C.D/LEN", "Data"}``."""
-        pool = self._pool(req.get("PoolID", ""))
+        pool = self.pool(req.get("PoolID", ""))
         if req.get("Address"):
             try:
                 address = ipaddress.ip_address(req["Address"])
@@ -126,13 +132,15 @@ class DefaultIpam:
                 raise InvalidParameter("requested address is out of range", f"{address} is not in {pool.subnet}")
             if address in pool.taken:
                 raise Forbidden("Address already in use", f"{address} is taken; ask for another or for none")
+        elif (req.get("Options") or {}).get(GATEWAY_OPTION[0]) == GATEWAY_OPTION[1]:
+            address = Pool(pool.subnet, None, pool.taken).first_free()  # a gateway comes from the whole subnet
         else:
             address = pool.first_free()
         pool.taken.add(address)
         return {"Address": f"{address}/{pool.subnet.prefixlen}", "Data": {}}
 
     def release_address(self, req: dict) -> dict:
-        pool = self._pool(req.get("PoolID", ""))
+        pool = self.pool(req.get("PoolID", ""))
         try:
             pool.taken.discard(ipaddress.ip_address(req.get("Address", "")))
         except ValueError:

@@ -42,7 +42,7 @@ class PluginClient:
         Raises PluginError: ``METHOD: ERR`` for an HTTP error status (``.status`` 404 when
         the plugin does not implement it), ``remote: ERR`` for an answer carrying an error.
         """
-        reply = self.lab._call("http", self.path, "POST", "/" + method, body, self.timeout)
+        reply = self.lab.http_over_unix(self.path, "POST", "/" + method, body, timeout=self.timeout)
         answer = reply["json"] if reply["json"] is not None else reply["text"]
         self.exchanges.append({"plugin": self.name, "method": method, "request": body,
                                "status": reply["status"], "content_type": reply["content_type"],
@@ -65,10 +65,12 @@ class PluginClient:
 class RemoteDriver:
     """``drivers/remote``: the driver interface of :mod:`.drivers`, forwarded to a plugin."""
 
-    def __init__(self, client: PluginClient) -> None:
-        self.client = client
+    def __init__(self, client: PluginClient, before_call=None) -> None:
+        self.client, self.before_call = client, before_call
 
     def _call(self, method: str, req) -> dict:
+        if self.before_call is not None:  # the plugin acts on the kernel itself: what is queued goes first
+            self.before_call()
         return self.client.call("NetworkDriver." + method, req)
 
     def capabilities(self, req=None) -> dict:
@@ -155,9 +157,9 @@ class RemoteIpam:
 
 
 def start_plugin(node, name: str, *, pools: list[str] | None = None, timeout: float = 10):
-    """Start ``python -m nethelpers.cnm.plugin`` in ``node`` (the daemon's namespace, where
+    """Start ``python -m nethelpers.programs.network_plugin`` in ``node`` (the daemon's namespace, where
     the veths it makes must be); returns the BackgroundProcess once it listens."""
-    command = [sys.executable, "-m", "nethelpers.cnm.plugin", "--name", name]
+    command = [sys.executable, "-m", "nethelpers.programs.network_plugin", "--name", name]
     for pool in pools or []:
         command += ["--pool", pool]
     process = node.start(command)

@@ -1,0 +1,141 @@
+"""The iptables rules Docker 27 installs, in the order it installs them.
+
+Each function returns the iptables commands Docker's bridge driver runs for one
+event (daemon start, network created, port published, ...), as ``(table, rule)``
+pairs where ``rule`` is an iptables command line such as ``-I FORWARD 1 -j DOCKER``.
+The driver sends each event's commands to the Docker host in one
+``iptables-restore --noflush`` (:meth:`~nethelpers.cnm.kernel.Kernel.iptables`: one process
+instead of one per rule; the rules and their order are the same as Docker's one-by-one calls).
+
+Source of truth: moby's ``integration/network/bridge/iptablesdoc/generated/*.md``
+at 59cf8e8565 (v27.0.1-633, before the 28.0 rewrite) and
+``libnetwork/drivers/bridge/setup_ip_tables_linux.go`` at v27.5.1.
+tests/test_docker_iptables.py compares the result with those files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Command = tuple[str, str]  # (table, iptables command without the table)
+
+
+@dataclass(frozen=True)
+class BridgeNet:
+    """What the rules of one bridge network depend on."""
+    bridge: str
+    subnet: str
+    icc: bool = True
+    internal: bool = False
+    masquerade: bool = True
+
+
+def daemon_start(userland_proxy: bool, set_forward_drop: bool) -> list[Command]:
+    """Chains and jumps dockerd creates before any network exists."""
+    out_jump = "-A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER" if not userland_proxy else \
+        "-A OUTPUT ! -d 127.0.0.0/8 -m addrtype --dst-type LOCAL -j DOCKER"
+    commands = [
+        ("nat", "-N DOCKER"),
+        ("nat", "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER"),
+        ("nat", out_jump),
+        ("filter", "-N DOCKER"),
+        ("filter", "-N DOCKER-ISOLATION-STAGE-1"),
+        ("filter", "-N DOCKER-ISOLATION-STAGE-2"),
+        ("filter", "-N DOCKER-USER"),
+        ("filter", "-A DOCKER-ISOLATION-STAGE-1 -j RETURN"),
+        ("filter", "-A DOCKER-ISOLATION-STAGE-2 -j RETURN"),
+        ("filter", "-A DOCKER-USER -j RETURN"),
+    ]
+    if set_forward_drop:
+        # dockerd turned ip_forward on itself, so it closes the FORWARD chain's policy
+        commands.append(("filter", "-P FORWARD DROP"))
+    return commands
+
+
+def network_rules(net: BridgeNet, userland_proxy: bool, first: bool = False) -> list[Command]:
+    """The rules of one bridge network, as Docker inserts or appends them.
+
+    ``first``: the daemon's first network (docker0), when the FORWARD jumps do
+    not exist yet.
+    """
+    br, sub = net.bridge, net.subnet
+    hairpin = not userland_proxy
+    rules: list[Command] = []
+    if not net.internal:
+        # ProgramChain(filterChain): DOCKER jump, then conntrack ACCEPT above it
+        if net.masquerade:
+            rules.append(("nat", f"-I POSTROUTING 1 -s {sub} ! -o {br} -j MASQUERADE"))
+            if not hairpin:
+                rules.append(("nat", f"-I DOCKER 1 -i {br} -j RETURN"))
+        if hairpin:
+            rules.append(("nat", f"-I POSTROUTING 1 -o {br} -m addrtype --src-type LOCAL -j MASQUERADE"))
+    rules.extend(_icc(br, net.icc))
+    if net.internal:
+        rules.append(("filter", f"-I DOCKER-ISOLATION-STAGE-1 1 ! -d {sub} -i {br} -j DROP"))
+        rules.append(("filter", f"-I DOCKER-ISOLATION-STAGE-1 1 ! -s {sub} -o {br} -j DROP"))
+    else:
+        rules.append(("filter", f"-I FORWARD 1 -i {br} ! -o {br} -j ACCEPT"))
+        rules.append(("filter", f"-I FORWARD 1 -o {br} -j DOCKER"))
+        rules.append(("filter", f"-I FORWARD 1 -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"))
+        rules.append(("filter", f"-I DOCKER-ISOLATION-STAGE-1 1 -i {br} ! -o {br} -j DOCKER-ISOLATION-STAGE-2"))
+        rules.append(("filter", f"-I DOCKER-ISOLATION-STAGE-2 1 -o {br} -j DROP"))
+    # keep the jumps on top: Docker deletes and re-inserts them after each new network
+    rules.extend(first_jumps() if first else _jumps_to_top())
+    return rules
+
+
+def _icc(br: str, icc: bool) -> list[Command]:
+    if icc:
+        return [("filter", f"-I FORWARD 1 -i {br} -o {br} -j ACCEPT")]
+    return [("filter", f"-A FORWARD -i {br} -o {br} -j DROP")]
+
+
+def _jumps_to_top() -> list[Command]:
+    return [("filter", "-D FORWARD -j DOCKER-ISOLATION-STAGE-1"),
+            ("filter", "-I FORWARD 1 -j DOCKER-ISOLATION-STAGE-1"),
+            ("filter", "-D FORWARD -j DOCKER-USER"),
+            ("filter", "-I FORWARD 1 -j DOCKER-USER")]
+
+
+def first_jumps() -> list[Command]:
+    """The FORWARD jumps as the first network finds them missing (nothing to delete yet)."""
+    return [("filter", "-I FORWARD 1 -j DOCKER-ISOLATION-STAGE-1"),
+            ("filter", "-I FORWARD 1 -j DOCKER-USER")]
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """One published port: ``-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]``."""
+    proto: str
+    host_ip: str
+    host_port: int
+    container_ip: str
+    container_port: int
+    bridge: str
+
+
+def port_rules(pm: PortMapping, userland_proxy: bool) -> list[Command]:
+    """DNAT in, ACCEPT through, and the hairpin MASQUERADE (all appended)."""
+    p, cip, cport, br = pm.proto, pm.container_ip, pm.container_port, pm.bridge
+    dest = "" if pm.host_ip in ("0.0.0.0", "") else f"-d {pm.host_ip}/32 "
+    not_from_bridge = "" if not userland_proxy else f"! -i {br} "
+    return [
+        ("filter", f"-A DOCKER -d {cip}/32 ! -i {br} -o {br} -p {p} -m {p} --dport {cport} -j ACCEPT"),
+        ("nat", f"-A POSTROUTING -s {cip}/32 -d {cip}/32 -p {p} -m {p} --dport {cport} -j MASQUERADE"),
+        ("nat", f"-A DOCKER {dest}{not_from_bridge}-p {p} -m {p} --dport {pm.host_port} "
+                f"-j DNAT --to-destination {cip}:{cport}"),
+    ]
+
+
+def undo(commands: list[Command]) -> list[Command]:
+    """The deletions that take back what ``commands`` added (jumps and chains stay)."""
+    result = []
+    for table, rule in reversed(commands):
+        verb, chain, *rest = rule.split(" ")
+        if verb not in ("-I", "-A") or rule in {r for _, r in _jumps_to_top() + first_jumps()}:
+            continue
+        if verb == "-I":
+            rest = rest[1:]  # the position
+        result.append((table, " ".join(["-D", chain, *rest])))
+    return result
+

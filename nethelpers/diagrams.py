@@ -66,7 +66,7 @@ def cnm(controller, *, title: str | None = None) -> Figure:
     (name, interface, address), each Network a bar (name, driver, IPAM, subnet), and a wire
     from every endpoint to its network. Endpoints not joined to a sandbox stand apart."""
     networks = list(controller.networks.values())
-    groups = [(sb.container_id, list(sb.endpoints)) for sb in controller.sandboxes.values()]
+    groups = [(sb.container_id[:12], list(sb.endpoints)) for sb in controller.sandboxes.values()]
     loose = [ep for net in networks for ep in net.endpoints.values() if ep.sandbox is None]
     if loose:
         groups.append(("(not joined)", loose))

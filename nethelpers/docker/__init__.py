@@ -1,45 +1,69 @@
 """A Docker-syntax engine for the lab: ``lab.docker("run -d --name c1 nginx")``.
 
-No dockerd and no images: each Docker host is a lab node, each container a lab
-node inside it, and each docker command does to the kernel what Docker 27's
-bridge driver does (see engine.py and firewall.py).
+No dockerd and no images: each Docker host is a lab node, each container a lab node inside
+it, and the daemon is built on the lab's CNM core (:mod:`nethelpers.cnm`), as dockerd is on
+libnetwork: ``docker network create`` makes a CNM network, whose driver
+(:mod:`nethelpers.cnm.drivers`) builds it in the kernel.
 
-    cli.py       the docker command line (flags, messages) -> DockerHost methods
-    engine.py    DockerHost: the daemon, containers and their network modes
-    networks.py  network create / rm (bridge, macvlan)
-    endpoints.py a container plugged into a network: veth/macvlan, ports, DNS views
-    overlay.py   overlay networks across hosts, swarm init/join; agent.py the control plane
-                 between hosts (gossip on 7946, or an etcd-style store: kvstore.py, kv.py)
-    firewall.py  the iptables rules Docker installs, in Docker's order
-    ipam.py      address pools and addresses
-    model.py     the bookkeeping (Network, Endpoint, Container)
-    output.py    tables, inspect JSON, --format
-    proxy.py     docker-proxy (the userland proxy), run as a process on the host
-    web.py       the web server of nginx/httpd images and of the internet server
+    cli.py          the docker command line (flags, messages) -> DockerHost methods
+    daemon.py       DockerHost: the daemon's networks, connect / disconnect, embedded DNS views
+    containers.py   containers: run (network modes), exec, stop, rm, ...
+    cluster.py      swarm init/join/leave, overlay networks as the cluster records them, the agent
+    cluster_ipam.py overlay addresses, from the swarm manager or the cluster store
+    overlay_views.py looking inside overlays (sandbox namespace, FDB, the agent's table)
+    kv.py           the cluster store of Docker 1.9-20.10 (etcd v2 API client, starting one)
+    swarm.py        the swarm manager's state (tokens, node IDs, VNIs, pools)
+    etc_files.py    a container's /etc/hosts, /etc/hostname, /etc/resolv.conf
+    ipam_config.py  --subnet/--gateway/--ip-range/--ip as the API checks them
+    netinfo.py      predefined / user-defined networks, scope, attachable
+    model.py        the container bookkeeping (Container, PortSpec)
+    output.py       tables, inspect JSON, --format
+    images.py       the images the lab knows; naming.py IDs and names; errors.py what it raises
+
+The programs the engine starts in nodes (docker-proxy, the web server, the overlay agent, the
+KV store) are in :mod:`nethelpers.programs`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from .cli import Output
-from .engine import DockerHost
+from .daemon import DockerHost
 from .errors import DaemonError, DockerError, UsageError
-from .overlay import start_cluster_store
+from .kv import start_cluster_store
 
 DEFAULT_HOST = "docker-host"
 
 __all__ = ["DockerHost", "DockerError", "DaemonError", "UsageError", "Output", "DEFAULT_HOST",
-           "get_host", "docker", "start_cluster_store"]
+           "get_host", "docker", "start_cluster_store", "DockerEngine", "engine_of"]
+
+
+@dataclass
+class DockerEngine:
+    """The Docker side of one lab: its Docker hosts, its swarm, its cluster store."""
+    hosts: dict = field(default_factory=dict)   # name -> DockerHost
+    swarm: object = None                        # the Swarm, once a host has run `swarm init`
+    store_kind: str | None = None               # "etcd" or "built-in", once a cluster store runs
+
+
+def engine_of(lab) -> DockerEngine:
+    """The lab's Docker engine state (created on first use, kept in ``lab.state``)."""
+    state = lab.state
+    if state.docker is None:
+        state.docker = DockerEngine()
+    return state.docker
 
 
 def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None,
              cluster_store: str | None = None) -> DockerHost:
     """The Docker host ``name`` of ``lab``, created on first use (``cluster_store``:
-    dockerd's ``--cluster-store=etcd://IP:PORT`` of Docker 1.9-1.11, for overlay networks)."""
+    dockerd's ``--cluster-store=etcd://IP:PORT`` of Docker 1.9-20.10, for overlay networks)."""
     from ..errors import InvalidValue
 
     name = name or DEFAULT_HOST
     with lab._lock:  # two threads' first docker commands start one host, not two
-        hosts: dict[str, DockerHost] = lab.__dict__.setdefault("_docker_hosts", {})
+        hosts = engine_of(lab).hosts
         host = hosts.get(name)
         if host is None:
             host = DockerHost(lab, name, userland_proxy=True if userland_proxy is None else userland_proxy,
@@ -61,5 +85,6 @@ def docker(lab, command: str | list[str], host: str | None = None) -> Output:
 
     words = cli.split(command)
     flag_host, words = cli.parse_globals(words)
+    parsed = cli.parse(words)  # a usage error is the CLI's: no Docker host is started for it
     with lab._lock:  # one docker command at a time per lab, whichever thread sends it
-        return cli.execute(get_host(lab, host or flag_host), words)
+        return cli.execute(get_host(lab, host or flag_host), parsed)

@@ -61,7 +61,7 @@ def bench_overlay(n: int, plane: str = "swarm", progress: Progress | None = None
     """Three hosts in a cluster (``plane``: "swarm", or "kv" for the Docker 1.11 store),
     one attachable overlay, N containers spread over the hosts; how long each step takes,
     and how long a failed host's entries take to go (missed heartbeats / an expired TTL)."""
-    from .overlay import start_cluster_store
+    from .kv import start_cluster_store
 
     progress = progress or Progress()
     hosts = ("host1", "host2", "host3")

@@ -57,8 +57,8 @@ COMMANDS = {
              "-f --follow -t --timestamps --since --until -n --tail --details"),
     "network create": ("docker network create [OPTIONS] NETWORK", (1, 1), [
         F("-d,--driver", "str"), F("--subnet", "str"), F("--gateway", "str"), F("--ip-range", "str"),
-        F("--internal"), F("-o,--opt", "list"), F("--attachable")], True,
-        "--aux-address --config-from --config-only --ingress --ipam-driver --ipam-opt --ipv6 "
+        F("--internal"), F("-o,--opt", "list"), F("--attachable"), F("--ipam-driver", "str")], True,
+        "--aux-address --config-from --config-only --ingress --ipam-opt --ipv6 "
         "--ipv4 --label --scope"),
     "network ls": ("docker network ls [OPTIONS]", (0, 0), [F("-q,--quiet")], True, "-f --filter --format --no-trunc"),
     "network inspect": ("docker network inspect [OPTIONS] NETWORK [NETWORK...]", (1, None),
@@ -282,15 +282,32 @@ def parse_publish(spec: str) -> PortSpec:
     return PortSpec(container_port, proto, host_ip, host_port)
 
 
-def execute(host, words: list[str]) -> Output:
-    """Run one parsed docker command line against ``host`` (a DockerHost)."""
+@dataclass(frozen=True)
+class Parsed:
+    """A docker command line as the CLI reads it, before any daemon is asked: the command
+    ("run", "network create", ...), its flags by name and its arguments."""
+    command: str
+    options: dict
+    args: list
+
+
+def parse(words: list[str]) -> Parsed:
+    """Read a command line (after the global flags): UsageError as the docker CLI gives it."""
     command, rest = command_of(words)
-    opts, args = parse_flags(command, rest)
-    handler = HANDLERS[command]
+    options, args = parse_flags(command, rest)
+    if command == "run":  # -p is checked by the CLI (nat.ParsePortSpecs), before the daemon sees it
+        options = dict(options, publish=[parse_publish(p) for p in options["publish"]])
+    return Parsed(command, options, args)
+
+
+def execute(host, words: "list[str] | Parsed") -> Output:
+    """Run one docker command line against ``host`` (a DockerHost)."""
+    parsed = words if isinstance(words, Parsed) else parse(words)
+    handler = HANDLERS[parsed.command]
     try:
-        return handler(host, opts, args)
+        return handler(host, parsed.options, parsed.args)
     except DaemonError as exc:
-        if command != "run":
+        if parsed.command != "run":
             raise
         # the docker 27 CLI reports the daemon's refusal to `run` with its own prefix and a hint
         raise DockerError(f"docker: {str(exc).rstrip('.')}.\nSee 'docker run --help'.") from None
@@ -299,9 +316,8 @@ def execute(host, words: list[str]) -> Output:
 # --- one function per command -----------------------------------------------------------
 def _run(host, o, args) -> Output:
     image, command = args[0], args[1:]
-    publish = [parse_publish(p) for p in o["publish"]]
     ctr, printed = host.run(image, command, env=o["env"], name=o["name"], detach=o["detach"], network=o["network"],
-                          publish=publish, ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
+                          publish=o["publish"], ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
                           keep_open=o["interactive"] or o["tty"], hostname=o["hostname"], dns=o["dns"],
                           mac_address=o["mac_address"])
     return Output.of(printed, 0 if o["detach"] else ctr.exit_code or 0)
@@ -344,16 +360,15 @@ def _inspect(host, o, args) -> Output:
     for ref in args:
         try:
             ctr = host.container(ref)
-            modes = [n for n in host.networks.values() if ctr.id in n.attached]
             sandbox = "/var/run/docker/netns/default" if ctr.network_mode == "host" else f"/run/netns/{ctr.node}"
-            objects.append(output.container_inspect(ctr, sandbox, modes))
+            objects.append(output.container_inspect(ctr, sandbox))
         except DockerError:
             try:
                 net = host.network(ref)
             except DockerError:
                 raise DockerError(f"Error: No such object: {ref}") from None
             objects.append(output.network_inspect(
-                net, host.containers, host.overlay_peers(net) if net.driver == "overlay" else None))
+                net, host.containers, host.overlay_peers(net) if net.type == "overlay" else None))
     return _formatted(objects, template)
 
 
@@ -403,7 +418,7 @@ def _network_create(host, o, args) -> Output:
         options[key] = value
     net = host.create_network(args[0], driver=o["driver"] or "bridge", subnet=o["subnet"],
                               gateway=o["gateway"], ip_range=o["ip_range"], internal=o["internal"],
-                              options=options, attachable=o["attachable"])
+                              options=options, attachable=o["attachable"], ipam=o["ipam_driver"] or "default")
     return Output.of(net.id + "\n")
 
 
@@ -418,7 +433,7 @@ def _network_inspect(host, o, args) -> Output:
     objects = []
     for ref in args:
         net = host.network(ref)
-        peers = host.overlay_peers(net) if net.driver == "overlay" else None
+        peers = host.overlay_peers(net) if net.type == "overlay" else None
         objects.append(output.network_inspect(net, host.containers, peers))
     return _formatted(objects, template)
 

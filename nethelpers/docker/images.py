@@ -40,7 +40,7 @@ def default_command(image: str, container_name: str, keep_open: bool) -> tuple[l
     """
     if image in WEB_IMAGES:
         shown = ["nginx", "-g", "daemon off;"] if image == "nginx" else ["httpd-foreground"]
-        return shown, [sys.executable, "-m", "nethelpers.docker.web", "--port", "80",
+        return shown, [sys.executable, "-m", "nethelpers.programs.web", "--port", "80",
                        "--name", container_name]
     if keep_open:
         return ["sh"], ["sleep", "infinity"]

@@ -1,7 +1,7 @@
 """The cluster store of Docker 1.9–1.11, from the client side: etcd's v2 keys API over HTTP.
 
 ``KVClient`` talks to real etcd (3.4 with ``--enable-v2``) or to the built-in
-:mod:`nethelpers.docker.kvstore` alike; it runs where the daemons run (in a lab
+:mod:`nethelpers.programs.kvstore` alike; it runs where the daemons run (in a lab
 node), since the store's address is an address inside the lab::
 
     kv = KVClient("http://198.51.100.30:2379")
@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import shutil
 import sys
 import time
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import LabError, MissingFeature
+from .errors import DockerError
 
 KINDS = ("etcd", "built-in")
 
@@ -176,7 +178,7 @@ def start_store(lab, node_name: str, ip: str, port: int = 2379, *, kind: str | N
 
     Args:
         kind: "etcd" (real etcd, which must be installed), "built-in"
-            (:mod:`nethelpers.docker.kvstore`) or None: etcd if installed, else built-in.
+            (:mod:`nethelpers.programs.kvstore`) or None: etcd if installed, else built-in.
 
     Returns:
         (process, url, kind): the BackgroundProcess, "http://IP:PORT", and the kind started.
@@ -205,7 +207,7 @@ def start_store(lab, node_name: str, ip: str, port: int = 2379, *, kind: str | N
                    "--initial-advertise-peer-urls", "http://127.0.0.1:2380",
                    "--initial-cluster", f"{node_name}=http://127.0.0.1:2380"]
     else:
-        command = [sys.executable, "-m", "nethelpers.docker.kvstore", "--listen", f"{ip}:{port}"]
+        command = [sys.executable, "-m", "nethelpers.programs.kvstore", "--listen", f"{ip}:{port}"]
     process = node.start(command)
     probe = [sys.executable, "-c", f"from nethelpers.docker.kv import KVClient; KVClient({url!r}).wait_ready(1)"]
     deadline = time.monotonic() + timeout
@@ -215,3 +217,37 @@ def start_store(lab, node_name: str, ip: str, port: int = 2379, *, kind: str | N
             output = process.stop().strip()
             raise KVError(f"{kind} in node {node_name!r} for {url} {why}: {output[-500:] or '(no output)'}")
     return process, url, kind
+
+
+STORE_NODE, STORE_IP = "kv", "198.51.100.30"
+
+
+def start_cluster_store(lab, kind: str | None = None) -> str:
+    """The Docker 1.9-1.11 way: a key-value store on the LAN (node ``kv``, 198.51.100.30:2379) —
+    real etcd when this machine has it (``etcd-server``), else the lab's built-in one speaking
+    the same etcd v2 API. Returns the value for ``docker_host(..., cluster_store=...)``."""
+    from .. import world
+    from . import engine_of
+
+    if STORE_NODE not in {n.name for n in lab.nodes()}:
+        world.add_host(lab, STORE_NODE, address=STORE_IP, kind="server")
+        _, _, engine_of(lab).store_kind = start_store(lab, STORE_NODE, STORE_IP, kind=kind)
+    return f"etcd://{STORE_IP}:2379"
+
+
+def check_cluster_store(lab, url: str) -> None:
+    """Refuse a ``--cluster-store`` the lab cannot use, before anything is made: the wrong form,
+    or no store listening there."""
+    match = re.fullmatch(r"(\w+)://(\d+\.\d+\.\d+\.\d+):(\d+)", url or "")
+    if match is None or match.group(1) != "etcd":
+        raise DockerError(f"cluster_store={url!r}: the lab's Docker 1.11 hosts take etcd://IP:PORT (the lab's stores "
+                          f"speak etcd's v2 API; Consul and ZooKeeper are not built), e.g. the value "
+                          f"nethelpers.docker.start_cluster_store(lab) returns")
+    ip, port = match.group(2), match.group(3)
+    owner = next((name for name, snap in lab.snapshot().items()
+                  if any(a["address"].split("/")[0] == ip for a in snap["addresses"])), None)
+    # who listens there, asked of the owner's sockets (a probe over the LAN would leave ARP traces)
+    listening = owner is not None and lab.node(owner).run(["ss", "-Hltn", f"sport = :{port}"]).stdout.strip()
+    if not listening:
+        raise DockerError(f"dockerd --cluster-store={url}: no store answers at {ip}:{port}; "
+                          f"start one first: store = nethelpers.docker.start_cluster_store(lab)")

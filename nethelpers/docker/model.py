@@ -1,64 +1,11 @@
-"""The Docker host's bookkeeping: networks, containers and their endpoints."""
+"""What the Docker engine keeps about a container (its networks are CNM objects:
+:mod:`nethelpers.cnm`)."""
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
-from .firewall import Command, PortMapping
-from .ipam import Pool
-
-
-@dataclass
-class Network:
-    id: str
-    name: str
-    driver: str                      # "bridge", "macvlan", "overlay", "host" or "null"
-    created: str
-    bridge: str = ""                 # the Linux bridge (bridge driver only)
-    pool: Pool | None = None
-    internal: bool = False
-    icc: bool = True
-    options: dict = field(default_factory=dict)
-    endpoints: dict = field(default_factory=dict)   # container id -> Endpoint
-    rules: list[Command] = field(default_factory=list)
-    attached: dict = field(default_factory=dict)    # host/none: container id -> endpoint id (no interface)
-    parent: str = ""                                 # macvlan: the host interface it hangs off
-    macvlan_mode: str = ""
-    made_vlan: bool = False                          # macvlan: the parent is an 802.1Q sub-interface we made
-    scope: str = "local"                             # overlay: "swarm" (Swarm) or "global" (--cluster-store)
-    vni: int = 0                                     # overlay: the VXLAN network identifier
-    attachable: bool = False                         # overlay: plain containers may join (--attachable)
-    ingress: bool = False                            # overlay: Swarm's routing-mesh network (listed, not built)
-
-    @property
-    def default(self) -> bool:
-        """docker0's network: no embedded DNS, no --ip, the legacy fields in inspect."""
-        return self.name == "bridge"
-
-    @property
-    def user_defined(self) -> bool:
-        """Made with `docker network create`: embedded DNS, --ip, aliases."""
-        return self.driver in ("bridge", "macvlan", "overlay") and not self.default
-
-
-@dataclass
-class Endpoint:
-    id: str
-    network: Network
-    ifname: str                      # in the container: eth0, eth1, ...
-    veth: str                        # on the host, enslaved to the bridge ("" for macvlan)
-    ip: ipaddress.IPv4Address
-    mac: str
-    aliases: list[str] = field(default_factory=list)
-    requested_ip: str | None = None
-    ports: list[PortMapping] = field(default_factory=list)
-    rules: list[Command] = field(default_factory=list)
-    proxies: list = field(default_factory=list)      # BackgroundProcess of each docker-proxy
-
-    @property
-    def cidr(self) -> str:
-        return f"{self.ip}/{self.network.pool.subnet.prefixlen}"
+from ..cnm.sandbox import GATEWAY_NETWORK
 
 
 @dataclass
@@ -68,6 +15,20 @@ class PortSpec:
     proto: str
     host_ip: str
     host_port: int | None
+
+    def binding(self) -> dict:
+        """As libnetwork's PortBinding (what the sandbox hands the bridge driver)."""
+        return {"Proto": self.proto, "Port": self.container_port, "HostIP": self.host_ip,
+                "HostPort": self.host_port}
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    """A published port as the driver reports it (``docker port``, ``docker ps``)."""
+    proto: str
+    host_ip: str
+    host_port: int
+    container_port: int
 
 
 @dataclass
@@ -83,7 +44,7 @@ class Container:
     detached: bool
     auto_remove: bool
     publish: list[PortSpec] = field(default_factory=list)
-    endpoints: dict = field(default_factory=dict)    # network name -> Endpoint (in connect order)
+    sandbox: object = None                           # its CNM Sandbox while it has one
     process: object = None                           # BackgroundProcess of the main command
     exit_code: int | None = None
     finished: str | None = None                      # when it was first seen exited
@@ -93,7 +54,28 @@ class Container:
     mac_address: str | None = None                   # --mac-address (its first endpoint)
     joined: str | None = None                        # container mode: the id of the namespace's owner
     left_networks: list[str] = field(default_factory=list)  # released when it exited
-    gateway_ep: Endpoint | None = None               # overlay: its endpoint on docker_gwbridge (the way out)
+
+    @property
+    def endpoints(self) -> dict:
+        """Network name -> its CNM Endpoint there, in connect order (not the docker_gwbridge
+        endpoint libnetwork adds for the way out: inspect does not list it either)."""
+        if self.sandbox is None:
+            return {}
+        return {ep.network.name: ep for ep in self.sandbox.endpoints
+                if not (ep.network.name == GATEWAY_NETWORK and ep.name.startswith("gateway_"))}
+
+    @property
+    def wired(self) -> dict:
+        """Its endpoints that gave it an interface (not --network none's or host's)."""
+        return {name: ep for name, ep in self.endpoints.items() if ep.ifname}
+
+    def port_mappings(self) -> list[PortMapping]:
+        """What its gateway endpoint's driver publishes (libnetwork's PortMap in EndpointOperInfo)."""
+        gateway = self.sandbox.gateway_endpoint if self.sandbox is not None else None
+        if gateway is None:
+            return []
+        published = gateway.oper_info().get("Value", {}).get("com.docker.network.portmap") or []
+        return [PortMapping(p["Proto"], p["HostIP"], p["HostPort"], p["Port"]) for p in published]
 
     @property
     def running(self) -> bool:

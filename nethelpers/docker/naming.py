@@ -7,8 +7,11 @@ name, sequence number), so a notebook run twice prints the same IDs.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
+
+from ..cnm.ids import make_id, networkdb_name, now, short
+
+__all__ = ["make_id", "short", "random_name", "now", "networkdb_name"]
 
 ADJECTIVES = (
     "admiring", "brave", "clever", "dazzling", "eager", "festive", "gifted", "happy", "jolly",
@@ -22,21 +25,6 @@ SCIENTISTS = (
 )
 
 
-def make_id(*parts: object) -> str:
-    """A 64-hex-digit ID, like Docker's, derived from ``parts``."""
-    return hashlib.sha256("/".join(map(str, parts)).encode()).hexdigest()
-
-
-def short(full_id: str) -> str:
-    """The 12-digit form Docker prints in tables and uses as a container's hostname."""
-    return full_id[:12]
-
-
-def veth_name(endpoint_id: str) -> str:
-    """``veth`` + 7 hex digits: the host end of a container's veth pair."""
-    return "veth" + hashlib.sha256(endpoint_id.encode()).hexdigest()[:7]
-
-
 def random_name(seed: str, taken: set[str]) -> str:
     """A Docker-style ``adjective_surname`` name, the same for the same seed."""
     digest = hashlib.sha256(seed.encode()).digest()
@@ -47,16 +35,4 @@ def random_name(seed: str, taken: set[str]) -> str:
     return f"{name}{len(taken)}"
 
 
-def mac_for(ip: str) -> str:
-    """Docker's classic container MAC: 02:42 then the four IPv4 bytes."""
-    return "02:42:" + ":".join(f"{int(b):02x}" for b in ip.split("."))
 
-
-def now() -> str:
-    """A timestamp as Docker's API prints them (Created, FinishedAt)."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def networkdb_name(host: str) -> str:
-    """The 12-hex-digit name NetworkDB gives a node (random in Docker, derived here)."""
-    return hashlib.sha256(f"networkdb/{host}".encode()).hexdigest()[:12]

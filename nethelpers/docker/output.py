@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from .model import Container, Network
+from . import netinfo
+from .model import Container
 from .naming import short
 
 
@@ -17,8 +18,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def network_ls(networks: list[Network]) -> str:
-    rows = [[short(n.id), n.name, n.driver, n.scope] for n in sorted(networks, key=lambda n: n.name)]
+def network_ls(networks: list) -> str:
+    rows = [[short(n.id), n.name, n.type, netinfo.scope(n)] for n in sorted(networks, key=lambda n: n.name)]
     return table(["NETWORK ID", "NAME", "DRIVER", "SCOPE"], rows)
 
 
@@ -58,44 +59,40 @@ def human_duration(since: str) -> str:
 
 
 def port_summary(c: Container) -> str:
-    return ", ".join(f"{pm.host_ip}:{pm.host_port}->{pm.container_port}/{pm.proto}"
-                     for ep in c.endpoints.values() for pm in ep.ports)
+    return ", ".join(f"{pm.host_ip}:{pm.host_port}->{pm.container_port}/{pm.proto}" for pm in c.port_mappings())
 
 
 def port_lines(c: Container, wanted: str | None) -> str:
     lines = []
-    for ep in c.endpoints.values():
-        for pm in ep.ports:
-            key = f"{pm.container_port}/{pm.proto}"
-            if wanted in (None, key) or wanted == str(pm.container_port) and pm.proto == "tcp":
-                lines.append(f"{key} -> {pm.host_ip}:{pm.host_port}")
+    for pm in c.port_mappings():
+        key = f"{pm.container_port}/{pm.proto}"
+        if wanted in (None, key) or wanted == str(pm.container_port) and pm.proto == "tcp":
+            lines.append(f"{key} -> {pm.host_ip}:{pm.host_port}")
     return "".join(line + "\n" for line in lines)
 
 
-def network_inspect(net: Network, containers: dict[str, Container], peers: list | None = None) -> dict:
+def network_inspect(net, containers: dict[str, Container], peers: list | None = None) -> dict:
     """``docker network inspect``; ``peers``: an overlay's hosts (NetworkDB's view)."""
     config = []
-    if net.pool is not None:
-        entry = {"Subnet": str(net.pool.subnet)}
-        if net.pool.ip_range is not None:
-            entry["IPRange"] = str(net.pool.ip_range)
-        entry["Gateway"] = str(net.pool.gateway)
+    if net.subnet is not None:
+        entry = {"Subnet": net.subnet}
+        if net.ip_range is not None:
+            entry["IPRange"] = net.ip_range
+        entry["Gateway"] = net.gateway_ip
         config.append(entry)
     by_id = {c.id: c for c in containers.values()}
     members = {}
-    for cid, ep in net.endpoints.items():
+    for ep in net.endpoints.values():
+        cid = ep.sandbox.container_id if ep.sandbox is not None else ep.id
         # docker_gwbridge's endpoints are libnetwork's "gateway_<sandbox id>" ones
-        name = f"gateway_{short(cid)}" if ep.network.name == "docker_gwbridge" else by_id[cid].name
+        name = ep.name if ep.name.startswith("gateway_") or cid not in by_id else by_id[cid].name
         members[cid] = {"Name": name, "EndpointID": ep.id, "MacAddress": ep.mac,
                         "IPv4Address": ep.cidr, "IPv6Address": ""}
-    for cid, endpoint_id in net.attached.items():  # host / none: an endpoint without an interface
-        members[cid] = {"Name": by_id[cid].name, "EndpointID": endpoint_id, "MacAddress": "",
-                        "IPv4Address": "", "IPv6Address": ""}
     inspect = {
-        "Name": net.name, "Id": net.id, "Created": net.created, "Scope": net.scope, "Driver": net.driver,
+        "Name": net.name, "Id": net.id, "Created": net.created, "Scope": netinfo.scope(net), "Driver": net.type,
         "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None if net.default else {}, "Config": config},
-        "Internal": net.internal, "Attachable": net.attachable, "Ingress": net.ingress,
+        "IPAM": {"Driver": "default", "Options": None if netinfo.is_default(net) else {}, "Config": config},
+        "Internal": net.internal, "Attachable": netinfo.attachable(net), "Ingress": netinfo.ingress(net),
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False,
         "Containers": members, "Options": dict(net.options), "Labels": {},
     }
@@ -104,14 +101,13 @@ def network_inspect(net: Network, containers: dict[str, Container], peers: list 
     return inspect
 
 
-def container_inspect(c: Container, sandbox_key: str, networks_of_mode: list[Network] = ()) -> dict:
-    """``docker inspect`` of a container; ``networks_of_mode``: the host/none networks it is on."""
+def container_inspect(c: Container, sandbox_key: str) -> dict:
+    """``docker inspect`` of a container."""
     ports: dict[str, list | None] = {}
     for spec in c.publish:
         ports.setdefault(f"{spec.container_port}/{spec.proto}", [])
-    for ep in c.endpoints.values():
-        for pm in ep.ports:
-            ports[f"{pm.container_port}/{pm.proto}"].append({"HostIp": pm.host_ip, "HostPort": str(pm.host_port)})
+    for pm in c.port_mappings():
+        ports[f"{pm.container_port}/{pm.proto}"].append({"HostIp": pm.host_ip, "HostPort": str(pm.host_port)})
     networks = {}
     for name, ep in c.endpoints.items():
         net = ep.network
@@ -123,17 +119,12 @@ def container_inspect(c: Container, sandbox_key: str, networks_of_mode: list[Net
             "DriverOpts": None,
             "NetworkID": net.id,
             "EndpointID": ep.id,
-            "Gateway": "" if net.internal else str(net.pool.gateway),
-            "IPAddress": str(ep.ip),
-            "IPPrefixLen": net.pool.subnet.prefixlen,
+            "Gateway": "" if net.internal or ep.ip is None else net.gateway_ip,
+            "IPAddress": str(ep.ip) if ep.ip is not None else "",
+            "IPPrefixLen": int(net.subnet.split("/")[1]) if net.subnet and ep.ip is not None else 0,
             "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-            "DNSNames": [c.name, *ep.aliases, short(c.id)] if net.user_defined else None,
+            "DNSNames": [c.name, *ep.aliases, short(c.id)] if netinfo.user_defined(net) else None,
         }
-    for net in networks_of_mode:
-        networks[net.name] = {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
-                              "DriverOpts": None, "NetworkID": net.id, "EndpointID": net.attached[c.id],
-                              "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "",
-                              "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "DNSNames": None}
     for name in c.left_networks:
         networks.setdefault(name, {"IPAMConfig": None, "Links": None, "Aliases": None, "MacAddress": "",
                                    "DriverOpts": None, "NetworkID": "", "EndpointID": "", "Gateway": "",
@@ -146,10 +137,10 @@ def container_inspect(c: Container, sandbox_key: str, networks_of_mode: list[Net
         "Ports": ports, "HairpinMode": False, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
         "SecondaryIPAddresses": None, "SecondaryIPv6Addresses": None,
         "EndpointID": legacy.id if legacy else "",
-        "Gateway": str(legacy.network.pool.gateway) if legacy else "",
+        "Gateway": legacy.network.gateway_ip if legacy else "",
         "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
         "IPAddress": str(legacy.ip) if legacy else "",
-        "IPPrefixLen": legacy.network.pool.subnet.prefixlen if legacy else 0,
+        "IPPrefixLen": int(legacy.network.subnet.split("/")[1]) if legacy else 0,
         "IPv6Gateway": "",
         "MacAddress": legacy.mac if legacy else "",
         "Networks": networks,

@@ -8,7 +8,7 @@ manager with the next VNI (4097, 4098, ...) and the next 10.0.N.0/24, and
 addresses handed out by the manager. Not kept: Raft, TLS and the CA behind the
 tokens (the token is checked as a string), services and tasks. The overlay's
 *data-plane* control plane — which endpoint lives on which host — is real
-traffic between the hosts' agents (``agent.py``), not this object.
+traffic between the hosts' agents (``nethelpers.programs.overlay_agent``), not this object.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
-from . import ipam
+from ..cnm.ipam import GATEWAY_OPTION, DefaultIpam
 from .errors import DaemonError
 from .naming import now
 
@@ -40,15 +40,18 @@ def base36_id(*parts: object, length: int = 25) -> str:
 
 @dataclass
 class OverlaySpec:
-    """An overlay network as the manager knows it (the same ID on every host)."""
+    """An overlay network as the cluster knows it (the same ID, VNI and pool on every host)."""
     id: str
     name: str
     vni: int
-    pool: ipam.Pool
+    subnet: str                                   # A.B.C.D/LEN
+    gateway: str                                  # A.B.C.D/LEN
+    pool_id: str
     attachable: bool
     internal: bool
     created: str
     ingress: bool = False
+    user_configured: bool = False                 # --subnet was given (--ip needs it)
 
 
 @dataclass
@@ -59,6 +62,8 @@ class Swarm:
     nodes: dict = field(default_factory=dict)     # host name -> node ID, in join order
     networks: dict = field(default_factory=dict)  # name -> OverlaySpec
     next_vni: int = FIRST_VNI
+    ipam: DefaultIpam = field(default_factory=lambda: DefaultIpam(
+        [str(s) for s in DEFAULT_POOL.subnets(new_prefix=24)], spaces=("LocalDefault", "GlobalDefault")))
 
     def __post_init__(self) -> None:
         self.id = base36_id("swarm", self.manager, self.address)
@@ -75,22 +80,24 @@ class Swarm:
                     gateway: str | None = None, ingress: bool = False) -> OverlaySpec:
         if name in self.networks:
             raise DaemonError(f"network with name {name} already exists")
-        used = [spec.pool.subnet for spec in self.networks.values()]
-        if subnet is None:
-            if gateway:
-                raise DaemonError("invalid pool request: --gateway needs --subnet")
-            free = (s for s in DEFAULT_POOL.subnets(new_prefix=24) if not any(s.overlaps(u) for u in used))
-            network = next(free, None)
-            if network is None:
-                raise DaemonError("could not find an available, non-overlapping IPv4 address pool")
-            pool = ipam.Pool(network, next(network.hosts()))
-        else:
-            pool = ipam.new_pool(used, subnet, gateway, None)
-        spec = OverlaySpec(base36_id("network", self.id, name), name, self.next_vni, pool,
-                           attachable, internal, now(), ingress)
+        pool = self.ipam.request_pool({"AddressSpace": "GlobalDefault", "Pool": subnet or "", "SubPool": "",
+                                       "Options": {}, "V6": False})
+        try:
+            gw = self.ipam.request_address({"PoolID": pool["PoolID"], "Address": gateway or "",
+                                            "Options": dict([GATEWAY_OPTION])})["Address"]
+        except BaseException:
+            self.ipam.release_pool({"PoolID": pool["PoolID"]})
+            raise
+        spec = OverlaySpec(base36_id("network", self.id, name), name, self.next_vni, pool["Pool"], gw,
+                           pool["PoolID"], attachable, internal, now(), ingress, user_configured=bool(subnet))
         self.next_vni += 1
         self.networks[name] = spec
         return spec
+
+    def remove_network(self, name: str) -> None:
+        spec = self.networks.pop(name)
+        self.ipam.release_address({"PoolID": spec.pool_id, "Address": spec.gateway.split("/")[0]})
+        self.ipam.release_pool({"PoolID": spec.pool_id})
 
     def find(self, ref: str) -> OverlaySpec | None:
         if ref in self.networks:
@@ -101,7 +108,9 @@ class Swarm:
 
 def of(lab) -> Swarm | None:
     """The lab's swarm, if a host has run ``swarm init``."""
-    return lab.__dict__.get("_swarm")
+    from . import engine_of
+
+    return engine_of(lab).swarm
 
 
 def init_text(swarm: Swarm, host: str) -> str:

@@ -83,7 +83,7 @@ def _publish_setup(lab):
         if "--dport 9090" in rule:
             host.run(["iptables", "-t", "nat", "-D", *rule.split()[1:]], check=True)
     if lab.node("app2").run("ss -Htln sport = :80").stdout.strip() == "":
-        web = lab.node("app2").start([sys.executable, "-m", "nethelpers.docker.web", "--name", "app2"])
+        web = lab.node("app2").start([sys.executable, "-m", "nethelpers.programs.web", "--name", "app2"])
         web.wait_for("serving")
 
 

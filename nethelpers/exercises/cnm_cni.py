@@ -48,7 +48,7 @@ def _port_setup(lab):
     if POD not in node_names(lab):
         lab.add_node(POD, kind="container", parent=NODE)
     if lab.node(POD).run("ss -Htln sport = :80").stdout.strip() == "":
-        web = lab.node(POD).start([sys.executable, "-m", "nethelpers.docker.web", "--name", POD])
+        web = lab.node(POD).start([sys.executable, "-m", "nethelpers.programs.web", "--name", POD])
         web.wait_for("serving")
 
 

@@ -112,7 +112,7 @@ def _owner_has_network(lab):
     owner = _pod_owner(lab)
     if owner is None:
         return _pod_gone(lab)
-    if not owner.endpoints:
+    if not owner.wired:
         return (f"the owner {owner.name} has no network interface (NetworkMode {owner.network_mode}): "
                 f"the pod's network is the owner's, so run the owner on a bridge network (the default "
                 f"bridge will do)")
@@ -122,7 +122,7 @@ def _owner_publishes(lab):
     owner = _pod_owner(lab)
     if owner is None:
         return _pod_gone(lab)
-    ports = [pm for ep in owner.endpoints.values() for pm in ep.ports]
+    ports = owner.port_mappings()
     if not any(pm.host_port == 8080 and pm.container_port == 80 and pm.proto == "tcp" for pm in ports):
         shown = ", ".join(f"{pm.host_port}->{pm.container_port}/{pm.proto}" for pm in ports) or "no port"
         return (f"the owner {owner.name} publishes {shown}; it should publish host port 8080 to port 80. "

@@ -134,14 +134,13 @@ def _web_on_bridge(lab):
     if ctr.network_mode == "host":
         return ("web runs in host mode: it shares the host's ports with h1, and `-p` is ignored. Remove it "
                 "(`docker rm -f web`) and run it without --network host, so that it has its own port 80")
-    if not ctr.endpoints:
+    if not ctr.wired:
         return f"web has no network interface (network mode {ctr.network_mode!r}): run it on the default bridge"
 
 
 def _web_publishes_8080(lab):
     ctr = _container(lab, "web")
-    ports = [(pm.host_port, pm.container_port) for ep in ctr.endpoints.values() for pm in ep.ports
-             if pm.proto == "tcp"]
+    ports = [(pm.host_port, pm.container_port) for pm in ctr.port_mappings() if pm.proto == "tcp"]
     if (8080, 80) not in ports:
         shown = ", ".join(f"{h}->{c}" for h, c in ports) or "none"
         return (f"web does not publish the host's port 8080 to its port 80 (its published ports: {shown}). "

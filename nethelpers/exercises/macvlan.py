@@ -120,7 +120,7 @@ def _www_exists(lab):
     if ctr is None:
         return ("there is no container www: run an nginx container called www on the macvlan network lan, "
                 "docker run -d --name www --network lan ... nginx")
-    if not any(ep.network.driver == "macvlan" for ep in ctr.endpoints.values()):
+    if not any(ep.network.type == "macvlan" for ep in ctr.endpoints.values()):
         nets = ", ".join(ctr.endpoints) or "none"
         return (f"www is not on a macvlan network (its networks: {nets}): remove it (docker rm -f www) and run "
                 f"it again with --network lan")
@@ -128,7 +128,7 @@ def _www_exists(lab):
 
 def _www_address(lab):
     ctr = docker_host(lab).containers["www"]
-    ips = [str(ep.ip) for ep in ctr.endpoints.values() if ep.network.driver == "macvlan"]
+    ips = [str(ep.ip) for ep in ctr.endpoints.values() if ep.network.type == "macvlan"]
     if WWW_IP not in ips:
         return (f"www got {', '.join(ips)} from Docker's --ip-range, not {WWW_IP}: an address cannot be changed "
                 f"on a running container; docker rm -f www, then run it again with --ip {WWW_IP}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from ..docker import netinfo
 from . import Exercise, addresses, default_gateway, docker_host, link, node_names
 
 INTERNET = "203.0.113.10"
@@ -23,8 +24,8 @@ def _none_container(lab, name: str, start: str) -> str | None:
     if ctr.network_mode != "none":
         return (f"{name} runs with --network {ctr.network_mode}, not none: this exercise is about wiring a "
                 f"none container yourself. {again[0].upper()}{again[1:]}")
-    if ctr.endpoints:
-        return (f"Docker wired {name} to {', '.join(ctr.endpoints)}: here you do the wiring, not Docker. "
+    if ctr.wired:
+        return (f"Docker wired {name} to {', '.join(ctr.wired)}: here you do the wiring, not Docker. "
                 f"{again[0].upper()}{again[1:]}")
     return None
 
@@ -75,7 +76,7 @@ def _worker_exists(lab):
 
 def _worker_cable(lab):
     eth0 = link(lab, "worker", "eth0")
-    bridge = _backend(lab).bridge
+    bridge = netinfo.bridge(_backend(lab))
     if eth0 is None:
         return ("worker has no eth0 yet: make a veth pair with one end on docker-host and the other as "
                 f"worker's eth0, e.g. lab.add_veth(\"docker-host:vethworker\", \"worker:eth0\", "
@@ -87,7 +88,7 @@ def _worker_cable(lab):
 
 
 def _worker_on_bridge(lab):
-    bridge = _backend(lab).bridge
+    bridge = netinfo.bridge(_backend(lab))
     peer = link(lab, "worker", "eth0")["peer"]
     master = (link(lab, "docker-host", peer) or {}).get("master")
     if master == bridge:
@@ -102,7 +103,7 @@ def _worker_on_bridge(lab):
 
 def _worker_address(lab):
     net = _backend(lab)
-    subnet, gateway = net.pool.subnet, net.pool.gateway
+    subnet, gateway = ipaddress.ip_network(net.subnet), ipaddress.ip_address(net.gateway_ip)
     mine = [a for a in addresses(lab, "worker", "eth0") if ipaddress.ip_interface(a).ip in subnet]
     if not mine:
         return (f"worker's eth0 has no address in backend's subnet {subnet}: pick one Docker has not handed "
@@ -110,7 +111,7 @@ def _worker_address(lab):
     address = ipaddress.ip_interface(mine[0])
     if address.ip == gateway:
         return f"{address.ip} is backend's gateway (the bridge's own address): give worker another one"
-    taken = {str(ep.ip): docker_host(lab)._by_id(cid).name for cid, ep in net.endpoints.items()}
+    taken = {str(ep.ip): ep.name for ep in net.endpoints.values()}  # (an endpoint is named after its container)
     if str(address.ip) in taken:
         return (f"{address.ip} already belongs to the container {taken[str(address.ip)]} (Docker handed it out): "
                 f"two machines with one address on a bridge break both. Pick a free one, e.g. {subnet[-2]}")
@@ -120,7 +121,7 @@ def _worker_address(lab):
 
 
 def _worker_route(lab):
-    gateway = str(_backend(lab).pool.gateway)
+    gateway = _backend(lab).gateway_ip
     via = default_gateway(lab, "worker")
     if via is None:
         return f"worker has no default route: lab['worker'].add_route(\"default\", via=\"{gateway}\")"

@@ -56,7 +56,17 @@ def test_bridge_driver_builds_what_libnetwork_builds(lab):
     net.delete()
     sb.delete()
     assert set(links(lab, "host")) == {"lo"} and "c1" not in [n.name for n in lab.nodes()]
-    assert ctl.commands[0] == f"ip link add {bridge} type bridge"
+    # the log reads as the commands libnetwork's bridge driver and osl would run
+    # (moby v27.5.1 libnetwork/drivers/bridge/setup_device_linux.go, bridge_linux.go createEndpoint,
+    # osl/interface_linux.go AddInterface): the bridge, the veth pair, the move and rename, the route
+    commands = ctl.commands
+    made = commands.index(f"ip link add {bridge} type bridge")
+    assert commands[made + 1:made + 3] == [f"ip addr add 172.17.0.1/16 dev {bridge}", f"ip link set {bridge} up"]
+    moved = commands.index(f"ip link set {src} netns c1")
+    assert commands[moved + 1] == f"ip -n c1 link set {src} name eth0 address 02:42:ac:11:00:02"
+    assert "ip -n c1 route add default via 172.17.0.1" in commands[moved:]
+    assert not any(c.startswith("iptables") for c in commands)  # Controller(lab): as dockerd --iptables=false
+    assert commands[-1] == "ip link del " + bridge
     assert ctl.exchanges == []  # built-in drivers speak no JSON
 
 
@@ -281,8 +291,9 @@ def test_remote_errors(lab):
     before = kernel(lab)
     with pytest.raises(PluginError) as info:  # an IPAM answer {"Error": ...}
         net.create_endpoint("two")
-    assert info.value.libnetwork == "remote: no available addresses on this pool"
-    assert ctl.exchanges[-1]["response"] == {"Error": "no available addresses on this pool"}
+    assert info.value.libnetwork == ("remote: no available IPv4 addresses on this network's address pools: "
+                                     "10.50.0.0/30")
+    assert ctl.exchanges[-1]["response"] == {"Error": "no available IPv4 addresses on this network's address pools: 10.50.0.0/30"}
     with pytest.raises(PluginError) as info:  # an unknown method: 404
         ctl.plugins["labnet"].call("NetworkDriver.NoSuchMethod", {})
     assert info.value.status == 404 and info.value.libnetwork == "NetworkDriver.NoSuchMethod: 404 page not found\n"

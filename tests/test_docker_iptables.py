@@ -35,17 +35,11 @@ def test_forward_policy_stays_accept_when_forwarding_was_already_on(lab):
 
     world.ensure(lab)
     lab.add_node("docker-host", kind="host").sysctl("net.ipv4.ip_forward", 1)
-    # the host node exists already: build the engine on it by hand
-    from nethelpers.docker.engine import DockerHost
+    # the host node exists already: start the bridge driver on it, as dockerd does at start
+    from nethelpers.cnm.drivers import BridgeDriver
+    from nethelpers.cnm.kernel import Kernel
 
-    class Existing(DockerHost):
-        def __init__(self, lab):
-            self.lab, self.name, self.userland_proxy = lab, "docker-host", True
-            self.networks, self.containers, self.bound = {}, {}, {}
-            self.node = lab.node("docker-host")
-            self._start_daemon()
-
-    Existing(lab)
+    BridgeDriver(Kernel(lab, "docker-host"))
     assert "-P FORWARD ACCEPT" in rules(lab, "filter")
 
 

@@ -312,7 +312,7 @@ def test_host_mode_published_port_is_not_mapped(lab):
     lab.docker("run -d --name hweb --network host -p 8080:80 nginx")
     assert curl(lab, "lan-client", f"http://{HOST_IP}:8080/") == ""
     assert "8080" not in lab["docker-host"].run("iptables -t nat -S", check=True).stdout
-    assert not any("nethelpers.docker.proxy" in p["command"] for p in lab.processes())
+    assert not any("nethelpers.programs.docker_proxy" in p["command"] for p in lab.processes())
 
 
 def test_host_mode_port_and_ps_show_no_mapping(lab):

@@ -291,11 +291,24 @@ def test_leaving_the_swarm(cluster):
     assert "left the cluster" in lab.docker_host("host1").agent_log()
 
 
+def test_a_port_published_on_an_overlay_container_goes_through_docker_gwbridge(cluster):
+    """The sandbox's port bindings go to its gateway endpoint, which for an overlay-only container is
+    the one libnetwork adds on docker_gwbridge (moby v27.5.1 libnetwork/default_gateway.go,
+    setupDefaultGW: CreateOptionPortMapping(sb's PortMap); the bridge driver maps it there)."""
+    lab = cluster
+    lab.docker("run -d --name web -p 8080:80 --network ov1 nginx", host="host1")
+    nat = lab["host1"].run("iptables -t nat -S DOCKER", check=True).stdout
+    gw_ip = lab["web"].run("ip -4 -o addr show eth1", check=True).stdout.split()[3].split("/")[0]
+    assert f"-A DOCKER ! -i docker_gwbridge -p tcp -m tcp --dport 8080 -j DNAT --to-destination {gw_ip}:80" in nat
+    assert lab.docker("port web", host="host1") == "80/tcp -> 0.0.0.0:8080\n"
+    page = lab["lan-client"].run("curl -s -m 5 http://198.51.100.10:8080/", check=True).stdout
+    assert "web" in page
+
+
 def test_refused_overlay_commands_leave_the_lab_as_it_was(cluster):
     lab = cluster
     before = settled(lab.snapshot())
     for command, error, message in (
-            ("run -d --name web -p 8080:80 --network ov1 nginx", DockerError, "does not publish ports"),
             ("network create -d overlay --ip-range 10.9.0.0/25 --subnet 10.9.0.0/24 ov8", DockerError, "ip-range"),
             ("network create -d overlay -o encrypted ov8", DockerError, "no -o options"),
             ("network create -d overlay --subnet 10.0.1.0/24 ov8", DaemonError, "overlaps"),

@@ -15,7 +15,7 @@ BIND_FAILED = "docker-proxy: Bind for 0.0.0.0:8080 failed: port is already alloc
 
 def proxy_argv(proto: str, host_port: int, container_ip: str, container_port: int,
                host_ip: str = "0.0.0.0") -> list[str]:
-    return [PY, "-m", "nethelpers.docker.proxy", "-proto", proto, "-host-ip", host_ip,
+    return [PY, "-m", "nethelpers.programs.docker_proxy", "-proto", proto, "-host-ip", host_ip,
             "-host-port", str(host_port), "-container-ip", container_ip,
             "-container-port", str(container_port)]
 
@@ -27,7 +27,7 @@ def start_proxy(node, *args, **kwargs):
 
 
 def start_web(node, name: str, port: int = 80):
-    web = node.start([PY, "-m", "nethelpers.docker.web", "--port", str(port), "--name", name])
+    web = node.start([PY, "-m", "nethelpers.programs.web", "--port", str(port), "--name", name])
     web.wait_for(f"web: serving on port {port}", timeout=10)
     return web
 

@@ -109,7 +109,7 @@ def _dnat_to_the_wrong_port(lab):
 
 
 def _web_server_stopped(lab):
-    lab["app2"].run(["pkill", "-f", "nethelpers.docker.web"], check=True)
+    lab["app2"].run(["pkill", "-f", "nethelpers.programs.web"], check=True)
 
 
 PUBLISH_APP2 = Mistakes(

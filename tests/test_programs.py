@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 import sys
 
-WEB = [sys.executable, "-m", "nethelpers.docker.web"]
+WEB = [sys.executable, "-m", "nethelpers.programs.web"]
 
 
 def test_a_lab_program_runs_in_its_node_and_looks_executed(lab):
     n = lab.add_node("n")
     web = n.start(WEB + ["--port", "8080", "--name", "forked"])
     web.wait_for("serving")
-    pid = n.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m nethelpers.docker.web .*--name forked"]).stdout.split()
+    pid = n.run(["pgrep", "-f", "^[^ ]*python[^ ]* -m nethelpers.programs.web .*--name forked"]).stdout.split()
     assert len(pid) == 1, pid
     pid = pid[0]
     # what `ps` and `ss -p` show: the command line as given, the name exec would have given
@@ -25,7 +25,7 @@ def test_a_lab_program_runs_in_its_node_and_looks_executed(lab):
     assert n.run(f"ip netns identify {pid}").stdout.strip() == "n"
     # nothing of the sandbox stays open in it (its control connection, the nodes' netlink sockets
     # and namespace files): the same descriptors as the same program executed through a shell
-    executed = n.start(f"exec {sys.executable} -m nethelpers.docker.web --port 8081 --name executed")
+    executed = n.start(f"exec {sys.executable} -m nethelpers.programs.web --port 8081 --name executed")
     executed.wait_for("serving")
     executed_pid = n.run(["pgrep", "-f", "[-]-name executed"]).stdout.split()[0]
 

@@ -43,7 +43,7 @@ def ensure(lab) -> None:
         # query at once (ICMP port unreachable, not rate-limited), so that a program asking DNS
         # (Python's http.server looks up its own name) fails in microseconds, not after 5 s
         router.sysctl("net.ipv4.icmp_ratelimit", 0)
-    internet.start([sys.executable, "-m", "nethelpers.docker.web", "--port", "80", "--name", INTERNET]
+    internet.start([sys.executable, "-m", "nethelpers.programs.web", "--port", "80", "--name", INTERNET]
                    ).wait_for("serving")
 
 

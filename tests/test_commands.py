@@ -94,6 +94,8 @@ def test_lab_magic_runs_in_a_node(lab, capsys):
     import signal
     import threading
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a Jupyter kernel (a shell's
+    # background job starts with SIGINT ignored, and Python keeps that)
     threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     shell.run_line_magic("lab", "m ping -i 0.2 127.0.0.1")  # interrupted like in a terminal
     out = capsys.readouterr().out
@@ -112,6 +114,8 @@ def test_ctrl_c_stops_the_command_like_a_terminal_and_the_lab_goes_on(pair):
     from nethelpers import Interrupted
 
     a, _ = pair
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a Jupyter kernel (a shell's
+    # background job starts with SIGINT ignored, and Python keeps that)
     threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
     started = time.monotonic()
     with pytest.raises(Interrupted) as caught:

@@ -116,6 +116,8 @@ def test_ctrl_c_stops_a_command_in_the_vm_and_the_lab_goes_on(vm_lab):
     from nethelpers import Interrupted
 
     a = vm_lab.add_node("a")
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a Jupyter kernel (a shell's
+    # background job starts with SIGINT ignored, and Python keeps that)
     threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGINT)).start()
     with pytest.raises(Interrupted) as caught:
         a.run("ping -i 0.2 127.0.0.1", timeout=60)

@@ -379,7 +379,7 @@ def docker_host():
         yield lab
 
 
-# Known flaws of the drawing, kept visible here until plot.py is fixed (fixing them changes
+# Known flaws of the drawing, kept visible here until the plot package is fixed (fixing them changes
 # pictures stored in notebooks 01 and 06): the two labels of a short cable collide — docker-host's
 # eth0 and the router's port "docker-host" on the LAN; a container's eth0 and its overlay sandbox's
 # veth0 — and a hop's badge on the router covers the end of its port label "lan-client".

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 GENERIC = "com.docker.network.generic"          # netlabel.GenericData: the driver's -o options
 PORT_MAP = "com.docker.network.portmap"         # netlabel.PortMap: the ports to publish
-EXPOSED_PORTS = "com.docker.network.endpoint.exposedports"
 # Join option for drivers with ``wants_service_info``: the endpoint's name and aliases, which libnetwork's
 # service discovery spreads through the cluster (the lab's overlay agent does both jobs)
 SERVICE_INFO = "lab.service_info"

@@ -61,11 +61,6 @@ class Endpoint:
     def gateway(self) -> str:
         return self.join_info.get("Gateway", "") if self.sandbox else ""
 
-    @property
-    def host_interface(self) -> str:
-        """The interface its driver keeps in the host (a veth end on a bridge), if any."""
-        return self.oper_info().get("Value", {}).get("HostInterface", "")
-
     def join(self, sandbox) -> None:
         """``endpoint.Join``: the driver's ``Join``, then the interface into the sandbox, its
         address and routes; the first endpoint with a gateway gives the default route and

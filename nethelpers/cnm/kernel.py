@@ -183,12 +183,6 @@ class Kernel:
         self.node.add_ipvlan(name, parent, mode=mode, up=False)
 
     @queued
-    def add_link(self, name: str, kind: str, command: str) -> None:
-        """A link of a kind without options of its own in the lab API (``command``: as typed)."""
-        self._log(command)
-        self.node.add_link(name, kind, up=False)
-
-    @queued
     def set_up(self, name: str, sandbox: str | None = None) -> None:
         self._log(self._ip(sandbox) + f"link set {name} up")
         self.node_of(sandbox).set_link(name, up=True)

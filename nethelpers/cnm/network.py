@@ -6,8 +6,6 @@ its endpoints an address.
 
 from __future__ import annotations
 
-import ipaddress
-
 from ..errors import LabError
 from .endpoint import Endpoint
 from .errors import Forbidden, InvalidParameter, NoSuchObject
@@ -131,9 +129,6 @@ class Network:
         if name not in self.endpoints:
             raise NoSuchObject(f"endpoint {name} not found", f"endpoints: {', '.join(self.endpoints) or 'none'}")
         return self.endpoints[name]
-
-    def contains(self, address: str) -> bool:
-        return self.subnet is not None and ipaddress.ip_address(address) in ipaddress.ip_network(self.subnet)
 
     def delete(self) -> None:
         """``network.Delete``: refused while it has endpoints; then IPAM release, ``DeleteNetwork``."""

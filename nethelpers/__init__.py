@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 # faster without the notebook's side of it — seconds, in the VM backend's emulated CPU.
 # ``load_ipython_extension`` is the magics' (``%load_ext nethelpers``): IPython looks it up with
 # hasattr(), which imports nethelpers.magics, and IPython with it, only then.
-_LAZY = {"Lab": "lab", "close_all": "lab", "current_lab": "lab", "Node": "node",
+_LAZY = {"Lab": "lab", "close_all": "lab", "current_lab": "lab", "Node": "node", "Interface": "node",
          "BackgroundProcess": "results", "CommandResult": "results",
          "LabState": "labstate", "load_ipython_extension": "magics"}
 
@@ -35,7 +35,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "Lab", "Node", "CommandResult", "BackgroundProcess", "close_all", "current_lab",
+    "Lab", "Node", "Interface", "CommandResult", "BackgroundProcess", "close_all", "current_lab",
     "LabError", "LabUnavailable", "LabClosed", "MissingFeature", "InvalidInput", "InvalidName",
     "InvalidValue", "InvalidAddress", "AlreadyExists", "NotFound", "KernelError",
     "CommandFailed", "CommandTimeout", "Interrupted",

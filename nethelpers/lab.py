@@ -21,17 +21,16 @@ the public methods — e.g. ``Node.start_resolver``, ``Lab.load_module``, ``Lab.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import weakref
 
-from . import backends, validate
-from .errors import Interrupted, InvalidValue, LabClosed, LabError, NotFound
+from . import backends, features, validate
+from .connection import Connection
+from .errors import Interrupted, InvalidValue, LabError, LabUnavailable, MissingFeature, NotFound
 from .labstate import LabState
 from .node import Node
 from .sandbox import channel
-from .results import CommandResult
+from .results import BackgroundProcess, CommandResult
 
 _open_labs: "weakref.WeakSet[Lab]" = weakref.WeakSet()
 _opened: list = []  # weak references to labs, in the order they were opened
@@ -47,111 +46,56 @@ def current_lab() -> "Lab | None":
     return None
 
 
-class Lab:
+class Lab(Connection):
     """An isolated network lab: a sandbox process whose nodes are network namespaces.
 
     Args:
         backend: "namespaces" (this machine's kernel) or "vm" (a Linux VM run with QEMU);
             default: ``NETHELPERS_BACKEND``, else namespaces where they work and the VM where
             they do not (see :mod:`nethelpers.backends`).
+        needs: kernel features the lab must have, e.g. ``["ipvlan"]`` (see
+            :mod:`nethelpers.features`): where this machine's kernel lacks one and no backend
+            was asked for, the lab runs in the VM, whose kernel has them all. Such a lab always
+            says where it runs.
         start_timeout: seconds to wait for the sandbox to come up (a VM's boot not included).
 
     Raises:
         LabUnavailable: neither backend can run here; the message says what to do instead.
+        MissingFeature: a feature of ``needs`` that no backend here has.
     """
 
-    def __init__(self, *, backend: str | None = None, start_timeout: float = 30) -> None:
-        self._lock = threading.RLock()   # one request at a time, whichever thread sends it
-        self._local = threading.local()   # each thread's open batch
-        self._request_id = 0
+    def __init__(self, *, backend: str | None = None, needs=(), start_timeout: float = 30) -> None:
         self._closed_why = "this lab is closed; create a new one with Lab()"
         self.closed = True
         self.state = LabState()   # what the modules around the lab core remember (labstate.py)
-        self._sandbox, self.info = backends.start(backend, start_timeout)
-        self._conn = self._sandbox.conn
-        self.closed = False
+        needs = features.checked(needs)
+        self._connect(*backends.start(backend, start_timeout, quiet=bool(needs)))
+        if needs:
+            self._meet(needs, backend, start_timeout)
         _open_labs.add(self)
         _opened[:] = [ref for ref in _opened if ref() is not None] + [weakref.ref(self)]
         _load_magics()
 
-    # --- plumbing -------------------------------------------------------------
-    def _tail(self) -> str:
-        return self._sandbox.tail()
-
-    def _call(self, op: str, *args, **kwargs):
-        with self._lock:
-            if self.closed:
-                raise LabClosed(self._closed_why)
-            self._request_id += 1
+    def _meet(self, needs: tuple[str, ...], backend: str | None, timeout: float) -> None:
+        """Have the kernel features ``needs``: in the VM where this machine's kernel lacks them."""
+        lacking = features.missing(self, needs)
+        if lacking and self.backend == "namespaces" and backends.requested(backend) is None:
+            self._shutdown()
+            why = f"as this machine's kernel has no {features.listed(lacking)}"
             try:
-                self._conn.send([self._request_id, op, list(args), kwargs])
-                try:
-                    status, value = self._reply(op)
-                except KeyboardInterrupt:
-                    # Ctrl-C (Jupyter's "interrupt kernel"): stop the command running in the
-                    # sandbox, as a terminal would, and take its answer so requests stay in step
-                    self._sandbox.interrupt()
-                    status, value = self._reply(op)
-                    raise Interrupted(value if status == "ok" else None) from None
-            except (EOFError, OSError):
-                self.closed = True
-                raise LabClosed(f"the lab's sandbox ended unexpectedly: {self._tail()}") from None
-        if status == "err":
-            raise value
-        return value
-
-    def _reply(self, op: str) -> tuple[str, object]:
-        """The answer to the latest request (answers to interrupted ones are dropped), checked:
-        only plain data of the expected shape is taken from the sandbox (see sandbox/channel.py)."""
-        while True:
-            request_id, status, value = channel.reply(self._conn.recv(), op)
-            if request_id == self._request_id:
-                return status, value
-
-    @property
-    def _batch(self) -> list | None:
-        """The operations of this thread's open :meth:`batch` (None outside one)."""
-        return getattr(self._local, "batch", None)
-
-    @_batch.setter
-    def _batch(self, ops: list | None) -> None:
-        self._local.batch = ops
-
-    def _op(self, op: str, **kwargs) -> None:
-        """Queue one operation in the open batch, or run it alone."""
-        if self._batch is not None:
-            self._batch.append((op, kwargs))
-        else:
-            self._call("apply", [(op, kwargs)])
-
-    @contextlib.contextmanager
-    def batch(self):
-        """Collect the operations of a ``with`` block and run them in one request.
-
-        All or nothing: if one fails, those before it are undone. Nothing is sent
-        if the block itself raises. A batch belongs to the thread that opened it: what
-        other threads do meanwhile is not part of it.
-        """
-        if self._batch is not None:
-            yield self
-            return
-        self._batch = []
-        try:
-            yield self
-            ops = self._batch
-        finally:
-            self._batch = None
-        if ops:
-            self._call("apply", ops)
-
-    def flush_batch(self) -> None:
-        """Send the operations queued so far in this thread's open :meth:`batch` (which stays open),
-        for when something outside the lab's requests must see them: a plugin process acting on the
-        kernel itself. Outside a batch: nothing to do."""
-        ops = self._batch
-        if ops:
-            self._batch = []
-            self._call("apply", ops)
+                self._connect(*backends.start("vm", timeout, quiet=True, why=why))
+            except LabUnavailable as no_vm:
+                raise MissingFeature(f"this lab needs the {features.listed(lacking)}, which this machine's "
+                                     f"kernel does not have, and the VM backend (whose kernel has it) cannot "
+                                     f"run here: {no_vm}") from None
+            lacking = features.missing(self, needs)
+        if lacking:
+            where = "the VM's kernel" if self.backend == "vm" else "this machine's kernel"
+            self._shutdown()
+            raise MissingFeature(f"this lab needs the {features.listed(lacking)}, and {where} has none"
+                                 + ("" if self.backend == "vm" else "; leave backend unset (or use backend='vm') "
+                                    "to run the lab in the VM, whose kernel has it"))
+        backends.announce(self.info)
 
     # --- nodes ------------------------------------------------------------------
     @property
@@ -229,12 +173,13 @@ class Lab:
         """Create a veth pair between two nodes: ``lab.add_veth("host:veth1", "c1:eth0")``.
 
         Args:
-            end, peer: "node:ifname" for each end.
+            end, peer: each end, "node:ifname" or an :class:`~nethelpers.node.Interface`
+                (``lab["c1"].interface("eth0")``).
             master: a bridge in ``end``'s node to attach ``end`` to.
             mac, peer_mac: MAC addresses (default: derived from the names, stable).
         """
-        node, name = _endpoint(end)
-        peer_node, peer_name = _endpoint(peer)
+        node, name = validate.endpoint(end)
+        peer_node, peer_name = validate.endpoint(peer)
         self._op("add_veth", node=node, name=name, peer_node=peer_node, peer_name=peer_name,
                  master=validate.ifname(master) if master else None,
                  mac=validate.mac(mac) if mac else None,
@@ -301,6 +246,17 @@ class Lab:
     def processes(self) -> list[dict]:
         """Background processes started with :meth:`Node.start`."""
         return self._call("processes")
+
+    def exited(self, processes: list[BackgroundProcess]) -> dict[int, int]:
+        """Which of these background processes have ended: ``{id: exit status}``, in one request
+        however many there are (a Docker host watches every container's main command so)."""
+        if not all(isinstance(p, BackgroundProcess) and p.lab is self for p in processes):
+            raise InvalidValue("exited() takes background processes of this lab (what Node.start returned)")
+        ended = {p.id: p._final["rc"] for p in processes if p._final is not None}  # stopped: known
+        asked = [p.id for p in processes if p._final is None]
+        if asked:
+            ended.update((pid, rc) for pid, rc in self._call("exited", asked))
+        return ended
 
     # --- the sandbox's services: kernel modules, lab daemons, sockets ---------------------
     def load_module(self, name: str) -> bool:
@@ -372,45 +328,17 @@ class Lab:
         ``nodes``: draw only these nodes and what they contain (e.g. a host and its
         containers); default: the whole lab.
         """
-        from .plot import draw
+        from .plot import draw, only
 
         snapshot = self.snapshot()
         if nodes is not None:
-            keep, parent_of = set(nodes), {name: s.get("parent") for name, s in snapshot.items()}
-            for name in nodes:
-                if name not in snapshot:
-                    raise NotFound(f"there is no node {name!r} to draw (nodes: {', '.join(snapshot)})")
-            for name in snapshot:
-                ancestor = parent_of[name]
-                while ancestor is not None and name not in keep:
-                    if ancestor in keep:
-                        keep.add(name)
-                    ancestor = parent_of.get(ancestor)
-            # bridge ports cabled to nodes left out are left out; other such ends (an uplink
-            # like eth0, the parent of macvlans) stay, drawn without their cable
-            snapshot = {name: dict(s, links=[dict(link) for link in s["links"]
-                                             if link.get("peer_node") in (None, *keep) or not link.get("master")])
-                        for name, s in snapshot.items() if name in keep}
-            for s in snapshot.values():
-                for link in s["links"]:
-                    if link.get("peer_node") not in (None, *keep):
-                        link["peer_node"] = link["peer"] = None
+            snapshot = only(snapshot, nodes)
         return draw(snapshot, **options)
 
     # --- lifetime -------------------------------------------------------------------
     def close(self) -> None:
         """End the sandbox: every node, link, rule and process of the lab goes."""
-        with self._lock:
-            if self.closed:
-                return
-            self.closed = True
-            try:
-                self._conn.send([self._request_id + 1, "shutdown", [], {}])
-                self._conn.recv()
-            except (EOFError, OSError, LabError):
-                pass
-            self._conn.close()
-            self._sandbox.wait(10)
+        self._shutdown()
 
     def __enter__(self) -> "Lab":
         return self
@@ -436,14 +364,6 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _endpoint(text: str) -> tuple[str, str]:
-    if not isinstance(text, str) or text.count(":") != 1:
-        raise validate.InvalidName(f"endpoint {text!r} must be written 'node:interface', e.g. 'c1:eth0'")
-    node, name = text.split(":")
-    return validate.node_name(node), validate.ifname(name)
-
 
 
 def _load_magics() -> None:

@@ -7,12 +7,24 @@ The methods read like the ``ip`` commands they stand for: ``add_bridge`` is
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from . import validate
 from .errors import InvalidValue
 from .results import BackgroundProcess, CommandResult, command_text
 
 MACVLAN_MODES = ("bridge", "private", "vepa", "passthru")
 IPVLAN_MODES = ("l2", "l3", "l3s")
+
+
+class Interface(NamedTuple):
+    """One interface of one node, written ``node:name`` as :meth:`Lab.add_veth` takes it."""
+
+    node: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.node}:{self.name}"
 
 
 class Node:
@@ -24,6 +36,10 @@ class Node:
 
     def _op(self, op: str, **kwargs) -> None:
         self.lab._op(op, node=self.name, **kwargs)
+
+    def interface(self, name: str) -> Interface:
+        """This node's interface ``name``, as one end of a link: ``lab.add_veth(a.interface("v0"), ...)``."""
+        return Interface(self.name, validate.ifname(name))
 
     # --- links ------------------------------------------------------------------
     def add_bridge(self, name: str, *, address: str | None = None, mac: str | None = None,

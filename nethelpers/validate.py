@@ -43,6 +43,18 @@ def ifname(name: str) -> str:
     return name
 
 
+def endpoint(value) -> tuple[str, str]:
+    """One end of a link: "node:ifname", or an ``Interface`` (node, ifname), checked."""
+    if isinstance(value, tuple) and len(value) == 2:
+        node, name = value
+    elif isinstance(value, str) and value.count(":") == 1:
+        node, name = value.split(":")
+    else:
+        raise InvalidName(f"endpoint {value!r} must be written 'node:interface', e.g. 'c1:eth0' "
+                          f"(or lab['c1'].interface('eth0'))")
+    return node_name(node), ifname(name)
+
+
 def _shortened(name: str) -> str:
     """The longest start of ``name`` that fits in IFNAMSIZ bytes, cut between characters."""
     return name.encode(errors="surrogatepass")[:IFNAMSIZ].decode(errors="ignore")

@@ -22,8 +22,9 @@ from matplotlib.figure import Figure
 
 from .sketch import _Sketch
 from .style import BIG, HIGHLIGHT
+from .wiring import only
 
-__all__ = ["HIGHLIGHT", "MAX_WIDTH_PX", "draw", "fit_width"]
+__all__ = ["HIGHLIGHT", "MAX_WIDTH_PX", "draw", "fit_width", "only"]
 
 
 # JupyterLab shows a picture at its pixel size up to the width of the notebook (about 1000 px at

@@ -4,6 +4,32 @@ and its label (name, addresses); the VXLAN tunnels the FDB knows.
 
 from __future__ import annotations
 
+from ..errors import NotFound
+
+
+def only(snapshot: dict, nodes: list[str]) -> dict:
+    """The part of ``snapshot`` that shows ``nodes`` and what they contain (a host and its
+    containers). Bridge ports cabled to nodes left out are left out; other such ends (an
+    uplink like eth0, the parent of macvlans) stay, drawn without their cable."""
+    keep, parent_of = set(nodes), {name: s.get("parent") for name, s in snapshot.items()}
+    for name in nodes:
+        if name not in snapshot:
+            raise NotFound(f"there is no node {name!r} to draw (nodes: {', '.join(snapshot)})")
+    for name in snapshot:
+        ancestor = parent_of[name]
+        while ancestor is not None and name not in keep:
+            if ancestor in keep:
+                keep.add(name)
+            ancestor = parent_of.get(ancestor)
+    kept = {name: dict(s, links=[dict(link) for link in s["links"]
+                                 if link.get("peer_node") in (None, *keep) or not link.get("master")])
+            for name, s in snapshot.items() if name in keep}
+    for s in kept.values():
+        for link in s["links"]:
+            if link.get("peer_node") not in (None, *keep):
+                link["peer_node"] = link["peer"] = None
+    return kept
+
 
 def _ends(snapshot: dict) -> dict:
     """(node, ifname) -> (kind, target, label lines, master) for every link but loopback; the

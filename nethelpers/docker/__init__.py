@@ -5,7 +5,8 @@ it, and the daemon is built on the lab's CNM core (:mod:`nethelpers.cnm`), as do
 libnetwork: ``docker network create`` makes a CNM network, whose driver
 (:mod:`nethelpers.cnm.drivers`) builds it in the kernel.
 
-    cli.py          the docker command line (flags, messages) -> DockerHost methods
+    cli.py          the docker command line read as the CLI does (flags, usage messages)
+    commands.py     what each docker command does: DockerHost methods, what the CLI prints
     daemon.py       DockerHost: the daemon's networks, connect / disconnect, embedded DNS views
     containers.py   containers: run (network modes), exec, stop, rm, ...
     cluster.py      swarm init/join/leave, overlay networks as the cluster records them, the agent
@@ -81,10 +82,10 @@ def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None
 
 def docker(lab, command: str | list[str], host: str | None = None) -> Output:
     """Run one docker command line on a Docker host of ``lab``."""
-    from . import cli
+    from . import cli, commands
 
     words = cli.split(command)
     flag_host, words = cli.parse_globals(words)
     parsed = cli.parse(words)  # a usage error is the CLI's: no Docker host is started for it
     with lab._lock:  # one docker command at a time per lab, whichever thread sends it
-        return cli.execute(get_host(lab, host or flag_host), parsed)
+        return commands.execute(get_host(lab, host or flag_host), parsed)

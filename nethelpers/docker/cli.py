@@ -1,4 +1,4 @@
-"""The docker command line: parse it as the docker CLI does, then call the host.
+"""The docker command line, read as the docker CLI reads it (commands.py then calls the host).
 
 Flags follow pflag's rules (``--name x``, ``--name=x``, ``-dit``, ``-p8080:80``);
 ``run`` and ``exec`` stop at the first argument (the image or the container), the
@@ -7,16 +7,13 @@ rest is the command. Unknown flags and commands get the CLI's own messages.
 
 from __future__ import annotations
 
-import json
 import shlex
 from dataclasses import dataclass
 
 from .. import validate
 from ..errors import InvalidValue
-from .errors import DaemonError, DockerError, UsageError
+from .errors import UsageError
 from .model import PortSpec
-from .naming import short
-from . import output
 
 
 @dataclass(frozen=True)
@@ -298,192 +295,3 @@ def parse(words: list[str]) -> Parsed:
     if command == "run":  # -p is checked by the CLI (nat.ParsePortSpecs), before the daemon sees it
         options = dict(options, publish=[parse_publish(p) for p in options["publish"]])
     return Parsed(command, options, args)
-
-
-def execute(host, words: "list[str] | Parsed") -> Output:
-    """Run one docker command line against ``host`` (a DockerHost)."""
-    parsed = words if isinstance(words, Parsed) else parse(words)
-    handler = HANDLERS[parsed.command]
-    try:
-        return handler(host, parsed.options, parsed.args)
-    except DaemonError as exc:
-        if parsed.command != "run":
-            raise
-        # the docker 27 CLI reports the daemon's refusal to `run` with its own prefix and a hint
-        raise DockerError(f"docker: {str(exc).rstrip('.')}.\nSee 'docker run --help'.") from None
-
-
-# --- one function per command -----------------------------------------------------------
-def _run(host, o, args) -> Output:
-    image, command = args[0], args[1:]
-    ctr, printed = host.run(image, command, env=o["env"], name=o["name"], detach=o["detach"], network=o["network"],
-                          publish=o["publish"], ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
-                          keep_open=o["interactive"] or o["tty"], hostname=o["hostname"], dns=o["dns"],
-                          mac_address=o["mac_address"])
-    return Output.of(printed, 0 if o["detach"] else ctr.exit_code or 0)
-
-
-def _exec(host, o, args) -> Output:
-    command = args[1:]
-    if o["env"]:
-        command = ["env", *o["env"], *command]
-    text, exit_code = host.exec(args[0], command, detach=o["detach"])
-    return Output.of(text, exit_code)
-
-
-def _rm(host, o, args) -> Output:
-    # with -f a container that does not exist is not an error (docker CLI 20.10+: it only tells stderr)
-    if o["force"]:
-        args = [ref for ref in args if _exists(host, ref)]
-    return Output.of("".join(host.remove(ref, force=o["force"]) + "\n" for ref in args))
-
-
-def _exists(host, ref: str) -> bool:
-    try:
-        host.container(ref)
-    except DockerError:
-        return False
-    return True
-
-
-def _ps(host, o, args) -> Output:
-    host._reap()
-    containers = list(host.containers.values())
-    if o["quiet"]:
-        return Output.of("".join(short(c.id) + "\n" for c in reversed(containers) if o["all"] or c.running))
-    return Output.of(output.ps(containers, o["all"]))
-
-
-def _inspect(host, o, args) -> Output:
-    template = _template(o["format"])
-    objects = []
-    for ref in args:
-        try:
-            ctr = host.container(ref)
-            sandbox = "/var/run/docker/netns/default" if ctr.network_mode == "host" else f"/run/netns/{ctr.node}"
-            objects.append(output.container_inspect(ctr, sandbox))
-        except DockerError:
-            try:
-                net = host.network(ref)
-            except DockerError:
-                raise DockerError(f"Error: No such object: {ref}") from None
-            objects.append(output.network_inspect(
-                net, host.containers, host.overlay_peers(net) if net.type == "overlay" else None))
-    return _formatted(objects, template)
-
-
-def _template(template: str | None) -> str | None:
-    """-f/--format, parsed before any object is looked up, as the CLI does; "" is the default
-    (cli/command/inspect/inspector.go: NewTemplateInspectorFromString, and Inspect's exit status 64)."""
-    if not template:
-        return None
-    try:
-        output.check(template)
-    except ValueError as exc:
-        error = UsageError(f"template parsing error: {exc}")
-        error.exit_code = 64
-        raise error from None
-    return template
-
-
-def _formatted(objects: list[dict], template: str | None) -> Output:
-    if template is None:
-        return Output.of(output.as_json(objects))
-    try:
-        return Output.of("".join(output.render(template, obj) for obj in objects))
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise UsageError(f"template parsing error: {exc}") from None
-
-
-def _port(host, o, args) -> Output:
-    ctr = host.container(args[0])
-    text = output.port_lines(ctr, args[1] if len(args) > 1 else None)
-    if len(args) > 1 and not text:
-        raise DockerError(f"Error: No public port '{args[1]}' published for {ctr.name}")
-    return Output.of(text)
-
-
-def _stop(host, o, args) -> Output:
-    return Output.of("".join(host.stop(ref) + "\n" for ref in args))
-
-
-def _logs(host, o, args) -> Output:
-    return Output.of(host.logs(args[0]))
-
-
-def _network_create(host, o, args) -> Output:
-    options = {}
-    for opt in o["opt"]:
-        key, _, value = opt.partition("=")  # the CLI's MapOpts: "-o encrypted" is encrypted=""
-        options[key] = value
-    net = host.create_network(args[0], driver=o["driver"] or "bridge", subnet=o["subnet"],
-                              gateway=o["gateway"], ip_range=o["ip_range"], internal=o["internal"],
-                              options=options, attachable=o["attachable"], ipam=o["ipam_driver"] or "default")
-    return Output.of(net.id + "\n")
-
-
-def _network_ls(host, o, args) -> Output:
-    if o["quiet"]:
-        return Output.of("".join(short(n.id) + "\n" for n in sorted(host.listed_networks(), key=lambda n: n.name)))
-    return Output.of(output.network_ls(host.listed_networks()))
-
-
-def _network_inspect(host, o, args) -> Output:
-    template = _template(o["format"])
-    objects = []
-    for ref in args:
-        net = host.network(ref)
-        peers = host.overlay_peers(net) if net.type == "overlay" else None
-        objects.append(output.network_inspect(net, host.containers, peers))
-    return _formatted(objects, template)
-
-
-def _network_rm(host, o, args) -> Output:
-    return Output.of("".join(host.remove_network(ref) + "\n" for ref in args))
-
-
-def _network_connect(host, o, args) -> Output:
-    host.connect(args[0], args[1], ip=o["ip"], aliases=o["alias"])
-    return Output.of("")
-
-
-def _network_disconnect(host, o, args) -> Output:
-    host.disconnect(args[0], args[1])
-    return Output.of("")
-
-
-def _swarm_init(host, o, args) -> Output:
-    return Output.of(host.swarm_init(o["advertise_addr"]))
-
-
-def _swarm_join(host, o, args) -> Output:
-    if not o["token"]:
-        raise DaemonError("rpc error: code = InvalidArgument desc = A valid join token is necessary to join "
-                          "this cluster")
-    return Output.of(host.swarm_join(o["token"], args[0]))
-
-
-def _swarm_leave(host, o, args) -> Output:
-    return Output.of(host.swarm_leave(o["force"]))
-
-
-def _swarm_join_token(host, o, args) -> Output:
-    return Output.of(host.join_token(args[0], o["quiet"]))
-
-
-def _node_ls(host, o, args) -> Output:
-    return Output.of(host.node_ls())
-
-
-HANDLERS = {
-    "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port, "stop": _stop,
-    "logs": _logs,
-    "network create": _network_create, "network ls": _network_ls, "network inspect": _network_inspect,
-    "network rm": _network_rm, "network connect": _network_connect, "network disconnect": _network_disconnect,
-    "swarm init": _swarm_init, "swarm join": _swarm_join, "swarm leave": _swarm_leave,
-    "swarm join-token": _swarm_join_token, "node ls": _node_ls,
-}
-
-
-def dumps(obj) -> str:
-    return json.dumps(obj, indent=4)

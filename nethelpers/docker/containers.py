@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from ..errors import LabError
+from ..errors import AlreadyExists, LabError
 from ..node import Node
 from . import etc_files, images, ipam_config, netinfo
 from .errors import DaemonError, DockerError
@@ -78,6 +78,11 @@ class Containers:
         self.containers[name] = ctr
         try:
             self._plumb(ctr, net, ip=ip, aliases=list(aliases), own_node=node == name)
+        except AlreadyExists:
+            self.containers.pop(name, None)
+            if node == name:
+                self._name_taken(name)
+            raise
         except BaseException:
             self.containers.pop(name, None)
             raise
@@ -185,16 +190,21 @@ class Containers:
             raise DaemonError(f'Conflict. The container name "/{name}" is already in use by container '
                               f'"{self.containers[name].id}". You have to remove (or rename) that container '
                               f'to be able to reuse that name.')
-        if name in {n.name for n in self.lab.nodes()}:
-            users = sorted(c.name for c in self.containers.values() if c.node == name)
-            if users:
-                raise DockerError(f"the namespace of the removed container {name!r} lives on while "
-                                  f"{', '.join(users)} use it (container:{name}), and in the lab a namespace "
-                                  f"is named after its container: remove those first, or choose another --name "
-                                  f"(Docker would allow the name)")
-            raise DockerError(f"the lab already has a node called {name!r}; container names are lab-wide "
-                              f"here (each container is a node): choose another --name")
         return name
+
+    def _name_taken(self, name: str) -> None:
+        """After the lab refused to make node ``name`` for a new container: why, when a node of the
+        lab has that name (asked only then: it costs a request)."""
+        if name not in {n.name for n in self.lab.nodes()}:
+            return
+        users = sorted(c.name for c in self.containers.values() if c.node == name)
+        if users:
+            raise DockerError(f"the namespace of the removed container {name!r} lives on while "
+                              f"{', '.join(users)} use it (container:{name}), and in the lab a namespace "
+                              f"is named after its container: remove those first, or choose another --name "
+                              f"(Docker would allow the name)")
+        raise DockerError(f"the lab already has a node called {name!r}; container names are lab-wide "
+                          f"here (each container is a node): choose another --name")
 
     # --- exec / stop / logs / rm ----------------------------------------------------------------
     def exec(self, ctr_ref: str, command: list[str], *, detach: bool = False) -> tuple[str, int]:
@@ -274,10 +284,13 @@ class Containers:
     def _reap(self) -> None:
         """Containers whose command has ended give their network back (their endpoints
         leave, ports and addresses are freed); ``--rm`` ones are removed, as dockerd does."""
-        for ctr in list(self.containers.values()):
-            if ctr.process is None or ctr.running or ctr.finished is not None:
+        watched = [c for c in self.containers.values() if c.process is not None and c.finished is None]
+        ended = self.lab.exited([c.process for c in watched])  # one request for them all
+        for ctr in watched:
+            if ctr.process.id not in ended:
                 continue
-            ctr.exited(ctr.exit_code or 0, now())
+            ctr.ended(ended[ctr.process.id])
+            ctr.exited(ctr.exit_code, now())
             if ctr.auto_remove:
                 self._destroy(ctr)
             else:

@@ -85,10 +85,15 @@ class Container:
         status = self.process._status()
         if status["running"]:
             return True
-        if self.exit_code is None:
-            rc = status["rc"] if status["rc"] is not None else 0
-            self.exit_code = 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell says
+        self.ended(status["rc"])
         return False
+
+    def ended(self, rc: int | None) -> None:
+        """Its main command ended with status ``rc`` (as the kernel gives it): the exit code Docker
+        shows, once (``docker stop`` may have set it)."""
+        if self.exit_code is None:
+            rc = rc if rc is not None else 0
+            self.exit_code = 128 - rc if rc < 0 else rc  # killed by signal N: 128 + N, as a shell says
 
     def exited(self, exit_code: int, when: str) -> None:
         self.exit_code, self.finished = exit_code, when

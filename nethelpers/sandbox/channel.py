@@ -94,7 +94,7 @@ def request(message) -> tuple[int, str, list, dict]:
 
 
 # what each request's answer is, for the lab to check before it uses one
-ANSWERS = {"apply": type(None), "nodes": list, "run": dict, "start": dict, "status": dict, "stop": dict,
+ANSWERS = {"apply": type(None), "nodes": list, "run": dict, "start": dict, "status": dict, "exited": list, "stop": dict,
            "processes": list, "sysctl": str, "write_etc": str, "snapshot": dict, "dns_attach": type(None),
            "dns_records": type(None), "dns_detach": type(None), "http": dict,
            "load_module": bool, "info": dict, "shutdown": type(None)}

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import time
 
-from ..errors import CommandTimeout, NotFound
+from ..errors import CommandTimeout, InvalidValue, NotFound
 from . import nodes, programs
 from .commands import PACKAGES, PATH  # noqa: F401 (nethelpers.doctor.host reads them here)
 from .commands import argv_of, environment
@@ -230,6 +230,13 @@ class Processes:
         self._drain_log(bg)
         output, dropped = bg.output.text()
         return {"running": rc is None, "rc": rc, "output": output, "dropped": dropped}
+
+    def exited(self, pid_ids: list) -> list[list[int]]:
+        """``[id, exit status]`` of those of these background processes that have ended: one
+        request however many a caller watches (a Docker host's containers)."""
+        if not isinstance(pid_ids, list) or not all(type(i) is int for i in pid_ids):
+            raise InvalidValue("exited() takes a list of background process ids")
+        return [[i, rc] for i in pid_ids for rc in [self._get(i).popen.poll()] if rc is not None]
 
     def stop(self, pid_id: int, timeout: float = 2) -> dict:
         bg = self._get(pid_id)

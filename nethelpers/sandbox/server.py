@@ -99,6 +99,9 @@ class Server:
     def rpc_status(self, pid_id: int) -> dict:
         return self.procs.status(pid_id)
 
+    def rpc_exited(self, pid_ids: list) -> list:
+        return self.procs.exited(pid_ids)
+
     def rpc_stop(self, pid_id: int) -> dict:
         return self.procs.stop(pid_id)
 

@@ -94,26 +94,29 @@ def requested(backend: str | None) -> str | None:
     return None if name == "auto" else name
 
 
-def start(backend: str | None, timeout: float):
-    """A started sandbox and its first message (facts about it) for a new Lab."""
+def start(backend: str | None, timeout: float, *, quiet: bool = False, why: str | None = None):
+    """A started sandbox and its first message (facts about it, ``where`` the one line that says
+    where it runs) for a new Lab. ``quiet``: say nothing (the lab will :func:`announce` it);
+    ``why``: the reason to give for a VM asked for by ``backend="vm"``."""
     global _auto
     name = requested(backend)
     if name == "namespaces":
-        return _namespaces(timeout)
+        return _namespaces(timeout, quiet)
     if name == "vm":
-        return _vm(timeout, why="as asked (" + ("NETHELPERS_BACKEND=vm" if not backend else "backend='vm'") + ")")
+        why = why or "as asked (" + ("NETHELPERS_BACKEND=vm" if not backend else "backend='vm'") + ")"
+        return _vm(timeout, why=why, quiet=quiet)
     if unavailable.verdict() is not None:
         raise LabUnavailable(unavailable.SHORT.split(": ", 1)[1])
     with _lock:
         decided = _auto
     if decided is not None and decided[0] == "vm":
-        return _vm(timeout, why=decided[1])
+        return _vm(timeout, why=decided[1], quiet=quiet)
     try:
-        sandbox, info = _namespaces(timeout)
+        sandbox, info = _namespaces(timeout, quiet)
     except LabUnavailable as refused:
         why = f"network namespaces are refused here ({_reason(refused)})"
         try:
-            result = _vm(timeout, why=why)
+            result = _vm(timeout, why=why, quiet=quiet)
         except LabUnavailable as no_vm:
             raise unavailable.record(LabUnavailable(_nothing_runs(refused, no_vm)),
                                      _reason(refused), _first_sentence(no_vm)) from None
@@ -141,22 +144,23 @@ def handshake(sandbox, timeout: float) -> dict:
     return value
 
 
-def _namespaces(timeout: float):
+def _namespaces(timeout: float, quiet: bool = False):
     sandbox = ProcessSandbox()
     info = handshake(sandbox, timeout)
     info["backend"] = "namespaces"
     mode = "rootless, in a user namespace" if info["rootless"] else "as root"
-    _tell(None, f"Lab: network namespaces on this machine's kernel (Linux {platform.release()}, {mode}).",
-          notebook_only=True)
+    info["where"] = f"Lab: network namespaces on this machine's kernel (Linux {platform.release()}, {mode})."
+    if not quiet:
+        _tell(None, info["where"], notebook_only=True)
     return sandbox, info
 
 
-def _vm(timeout: float, why: str):
+def _vm(timeout: float, why: str, quiet: bool = False):
     from .vm import machine
     from .vm.progress import BootProgress
 
     running = machine.running()
-    progress = _progress() if running is None else BootProgress()
+    progress = _progress() if running is None and not quiet else BootProgress()
     vm = running or machine.get(progress)
     sandbox = vm.open_sandbox()
     try:
@@ -166,8 +170,10 @@ def _vm(timeout: float, why: str):
         raise
     info.update(backend="vm", accel=vm.accel, kernel=vm.kernel.release)
     how = "KVM" if vm.accel == "kvm" else "an emulated CPU: no KVM here"
-    _tell(progress, f"Lab: in a Linux VM, {why}: QEMU with {how}, Linux {vm.kernel.release}, "
-                    f"started in {vm.boot_seconds:.1f} s.")
+    info["where"] = (f"Lab: in a Linux VM, {why}: QEMU with {how}, Linux {vm.kernel.release}, "
+                     f"started in {vm.boot_seconds:.1f} s.")
+    if not quiet:
+        _tell(progress, info["where"])
     return sandbox, info
 
 
@@ -215,6 +221,17 @@ def _progress():
         handle = display({"text/plain": "Lab: starting a Linux VM"}, raw=True, display_id=True)
         return BootProgress(display=handle)
     return BootProgress(stream=sys.stderr)
+
+
+def announce(info: dict) -> None:
+    """Say where a lab started with ``quiet`` runs (``info["where"]``), whatever was said before:
+    in a notebook as its one line, on a terminal (on stderr) when it is a VM."""
+    if _in_notebook():
+        from IPython.display import display
+
+        display({"text/plain": info["where"]}, raw=True)
+    elif info["backend"] == "vm":
+        print(info["where"], file=sys.stderr)
 
 
 def _tell(progress, line: str, notebook_only: bool = False) -> None:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..features import COMMANDS
+
 WIDTH, NAME_WIDTH = 100, 16
 BACKENDS = ("namespaces", "vm")
 CNI_PLUGINS = ("loopback", "bridge", "ptp", "host-local", "static", "portmap", "firewall",
                "tuning", "bandwidth", "macvlan")
-# link type -> (kernel module, shell command for those add_link cannot express)
+# link type -> (kernel module, shell command for those add_link cannot express: the one
+# Lab(needs=[...]) tries, nethelpers/features.py)
 LINKS = {
     "bridge": ("bridge", None), "veth": ("veth", None), "vxlan": ("vxlan", None),
     "macvlan": ("macvlan", None), "dummy": ("dummy", None),
-    "ipvlan": ("ipvlan", "ip link add iv0 link v0 type ipvlan mode l2"),
-    "vlan": ("8021q", "ip link add link v0 name v0.5 type vlan id 5"),
-    "vrf": ("vrf", "ip link add vrf0 type vrf table 10"),
-    "geneve": ("geneve", "ip link add gn0 type geneve id 5 remote 192.0.2.1"),
+    "ipvlan": ("ipvlan", COMMANDS["ipvlan"].format(name="iv0", parent="v0")),
+    "vlan": ("8021q", COMMANDS["vlan"].format(parent="v0")),
+    "vrf": ("vrf", COMMANDS["vrf"].format(name="vrf0")),
+    "geneve": ("geneve", COMMANDS["geneve"].format(name="gn0")),
 }
 QDISCS = {"tbf": ("sch_tbf", "tbf rate 1mbit burst 32kbit latency 400ms"),
           "netem": ("sch_netem", "netem delay 10ms")}

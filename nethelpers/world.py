@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from .node import Interface
+
 LAN = "198.51.100.0/24"
 ROUTER_LAN_IP = "198.51.100.1"
 LAN_CLIENT_IP = "198.51.100.20"
@@ -31,11 +33,11 @@ def ensure(lab) -> None:
         client = lab.add_node(LAN_CLIENT, kind="client")
         internet = lab.add_node(INTERNET, kind="server")
         router.add_bridge("lan0", address=f"{ROUTER_LAN_IP}/24")
-        lab.add_veth(f"{ROUTER}:eth1", f"{INTERNET}:eth0")
+        lab.add_veth(router.interface("eth1"), internet.interface("eth0"))
         router.add_address("eth1", f"{ROUTER_WAN_IP}/24")
         internet.add_address("eth0", f"{INTERNET_IP}/24")
         internet.add_route("default", via=ROUTER_WAN_IP)
-        lab.add_veth(f"{ROUTER}:lan-client", f"{LAN_CLIENT}:eth0", master="lan0")
+        lab.add_veth(router.interface("lan-client"), client.interface("eth0"), master="lan0")
         client.add_address("eth0", f"{LAN_CLIENT_IP}/24")
         client.add_route("default", via=ROUTER_LAN_IP)
         router.sysctl("net.ipv4.ip_forward", 1)
@@ -51,9 +53,9 @@ def add_host(lab, name: str, *, address: str | None = None, kind: str = "host"):
     """A new host node ``name`` on the LAN (eth0 198.51.100.10, .11, ... in order of
     creation, or ``address``; default route via the router); the world is built first if needed."""
     ensure(lab)
-    lab.add_node(name, kind=kind)
+    host = lab.add_node(name, kind=kind)
     plug_in_host(lab, name, address)
-    return lab.node(name)
+    return host
 
 
 def plug_in_host(lab, name: str, address: str | None = None) -> str:
@@ -64,9 +66,9 @@ def plug_in_host(lab, name: str, address: str | None = None) -> str:
         address = f"198.51.100.{FIRST_HOST_IP + len(numbered)}"
         numbered.append(name)
     host = lab.node(name)
+    port = Interface(ROUTER, name if len(name) <= 15 else f"lan{index}")  # the switch's port for it
     with lab.batch():
-        lab.add_veth(f"{ROUTER}:{name if len(name) <= 15 else f'lan{index}'}", f"{name}:eth0",
-                     master="lan0")
+        lab.add_veth(port, host.interface("eth0"), master="lan0")
         host.add_address("eth0", f"{address}/24")
         host.add_route("default", via=ROUTER_LAN_IP)
     host.write_etc("resolv.conf", f"nameserver {ROUTER_LAN_IP}\n")

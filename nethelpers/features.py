@@ -21,6 +21,13 @@ COMMANDS = {
     "macvlan": "ip link add {name} link {parent} type macvlan mode bridge",
     "vxlan": "ip link add {name} type vxlan id 42 dstport 4789",
 }
+# link type -> the kernel module that provides it, where their names differ
+MODULES = {"vlan": "8021q"}
+
+
+def module_of(kind: str) -> str:
+    """The kernel module behind link type ``kind`` (for messages and the doctor's fixes)."""
+    return MODULES.get(kind, kind)
 
 
 def checked(needs) -> tuple[str, ...]:

@@ -86,6 +86,12 @@ class Node:
                  into=validate.node_name(into) if into else None, mtu=validate.mtu(mtu),
                  mac=validate.mac(mac) if mac else None, up=up)
 
+    def add_vlan(self, name: str, parent: str, vid: int, *, up: bool = True) -> None:
+        """``ip link add link PARENT name NAME type vlan id VID``: an 802.1Q sub-interface of
+        PARENT (kernels without the 8021q module refuse it)."""
+        self._op("add_vlan", name=validate.ifname(name), parent=validate.ifname(parent),
+                 vid=validate.number(vid, what="VLAN id", low=1, high=4094), up=up)
+
     def add_ipvlan(self, name: str, parent: str, *, mode: str = "l2", up: bool = True) -> None:
         """``ip link add NAME link PARENT type ipvlan mode MODE`` (l2, l3 or l3s): an interface that
         shares the parent's MAC address (kernels without the ipvlan module refuse it)."""

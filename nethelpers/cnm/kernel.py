@@ -183,6 +183,11 @@ class Kernel:
         self.node.add_ipvlan(name, parent, mode=mode, up=False)
 
     @queued
+    def add_vlan(self, name: str, parent: str, vid: int) -> None:
+        self._log(f"ip link add link {parent} name {name} type vlan id {vid}", f"ip link set {name} up")
+        self.node.add_vlan(name, parent, vid)
+
+    @queued
     def set_up(self, name: str, sandbox: str | None = None) -> None:
         self._log(self._ip(sandbox) + f"link set {name} up")
         self.node_of(sandbox).set_link(name, up=True)

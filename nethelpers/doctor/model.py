@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..features import COMMANDS
+from ..features import COMMANDS, module_of
 
 WIDTH, NAME_WIDTH = 100, 16
 BACKENDS = ("namespaces", "vm")
@@ -16,7 +16,7 @@ LINKS = {
     "bridge": ("bridge", None), "veth": ("veth", None), "vxlan": ("vxlan", None),
     "macvlan": ("macvlan", None), "dummy": ("dummy", None),
     "ipvlan": ("ipvlan", COMMANDS["ipvlan"].format(name="iv0", parent="v0")),
-    "vlan": ("8021q", COMMANDS["vlan"].format(parent="v0")),
+    "vlan": (module_of("vlan"), COMMANDS["vlan"].format(parent="v0")),
     "vrf": ("vrf", COMMANDS["vrf"].format(name="vrf0")),
     "geneve": ("geneve", COMMANDS["geneve"].format(name="gn0")),
 }

@@ -150,6 +150,17 @@ class LinkOps:
             raise self.explain(exc, f"add ipvlan {name!r} on {node}:{parent}", kind="ipvlan") from None
         self._created(journal, node, name)
 
+    def op_add_vlan(self, journal: Journal, node: str, name: str, parent: str, vid: int, up: bool = True) -> None:
+        """``ip link add link PARENT name NAME type vlan id VID``: an 802.1Q sub-interface (its
+        frames leave PARENT tagged VID; it keeps the parent's MAC)."""
+        info = rtnl.attr(rtnl.IFLA_VLAN_ID, rtnl.u16(vid))
+        try:
+            self.node(node).nl.link_add(name, "vlan", info_data=info, up=up,
+                                        extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))))
+        except NetlinkError as exc:
+            raise self.explain(exc, f"add vlan {name!r} on {node}:{parent}", kind="vlan") from None
+        self._created(journal, node, name)
+
     def _add_into(self, journal, node, into, name, kind, info, *, mtu, up, master=None, mac=None,
                   extra=b"", what=None) -> None:
         """A link made in ``node`` and living in ``into`` (``ip link add ... netns INTO``)."""

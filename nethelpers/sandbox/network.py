@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import AlreadyExists, KernelError, LabError, MissingFeature, NotFound
+from ..features import module_of
 from . import nodes as nodes_mod
 from . import rtnl
 from .addresses import AddressOps
@@ -23,7 +24,6 @@ from .journal import Journal
 from .links import LinkOps
 from .rtnl import NetlinkError
 from .sysctls import SysctlOps
-
 
 DOOMED_GROUP = 0x6E6C  # links about to be deleted together ("nl")
 
@@ -84,7 +84,7 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
             return NotFound(f"{text} — an interface it names does not exist")
         if exc.errno == errno.EOPNOTSUPP and kind:
             return MissingFeature(f"{text} — this kernel has no {kind!r} link type (module "
-                                  f"{kind} missing); `python -m nethelpers doctor` lists what it has")
+                                  f"{module_of(kind)} missing); `python -m nethelpers doctor` lists what it has")
         return KernelError(text)
 
     # --- nodes ----------------------------------------------------------------

@@ -41,6 +41,7 @@ IFLA_VXLAN_PROXY, IFLA_VXLAN_L2MISS, IFLA_VXLAN_L3MISS = 11, 13, 14
 IFLA_MACVLAN_MODE = 1
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 IFLA_IPVLAN_MODE = 1
+IFLA_VLAN_ID = 1
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 IFF_UP = 0x1
 

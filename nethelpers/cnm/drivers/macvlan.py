@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import LabError
 from ...node import MACVLAN_MODES
 from ..driverapi import Driver, generic_options
 from ..errors import Forbidden, InvalidParameter, NoSuchObject, Unsupported
@@ -90,13 +91,13 @@ class ParentDriver(Driver):
             raise NoSuchObject(f"-o parent interface was not found on the host: {base}")
         if not 1 <= int(vid) <= 4094:
             raise InvalidParameter(f"vlan id must be between 1-4094, received: {vid}")
-        made = self.kernel.node.run(f"ip link add link {base} name {parent} type vlan id {vid}")
-        self.kernel._log(f"ip link add link {base} name {parent} type vlan id {vid}", f"ip link set {parent} up")
-        if made.rc:
+        try:
+            self.kernel.add_vlan(parent, base, int(vid))
+            self.kernel.flush()
+        except LabError as exc:
+            reason = getattr(exc, "libnetwork", str(exc))  # the kernel's words, without a driver's hint
             raise Unsupported(f"-o parent={parent} asks for an 802.1Q sub-interface (VLAN {vid} on {base}), "
-                              f"and this kernel cannot make one: {made.output.strip()} "
-                              f"(python -m nethelpers doctor shows which link types exist)")
-        self.kernel.node.set_link(parent, up=True)
+                              f"and this kernel cannot make one: {reason}") from None
         return True
 
     def delete_network(self, req: dict) -> dict:

@@ -28,7 +28,7 @@ for arg in "$@"; do
 done
 
 # Everything `make` installs as root, in one apt-get call (binder/apt.txt lists the
-# system tools among them; tests/test_environment.py keeps the two in step). The last two
+# system tools among them; tests/course/test_environment.py keeps the two in step). The last two
 # are for the VM backend (where namespaces are refused): QEMU, and a static busybox for the
 # VM's initramfs (Debian's plain `busybox` is dynamically linked). apt-get runs with
 # --no-install-recommends: qemu-system-x86 would pull in a desktop's worth otherwise.
@@ -49,12 +49,12 @@ DNF_PACKAGES=(
     conntrack-tools procps-ng bind-utils curl python3
     qemu-system-x86-core busybox
 )
-# Only the browser test (tests/test_browser.py) uses these: Debian's chromium, which Playwright drives,
+# Only the browser test (tests/course/test_browser.py) uses these: Debian's chromium, which Playwright drives,
 # and libatomic1, which Playwright's own driver (a node binary in the wheel) links against.
 # Optional: where there is no such package (on Ubuntu chromium is a snap), that one test is skipped.
 TEST_APT_PACKAGES=(chromium libatomic1)
 # Where distributions put the CNI reference plugins: Debian/Ubuntu, Fedora, upstream. The same list
-# as nethelpers/cni/plugindirs.py's PLUGIN_DIRS (tests/test_environment.py checks it).
+# as nethelpers/cni/plugindirs.py's PLUGIN_DIRS (tests/course/test_environment.py checks it).
 CNI_DIRS=(/usr/lib/cni /usr/libexec/cni /opt/cni/bin)
 
 # Non-root users often have no /usr/sbin in PATH: look there explicitly.
@@ -147,7 +147,7 @@ fi
 
 say_tests_skipped() {
     {
-        echo "install.sh: not installed: ${TEST_MISSING[*]}; only the browser test (tests/test_browser.py) uses it" \
+        echo "install.sh: not installed: ${TEST_MISSING[*]}; only the browser test (tests/course/test_browser.py) uses it" \
              "and will be skipped. To run it:"
         if [ "$SYSTEM" = apt ]; then
             echo "    sudo apt-get install -y ${TEST_MISSING[*]}"

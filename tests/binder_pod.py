@@ -1,6 +1,6 @@
 """Run a command, from root, under the restrictions of a mybinder.org user pod (Kubernetes + containerd).
 
-Reproduced, each checked by ``tests/test_binder_pod.py``:
+Reproduced, each checked by ``tests/vm/test_binder_pod.py``:
 
 * **user**: the given uid, its primary gid, supplementary groups = that gid only (``id`` as ``jovyan`` shows);
 * **no capabilities**: effective, permitted, inheritable, bounding and ambient sets all empty; ``no_new_privs`` = 1;

@@ -17,7 +17,7 @@ import pytest
 from conftest import pings
 from nethelpers.cni import PLUGIN_DIRS, plugin_dir
 
-PLUGINS = Path(__file__).resolve().parents[1] / "nethelpers" / "cni" / "plugins"
+PLUGINS = Path(__file__).resolve().parents[2] / "nethelpers" / "cni" / "plugins"
 LAB_VETH = str(PLUGINS / "lab-veth")
 REAL = plugin_dir("bridge") or PLUGIN_DIRS[0]   # the reference plugins: /usr/lib/cni, on Fedora /usr/libexec/cni
 CNI_PATH = f"{PLUGINS}:{REAL}"

@@ -460,7 +460,7 @@ def test_cnitool_like_command(tmp_path):
     command = [sys.executable, "-m", "nethelpers.cni.cli", "add,check,del,del,gc,status", str(conf), "web",
                "--exec", "ip -br addr show eth0"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60,
-                          cwd=os.path.dirname(os.path.dirname(__file__)))
+                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout[:done.stdout.rindex("}") + 1])
     assert result["ips"][0]["address"] == "10.33.0.2/24" and "10.33.0.2/24" in done.stdout.splitlines()[-1]

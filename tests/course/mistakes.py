@@ -1,4 +1,4 @@
-"""Each exercise step must catch a learner's mistake: the harness for tests/test_exercises_*.py.
+"""Each exercise step must catch a learner's mistake: the harness for tests/course/test_exercises_*.py.
 
 A ``Mistake`` is a structurally plausible wrong answer aimed at one step of an exercise: from the
 *solved* exercise, ``make(lab)`` undoes or spoils what that step checks (forwarding off, the rule
@@ -8,7 +8,7 @@ the mistake and asserts that every step before it still passes and that *that* s
 containing ``hint`` — so a checker step that always passes, or names the wrong thing, fails a test.
 
 Each test module lists its exercises' mistakes as module-level ``Mistakes`` and runs them through a
-test parametrized with ``each_exercise(...)``; tests/test_exercise_coverage.py checks that, across
+test parametrized with ``each_exercise(...)``; tests/course/test_exercise_coverage.py checks that, across
 the modules, every step of every exercise in ``nethelpers.exercises`` is covered that way.
 """
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = "01-bridge.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOT = "browser-01-bridge.png"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHECK, ALLOWED = REPO / ".ci" / "check_skips.py", REPO / ".ci" / "allowed-skips"
 
 
@@ -20,26 +20,27 @@ def check(tmp_path, **logs: str) -> subprocess.CompletedProcess:
 
 
 def test_a_skip_on_the_list_passes_and_is_counted(tmp_path):
-    done = check(tmp_path, learner="SKIPPED [2] tests/test_binder_pod.py:27: the Binder-pod harness needs root to "
+    done = check(tmp_path, learner="SKIPPED [2] tests/vm/test_binder_pod.py:27: the Binder-pod harness needs root to "
                                    "set up the pod's mounts and then drop to its user\n", root="== 5 passed ==\n")
     assert done.returncode == 0, done.stdout
     assert "skipped in learner: 2" in done.stdout and "skipped in root: 0" in done.stdout
 
 
 def test_a_surprise_skip_fails_ci(tmp_path):
-    etcd = "SKIPPED [17] tests/test_kvstore.py:25: etcd is not installed (apt-get install etcd-server)\n"
+    etcd = "SKIPPED [17] tests/docker/test_kvstore.py:25: etcd is not installed (apt-get install etcd-server)\n"
     done = check(tmp_path, root=etcd)
-    assert done.returncode == 1 and "not on .ci/allowed-skips: root: SKIPPED [17] tests/test_kvstore.py" in done.stdout
-    # allowed for one run is not allowed for another
-    done = check(tmp_path, root="SKIPPED [1] tests/test_binder_pod.py:27: the Binder-pod harness needs root\n")
     assert done.returncode == 1
-    browser = "SKIPPED [1] tests/test_browser.py:53: chromium is not installed\n"
+    assert "not on .ci/allowed-skips: root: SKIPPED [17] tests/docker/test_kvstore.py" in done.stdout
+    # allowed for one run is not allowed for another
+    done = check(tmp_path, root="SKIPPED [1] tests/vm/test_binder_pod.py:27: the Binder-pod harness needs root\n")
+    assert done.returncode == 1
+    browser = "SKIPPED [1] tests/course/test_browser.py:53: chromium is not installed\n"
     assert check(tmp_path, learner=browser).returncode == 1
 
 
 def test_every_allowed_skip_is_one_a_test_can_still_make():
     """No stale entry: each names a test file that exists and a reason a test (or its helper) skips with."""
-    sources = "".join(path.read_text() for path in (REPO / "tests").glob("*.py"))
+    sources = "".join(path.read_text() for path in (REPO / "tests").rglob("*.py"))
     for line in ALLOWED.read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue

@@ -25,7 +25,7 @@ from nethelpers.doctor.model import Check, or_vm
 from nethelpers.doctor.render import TITLES, render_line
 from nethelpers.errors import KernelError
 
-PROJECT = Path(__file__).resolve().parents[1]
+PROJECT = Path(__file__).resolve().parents[2]
 MARKS = "✓✗–?"
 NO_BACKEND = {k: v for k, v in os.environ.items() if k != "NETHELPERS_BACKEND"}
 BINDER_ERROR = ("unexpected OSError in the sandbox: [Errno 30] Read-only file system: "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;,]+))?\s*$")
 # what `./course lab` and `./course test` must be able to use (the list)
 COURSE_APT_PACKAGES = {"iproute2", "iptables", "nftables", "containernetworking-plugins",

@@ -1,4 +1,4 @@
-"""Every step of every exercise is shown to catch a mistake (tests/mistakes.py) in some test.
+"""Every step of every exercise is shown to catch a mistake (tests/course/mistakes.py) in some test.
 
 Without this, a checker step could always pass — the final "it really works" step most easily — and
 every notebook and test would stay green: the notebooks' checkers run on the solved state only.
@@ -29,7 +29,7 @@ def all_exercises() -> dict[str, Exercise]:
 
 
 def cases_run_by_tests() -> list[Mistakes]:
-    """The Mistakes that a test of tests/test_exercises_*.py is parametrized with (each_exercise)."""
+    """The Mistakes that a test of tests/course/test_exercises_*.py is parametrized with (each_exercise)."""
     used = []
     for path in sorted(TESTS.glob("test_exercises_*.py")):
         module = importlib.import_module(path.stem)

@@ -49,7 +49,7 @@ def test_route_through_b_names_each_missing_piece(two_nodes):
     assert not ex.passed(lab) and lab["b"].sysctl("net.ipv4.ip_forward") == "0"
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _c_cabled_to_a(lab):
     lab["c"].remove_link("eth0")                             # b's end goes with it
     lab.add_veth("a:eth1", "c:eth0")

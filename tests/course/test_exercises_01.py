@@ -69,7 +69,7 @@ def test_an_exercise_whose_checker_passes_at_the_start_is_refused(lab):
         wrong.solve(lab)
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _app3_gone(lab):
     lab.remove_node("app3")
 

@@ -70,7 +70,7 @@ def test_private_cable_rejects_a_way_out(docker_lab):
     assert "the cable is all they have" in step and "eth1" in hint
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _worker_run_on_backend(lab):
     lab.docker("rm -f worker")
     lab.docker("run -dit --name worker --network backend busybox")  # Docker does the wiring

@@ -68,7 +68,7 @@ def test_local_only(host_lab):
     assert ex.passed(lab)
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _h1_removed_to_make_room(lab):
     lab.docker("rm -f h1")
 

@@ -74,7 +74,7 @@ def test_a_container_that_exits_between_two_steps_gets_its_hint_not_a_crash(dock
         assert "web's owner owner is not running" in step(lab)
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _pod_node(lab):
     """The network namespace (node) of the pod's owner, pause."""
     return lab.node(get_host(lab).containers["pause"].node)

@@ -102,7 +102,7 @@ def test_www_with_a_command_after_nginx_serves_nothing_and_fails(lan_lab):
                                      "nginx image (no command after it) and -d, so that it keeps serving")
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _shim_in_vepa_mode(lab):
     lab["docker-host"].run("ip link set shim type macvlan mode vepa", check=True)   # ip link's default mode
 

@@ -169,7 +169,7 @@ def test_second_overlay(cluster):
     assert not ex.passed(lab)
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _host3_vxlan_wrong_vni(lab):
     lab["host3"].remove_link("vxlan0")
     lab["host3"].add_vxlan("vxlan0", 24, local="198.51.100.12", dev="eth0", port=4789, mtu=1450, master="ovbr0")

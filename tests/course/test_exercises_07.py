@@ -100,7 +100,7 @@ def test_broken_result_resets_from_a_removed_pod3(cni_lab):
     assert ex.passed(lab)
 
 
-# --- every step catches a learner's mistake (tests/mistakes.py) --------------------------------------
+# --- every step catches a learner's mistake (tests/course/mistakes.py) -------------------------------
 def _pod2_record(lab):
     return next(r for r in Runtime(lab, "node2").attachments() if r["containerId"] == "pod2")
 

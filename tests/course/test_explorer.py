@@ -127,7 +127,7 @@ def test_the_widget_builds_on_choice_pings_on_click_and_closes_the_previous_lab(
 
 def test_the_saved_notebook_keeps_neither_widget_state_nor_widget_views():
     """Model ids are new on every run: saved, they would change the file each time."""
-    path = Path(__file__).resolve().parent.parent / "notebooks" / "00-start-here.ipynb"
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "00-start-here.ipynb"
     notebook = nbformat.read(path, as_version=4)
     assert "widgets" not in notebook.metadata
     data = [output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"

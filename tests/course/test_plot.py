@@ -199,7 +199,7 @@ def test_every_stored_picture_fits_jupyterlabs_width():
     import struct
 
     wide = []
-    for notebook in sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb")):
+    for notebook in sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb")):
         for number, cell in enumerate(json.loads(notebook.read_text())["cells"]):
             for output in cell.get("outputs", []):
                 png = output.get("data", {}).get("image/png")

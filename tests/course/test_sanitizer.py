@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-NOTEBOOKS = Path(__file__).parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 CONFIG = NOTEBOOKS / "nbval_sanitize.cfg"
 
 # What nbval does not compare (nbval/plugin.py, IPyNbFile.__init__'s skip_compare, without --nbdime).

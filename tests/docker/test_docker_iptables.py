@@ -1,6 +1,6 @@
 """The Docker host's iptables equal Docker 27's, rule for rule and in order.
 
-Expected rules: tests/expected_iptables.py (Docker's own generated docs). One
+Expected rules: tests/docker/expected_iptables.py (Docker's own generated docs). One
 known difference, on purpose: the docs were generated on a machine where
 ip_forward was already on, so their FORWARD policy is ACCEPT; a lab Docker host
 starts with ip_forward off, dockerd turns it on itself and therefore sets the

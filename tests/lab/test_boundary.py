@@ -28,7 +28,7 @@ from nethelpers import LabClosed, LabError
 from nethelpers.errors import InvalidValue, KernelError, NotFound
 from nethelpers.sandbox import channel
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/ → the repo
 TESTS = os.path.dirname(os.path.abspath(__file__))
 
 

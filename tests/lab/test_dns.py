@@ -15,7 +15,7 @@ from nethelpers.sandbox.dnsservice import DNSService
 
 DIG = "dig +time=1 +tries=1 @127.0.0.11"
 NAMES = {"c1": ["172.18.0.2"], "c2": ["172.18.0.3"], "web": ["172.18.0.3", "172.18.0.4"]}
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/ → the repo
 
 
 @pytest.fixture

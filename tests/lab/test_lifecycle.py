@@ -15,7 +15,7 @@ import footprint
 from conftest import ROOT, pings
 from nethelpers import Lab, LabClosed
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/ → the repo
 
 
 def test_mode_matches_who_we_are(lab):
@@ -173,7 +173,7 @@ def test_the_machines_own_network_is_never_touched():
 
 def test_no_user_namespaces_means_a_clear_error():
     """A kernel that refuses the sandbox's namespaces (here: a seccomp filter) gets LabUnavailable
-    from the namespaces backend (Lab() without a backend then uses the VM: tests/test_vm.py)."""
+    from the namespaces backend (Lab() without a backend then uses the VM: tests/vm/test_vm.py)."""
     code = textwrap.dedent(f"""
         import ctypes, platform, struct, sys
         sys.path.insert(0, {REPO!r})

@@ -10,7 +10,7 @@ Where the expectations come from (never from the tracer's own output):
   POSTROUTING (nat's PREROUTING/OUTPUT at priority -100, filter at 0, nat's POSTROUTING at 100);
   a rule met in a user chain only after a jump to it, and back in the caller after a return;
 * which of Docker's rules the packet meets, moby 27's bridge driver (the ruleset of
-  ``tests/expected_iptables.py``, transcribed from moby's iptablesdoc; FACTS.md, "Bridge"),
+  ``tests/docker/expected_iptables.py``, transcribed from moby's iptablesdoc; FACTS.md, "Bridge"),
   walked rule by rule for the packet — the walk is written out at each scenario;
 * the random names (veths, ``br-<id>``, overlay sandboxes) read from the lab itself, not from
   the trace.

@@ -21,7 +21,7 @@ from nethelpers import InvalidValue, Lab, LabUnavailable
 from nethelpers.vm import guestview, kernel, machine, qemu
 from waiting import wait_until  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/ → the repo
 MISSING = [what for what, found in (("qemu-system-x86_64", qemu.find_binary()),
                                     ("a static busybox", kernel.find_busybox()),
                                     ("the guest kernel (python -m nethelpers vm fetch)", kernel.find()))

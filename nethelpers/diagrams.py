@@ -4,7 +4,7 @@
     diagrams.cni(outcome)      # CNI: the runtime calling each plugin of a list in turn
 
 Both return a matplotlib Figure, each artist's gid naming what it shows (invisible in a PNG; read by
-tests/test_diagrams.py): ``network:NET``, ``sandbox:NAME``, ``endpoint:NET:EP``, ``wire:NET:EP``
+tests/course/test_diagrams.py): ``network:NET``, ``sandbox:NAME``, ``endpoint:NET:EP``, ``wire:NET:EP``
 (CNM); ``lifeline:NAME``, ``time:NAME``, ``call:I:PLUGIN``, ``answer:I:PLUGIN`` (CNI); ``label:…``
 for their texts. :func:`mask` hides what CNI plugins draw at random
 (MAC addresses, the bridge plugin's veth names) so that printed JSON stays the same run after run.

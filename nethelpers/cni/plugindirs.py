@@ -3,7 +3,7 @@
 Distributions put ``containernetworking-plugins`` in different places: Debian and Ubuntu in
 ``/usr/lib/cni``, Fedora (and RHEL) in ``/usr/libexec/cni``, the upstream release tarball and
 Kubernetes' default ``CNI_PATH`` in ``/opt/cni/bin``. ``scripts/install.sh`` looks in the same
-three (``tests/test_environment.py`` keeps the two lists in step).
+three (``tests/course/test_environment.py`` keeps the two lists in step).
 
     >>> PLUGIN_DIRS[0]
     '/usr/lib/cni'

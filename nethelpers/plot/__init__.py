@@ -3,7 +3,7 @@
 Sizes are in inches at the natural scale; the picture, fonts included, is then
 scaled to fit the figure.
 
-Every artist drawn carries a gid naming what it shows (invisible in a PNG; tests/test_plot.py
+Every artist drawn carries a gid naming what it shows (invisible in a PNG; tests/course/test_plot.py
 reads the picture's structure from them): ``node:N`` a machine's box, ``bridge:N:BR`` a bridge's
 bar, ``link:N:IF`` a pill, ``wire:N:IF|M:IF2`` a cable from its first end, ``tunnel:…`` a VXLAN
 tunnel; ``label:node:N``, ``label:end:N:IF``, ``label:bridge:…``, ``label:link:…``,

@@ -10,7 +10,7 @@ instead of one per rule; the rules and their order are the same as Docker's one-
 Source of truth: moby's ``integration/network/bridge/iptablesdoc/generated/*.md``
 at 59cf8e8565 (v27.0.1-633, before the 28.0 rewrite) and
 ``libnetwork/drivers/bridge/setup_ip_tables_linux.go`` at v27.5.1.
-tests/test_docker_iptables.py compares the result with those files.
+tests/docker/test_docker_iptables.py compares the result with those files.
 """
 
 from __future__ import annotations

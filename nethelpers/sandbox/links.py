@@ -143,22 +143,20 @@ class LinkOps:
                       up: bool = True) -> None:
         """``ip link add NAME link PARENT type ipvlan mode MODE`` (it shares the parent's MAC)."""
         info = rtnl.attr(rtnl.IFLA_IPVLAN_MODE, rtnl.u16(rtnl.IPVLAN_MODES[mode]))
-        try:
-            self.node(node).nl.link_add(name, "ipvlan", info_data=info, up=up,
-                                        extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))))
-        except NetlinkError as exc:
-            raise self.explain(exc, f"add ipvlan {name!r} on {node}:{parent}", kind="ipvlan") from None
-        self._created(journal, node, name)
+        self._add_on_parent(journal, node, name, parent, "ipvlan", info, up)
 
     def op_add_vlan(self, journal: Journal, node: str, name: str, parent: str, vid: int, up: bool = True) -> None:
         """``ip link add link PARENT name NAME type vlan id VID``: an 802.1Q sub-interface (its
         frames leave PARENT tagged VID; it keeps the parent's MAC)."""
-        info = rtnl.attr(rtnl.IFLA_VLAN_ID, rtnl.u16(vid))
+        self._add_on_parent(journal, node, name, parent, "vlan", rtnl.attr(rtnl.IFLA_VLAN_ID, rtnl.u16(vid)), up)
+
+    def _add_on_parent(self, journal, node, name, parent, kind, info, up) -> None:
+        """A link of ``kind`` on ``parent`` in the same node, with the parent's MAC."""
         try:
-            self.node(node).nl.link_add(name, "vlan", info_data=info, up=up,
+            self.node(node).nl.link_add(name, kind, info_data=info, up=up,
                                         extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))))
         except NetlinkError as exc:
-            raise self.explain(exc, f"add vlan {name!r} on {node}:{parent}", kind="vlan") from None
+            raise self.explain(exc, f"add {kind} {name!r} on {node}:{parent}", kind=kind) from None
         self._created(journal, node, name)
 
     def _add_into(self, journal, node, into, name, kind, info, *, mtu, up, master=None, mac=None,

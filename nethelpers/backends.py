@@ -163,8 +163,8 @@ def _vm(timeout: float, why: str, quiet: bool = False):
     progress = _progress() if running is None and not quiet else BootProgress()
     vm = running or machine.get(progress)
     sandbox = vm.open_sandbox()
-    try:
-        info = handshake(sandbox, timeout)
+    try:  # a new sandbox is a new Python in the guest: as slow as any program there (patience)
+        info = handshake(sandbox, timeout * vm.patience)
     except BaseException:
         sandbox.wait(1)
         raise

@@ -57,7 +57,8 @@ class Lab(Connection):
             :mod:`nethelpers.features`): where this machine's kernel lacks one and no backend
             was asked for, the lab runs in the VM, whose kernel has them all. Such a lab always
             says where it runs.
-        start_timeout: seconds to wait for the sandbox to come up (a VM's boot not included).
+        start_timeout: seconds to wait for the sandbox to come up (a VM's boot not included; in a VM
+            times its patience, as every wait there).
 
     Raises:
         LabUnavailable: neither backend can run here; the message says what to do instead.

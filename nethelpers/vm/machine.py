@@ -45,8 +45,10 @@ def patience(accel: str) -> float:
 
 # The guest's RAM, in MB. Each program a notebook starts in a node (web servers, docker-proxy,
 # iperf3, a learner's python3) holds 5-20 MB of its own; notebook 03 ran out of 256 MB. QEMU
-# backs only the pages the guest touches, so the rest costs this machine nothing.
-DEFAULT_MEMORY_MB = 512
+# backs only the pages the guest touches, so the rest costs this machine nothing. Each open lab's
+# sandbox holds ~6.6 MB: 62 labs (as many as the serial ports allow) filled 512 MB to the last
+# 10-17 MB, and near that edge a new sandbox, thrashing over 9p, took over 30 s to start under load.
+DEFAULT_MEMORY_MB = 768
 
 
 def memory_mb() -> int:

@@ -72,7 +72,11 @@ class Lab(Connection):
         needs = features.checked(needs)
         self._connect(*backends.start(backend, start_timeout, quiet=bool(needs)))
         if needs:
-            self._meet(needs, backend, start_timeout)
+            try:
+                self._meet(needs, backend, start_timeout)
+            except BaseException:  # (Ctrl-C or a refusal while trying): no sandbox is left behind
+                self._shutdown()
+                raise
         _open_labs.add(self)
         _opened[:] = [ref for ref in _opened if ref() is not None] + [weakref.ref(self)]
         _load_magics()

@@ -224,18 +224,12 @@ def _progress():
 
 
 def announce(info: dict) -> None:
-    """Say where a lab started with ``quiet`` runs (``info["where"]``), whatever was said before:
-    in a notebook as its one line, on a terminal (on stderr) when it is a VM."""
-    if _in_notebook():
-        from IPython.display import display
-
-        display({"text/plain": info["where"]}, raw=True)
-    elif info["backend"] == "vm":
-        print(info["where"], file=sys.stderr)
+    """Say where a lab started with ``quiet`` runs (``info["where"]``), whatever was said before."""
+    _say(info["where"], notebook_only=info["backend"] != "vm")
 
 
 def _tell(progress, line: str, notebook_only: bool = False) -> None:
-    """Say where the lab runs, once per process: in a notebook always, on a terminal for the VM."""
+    """Say where the lab runs, once per process."""
     global _told
     with _lock:
         if _told:
@@ -243,7 +237,13 @@ def _tell(progress, line: str, notebook_only: bool = False) -> None:
         _told = True
     if progress is not None:
         progress.done(line)
-    elif _in_notebook():
+    else:
+        _say(line, notebook_only)
+
+
+def _say(line: str, notebook_only: bool) -> None:
+    """One line: in a notebook as its output, on a terminal on stderr (unless ``notebook_only``)."""
+    if _in_notebook():
         from IPython.display import display
 
         display({"text/plain": line}, raw=True)

@@ -205,16 +205,21 @@ class Lab(Connection):
 
         return docker(self, command, host)
 
-    def docker_host(self, name: str | None = None, *, userland_proxy: bool | None = None,
+    def docker_host(self, name: str | None = None, *, version: str | None = None,
+                    firewall_backend: str | None = None, userland_proxy: bool | None = None,
                     cluster_store: str | None = None):
         """The Docker host ``name`` (default "docker-host"), created on first use.
 
-        ``userland_proxy=False`` starts it as ``dockerd --userland-proxy=false``;
-        ``cluster_store="etcd://IP:2379"`` as Docker 1.11's ``dockerd --cluster-store``.
+        ``version="29"`` or ``"27"``: the Docker Engine it emulates (later ``lab.docker`` and
+        ``%docker`` commands run on it); ``firewall_backend="nftables"`` starts Docker 29 as
+        ``dockerd --firewall-backend=nftables``; ``userland_proxy=False`` as
+        ``dockerd --userland-proxy=false``; ``cluster_store="etcd://IP:2379"`` as Docker 1.11's
+        ``dockerd --cluster-store``.
         """
         from .docker import get_host
 
-        return get_host(self, name, userland_proxy=userland_proxy, cluster_store=cluster_store)
+        return get_host(self, name, version=version, firewall_backend=firewall_backend,
+                        userland_proxy=userland_proxy, cluster_store=cluster_store)
 
     def trace(self, source: str, destination: str, *, tcp: int | None = None, udp: int | None = None,
               nodes: list[str] | None = None):

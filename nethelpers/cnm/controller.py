@@ -34,6 +34,9 @@ class Controller:
         userland_proxy: the bridge driver's ``--userland-proxy``.
         iptables: dockerd's ``--iptables``: the bridge driver's firewall rules (off by default here,
             as ``dockerd --iptables=false``; the Docker engine's hosts have them).
+        firewall: whose rules the bridge driver installs ("iptables-27", "iptables-29",
+            "nftables-29": Docker 27's, or Docker 29's with either ``--firewall-backend``).
+        random_macs: bridge and macvlan endpoints get random MACs, as from Docker 28.
         avoid: subnets the bridge driver's networks must not overlap (the hosts' LAN).
 
     Attributes:
@@ -42,6 +45,7 @@ class Controller:
     """
 
     def __init__(self, lab, host: str = "host", *, userland_proxy: bool = True, iptables: bool = False,
+                 firewall: str = "iptables-27", random_macs: bool = False,
                  avoid: tuple[str, ...] = ()) -> None:
         self.lab, self.host, self.avoid = lab, host, tuple(avoid)
         if host not in [n.name for n in lab.nodes()]:
@@ -49,7 +53,8 @@ class Controller:
         self.kernel = Kernel(lab, host)
         self.node = self.kernel.node
         self.exchanges: list[dict] = []
-        self.drivers = {name: cls(self.kernel, userland_proxy=userland_proxy, iptables=iptables)
+        self.drivers = {name: cls(self.kernel, userland_proxy=userland_proxy, iptables=iptables,
+                                  firewall=firewall, random_macs=random_macs)
                         for name, cls in BUILTIN.items()}
         self.scopes = {name: d.capabilities()["Scope"] for name, d in self.drivers.items()}
         self.ipams = {"default": DefaultIpam()}

@@ -43,3 +43,12 @@ def networkdb_name(host: str) -> str:
 def now() -> str:
     """A timestamp as Docker's API prints them (Created, FinishedAt)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def random_mac(seed: str) -> str:
+    """libnetwork's ``GenerateRandomMAC`` (Docker 28+'s container MAC): six random bytes, the
+    multicast bit cleared and the locally-administered bit set; drawn here from ``seed`` (an
+    endpoint ID), so that a notebook run twice prints the same MACs."""
+    raw = bytearray(hashlib.sha256(f"mac/{seed}".encode()).digest()[:6])
+    raw[0] = (raw[0] & 0xFE) | 0x02
+    return ":".join(f"{b:02x}" for b in raw)

@@ -56,20 +56,28 @@ def engine_of(lab) -> DockerEngine:
     return state.docker
 
 
-def get_host(lab, name: str | None = None, *, userland_proxy: bool | None = None,
-             cluster_store: str | None = None) -> DockerHost:
-    """The Docker host ``name`` of ``lab``, created on first use (``cluster_store``:
-    dockerd's ``--cluster-store=etcd://IP:PORT`` of Docker 1.9-20.10, for overlay networks)."""
+def get_host(lab, name: str | None = None, *, version: str | None = None, firewall_backend: str | None = None,
+             userland_proxy: bool | None = None, cluster_store: str | None = None) -> DockerHost:
+    """The Docker host ``name`` of ``lab``, created on first use (``version``: the Docker Engine
+    it emulates, "29" or "27"; ``firewall_backend``: dockerd's ``--firewall-backend``;
+    ``cluster_store``: dockerd's ``--cluster-store=etcd://IP:PORT`` of Docker 1.9-20.10, for
+    overlay networks)."""
     from ..errors import InvalidValue
+    from .engines import engine
 
     name = name or DEFAULT_HOST
     with lab._lock:  # two threads' first docker commands start one host, not two
         hosts = engine_of(lab).hosts
         host = hosts.get(name)
+        wanted = engine(version, firewall_backend) if (version or firewall_backend) else None
         if host is None:
-            host = DockerHost(lab, name, userland_proxy=True if userland_proxy is None else userland_proxy,
+            host = DockerHost(lab, name, engine=wanted or engine(),
+                              userland_proxy=True if userland_proxy is None else userland_proxy,
                               cluster_store=cluster_store)
             hosts[name] = host
+        elif wanted is not None and wanted != host.engine:
+            raise InvalidValue(f"Docker host {name!r} already runs {host.engine}; the engine is fixed when "
+                               f"the host starts: use a new lab, or another host name")
         elif cluster_store is not None and cluster_store != host.cluster_store:
             raise InvalidValue(f"Docker host {name!r} already runs with cluster_store={host.cluster_store!r}; "
                                f"the setting is fixed when the host starts: use a new lab, or another host name")

@@ -16,7 +16,7 @@ from .. import world
 from ..cnm import Controller
 from ..cnm.errors import CNMError, Unsupported
 from ..errors import InvalidName
-from . import etc_files, ipam_config, netinfo
+from . import engines, etc_files, ipam_config, netinfo
 from .cluster import Cluster, check_cluster_store
 from .containers import Containers
 from .errors import DaemonError, DockerError
@@ -46,26 +46,32 @@ def daemon_errors():
 
 
 class DockerHost(Containers, Cluster):
-    """A lab node running the lab's stand-in for dockerd (Docker 27's bridge rules).
+    """A lab node running the lab's stand-in for dockerd.
 
     Args:
         lab: the lab.
         name: node name of the host.
+        engine: which Docker Engine it emulates (:func:`.engines.engine`: 29 or 27, and the
+            firewall backend).
         userland_proxy: dockerd's ``--userland-proxy`` (True: a docker-proxy process
             per published port; False: hairpin NAT, as ``--userland-proxy=false``).
         cluster_store: dockerd's ``--cluster-store`` of Docker 1.9-20.10 (``etcd://IP:PORT``):
             overlay networks through a key-value store instead of Swarm.
     """
 
-    def __init__(self, lab, name: str, *, userland_proxy: bool = True, cluster_store: str | None = None) -> None:
+    def __init__(self, lab, name: str, *, engine: engines.Engine | None = None, userland_proxy: bool = True,
+                 cluster_store: str | None = None) -> None:
         self.lab, self.name, self.userland_proxy = lab, name, userland_proxy
+        self.engine = engine or engines.engine()
         self.cluster_store, self.agent = cluster_store, None
         if cluster_store is not None:
             check_cluster_store(lab, cluster_store)  # before the host exists: a refusal leaves the lab as it was
         self.containers: dict[str, Container] = {}
         world.add_host(lab, name)
         self.address = world.address_of(lab, name)
-        self.controller = Controller(lab, name, userland_proxy=userland_proxy, iptables=True, avoid=(world.LAN,))
+        self.controller = Controller(lab, name, userland_proxy=userland_proxy, iptables=True,
+                                     firewall=self.engine.firewall, random_macs=self.engine.random_macs,
+                                     avoid=(world.LAN,))
         self.node, self.kernel = self.controller.node, self.controller.kernel
         with daemon_errors():
             self.controller.new_network("bridge", "bridge", options=DOCKER0_OPTIONS)

@@ -31,7 +31,7 @@ class IpvlanDriver(ParentDriver):
         # ipvlan_network.go createNetwork: one network per parent (named by its dummy-link name)
         raise InvalidParameter(f"network di-{nid[:12]} is already using parent interface {parent}")
 
-    def endpoint_mac(self, iface: dict) -> str:
+    def endpoint_mac(self, iface: dict, endpoint_id: str = "") -> str:
         if iface.get("MacAddress"):
             raise InvalidParameter("ipvlan interfaces do not support custom mac address assignment")
         return ""  # the parent's

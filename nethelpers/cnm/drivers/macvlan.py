@@ -15,7 +15,7 @@ from ...errors import LabError
 from ...node import MACVLAN_MODES
 from ..driverapi import Driver, generic_options
 from ..errors import Forbidden, InvalidParameter, NoSuchObject, Unsupported
-from ..ids import mac_from_ip, veth_name
+from ..ids import mac_from_ip, random_mac, veth_name
 
 
 @dataclass
@@ -35,8 +35,8 @@ class ParentDriver(Driver):
     mode_option = ""
     modes: tuple[str, ...] = ()
 
-    def __init__(self, kernel, **config) -> None:
-        self.kernel = kernel
+    def __init__(self, kernel, *, random_macs: bool = False, **config) -> None:
+        self.kernel, self.random_macs = kernel, random_macs
         self.networks: dict[str, ParentNetwork] = {}
         self.endpoints: dict[str, dict] = {}
 
@@ -110,17 +110,22 @@ class ParentDriver(Driver):
     def create_endpoint(self, req: dict) -> dict:
         self._network(req.get("NetworkID", ""))
         iface = req.get("Interface") or {}
-        mac = self.endpoint_mac(iface)
+        mac = self.endpoint_mac(iface, req["EndpointID"])
         self.endpoints[req["EndpointID"]] = {"network": req["NetworkID"], "mac": mac,
                                              "link": veth_name(req["EndpointID"], "sandbox")}
         if mac and not iface.get("MacAddress"):
             return {"Interface": {"MacAddress": mac}}
         return {}
 
-    def endpoint_mac(self, iface: dict) -> str:
-        """The endpoint's MAC: the one asked for, else 02:42 and its IPv4 address."""
+    def endpoint_mac(self, iface: dict, endpoint_id: str = "") -> str:
+        """The endpoint's MAC: the one asked for, else 02:42 and its IPv4 address (Docker 27's
+        GenerateMACFromIP) or a random one (Docker 28+, macvlan_endpoint.go: GenerateRandomMAC)."""
         address = iface.get("Address") or ""
-        return iface.get("MacAddress") or (mac_from_ip(address.split("/")[0]) if address else "")
+        if iface.get("MacAddress"):
+            return iface["MacAddress"]
+        if self.random_macs:
+            return random_mac(endpoint_id)
+        return mac_from_ip(address.split("/")[0]) if address else ""
 
     def _endpoint(self, req: dict) -> dict:
         if req.get("EndpointID", "") not in self.endpoints:

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from .... import validate
 from ...driverapi import PORT_MAP, Driver, generic_options
 from ...errors import Forbidden, InvalidParameter, NoSuchObject, Unsupported
-from ...ids import mac_from_ip, veth_name
-from . import firewall, ports
+from ...ids import mac_from_ip, random_mac, veth_name
+from . import firewaller, ports
 
 BRIDGE_NAME = "com.docker.network.bridge.name"
 ENABLE_ICC = "com.docker.network.bridge.enable_icc"
 ENABLE_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 DEFAULT_BRIDGE = "com.docker.network.bridge.default_bridge"
+GATEWAY_MODE = "com.docker.network.bridge.gateway_mode_ipv4"  # Docker 28+
 KNOWN_OPTIONS = (BRIDGE_NAME, ENABLE_ICC, ENABLE_MASQUERADE)
 # options Docker sets on its default network (docker0), shown by inspect, not choices of the driver here
 DEFAULT_NETWORK_OPTIONS = (DEFAULT_BRIDGE, "com.docker.network.bridge.host_binding_ipv4",
@@ -37,7 +38,7 @@ class BridgeNetwork:
     subnet: str
     gateway: str
     internal: bool
-    rules: list = field(default_factory=list)
+    firewall: firewaller.FirewallNetwork | None = None
 
 
 @dataclass
@@ -51,19 +52,25 @@ class BridgeEndpoint:
 
 
 class BridgeDriver(Driver):
-    """Docker's ``bridge`` driver, with its firewall (Docker 27's rules).
+    """Docker's ``bridge`` driver, with its firewall.
 
     Args:
         kernel: the daemon's :class:`~nethelpers.cnm.kernel.Kernel`.
         userland_proxy: dockerd's ``--userland-proxy`` (a docker-proxy per published port;
             False: hairpin NAT instead).
         iptables: dockerd's ``--iptables`` (False: no rules at all, as ``--iptables=false``).
+        firewall: whose rules, :data:`firewaller.FIREWALLS` ("iptables-27": Docker 27's;
+            "iptables-29", "nftables-29": Docker 29's two backends).
+        random_macs: endpoints get random MACs (Docker 28+) instead of 02:42 + the address.
     """
 
     name = "bridge"
 
-    def __init__(self, kernel, *, userland_proxy: bool = True, iptables: bool = True, **config) -> None:
+    def __init__(self, kernel, *, userland_proxy: bool = True, iptables: bool = True,
+                 firewall: str = "iptables-27", random_macs: bool = False, **config) -> None:
         self.kernel, self.userland_proxy, self.iptables = kernel, userland_proxy, iptables
+        self.random_macs = random_macs
+        self.firewall = firewaller.make(firewall, kernel, hairpin=not userland_proxy)
         self.networks: dict[str, BridgeNetwork] = {}
         self.endpoints: dict[str, BridgeEndpoint] = {}
         self.allocator = ports.PortAllocator()
@@ -71,13 +78,14 @@ class BridgeDriver(Driver):
 
     def _setup_firewall(self) -> None:
         """setupIPForwarding and the chains dockerd makes before any network (moby v27.5.1
-        ``drivers/bridge/setup_ip_forwarding.go``, ``setup_ip_tables_linux.go``)."""
+        ``drivers/bridge/setup_ip_forwarding.go``, ``setup_ip_tables_linux.go``; docker-v29.7.2
+        ``internal/iptabler/iptabler.go``)."""
         forwarding_was_on = self.kernel.node.sysctl("net.ipv4.ip_forward") == "1"
         if not forwarding_was_on:
             self.kernel.sysctl("net.ipv4.ip_forward", 1)
         if not self.iptables:
             return
-        self.kernel.iptables(firewall.daemon_start(self.userland_proxy, set_forward_drop=not forwarding_was_on))
+        self.firewall.start(set_forward_drop=not forwarding_was_on)
 
     def _network(self, nid: str) -> BridgeNetwork:
         if nid not in self.networks:
@@ -101,11 +109,13 @@ class BridgeDriver(Driver):
             raise Forbidden("the bridge driver needs IPv4Data with a Gateway", "create it with an IPAM pool")
         options = generic_options(req)
         default = options.get(DEFAULT_BRIDGE) == "true"  # docker0, made by the daemon with these options
+        known = KNOWN_OPTIONS + ((GATEWAY_MODE,) if self.firewall.name.endswith("-29") else ())
         for key in options:
-            if key not in KNOWN_OPTIONS + (DEFAULT_NETWORK_OPTIONS if default else ()):
+            if key not in known + (DEFAULT_NETWORK_OPTIONS if default else ()):
                 raise Unsupported(f"the lab's bridge driver does not support the option {key!r} "
-                                  f"(it knows: {', '.join(sorted(KNOWN_OPTIONS))})")
+                                  f"(it knows: {', '.join(sorted(known))})")
         icc, masquerade = _bool(options, ENABLE_ICC), _bool(options, ENABLE_MASQUERADE)
+        gateway_mode = self._gateway_mode(options)
         bridge = options.get(BRIDGE_NAME) or "br-" + nid[:12]
         validate.ifname(bridge)
         if any(n.bridge == bridge for n in self.networks.values()):
@@ -114,11 +124,11 @@ class BridgeDriver(Driver):
         internal = bool((req.get("Options") or {}).get("com.docker.network.internal"))
         net = BridgeNetwork(bridge, ipv4["Pool"], ipv4["Gateway"].split("/")[0], internal)
         self.kernel.add_bridge(bridge, ipv4["Gateway"])
-        net.rules = firewall.network_rules(
-            firewall.BridgeNet(bridge, ipv4["Pool"], icc=icc, internal=internal, masquerade=masquerade),
-            self.userland_proxy, first=not self.networks) if self.iptables else []
         try:
-            self.kernel.iptables(net.rules)
+            if self.iptables:
+                net.firewall = self.firewall.new_network(firewaller.NetworkConfig(
+                    bridge, ipv4["Pool"], icc=icc, internal=internal, masquerade=masquerade,
+                    gateway_mode=gateway_mode))
         except Exception:
             self.kernel.remove_link(bridge)
             raise
@@ -130,6 +140,18 @@ class BridgeDriver(Driver):
             self._bridge_netfilter()
         self.networks[nid] = net
         return {}
+
+    @staticmethod
+    def _gateway_mode(options: dict) -> str:
+        """``com.docker.network.bridge.gateway_mode_ipv4`` (docker-v29.7.2 bridge_linux.go,
+        newGwMode): nat (the default), nat-unprotected or routed; "isolated" is not built here."""
+        value = options.get(GATEWAY_MODE, "nat")
+        if value not in firewaller.GATEWAY_MODES + ("isolated",):
+            raise InvalidParameter(f"failed to parse {GATEWAY_MODE} value: {value} (unknown gateway mode {value})")
+        if value == "isolated":
+            raise Unsupported("the lab's bridge driver does not build gateway mode 'isolated' "
+                              "(it builds nat, nat-unprotected and routed)")
+        return value
 
     def _bridge_netfilter(self) -> None:
         """What dockerd does for ICC off or --userland-proxy=false (moby v27.5.1,
@@ -147,7 +169,8 @@ class BridgeDriver(Driver):
 
     def delete_network(self, req: dict) -> dict:
         net = self._network(req.get("NetworkID", ""))
-        self.kernel.iptables(firewall.undo(net.rules))
+        if net.firewall is not None:
+            net.firewall.delete()
         self.kernel.remove_link(net.bridge)
         del self.networks[req["NetworkID"]]
         return {}
@@ -163,13 +186,25 @@ class BridgeDriver(Driver):
             raise Forbidden(f"Endpoint ({eid}) already exists (Only one endpoint allowed)", "use a new endpoint ID")
         iface = req.get("Interface") or {}
         address = iface.get("Address") or ""
-        mac = iface.get("MacAddress") or (mac_from_ip(address.split("/")[0]) if address else "")
+        mac = iface.get("MacAddress") or self._mac(eid, address)
         ep = BridgeEndpoint(req["NetworkID"], veth_name(eid), veth_name(eid, "sandbox"), mac, address)
         self.kernel.add_veth(ep.host_end, ep.sandbox_end, master=net.bridge, peer_mac=mac or None)
+        if net.firewall is not None and address:
+            try:
+                net.firewall.add_endpoint(address.split("/")[0])
+            except Exception:
+                self.kernel.remove_link(ep.host_end)
+                raise
         self.endpoints[eid] = ep
         if mac and not iface.get("MacAddress"):
             return {"Interface": {"MacAddress": mac}}  # the driver chose it
         return {}
+
+    def _mac(self, endpoint_id: str, address: str) -> str:
+        """The MAC the driver picks: GenerateMACFromIP (Docker 27) or GenerateRandomMAC (28+)."""
+        if self.random_macs:
+            return random_mac(endpoint_id)
+        return mac_from_ip(address.split("/")[0]) if address else ""
 
     def endpoint_oper_info(self, req: dict) -> dict:
         """The MAC, the host end of the veth, and the published ports (libnetwork's PortMap:
@@ -182,6 +217,9 @@ class BridgeDriver(Driver):
 
     def delete_endpoint(self, req: dict) -> dict:
         ep = self._endpoint(req)
+        net = self.networks[ep.network]
+        if net.firewall is not None and ep.address:
+            net.firewall.del_endpoint(ep.address.split("/")[0])
         self.kernel.remove_link(ep.host_end)
         del self.endpoints[req["EndpointID"]]
         return {}
@@ -205,15 +243,17 @@ class BridgeDriver(Driver):
         ep = self._endpoint(req)
         bindings = [ports.PortBinding(b["Port"], b.get("Proto", "tcp"), b.get("HostIP", ""), b.get("HostPort"))
                     for b in (req.get("Options") or {}).get(PORT_MAP) or []]
+        net = self.networks[ep.network]
         if bindings:
             ep.published = ports.publish(self.kernel, self.allocator, bindings, endpoint_id=req["EndpointID"],
-                                         container_ip=ep.address.split("/")[0],
-                                         bridge=self.networks[ep.network].bridge,
-                                         userland_proxy=self.userland_proxy, iptables=self.iptables)
+                                         container_ip=ep.address.split("/")[0], bridge=net.bridge,
+                                         firewall=net.firewall, userland_proxy=self.userland_proxy,
+                                         routed=net.firewall is not None and net.firewall.config.routed)
         return {}
 
     def revoke_external_connectivity(self, req: dict) -> dict:
-        ports.unpublish(self.kernel, self.allocator, self._endpoint(req).published)
+        ep = self._endpoint(req)
+        ports.unpublish(self.allocator, ep.published, self.networks[ep.network].firewall)
         return {}
 
 

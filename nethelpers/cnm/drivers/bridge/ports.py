@@ -13,8 +13,7 @@ import sys
 from dataclasses import dataclass, field
 
 from ...errors import Forbidden
-from . import firewall
-from .firewall import PortMapping
+from .firewaller import PortMapping
 
 EPHEMERAL_PORTS = range(32768, 61000)
 
@@ -30,9 +29,9 @@ class PortBinding:
 
 @dataclass
 class Published:
-    """What one endpoint published: its mappings, the rules and the proxies that serve them."""
+    """What one endpoint published: its mappings (those with rules) and the proxies that serve them."""
     ports: list[PortMapping] = field(default_factory=list)
-    rules: list = field(default_factory=list)
+    with_rules: list[PortMapping] = field(default_factory=list)
     proxies: list = field(default_factory=list)
 
 
@@ -64,8 +63,10 @@ class PortAllocator:
 
 
 def publish(kernel, allocator: PortAllocator, bindings: list[PortBinding], *, endpoint_id: str,
-            container_ip: str, bridge: str, userland_proxy: bool, iptables: bool = True) -> Published:
-    """Allocate, start the proxies and add the rules of ``bindings``; all or nothing."""
+            container_ip: str, bridge: str, firewall, userland_proxy: bool, routed: bool = False) -> Published:
+    """Allocate, start the proxies and add the rules of ``bindings`` (``firewall``: the
+    network's FirewallNetwork, None with ``--iptables=false``); all or nothing. A routed
+    network maps no host port: its rules only open the container's port."""
     done = Published()
     try:
         mappings = []
@@ -74,14 +75,13 @@ def publish(kernel, allocator: PortAllocator, bindings: list[PortBinding], *, en
             mappings.append(PortMapping(binding.proto, host_ip, port, container_ip, binding.container_port, bridge))
             done.ports.append(mappings[-1])
         for pm in mappings:
-            if userland_proxy:
+            if userland_proxy and not routed:
                 done.proxies.append(_start_proxy(kernel, pm))
-            if iptables:
-                rules = firewall.port_rules(pm, userland_proxy)
-                kernel.iptables(rules)
-                done.rules.extend(rules)
+            if firewall is not None:
+                firewall.add_ports([pm])
+                done.with_rules.append(pm)
     except BaseException:
-        unpublish(kernel, allocator, done)
+        unpublish(allocator, done, firewall)
         raise
     return done
 
@@ -103,13 +103,14 @@ def _start_proxy(kernel, pm: PortMapping):
     return proxy
 
 
-def unpublish(kernel, allocator: PortAllocator, published: Published) -> None:
+def unpublish(allocator: PortAllocator, published: Published, firewall) -> None:
     """Undo :func:`publish`: proxies stopped, rules deleted, ports free."""
     for proxy in published.proxies:
         proxy.stop()
     published.proxies.clear()
-    kernel.iptables(firewall.undo(published.rules))
-    published.rules.clear()
+    if firewall is not None:
+        firewall.del_ports(published.with_rules)
+    published.with_rules.clear()
     for pm in published.ports:
         allocator.release(pm)
     published.ports.clear()

@@ -1,4 +1,4 @@
-"""The iptables rules Docker 27 installs, in the order it installs them.
+"""The iptables rules Docker 27 installs, in the order it installs them (firewaller "iptables-27").
 
 Each function returns the iptables commands Docker's bridge driver runs for one
 event (daemon start, network created, port published, ...), as ``(table, rule)``
@@ -15,19 +15,34 @@ tests/docker/test_docker_iptables.py compares the result with those files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-Command = tuple[str, str]  # (table, iptables command without the table)
+from .firewaller import Command, Firewaller, IptablesNetwork, NetworkConfig, PortMapping, undo
 
 
-@dataclass(frozen=True)
-class BridgeNet:
-    """What the rules of one bridge network depend on."""
-    bridge: str
-    subnet: str
-    icc: bool = True
-    internal: bool = False
-    masquerade: bool = True
+class Iptables27(Firewaller):
+    """Docker 27's bridge firewall."""
+
+    name = "iptables-27"
+
+    def start(self, set_forward_drop: bool) -> None:
+        self.kernel.iptables(daemon_start(not self.hairpin, set_forward_drop))
+
+    def new_network(self, config: NetworkConfig) -> IptablesNetwork:
+        if config.gateway_mode != "nat":
+            raise ValueError("Docker 27 has no gateway modes")
+        net = Network27(self, config)
+        net.rules = net._apply(network_rules(config, not self.hairpin, first=not self.networks))
+        self.networks.append(net)
+        return net
+
+
+class Network27(IptablesNetwork):
+    def delete(self) -> None:
+        self.firewaller.kernel.iptables(undo(self.rules, keep=_JUMPS))
+        self.rules = []
+        self.firewaller.networks.remove(self)
+
+    def port_commands(self, pm: PortMapping) -> list[Command]:
+        return port_rules(pm, not self.firewaller.hairpin)
 
 
 def daemon_start(userland_proxy: bool, set_forward_drop: bool) -> list[Command]:
@@ -52,7 +67,7 @@ def daemon_start(userland_proxy: bool, set_forward_drop: bool) -> list[Command]:
     return commands
 
 
-def network_rules(net: BridgeNet, userland_proxy: bool, first: bool = False) -> list[Command]:
+def network_rules(net: NetworkConfig, userland_proxy: bool, first: bool = False) -> list[Command]:
     """The rules of one bridge network, as Docker inserts or appends them.
 
     ``first``: the daemon's first network (docker0), when the FORWARD jumps do
@@ -103,17 +118,6 @@ def first_jumps() -> list[Command]:
             ("filter", "-I FORWARD 1 -j DOCKER-USER")]
 
 
-@dataclass(frozen=True)
-class PortMapping:
-    """One published port: ``-p [HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]``."""
-    proto: str
-    host_ip: str
-    host_port: int
-    container_ip: str
-    container_port: int
-    bridge: str
-
-
 def port_rules(pm: PortMapping, userland_proxy: bool) -> list[Command]:
     """DNAT in, ACCEPT through, and the hairpin MASQUERADE (all appended)."""
     p, cip, cport, br = pm.proto, pm.container_ip, pm.container_port, pm.bridge
@@ -127,15 +131,6 @@ def port_rules(pm: PortMapping, userland_proxy: bool) -> list[Command]:
     ]
 
 
-def undo(commands: list[Command]) -> list[Command]:
-    """The deletions that take back what ``commands`` added (jumps and chains stay)."""
-    result = []
-    for table, rule in reversed(commands):
-        verb, chain, *rest = rule.split(" ")
-        if verb not in ("-I", "-A") or rule in {r for _, r in _jumps_to_top() + first_jumps()}:
-            continue
-        if verb == "-I":
-            rest = rest[1:]  # the position
-        result.append((table, " ".join(["-D", chain, *rest])))
-    return result
+_JUMPS = frozenset(r for _, r in _jumps_to_top() + first_jumps())
 
+FIREWALLER = Iptables27

@@ -265,3 +265,10 @@ class Kernel:
             tables.setdefault(table, []).append(rule)
         script = "".join(f"*{t}\n" + "".join(r + "\n" for r in rules) + "COMMIT\n" for t, rules in tables.items())
         self.node.run("iptables-restore --noflush", input=script, check=True)
+
+    def nft(self, script: str) -> None:
+        """An nft script, sent as one ``nft -f -`` transaction: all of it is applied, or none."""
+        if not script.strip():
+            return
+        self._log(f"nft -f - <<EOF\n{script}EOF")
+        self.node.run("nft -f -", input=script, check=True)

@@ -80,11 +80,18 @@ COMMANDS.update({
                          "--rotate"),
     "node ls": ("docker node ls [OPTIONS]", (0, 0), [], True, "-f --filter --format -q --quiet"),
 })
+# the CLI's own commands: their flag and argument errors are worded as the CLI of the host's engine
+# words them (27 and 29 differ), so parse() records them and commands.py raises them (system.py)
+SYSTEM_COMMANDS = {
+    "version": ("docker version [OPTIONS]", (0, 0), [F("-f,--format", "str")], True, ""),
+    "info": ("docker info [OPTIONS]", (0, 0), [F("-f,--format", "str")], True, ""),
+}
+COMMANDS.update(SYSTEM_COMMANDS)
 ALIASES = {"network remove": "network rm", "network list": "network ls", "container ls": "ps",
            "container rm": "rm", "container inspect": "inspect", "container run": "run",
            "container exec": "exec", "container port": "port", "container stop": "stop",
-           "container logs": "logs", "node list": "node ls"}
-GROUPS = ("network", "container", "swarm", "node")
+           "container logs": "logs", "node list": "node ls", "system info": "info"}
+GROUPS = ("network", "container", "swarm", "node", "system")
 
 
 class Output(str):
@@ -291,7 +298,47 @@ class Parsed:
 def parse(words: list[str]) -> Parsed:
     """Read a command line (after the global flags): UsageError as the docker CLI gives it."""
     command, rest = command_of(words)
+    if command in SYSTEM_COMMANDS:
+        return _parse_system(command, rest)
     options, args = parse_flags(command, rest)
     if command == "run":  # -p is checked by the CLI (nat.ParsePortSpecs), before the daemon sees it
         options = dict(options, publish=[parse_publish(p) for p in options["publish"]])
+    return Parsed(command, options, args)
+
+
+def _parse_system(command: str, words: list[str]) -> Parsed:
+    """``version`` / ``info``: ``-f/--format``, no arguments. A problem is kept in
+    ``options["problem"]`` (pflag's words, or ("args",) for cobra's NoArgs), for the
+    handler to word as the engine's CLI does."""
+    options: dict = {"format": None, "problem": None}
+    args: list[str] = []
+    rest = list(words)
+    while rest and options["problem"] is None:
+        word = rest.pop(0)
+        if word == "--":
+            args.extend(rest)
+            break
+        if word.startswith("--") and len(word) > 2:
+            name, eq, inline = word.partition("=")
+            if name != "--format":
+                options["problem"] = ("flag", f"unknown flag: {name}")
+            elif eq:
+                options["format"] = inline
+            elif rest:
+                options["format"] = rest.pop(0)
+            else:
+                options["problem"] = ("flag", f"flag needs an argument: {name}")
+        elif word.startswith("-") and len(word) > 1:
+            if word[1] != "f":
+                options["problem"] = ("flag", f"unknown shorthand flag: '{word[1]}' in {word}")
+            elif len(word) > 2:
+                options["format"] = word[2:].removeprefix("=")
+            elif rest:
+                options["format"] = rest.pop(0)
+            else:
+                options["problem"] = ("flag", f"flag needs an argument: 'f' in {word}")
+        else:
+            args.append(word)
+    if options["problem"] is None and args:
+        options["problem"] = ("args",)
     return Parsed(command, options, args)

@@ -10,7 +10,7 @@ import json
 from .cli import Output, Parsed, parse
 from .errors import DaemonError, DockerError, UsageError
 from .naming import short
-from . import output
+from . import output, system
 
 
 def execute(host, words: "list[str] | Parsed") -> Output:
@@ -188,7 +188,55 @@ def _node_ls(host, o, args) -> Output:
     return Output.of(host.node_ls())
 
 
+def _version(host, o, args) -> Output:
+    template = _system_template(host, "version", o)
+    data = system.version_data(host)
+    if template is None:
+        return Output.of(system.version_text(data))
+    return Output.of(system.tabwrite(_rendered(template, data)))  # version.go: the tabwriter takes all
+
+
+def _info(host, o, args) -> Output:
+    template = _system_template(host, "info", o)
+    data = system.info_data(host)
+    if template is None:
+        return Output.of(system.info_text(data))
+    return Output.of(_rendered(template, data))
+
+
+def _system_template(host, command: str, o: dict) -> str | None:
+    """version/info: a bad flag or an argument, worded by the engine's CLI; then --format
+    ("json" is ``{{json .}}``: formatter.JSONFormatKey), parsed first, exit status 64. The
+    version template is named "version" (templates.New("version")), info's "" (templates.Parse)."""
+    if o["problem"]:
+        message, status = system.usage_error(host.engine, command, o["problem"])
+        error = UsageError(message)
+        error.exit_code = status
+        raise error
+    template = o["format"]
+    if not template:
+        return None
+    if template == "json":
+        template = "{{json .}}"
+    try:
+        output.check(template)
+    except ValueError as exc:
+        text = str(exc).replace("template: :", "template: version:", 1) if command == "version" else str(exc)
+        error = UsageError(f"template parsing error: {text}")
+        error.exit_code = 64
+        raise error from None
+    return template
+
+
+def _rendered(template: str, data: dict) -> str:
+    try:
+        return output.render(template, data)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(f"template parsing error: {exc}") from None
+
+
 HANDLERS = {
+    "version": _version, "info": _info,
     "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port, "stop": _stop,
     "logs": _logs,
     "network create": _network_create, "network ls": _network_ls, "network inspect": _network_inspect,

@@ -46,9 +46,10 @@ class Engine:
         return f"Docker Engine {self.version} ({self.firewall_backend})"
 
 
-# moby api/common.go (DefaultVersion) at v27.5.1; daemon/config/config.go and api/ at docker-v29.7.2
+# moby v27.5.1 api/common.go: DefaultVersion 1.47, MinSupportedAPIVersion 1.24; docker-v29.7.2
+# daemon/config/config.go: MaxAPIVersion 1.55, defaultMinAPIVersion 1.40 (what /version reports)
 RELEASES = {
-    "29.7.2": Engine("29.7.2", api_version="1.53", min_api_version="1.40", random_macs=True,
+    "29.7.2": Engine("29.7.2", api_version="1.55", min_api_version="1.40", random_macs=True,
                      backends=FIREWALL_BACKENDS),
     "27.5.1": Engine("27.5.1", api_version="1.47", min_api_version="1.24", random_macs=False,
                      backends=("iptables",)),

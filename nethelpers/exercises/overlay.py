@@ -189,7 +189,7 @@ def _big_1472(lab):
                     f"{a2['mtu']}: a2 sends packets of up to {a2['mtu']} bytes, which the tunnel cannot carry, "
                     f"and host2 drops them without a word. a2 needs MTU 1450 too: "
                     f"lab[\"a2\"].set_link(\"eth0\", mtu=1450)")
-        return ("a 1472-byte ping without DF from a1 still vanishes: a1 should cut it into two fragments "
+        return ("a plain 1472-byte ping from a1 still vanishes: a1 should cut it into two fragments "
                 "that fit MTU 1450; is its eth0's MTU 1450 (%lab a1 ip link show eth0)?")
 
 
@@ -197,7 +197,7 @@ A1_OUT_OF_THE_BLACK_HOLE = Exercise("a1 out of the MTU black hole", [
     ("a1 sends packets the tunnel can carry (1450 bytes or less)", _a1_mtu),
     ("host1's ovbr0 and vxlan0 stay at 1450, its eth0 at 1500", _tunnel_untouched),
     ("a 1422-byte ping with DF set crosses from a1 to a2", _df_1422),
-    ("a 1472-byte ping without DF crosses too (a1 fragments it)", _big_1472),
+    ("a plain 1472-byte ping crosses too (a1 fragments it)", _big_1472),
 ], setup=_black_hole_setup, solution=_black_hole_solution)
 
 

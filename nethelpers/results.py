@@ -58,6 +58,7 @@ class BackgroundProcess:
     def __init__(self, lab, node: str | None, command: str, reply: dict) -> None:
         self.lab, self.node, self.command = lab, node, command
         self.id = reply["id"]
+        self.pid = reply.get("pid")  # as the lab's nodes see it (they share the sandbox's PID namespace)
         self._final: dict | None = None
 
     def _status(self) -> dict:

@@ -101,6 +101,9 @@ def network_inspect(net, containers: dict[str, Container], peers: list | None = 
     return inspect
 
 
+NEVER = "0001-01-01T00:00:00Z"  # Go's zero time.Time, as the API prints a time not reached
+
+
 def container_inspect(c: Container, sandbox_key: str) -> dict:
     """``docker inspect`` of a container."""
     ports: dict[str, list | None] = {}
@@ -147,8 +150,12 @@ def container_inspect(c: Container, sandbox_key: str) -> dict:
     }
     return {
         "Id": c.id, "Created": c.created, "Path": c.shown_command[0], "Args": c.shown_command[1:],
-        "State": {"Status": "running" if running else "exited", "Running": running,
-                  "ExitCode": 0 if running else (c.exit_code or 0)},
+        # moby api/types/container State (docker-v29.7.2 container.go; v27.5.1 types.go ContainerState)
+        "State": {"Status": "running" if running else "exited", "Running": running, "Paused": False,
+                  "Restarting": False, "OOMKilled": False, "Dead": False,
+                  "Pid": (c.process.pid or 0) if running else 0,
+                  "ExitCode": 0 if running else (c.exit_code or 0), "Error": "",
+                  "StartedAt": c.created, "FinishedAt": NEVER if running else (c.finished or c.created)},
         "Image": c.image if c.tag == "latest" else f"{c.image}:{c.tag}",
         "Name": "/" + c.name,
         "HostConfig": {"NetworkMode": c.network_mode, "AutoRemove": c.auto_remove, "Dns": list(c.dns),

@@ -6,6 +6,13 @@
 Documentation addresses only (RFC 5737), so nothing here could be mistaken for
 a real network. ``internet`` runs a small web server that tells each client the
 address it saw, which is how the notebooks show NAT at work.
+
+The router is the LAN's DNS server (198.51.100.1:53, as a home router's resolver), and
+the hosts' and the LAN client's /etc/resolv.conf name it: it knows ``example.com`` and
+``www.example.com`` (the ``internet`` server) and answers NXDOMAIN for any other name,
+asking no one (:mod:`nethelpers.programs.dns_server`). Docker's embedded DNS forwards
+there what it does not know, and default-bridge containers copy the host's resolv.conf,
+so a container's lookups never leave the lab.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ LAN_CLIENT_IP = "198.51.100.20"
 FIRST_HOST_IP = 10  # docker hosts get 198.51.100.10, .11, ...
 INTERNET_IP = "203.0.113.10"
 ROUTER_WAN_IP = "203.0.113.1"
+DNS_SERVER_IP = ROUTER_LAN_IP  # the world's DNS server: the hosts' resolv.conf names it
+RESOLV_CONF = f"nameserver {DNS_SERVER_IP}\n"
 
 ROUTER, LAN_CLIENT, INTERNET = "router", "lan-client", "internet"
 
@@ -40,13 +49,15 @@ def ensure(lab) -> None:
         lab.add_veth(router.interface("lan-client"), client.interface("eth0"), master="lan0")
         client.add_address("eth0", f"{LAN_CLIENT_IP}/24")
         client.add_route("default", via=ROUTER_LAN_IP)
+        client.write_etc("resolv.conf", RESOLV_CONF)
         router.sysctl("net.ipv4.ip_forward", 1)
-        # the hosts' resolv.conf names the router, which runs no DNS server: let it refuse every
-        # query at once (ICMP port unreachable, not rate-limited), so that a program asking DNS
-        # (Python's http.server looks up its own name) fails in microseconds, not after 5 s
+        # the router's ICMP errors (port unreachable, time exceeded) are not rate-limited: a
+        # probe the router refuses fails at once, every time
         router.sysctl("net.ipv4.icmp_ratelimit", 0)
-    internet.start([sys.executable, "-m", "nethelpers.programs.web", "--port", "80", "--name", INTERNET]
-                   ).wait_for("serving")
+    web = internet.start([sys.executable, "-m", "nethelpers.programs.web", "--port", "80", "--name", INTERNET])
+    dns = router.start([sys.executable, "-m", "nethelpers.programs.dns_server", "--port", "53"])
+    web.wait_for("serving")
+    dns.wait_for("serving")
 
 
 def add_host(lab, name: str, *, address: str | None = None, kind: str = "host"):
@@ -71,7 +82,7 @@ def plug_in_host(lab, name: str, address: str | None = None) -> str:
         lab.add_veth(port, host.interface("eth0"), master="lan0")
         host.add_address("eth0", f"{address}/24")
         host.add_route("default", via=ROUTER_LAN_IP)
-    host.write_etc("resolv.conf", f"nameserver {ROUTER_LAN_IP}\n")
+    host.write_etc("resolv.conf", RESOLV_CONF)  # the world's DNS server (see the module's docstring)
     host.write_etc("hostname", f"{name}\n")
     addresses[name] = address
     return address

@@ -1,4 +1,12 @@
-"""A container's /etc/hosts, /etc/hostname and /etc/resolv.conf, as Docker 25+ writes them."""
+"""A container's /etc/hosts, /etc/hostname and /etc/resolv.conf, as Docker 25+ writes them.
+
+resolv.conf starts from the Docker host's own (the lab's world writes it: ``nameserver
+198.51.100.1``, the world's DNS server on the router, :mod:`nethelpers.world`), as moby's
+``internal/resolvconf`` transforms it (libnetwork/ at v27.5.1, daemon/libnetwork/ at
+docker-v29.7.2): on the default bridge ``TransformForLegacyNw`` (its nameservers minus
+loopback ones, ``(legacy)``); with the embedded DNS ``TransformForIntNS`` (``nameserver
+127.0.0.11``, the host's servers kept as ``# ExtServers:``, which the lab's resolver forwards to).
+"""
 
 from __future__ import annotations
 
@@ -22,15 +30,41 @@ def hosts(ctr: Container) -> str:
     return "\n".join(lines) + "\n"
 
 
-def resolv_conf(ctr: Container, *, embedded: bool) -> str:
+def host_nameservers() -> list[str]:
+    """The nameservers of the Docker host's /etc/resolv.conf, which the lab's world writes
+    (:data:`nethelpers.world.RESOLV_CONF`)."""
+    return [line.split()[1] for line in world.RESOLV_CONF.splitlines()
+            if line.startswith("nameserver ") and len(line.split()) > 1]
+
+
+def _engine_major(ctr: Container) -> int:
+    """The Docker Engine major version of the host that runs ``ctr`` (27 if it cannot tell)."""
+    from . import engine_of
+
+    sandbox = ctr.sandbox
+    controller = getattr(sandbox, "controller", None)
+    host = engine_of(controller.lab).hosts.get(controller.host) if controller is not None else None
+    return host.engine.major if host is not None else 27
+
+
+def resolv_conf(ctr: Container, *, embedded: bool, major: int | None = None) -> str:
     """``embedded``: on a user-defined network, the embedded DNS at 127.0.0.11 (--dns replaces
-    the host's servers as the ones it forwards to)."""
-    servers = ctr.dns or [world.ROUTER_LAN_IP]
+    the host's servers as the ones it forwards to). ``major``: the engine's major version (by
+    default the one of the host that runs ``ctr``): Docker 29 marks the servers it read from
+    the host's file ``host(IP)`` (TransformForIntNS at docker-v29.7.2: ``HostLoopback:
+    !rc.md.NSOverride``, i.e. asked from dockerd's namespace), 27 only loopback ones (v27.5.1:
+    ``addr.IsLoopback() || ...``; the lab's host has none)."""
+    servers = ctr.dns or host_nameservers()
     overrides = "[nameservers]" if ctr.dns else "[]"
     if embedded:
+        if major is None:
+            major = _engine_major(ctr)
+        shown = servers if ctr.dns or major < 29 else [f"host({s})" for s in servers]
         return (RESOLV_HEADER + "nameserver 127.0.0.11\noptions ndots:0\n\n"
                 "# Based on host file: '/etc/resolv.conf' (internal resolver)\n"
-                f"# ExtServers: [{' '.join(servers)}]\n# Overrides: {overrides}\n"
+                f"# ExtServers: [{' '.join(shown)}]\n# Overrides: {overrides}\n"
                 "# Option ndots from: internal\n")
+    if not ctr.dns:  # TransformForLegacyNw: no loopback nameservers (none in the lab's host file)
+        servers = [s for s in servers if not s.startswith("127.") and s != "::1"]
     return (RESOLV_HEADER + "".join(f"nameserver {s}\n" for s in servers) + "\n"
-            f"# Based on host file: '/etc/resolv.conf'\n# Overrides: {overrides}\n")
+            f"# Based on host file: '/etc/resolv.conf' (legacy)\n# Overrides: {overrides}\n")

@@ -1,5 +1,7 @@
 """The sandbox's side of the embedded DNS server: one resolver process (:mod:`.dns`) for all nodes,
-started, given each node's sockets and names, and replaced when it dies.
+started, given each node's sockets (and the DNAT rules to them, as Docker's ``setupIPTable``)
+and names, and replaced when it dies. The resolver reads a node's external DNS servers from its
+resolv.conf (the ``# ExtServers:`` line Docker writes), in the sandbox's ``/etc/netns/NODE``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,15 @@ import sys
 
 from ..errors import AlreadyExists, InvalidAddress, InvalidValue, KernelError, LabError, NotFound
 from . import programs
+from .setup import FALLBACK_ETC, OVERLAY_ETC
 
 
-PORT_HINT = " (is port 53 taken there — look with ss -lnup — or is lo down?)"
+PORT_HINT = " (is lo down there, or does iptables fail in it: iptables -t nat -S?)"
+
+
+def etc_of(node: str) -> str:
+    """Where the sandbox keeps the node's own /etc files (see setup._overlay_etc)."""
+    return f"{FALLBACK_ETC if os.path.isdir(FALLBACK_ETC) else OVERLAY_ETC}/{node}"
 
 
 class DNSService:
@@ -63,8 +71,9 @@ class DNSService:
         self.deaths = 0
 
     def forget(self, nodes) -> None:
-        """Detach nodes about to be removed (their sockets would keep the namespaces alive)."""
-        self._drop(sorted(set(self.nodes) & set(nodes)))
+        """Detach nodes about to be removed (their sockets would keep the namespaces alive; their
+        rules go with the namespace)."""
+        self._drop(sorted(set(self.nodes) & set(nodes)), rules=False)
 
     def idle(self) -> None:
         """Between requests: a resolver found dead is replaced at once, so names resolve again
@@ -112,7 +121,7 @@ class DNSService:
         refused = None
         for node in sorted(set(self.nodes) - self.live):
             spec = self.nodes[node]
-            reply = self._exchange({"op": "attach", "key": node, "netns": spec["netns"]})
+            reply = self._exchange({"op": "attach", "key": node, "netns": spec["netns"], "etc": etc_of(node)})
             if reply is None:
                 return False
             if not reply["ok"]:
@@ -122,15 +131,16 @@ class DNSService:
             if spec["names"] and self._exchange({"op": "records", "key": node, "names": spec["names"]}) is None:
                 return False
         if refused is not None:
-            raise KernelError(f"could not start the DNS server 127.0.0.11:53 in node {must!r}: {refused}{PORT_HINT}")
+            raise KernelError(f"could not start the DNS server 127.0.0.11 in node {must!r}: {refused}{PORT_HINT}")
         return True
 
-    def _drop(self, nodes: list[str]) -> None:
-        """Forget the nodes and close their sockets (a dead resolver took them along)."""
+    def _drop(self, nodes: list[str], *, rules: bool = True) -> None:
+        """Forget the nodes and close their sockets (a dead resolver took them along); ``rules``:
+        delete their DNAT rules too (a dead resolver left them: harmless, replaced at the next attach)."""
         for node in nodes:
             del self.nodes[node]
             if node in self.live and self.popen.poll() is None:
-                if self._exchange({"op": "detach", "key": node}) is None:
+                if self._exchange({"op": "detach", "key": node, "rules": rules}) is None:
                     self._stop()  # dead: every socket went with it
             self.live.discard(node)
 

@@ -140,7 +140,9 @@ for _ in range(10):  # the echo server may still be starting
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture
 def web(lab):
-    """nginx "web" publishing 8080:80 on the default bridge (172.17.0.2), and busybox c1 (.3)."""
+    """nginx "web" publishing 8080:80 on the default bridge (172.17.0.2), and busybox c1 (.3), on
+    Docker 27 (whose MACs are 02:42 + the address; Docker 29's: tests/docker/test_docker_iptables_29.py)."""
+    lab.docker_host(version="27")
     lab.docker("run -d --name web -p 8080:80 nginx")
     lab.docker("run -dit --name c1 busybox")
     return lab
@@ -187,6 +189,7 @@ def test_container_side_is_eth0_with_its_address(lab):
 
 
 def test_container_mac_is_02_42_then_the_ip_bytes(lab):
+    lab.docker_host(version="27")  # GenerateMACFromIP (28+ draw MACs at random)
     lab.docker("run -dit --name c1 busybox")
     lab.docker("run -dit --name c2 busybox")
     assert "link/ether 02:42:ac:11:00:02 " in lab.docker("exec c1 ip link show eth0")
@@ -253,6 +256,7 @@ def test_default_pool_skips_a_subnet_already_taken(lab):
 
 
 def test_user_network_bridge_has_the_gateway_and_first_container_gets_dot_2(lab):
+    lab.docker_host(version="27")  # its MAC assertion is 27's GenerateMACFromIP
     net_id = lab.docker("network create n1").strip()
     lab.docker("run -dit --name c1 --network n1 busybox")
     bridge = "br-" + net_id[:12]
@@ -351,6 +355,7 @@ def test_network_ls_quiet_prints_short_ids(lab):
 
 
 def test_network_inspect_json_shape(lab):
+    lab.docker_host(version="27")  # its MAC assertion is 27's GenerateMACFromIP
     net_id = lab.docker("network create --internal n1").strip()
     cid = lab.docker("run -d --name c1 --network n1 -it busybox").strip()
     net = network_inspect(lab, "n1")
@@ -480,6 +485,7 @@ def test_publish_container_port_only_picks_a_host_port_from_32768(lab):
 
 
 def test_ip_on_a_user_network_with_a_subnet(lab):
+    lab.docker_host(version="27")  # its MAC assertion is 27's GenerateMACFromIP
     lab.docker("network create --subnet 10.5.0.0/24 n1")
     lab.docker("run -dit --name c1 --network n1 --ip 10.5.0.9 busybox")
     assert addresses(lab, "c1") == {"eth0": "10.5.0.9/24"}

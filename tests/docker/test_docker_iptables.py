@@ -1,4 +1,5 @@
-"""The Docker host's iptables equal Docker 27's, rule for rule and in order.
+"""A Docker 27 host's iptables equal Docker 27's, rule for rule and in order (Docker 29's:
+test_docker_iptables_29.py).
 
 Expected rules: tests/docker/expected_iptables.py (Docker's own generated docs). One
 known difference, on purpose: the docs were generated on a machine where
@@ -21,7 +22,7 @@ def rules(lab, table: str) -> str:
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_rules_match_docker_27(lab, scenario):
     commands, filter_rules, nat_rules = SCENARIOS[scenario]
-    lab.docker_host(userland_proxy="noproxy" not in scenario)
+    lab.docker_host(version="27", userland_proxy="noproxy" not in scenario)
     for command in commands:
         lab.docker(command)
     expected_filter = filter_rules.strip().replace("-P FORWARD ACCEPT", "-P FORWARD DROP")
@@ -45,6 +46,7 @@ def test_forward_policy_stays_accept_when_forwarding_was_already_on(lab):
 
 def test_removing_everything_leaves_only_the_daemons_rules(lab):
     fresh_filter, fresh_nat = SCENARIOS["new-daemon"][1:]
+    lab.docker_host(version="27")
     lab.docker("network create -o com.docker.network.bridge.enable_icc=false bridge1")
     lab.docker("network create --internal bridge2")
     lab.docker("run -dit --name c1 --network bridge1 -p 8080:80 -p 5353:53/udp busybox")
@@ -56,6 +58,7 @@ def test_removing_everything_leaves_only_the_daemons_rules(lab):
 
 
 def test_udp_and_host_ip_port_rules(lab):
+    lab.docker_host(version="27")
     lab.docker("run -dit --name c1 -p 5353:53/udp -p 127.0.0.1:9090:80 busybox")
     nat = rules(lab, "nat")
     assert ("-A DOCKER ! -i docker0 -p udp -m udp --dport 5353 -j DNAT --to-destination 172.17.0.2:53"
@@ -76,7 +79,7 @@ def test_masquerade_off_drops_the_networks_nat_rules(lab, userland_proxy):
     ``programChainRule(hpNatRule, ..., enable && hairpin)`` whatever the option; the filter
     rules (ICC, outRule, the isolation chains) do not depend on it.
     """
-    lab.docker_host(userland_proxy=userland_proxy)
+    lab.docker_host(version="27", userland_proxy=userland_proxy)
     lab.docker("network create -o com.docker.network.bridge.name=bridge1 "
                "-o com.docker.network.bridge.enable_ip_masquerade=false --subnet 192.0.2.0/24 bridge1")
     nat = rules(lab, "nat").splitlines()

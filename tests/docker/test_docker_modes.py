@@ -145,7 +145,9 @@ def host_mode(lab):
 
 @pytest.fixture
 def container_mode(lab):
-    """b1; nginx "pod" on the default bridge (172.17.0.3); "side" in pod's namespace."""
+    """b1; nginx "pod" on the default bridge (172.17.0.3); "side" in pod's namespace (Docker 27:
+    MACs from the address)."""
+    lab.docker_host(version="27")
     lab.docker("run -dit --name b1 busybox")
     lab.docker("run -d --name pod nginx")
     lab.docker("run -dit --name side --network container:pod busybox")
@@ -154,7 +156,9 @@ def container_mode(lab):
 
 @pytest.fixture
 def macvlan_mode(lab):
-    """b1; macvlan network "mv" on the host's eth0 (the LAN), "mv1" on it (198.51.100.128)."""
+    """b1; macvlan network "mv" on the host's eth0 (the LAN), "mv1" on it (198.51.100.128), on Docker 27
+    (macvlan_endpoint.go GenerateMACFromIP at v27.5.1; 28+ draw MACs at random)."""
+    lab.docker_host(version="27")
     lab.docker("run -dit --name b1 busybox")
     lab.docker(f"{MACVLAN} mv")
     lab.docker("run -dit --name mv1 --network mv busybox")

@@ -206,8 +206,11 @@ def test_container_interfaces_mtu_mac_and_the_way_out_through_docker_gwbridge(cl
     assert got["Options"]["com.docker.network.bridge.enable_icc"] == "false"
     assert [c["Name"] for c in got["Containers"].values()] == [
         "gateway_" + lab.docker("inspect -f {{.Id}} c1", host="host1")[:12]]
-    rules = lab.node("host1").run("iptables -S FORWARD").output
-    assert "-A FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP" in rules
+    # Docker 29: docker_gwbridge's ICC off is a DROP in DOCKER-FORWARD (moby docker-v29.7.2
+    # integration/network/bridge/iptablesdoc/generated/swarm-portmap.md)
+    rules = lab.node("host1").run("iptables -S DOCKER-FORWARD").output
+    assert "-A DOCKER-FORWARD -i docker_gwbridge -o docker_gwbridge -j DROP" in rules
+    assert "-A DOCKER-FORWARD -i docker_gwbridge ! -o docker_gwbridge -j ACCEPT" in rules
     nat = lab.node("host1").run("iptables -t nat -S POSTROUTING").output
     assert "-A POSTROUTING -s 172.18.0.0/16 ! -o docker_gwbridge -j MASQUERADE" in nat
 

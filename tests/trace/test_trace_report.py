@@ -166,7 +166,9 @@ def _in_order(hooks: list[str], flow: list[str]) -> bool:
 @pytest.fixture
 def bridge_lab(lab):
     """docker-host 198.51.100.10; c1 172.17.0.2 and web 172.17.0.3 (-p 8080:80) on docker0;
-    c3 172.18.0.2 on the user network bridge1 (FACTS.md: the default pools, in order)."""
+    c3 172.18.0.2 on the user network bridge1 (FACTS.md: the default pools, in order). Docker 27's rules:
+    the same paths through Docker 29's are test_trace_29.py's."""
+    lab.docker_host(version="27")
     lab.docker("run -dit --name c1 busybox")
     lab.docker("run -d --name web -p 8080:80 nginx")
     lab.docker("network create bridge1")
@@ -274,7 +276,7 @@ def test_hairpin_to_the_userland_proxy(bridge_lab):
 
 
 def test_hairpin_nat_without_the_userland_proxy(lab):
-    lab.docker_host(userland_proxy=False)
+    lab.docker_host(version="27", userland_proxy=False)
     lab.docker("run -dit --name c1 busybox")
     lab.docker("run -d --name web -p 8080:80 nginx")
     t = lab.trace("c1", "198.51.100.10", tcp=8080)

@@ -9,8 +9,7 @@ import json
 
 from .cli import Output, Parsed, parse
 from .errors import DaemonError, DockerError, UsageError
-from .naming import short
-from . import output, system
+from . import inspect, output, system
 
 
 def execute(host, words: "list[str] | Parsed") -> Output:
@@ -60,11 +59,20 @@ def _exists(host, ref: str) -> bool:
 
 
 def _ps(host, o, args) -> Output:
+    """GET /containers/json (newest first; running ones unless -a) through the CLI's ps
+    formatter (cli/command/container/list.go runPs, formatter/container.go)."""
     host._reap()
-    containers = list(host.containers.values())
-    if o["quiet"]:
-        return Output.of("".join(short(c.id) + "\n" for c in reversed(containers) if o["all"] or c.running))
-    return Output.of(output.ps(containers, o["all"]))
+    listed = [c for c in reversed(list(host.containers.values())) if o["all"] or c.running]
+    summaries = [output.container_summary(c, _container_inspect(host, c)) for c in listed]
+    return Output.of(output.ps(summaries, major=host.engine.major, template=o.get("format"), quiet=o["quiet"],
+                               trunc=not o.get("no_trunc")))
+
+
+def _container_inspect(host, ctr) -> dict:
+    sandbox = "/var/run/docker/netns/default" if ctr.network_mode == "host" else f"/run/netns/{ctr.node}"
+    owner = next((c for c in host.containers.values() if c.id == ctr.joined), None) if ctr.joined else None
+    return inspect.container_inspect(ctr, sandbox, major=host.engine.major, owner=owner,
+                                     network_ids={n.name: n.id for n in host.networks.values()})
 
 
 def _inspect(host, o, args) -> Output:
@@ -73,15 +81,15 @@ def _inspect(host, o, args) -> Output:
     for ref in args:
         try:
             ctr = host.container(ref)
-            sandbox = "/var/run/docker/netns/default" if ctr.network_mode == "host" else f"/run/netns/{ctr.node}"
-            objects.append(output.container_inspect(ctr, sandbox))
+            objects.append(_container_inspect(host, ctr))
         except DockerError:
             try:
                 net = host.network(ref)
             except DockerError:
                 raise DockerError(f"Error: No such object: {ref}") from None
             objects.append(output.network_inspect(
-                net, host.containers, host.overlay_peers(net) if net.type == "overlay" else None))
+                net, host.containers, host.overlay_peers(net) if net.type == "overlay" else None,
+                major=host.engine.major))
     return _formatted(objects, template)
 
 
@@ -109,11 +117,38 @@ def _formatted(objects: list[dict], template: str | None) -> Output:
 
 
 def _port(host, o, args) -> Output:
+    """cli/command/container/port.go runPort: inspect, then NetworkSettings.Ports; the errors
+    name the container as it was given."""
     ctr = host.container(args[0])
-    text = output.port_lines(ctr, args[1] if len(args) > 1 else None)
-    if len(args) > 1 and not text:
-        raise DockerError(f"Error: No public port '{args[1]}' published for {ctr.name}")
+    ports = _container_inspect(host, ctr)["NetworkSettings"]["Ports"]
+    if len(args) == 1:
+        return Output.of(output.port_lines(ports, None))
+    key = _port_key(host.engine.major, args[1])
+    text = output.port_lines(ports, key)
+    if text is None:
+        raise DockerError(f"Error: No public port '{args[1]}' published for {args[0]}" if host.engine.major < 29
+                          else f"no public port '{args[1]}' published for {args[0]}")
     return Output.of(text)
+
+
+def _port_key(major: int, wanted: str) -> str:
+    """PRIVATE_PORT[/PROTO] as the CLI reads it: v27.5.1 strings.Cut + strconv.ParseUint(port,
+    10, 16), the key kept as written; docker-v29.7.2 network.ParsePort (the number parsed, the
+    protocol lower-cased)."""
+    number, _, proto = wanted.partition("/")
+    problem = None
+    if not number:
+        problem = "value is empty" if major >= 29 else f'strconv.ParseUint: parsing "{number}": invalid syntax'
+    elif not (number.isascii() and number.isdigit()):
+        problem = "invalid syntax" if major >= 29 else f'strconv.ParseUint: parsing "{number}": invalid syntax'
+    elif int(number) > 65535:
+        problem = "value out of range" if major >= 29 else f'strconv.ParseUint: parsing "{number}": value out of range'
+    if problem:
+        raise DockerError(f"invalid port '{number}': {problem}" if major >= 29
+                          else f"Error: invalid port ({number}): {problem}")
+    if major >= 29:
+        return f"{int(number)}/{(proto or 'tcp').lower()}"
+    return f"{number}/{proto or 'tcp'}"
 
 
 def _stop(host, o, args) -> Output:
@@ -132,13 +167,16 @@ def _network_create(host, o, args) -> Output:
     net = host.create_network(args[0], driver=o["driver"] or "bridge", subnet=o["subnet"],
                               gateway=o["gateway"], ip_range=o["ip_range"], internal=o["internal"],
                               options=options, attachable=o["attachable"], ipam=o["ipam_driver"] or "default")
+    # libnetwork keeps the IpamConf as asked (Network.IpamConfig): 27's inspect prints it as is
+    net.ipam_v4_config = {"PreferredPool": o["subnet"] or "", "SubPool": o["ip_range"] or "",
+                          "Gateway": o["gateway"] or ""}
     return Output.of(net.id + "\n")
 
 
 def _network_ls(host, o, args) -> Output:
-    if o["quiet"]:
-        return Output.of("".join(short(n.id) + "\n" for n in sorted(host.listed_networks(), key=lambda n: n.name)))
-    return Output.of(output.network_ls(host.listed_networks()))
+    """cli/command/network/list.go runList: sorted by name (natural order), then formatted."""
+    return Output.of(output.network_ls(host.listed_networks(), template=o.get("format"), quiet=o["quiet"],
+                                       trunc=not o.get("no_trunc")))
 
 
 def _network_inspect(host, o, args) -> Output:
@@ -147,7 +185,7 @@ def _network_inspect(host, o, args) -> Output:
     for ref in args:
         net = host.network(ref)
         peers = host.overlay_peers(net) if net.type == "overlay" else None
-        objects.append(output.network_inspect(net, host.containers, peers))
+        objects.append(output.network_inspect(net, host.containers, peers, major=host.engine.major))
     return _formatted(objects, template)
 
 

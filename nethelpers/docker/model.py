@@ -54,6 +54,9 @@ class Container:
     mac_address: str | None = None                   # --mac-address (its first endpoint)
     joined: str | None = None                        # container mode: the id of the namespace's owner
     left_networks: list[str] = field(default_factory=list)  # released when it exited
+    env: list[str] = field(default_factory=list)     # -e NAME=VALUE (inspect's Config.Env)
+    interactive: bool = False                        # -i (Config.OpenStdin)
+    tty: bool = False                                # -t (Config.Tty)
 
     @property
     def endpoints(self) -> dict:

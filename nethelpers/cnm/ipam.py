@@ -3,7 +3,8 @@
 The five calls of the contract, with the remote protocol's names and JSON shapes:
 ``GetDefaultAddressSpaces``, ``RequestPool``, ``ReleasePool``, ``RequestAddress``,
 ``ReleaseAddress``. A pool's ID is ``ADDRESS-SPACE/SUBNET[/SUBPOOL]``, as libnetwork's;
-addresses are handed out lowest free first (a sub-pool's own first address included);
+addresses are handed out lowest free first from the sub-pool if there is one, the gateway's
+too (a sub-pool's own first address included);
 the network and broadcast addresses are never handed out. Messages are libnetwork's
 (moby v27.5.1 ``libnetwork/ipamapi/contract.go``, ``ipams/defaultipam``).
 """
@@ -132,9 +133,11 @@ class DefaultIpam:
                 raise InvalidParameter("requested address is out of range", f"{address} is not in {pool.subnet}")
             if address in pool.taken:
                 raise Forbidden("Address already in use", f"{address} is taken; ask for another or for none")
-        elif (req.get("Options") or {}).get(GATEWAY_OPTION[0]) == GATEWAY_OPTION[1]:
-            address = Pool(pool.subnet, None, pool.taken).first_free()  # a gateway comes from the whole subnet
         else:
+            # a gateway too comes from the sub-pool (--ip-range) when there is one: the pool ID
+            # names it, and getAddress searches SubnetRange(base, ipr) whatever the request type
+            # (moby v27.5.1 libnetwork/ipams/defaultipam/allocator.go getAddress, address_space.go
+            # requestAddress; the same at docker-v29.7.2 daemon/libnetwork/ipams/defaultipam)
             address = pool.first_free()
         pool.taken.add(address)
         return {"Address": f"{address}/{pool.subnet.prefixlen}", "Data": {}}

@@ -7,12 +7,13 @@ rest is the command. Unknown flags and commands get the CLI's own messages.
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from dataclasses import dataclass
 
 from .. import validate
 from ..errors import InvalidValue
-from .errors import UsageError
+from .errors import DaemonError, DockerError, UsageError
 from .model import PortSpec
 
 
@@ -265,25 +266,232 @@ def _count_problem(n: int, minimum: int, maximum: int | None) -> str | None:
     return None
 
 
-def parse_publish(spec: str) -> PortSpec:
-    """``[IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]``."""
-    text, _, proto = spec.partition("/")
-    proto = proto or "tcp"
-    if proto not in ("tcp", "udp", "sctp"):
-        raise UsageError(f"invalid proto: {proto}")
-    parts = text.rsplit(":", 2)
+@dataclass
+class PublishSpec(PortSpec):
+    """One binding of a ``-p``, as nat.ParsePortSpec makes it: ``host_ip`` "" when none is
+    given (the network's host_binding_ipv4 then applies), ``host_port`` None when none is given,
+    ``host_port`` .. ``host_port_end`` for ``-p 8080-8090:80`` (one port of the range is taken)."""
+    host_port_end: int | None = None
+
+    def binding(self) -> dict:
+        """As libnetwork's PortBinding: HostPort..HostPortEnd (the daemon's
+        nat.ParsePortRangeToInt of the HostPort string)."""
+        return {**super().binding(), "HostPortEnd": self.host_port_end or self.host_port}
+
+    @property
+    def host_port_text(self) -> str:
+        """The HostPort string of HostConfig.PortBindings ("", "8080" or "8080-8090")."""
+        if self.host_port is None:
+            return ""
+        return f"{self.host_port}-{self.host_port_end}" if self.host_port_end not in (None, self.host_port) \
+            else str(self.host_port)
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _port_range(text: str, major: int) -> tuple[int, int]:
+    """go-connections/nat's port range parser as each CLI vendors it (ValueError when refused):
+    v27.5.1 ParsePortRange (strconv.ParseUint(s, 10, 16), split on every "-", parts 0 and 1
+    used); v29.7.2 parsePortRange (strings.Cut on the first "-", parsePortNumber:
+    strconv.ParseInt(s, 10, 0) in 0-65535, so a leading "+" is taken)."""
+    if text == "":
+        raise ValueError("empty string specified for ports")
+
+    def number(word: str) -> int:
+        digits = word[1:] if major >= 29 and word[:1] in ("+", "-") else word
+        if not digits or not set(digits) <= _DIGITS:
+            raise ValueError(word)
+        value = -int(digits) if word[:1] == "-" and major >= 29 else int(digits)
+        if not 0 <= value <= 65535:
+            raise ValueError(word)
+        return value
+
+    if major >= 29:
+        first, dash, last = text.partition("-")
+        start = number(first)
+        if not dash or first == last:
+            return start, start
+        end = number(last)
+    else:
+        if "-" not in text:
+            return number(text), number(text)
+        parts = text.split("-")
+        start, end = number(parts[0]), number(parts[1])
+    if end < start:
+        raise ValueError(text)
+    return start, end
+
+
+def _split_proto(text: str, major: int) -> tuple[str, str]:
+    """SplitProtoPort: (proto, port); ("", "") when there is no port."""
+    if major >= 29:
+        port, _, proto = text.partition("/")
+        return ("", "") if port == "" else (proto or "tcp", port)
+    parts = text.split("/")
+    if text == "" or parts[0] == "":
+        return "", ""
+    if len(parts) == 1:
+        return "tcp", text
+    return (parts[1] or "tcp"), parts[0]
+
+
+def _go_parse_ip(text: str) -> str | None:
+    """net.ParseIP: an IPv4 or IPv6 address (no zone, no leading zeros), or None."""
+    if "%" in text:
+        return None
     try:
-        container_port = int(parts[-1])
-        host_port = int(parts[-2]) if len(parts) >= 2 and parts[-2] else None
+        return str(ipaddress.ip_address(text))
     except ValueError:
-        raise UsageError(f"invalid containerPort: {parts[-1]}" if not parts[-1].isdigit()
-                         else f"invalid hostPort: {parts[-2]}") from None
-    host_ip = parts[0] if len(parts) == 3 else "0.0.0.0"
-    if not 0 < container_port < 65536 or (host_port is not None and not 0 < host_port < 65536):
-        raise UsageError(f"invalid port specification: \"{spec}\"")
-    if proto == "sctp":
-        raise UsageError("the lab's Docker host publishes tcp and udp ports only")
-    return PortSpec(container_port, proto, host_ip, host_port)
+        return None
+
+
+def parse_port_spec(raw: str, major: int = 29) -> list[PublishSpec]:
+    """One ``-p [IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTO]`` read as go-connections/nat
+    ParsePortSpec reads it in the docker CLI of Docker ``major`` (docker/cli v27.5.1 and
+    v29.7.2, vendor/github.com/docker/go-connections/nat/nat.go): a container range gives one
+    binding per port, a host range with one container port one binding that takes a port of
+    the range. UsageError with nat's words, in the order each version checks."""
+    parts = raw.split(":")
+    if len(parts) == 1:
+        ip, host_port, container = "", "", parts[0]
+    elif len(parts) == 2:
+        ip, host_port, container = "", parts[0], parts[1]
+    else:
+        ip, host_port, container = ":".join(parts[:-2]), parts[-2], parts[-1]
+    proto, container = _split_proto(container, major)
+
+    def check_ip() -> str:
+        address = ip
+        if address.startswith("["):  # net.SplitHostPort(ip + ":") strips IPv6 brackets
+            close = address.find("]")
+            if close < 0:
+                raise UsageError(f"invalid IP address {ip}: address {ip}:: missing ']' in address")
+            if close != len(address) - 1:
+                raise UsageError(f"invalid IP address {ip}: address {ip}:: "
+                                 + ("too many colons in address" if address[close + 1] == ":"
+                                    else "missing port in address"))
+            address = address[1:close]
+        if address and _go_parse_ip(address) is None:
+            raise UsageError(f"invalid IP address: {address}")
+        return address
+
+    def check_proto() -> None:
+        if proto.lower() not in ("tcp", "udp", "sctp"):
+            raise UsageError(f"invalid proto: {proto.lower() if major >= 29 else proto}")
+
+    if major >= 29:
+        if container == "":
+            raise UsageError(f"no port specified: {raw}<empty>")
+        check_proto()
+        ip = check_ip()
+    else:
+        ip = check_ip()
+        if container == "":
+            raise UsageError(f"no port specified: {raw}<empty>")
+    try:
+        start, end = _port_range(container, major)
+    except ValueError:
+        raise UsageError(f"invalid containerPort: {container}") from None
+    host_start = host_end = 0
+    if host_port:
+        try:
+            host_start, host_end = _port_range(host_port, major)
+        except ValueError:
+            raise UsageError(f"invalid hostPort: {host_port}") from None
+        if end - start != host_end - host_start and end != start:
+            raise UsageError(f"invalid ranges specified for container and host Ports: {container} and {host_port}")
+    if major < 29:
+        check_proto()
+    proto = proto.lower()
+    specs = []
+    for i in range(end - start + 1):
+        if not host_port:
+            host, host_last = None, None
+        elif start == end and host_start != host_end:
+            host, host_last = host_start, host_end
+        else:
+            host, host_last = host_start + i, None
+        specs.append(PublishSpec(start + i, proto, ip, host, host_last))
+    return specs
+
+
+def publish_specs(specs: list[str], major: int = 29) -> list[PublishSpec]:
+    """All the ``-p`` of a ``docker run`` (nat.ParsePortSpecs), then the daemon's check of each
+    container port (docker-v29.7.2 daemon/container.go validatePortBindings: port 0 is refused;
+    v27.5.1 lets it through to the driver, which the lab does not: it refuses it likewise)."""
+    result: list[PublishSpec] = []
+    for raw in specs:
+        result.extend(parse_port_spec(raw, major))
+    for spec in result:
+        if spec.container_port == 0:
+            raise DaemonError(f'invalid port specification: "0/{spec.proto}"')
+        if ":" in spec.host_ip:
+            raise UsageError(f"-p {spec.host_ip}: the lab's Docker hosts are IPv4-only, so they publish ports on "
+                             f"IPv4 host addresses only")
+    return result
+
+
+PUBLISH_MAJORS = (27, 29)
+
+
+def _publish_options(specs: list[str]) -> dict:
+    """``publish`` as the CLI of either engine reads it. Where the 27 and 29 CLIs read a spec
+    differently (error order, "1-2-3", "+80", "80/tcp/x", the proto's case in the message),
+    ``publish_by_engine`` keeps both outcomes for :func:`publish_for`, and ``publish`` is the
+    default engine's."""
+    from .engines import DEFAULT_VERSION
+
+    outcomes: dict = {}
+    for major in PUBLISH_MAJORS:
+        try:
+            outcomes[major] = publish_specs(specs, major)
+        except DockerError as exc:
+            outcomes[major] = exc
+    chosen = outcomes[int(DEFAULT_VERSION.split(".")[0])]
+    if isinstance(chosen, BaseException):
+        raise chosen
+    return {"publish": chosen, "publish_by_engine": outcomes}
+
+
+def publish_for(options: dict, engine) -> list[PublishSpec]:
+    """The ``-p`` bindings of a parsed ``run`` as the CLI of ``engine`` (an engines.Engine)
+    reads them; raises that CLI's error when it refuses them."""
+    outcomes = options.get("publish_by_engine") or {}
+    outcome = outcomes.get(engine.major, options.get("publish", []))
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def parse_publish(spec: str) -> PublishSpec:
+    """One ``-p`` that makes one binding (as the Docker 29 CLI reads it)."""
+    (result,) = publish_specs([spec], 29)
+    return result
+
+
+def _network_create_checks(options: dict) -> None:
+    """What the CLI checks of --subnet/--ip-range/--gateway before it sends the request
+    (docker/cli v27.5.1 cli/command/network/create.go consolidateIpam and subnetMatches;
+    v29.7.2 createIPAMConfig, the same words): a range or gateway needs a subnet, and its
+    address must be in one."""
+    subnet, ip_range, gateway = options.get("subnet"), options.get("ip_range"), options.get("gateway")
+    if (ip_range or gateway) and not subnet:
+        raise UsageError("every ip-range or gateway must have a corresponding subnet")
+    try:
+        network = ipaddress.ip_network(subnet, strict=False) if subnet else None
+    except ValueError:
+        return  # the daemon's check words it (ipam_config.parse_subnet)
+    for what, value in (("range", ip_range), ("gateway", gateway)):
+        if not value or network is None:
+            continue
+        address = value.split("/")[0] if what == "range" else value
+        try:
+            inside = ipaddress.ip_address(address) in network
+        except ValueError:
+            continue
+        if not inside:
+            raise UsageError(f"no matching subnet for {what} {value}")
 
 
 @dataclass(frozen=True)
@@ -302,7 +510,9 @@ def parse(words: list[str]) -> Parsed:
         return _parse_system(command, rest)
     options, args = parse_flags(command, rest)
     if command == "run":  # -p is checked by the CLI (nat.ParsePortSpecs), before the daemon sees it
-        options = dict(options, publish=[parse_publish(p) for p in options["publish"]])
+        options = dict(options, **_publish_options(options["publish"]))
+    elif command == "network create":
+        _network_create_checks(options)
     return Parsed(command, options, args)
 
 

@@ -34,7 +34,11 @@ TCP is relayed both ways until both sides have closed, half-closes included
 (when one side finishes sending, the proxy shuts down the sending direction of
 the other connection, so ``shutdown(SHUT_WR)`` works end to end). UDP keeps
 one upstream socket per client address and sends the container's replies
-back to that client; an entry idle for 90 s is forgotten. Everything runs in
+back to that client; an entry idle for 90 s is forgotten. SCTP (``-proto sctp``,
+kernels with SCTP only) is relayed as TCP is, over one-to-one SCTP sockets: the
+bytes of each association go through, but not the stream numbers and payload
+protocol IDs that Docker's proxy keeps (``NewSCTPSndRcvInfoWrappedConn`` in moby's
+``cmd/docker-proxy/sctp_proxy_linux.go``). Everything runs in
 one thread around a ``selectors`` loop with non-blocking sockets.
 
 After binding, it prints one line, ``docker-proxy: listening on tcp
@@ -82,7 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="docker-proxy", allow_abbrev=False,
         description="Relay one published port of the host to a container (Docker's userland proxy).")
-    parser.add_argument("-proto", "--proto", default="tcp", choices=("tcp", "udp"),
+    parser.add_argument("-proto", "--proto", default="tcp", choices=("tcp", "udp", "sctp"),
                         help="protocol to proxy (default tcp)")
     parser.add_argument("-host-ip", "--host-ip", type=_ip, default="0.0.0.0",
                         help="address to listen on (default 0.0.0.0)")

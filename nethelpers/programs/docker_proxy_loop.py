@@ -32,6 +32,11 @@ class Proxy:
             sock.setblocking(False)
         self.selector.register(self._wakeup_r, selectors.EVENT_READ, self)
 
+    @property
+    def ip_proto(self) -> int:
+        """The socket's protocol: SCTP (one-to-one, stream sockets: relayed as TCP is) or the default."""
+        return getattr(socket, "IPPROTO_SCTP", 132) if self.proto == "sctp" else 0
+
     def handle(self, mask: int) -> None:
         """The wake-up socket is readable: a signal came (its handler set ``stopping``)."""
         try:
@@ -61,8 +66,8 @@ class Proxy:
     def bind(self) -> None:
         """Open the listening socket (raises OSError as bind does)."""
         family = family_of(self.host_ip)
-        kind = socket.SOCK_STREAM if self.proto == "tcp" else socket.SOCK_DGRAM
-        sock = socket.socket(family, kind)
+        kind = socket.SOCK_DGRAM if self.proto == "udp" else socket.SOCK_STREAM
+        sock = socket.socket(family, kind, self.ip_proto)  # OSError EPROTONOSUPPORT: no SCTP in the kernel
         try:
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -71,7 +76,7 @@ class Proxy:
                 # (not for UDP, where it would let two sockets share the port)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(sockaddr(self.host_ip, self.host_port))
-            if self.proto == "tcp":
+            if kind == socket.SOCK_STREAM:
                 sock.listen(socket.SOMAXCONN)
         except OSError:
             sock.close()
@@ -79,7 +84,7 @@ class Proxy:
         sock.setblocking(False)
         self.host_port = sock.getsockname()[1]  # the real one if 0 was asked
         self.listener = sock
-        handler = TcpListener(self, sock) if self.proto == "tcp" else UdpListener(self, sock)
+        handler = UdpListener(self, sock) if self.proto == "udp" else TcpListener(self, sock)
         self.selector.register(sock, selectors.EVENT_READ, handler)
 
     def run(self) -> None:

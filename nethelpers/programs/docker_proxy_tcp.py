@@ -59,7 +59,7 @@ class TcpSession:
     def __init__(self, proxy: Proxy, client: socket.socket) -> None:
         self.proxy = proxy
         self.client = _Side(proxy, client)
-        upstream = socket.socket(family_of(proxy.container_ip), socket.SOCK_STREAM)
+        upstream = socket.socket(family_of(proxy.container_ip), socket.SOCK_STREAM, proxy.ip_proto)
         upstream.setblocking(False)
         self.upstream = _Side(proxy, upstream)
         for side in (self.client, self.upstream):

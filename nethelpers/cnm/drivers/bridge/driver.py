@@ -8,6 +8,7 @@ the other end (``SrcName``) for the daemon to move into the sandbox and rename
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 
@@ -22,10 +23,10 @@ ENABLE_ICC = "com.docker.network.bridge.enable_icc"
 ENABLE_MASQUERADE = "com.docker.network.bridge.enable_ip_masquerade"
 DEFAULT_BRIDGE = "com.docker.network.bridge.default_bridge"
 GATEWAY_MODE = "com.docker.network.bridge.gateway_mode_ipv4"  # Docker 28+
-KNOWN_OPTIONS = (BRIDGE_NAME, ENABLE_ICC, ENABLE_MASQUERADE)
+HOST_BINDING_IPV4 = "com.docker.network.bridge.host_binding_ipv4"  # labels.go DefaultBindingIP
+KNOWN_OPTIONS = (BRIDGE_NAME, ENABLE_ICC, ENABLE_MASQUERADE, HOST_BINDING_IPV4)
 # options Docker sets on its default network (docker0), shown by inspect, not choices of the driver here
-DEFAULT_NETWORK_OPTIONS = (DEFAULT_BRIDGE, "com.docker.network.bridge.host_binding_ipv4",
-                           "com.docker.network.driver.mtu")
+DEFAULT_NETWORK_OPTIONS = (DEFAULT_BRIDGE, "com.docker.network.driver.mtu")
 
 # Go's strconv.ParseBool, which the bridge driver parses its options with.
 _GO_BOOLS = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
@@ -39,6 +40,7 @@ class BridgeNetwork:
     gateway: str
     internal: bool
     firewall: firewaller.FirewallNetwork | None = None
+    default_host_ip: str = "0.0.0.0"  # com.docker.network.bridge.host_binding_ipv4
 
 
 @dataclass
@@ -73,7 +75,8 @@ class BridgeDriver(Driver):
         self.firewall = firewaller.make(firewall, kernel, hairpin=not userland_proxy)
         self.networks: dict[str, BridgeNetwork] = {}
         self.endpoints: dict[str, BridgeEndpoint] = {}
-        self.allocator = ports.PortAllocator()
+        self.allocator = ports.PortAllocator(27 if firewall.endswith("-27") else 29,
+                                             read_sysctl=kernel.node.sysctl)
         self._setup_firewall()
 
     def _setup_firewall(self) -> None:
@@ -115,6 +118,7 @@ class BridgeDriver(Driver):
                 raise Unsupported(f"the lab's bridge driver does not support the option {key!r} "
                                   f"(it knows: {', '.join(sorted(known))})")
         icc, masquerade = _bool(options, ENABLE_ICC), _bool(options, ENABLE_MASQUERADE)
+        default_host_ip = _host_binding_ip(options)
         gateway_mode = self._gateway_mode(options)
         bridge = options.get(BRIDGE_NAME) or "br-" + nid[:12]
         validate.ifname(bridge)
@@ -122,7 +126,8 @@ class BridgeDriver(Driver):
             raise Forbidden(f"bridge name {bridge} is already used by another network",
                             "choose another com.docker.network.bridge.name")
         internal = bool((req.get("Options") or {}).get("com.docker.network.internal"))
-        net = BridgeNetwork(bridge, ipv4["Pool"], ipv4["Gateway"].split("/")[0], internal)
+        net = BridgeNetwork(bridge, ipv4["Pool"], ipv4["Gateway"].split("/")[0], internal,
+                            default_host_ip=default_host_ip)
         self.kernel.add_bridge(bridge, ipv4["Gateway"])
         try:
             if self.iptables:
@@ -241,20 +246,42 @@ class BridgeDriver(Driver):
     # --- published ports ------------------------------------------------------------------
     def program_external_connectivity(self, req: dict) -> dict:
         ep = self._endpoint(req)
-        bindings = [ports.PortBinding(b["Port"], b.get("Proto", "tcp"), b.get("HostIP", ""), b.get("HostPort"))
+        bindings = [ports.PortBinding(b["Port"], b.get("Proto", "tcp"), b.get("HostIP", ""), b.get("HostPort"),
+                                      b.get("HostPortEnd"))
                     for b in (req.get("Options") or {}).get(PORT_MAP) or []]
         net = self.networks[ep.network]
         if bindings:
             ep.published = ports.publish(self.kernel, self.allocator, bindings, endpoint_id=req["EndpointID"],
                                          container_ip=ep.address.split("/")[0], bridge=net.bridge,
                                          firewall=net.firewall, userland_proxy=self.userland_proxy,
-                                         routed=net.firewall is not None and net.firewall.config.routed)
+                                         routed=net.firewall is not None and net.firewall.config.routed,
+                                         default_host_ip=net.default_host_ip)
         return {}
 
     def revoke_external_connectivity(self, req: dict) -> dict:
         ep = self._endpoint(req)
         ports.unpublish(self.allocator, ep.published, self.networks[ep.network].firewall)
         return {}
+
+
+def _host_binding_ip(options: dict) -> str:
+    """``com.docker.network.bridge.host_binding_ipv4``: the host address of the network's
+    published ports that name none (v27.5.1 and docker-v29.7.2 bridge_linux.go, DefaultBindingIP:
+    net.ParseIP, parseErr "nil ip"; addPortMappings unmaps an IPv4-mapped address)."""
+    value = options.get(HOST_BINDING_IPV4)
+    if value is None:
+        return "0.0.0.0"
+    try:
+        if "%" in value:  # net.ParseIP takes no zone
+            raise ValueError(value)
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise InvalidParameter(f"failed to parse {HOST_BINDING_IPV4} value: {value} (nil ip)") from None
+    mapped = getattr(address, "ipv4_mapped", None)
+    if address.version == 6 and mapped is None:
+        raise Unsupported(f"the lab's Docker hosts are IPv4-only: {HOST_BINDING_IPV4}={value} would publish "
+                          f"the network's ports on IPv6 only (configurePortBindingIPv6)")
+    return str(mapped or address)
 
 
 def _bool(options: dict, key: str) -> bool:

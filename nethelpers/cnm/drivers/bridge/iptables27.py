@@ -119,16 +119,21 @@ def first_jumps() -> list[Command]:
 
 
 def port_rules(pm: PortMapping, userland_proxy: bool) -> list[Command]:
-    """DNAT in, ACCEPT through, and the hairpin MASQUERADE (all appended)."""
+    """DNAT in, ACCEPT through, and the hairpin MASQUERADE (all appended); for sctp also the
+    CHECKSUM fill in mangle POSTROUTING (v27.5.1 port_mapping_linux.go, setPerPortForwarding:
+    the workaround for veths of kernels up to 4.9 that leave SCTP checksums to the NIC)."""
     p, cip, cport, br = pm.proto, pm.container_ip, pm.container_port, pm.bridge
     dest = "" if pm.host_ip in ("0.0.0.0", "") else f"-d {pm.host_ip}/32 "
     not_from_bridge = "" if not userland_proxy else f"! -i {br} "
-    return [
+    rules = [
         ("filter", f"-A DOCKER -d {cip}/32 ! -i {br} -o {br} -p {p} -m {p} --dport {cport} -j ACCEPT"),
         ("nat", f"-A POSTROUTING -s {cip}/32 -d {cip}/32 -p {p} -m {p} --dport {cport} -j MASQUERADE"),
         ("nat", f"-A DOCKER {dest}{not_from_bridge}-p {p} -m {p} --dport {pm.host_port} "
                 f"-j DNAT --to-destination {cip}:{cport}"),
     ]
+    if p == "sctp":
+        rules.append(("mangle", f"-A POSTROUTING -p sctp -m sctp --sport {cport} -j CHECKSUM --checksum-fill"))
+    return rules
 
 
 _JUMPS = frozenset(r for _, r in _jumps_to_top() + first_jumps())

@@ -138,3 +138,16 @@ def test_engine_choice_errors(lab):
     with pytest.raises(LabError, match="already runs Docker Engine 29.7.2"):
         lab.docker_host(version="27")
     assert lab.docker_host(version="29.7").engine.version == "29.7.2"
+
+
+def test_macvlan_macs_are_random_too_and_the_lan_learns_them(lab):
+    """docker-v29.7.2 macvlan_endpoint.go createEndpoint: GenerateRandomMAC when none is asked
+    (v27.5.1: GenerateMACFromIP). The LAN learns the container's MAC by ARP, as any other."""
+    lab.docker_host(version="29")
+    lab.docker("network create -d macvlan --subnet 198.51.100.0/24 --gateway 198.51.100.1 "
+               "--ip-range 198.51.100.128/25 -o parent=eth0 mv")
+    lab.docker("run -dit --name mv1 --network mv busybox")
+    mac = lab.docker("inspect -f '{{.NetworkSettings.Networks.mv.MacAddress}}' mv1").strip()
+    assert mac != "02:42:c6:33:64:80" and int(mac.split(":")[0], 16) & 3 == 2, mac
+    assert lab["lan-client"].run("ping -c1 -W1 198.51.100.128").rc == 0
+    assert f"lladdr {mac} " in lab["lan-client"].run("ip neigh show 198.51.100.128").stdout

@@ -258,8 +258,9 @@ class DockerHost(Containers, Cluster):
                 self._in(ctr).set_resolver_records(self.dns_view(ctr))
 
     def dns_view(self, ctr: Container) -> dict[str, list[str]]:
-        """Names ``ctr`` resolves: everyone on its user-defined networks, by name, alias and
-        short ID, each also as ``NAME.NETWORK`` (libnetwork's Sandbox.ResolveName)."""
+        """Names ``ctr`` resolves: everyone on its user-defined networks, by name, aliases, short
+        ID and hostname (daemon/container_operations.go buildEndpointDNSNames, v27.5.1 and
+        docker-v29.7.2), each also as ``NAME.NETWORK`` (libnetwork's Sandbox.ResolveName)."""
         names: dict[str, list[str]] = {}
         for ep in ctr.endpoints.values():
             net = ep.network
@@ -272,7 +273,7 @@ class DockerHost(Containers, Cluster):
                 for other in net.endpoints.values():
                     owner = self._by_id(other.sandbox.container_id) if other.sandbox is not None else None
                     if owner is not None and other.ip is not None:
-                        members.append(([owner.name, *other.aliases, owner.id[:12]], str(other.ip)))
+                        members.append((dns_names(owner, other.aliases), str(other.ip)))
             for plain, ip in members:
                 for dns_name in plain + [f"{n}.{net.name}" for n in plain]:
                     addresses = names.setdefault(dns_name.lower(), [])
@@ -282,3 +283,10 @@ class DockerHost(Containers, Cluster):
 
     def _by_id(self, cid: str) -> Container | None:
         return next((c for c in self.containers.values() if c.id == cid), None)
+
+
+def dns_names(ctr: Container, aliases) -> list[str]:
+    """buildEndpointDNSNames: the name, the aliases, the short ID, the hostname (``--hostname``,
+    else the short ID), without repeats."""
+    names = [ctr.name, *aliases, ctr.id[:12], ctr.hostname or ctr.id[:12]]
+    return list(dict.fromkeys(names))

@@ -178,8 +178,6 @@ def test_rules_and_sockets_go_with_the_container(dns_lab):
     assert "c2" not in {n.name for n in dns_lab.nodes()}
 
 
-@pytest.mark.xfail(strict=True, reason="the daemon's dns_view (nethelpers/docker/daemon.py) leaves out "
-                                        "Config.Hostname, which buildEndpointDNSNames adds")
 def test_hostname_is_a_dns_name_on_user_defined_networks(dns_lab):
     """container_operations.go buildEndpointDNSNames (v27.5.1 and docker-v29.7.2): the container's
     name, its aliases, its short ID and ``ctr.Config.Hostname`` (deduplicated)."""

@@ -157,7 +157,8 @@ class Server:
                     link["peer_node"], link["peer"] = other, names_of(other).get(link["link_index"])
 
     def rpc_dns_attach(self, node: str) -> None:
-        """Docker's embedded DNS server: 127.0.0.11:53 in the node (one process serves all)."""
+        """Docker's embedded DNS server in the node: 127.0.0.11 at high ports, DNAT-ed from :53
+        by the node's nat rules (one process serves all)."""
         self.dns.attach(node, self.net.node(node).path)
 
     def rpc_dns_records(self, node: str, names: dict) -> None:

@@ -74,10 +74,10 @@ def formatted_list(template: str, items: list[dict], headers: dict) -> str:
     body = body.strip(" ").replace("\\t", "\t").replace("\\n", "\n")
     if template == "json":
         body = "{{json .}}"
-    rows = "".join(_render_raw(body, item) + "\n" for item in items)
+    rows = "".join(_render_raw(body, Fields(item)) + "\n" for item in items)
     if not is_table:
         return rows
-    return tabwrite(_render_raw(body, headers) + "\n" + rows)
+    return tabwrite(_render_raw(body, Fields(headers)) + "\n" + rows)
 
 
 # --- docker/cli helpers ------------------------------------------------------------------
@@ -522,10 +522,20 @@ def _value(path: str, dot):
         return dot
     value = dot
     for key in path.lstrip(".").split("."):
-        if not isinstance(value, dict) or key not in value:
-            raise ValueError(f"template: can't evaluate field {key}")
-        value = value[key]
+        if value is None:  # a field of a missing map entry: the zero value again
+            continue
+        if isinstance(value, Fields) or not isinstance(value, dict):
+            if not isinstance(value, dict) or key not in value:
+                raise ValueError(f"template: can't evaluate field {key}")
+        # inspect's JSON is a map to the template: a key it lacks is "<no value>", as Go's
+        # text/template prints a missing map key (e.g. 29's NetworkSettings.IPAddress)
+        value = value.get(key)
     return value
+
+
+class Fields(dict):
+    """A list command's row (ContainerContext, networkContext): a struct to the template, so an
+    unknown field is an error, not "<no value>"."""
 
 
 def _format(value) -> str:

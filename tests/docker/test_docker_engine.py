@@ -236,7 +236,7 @@ def test_exited_container_gives_its_address_back(lab):
     lab.docker("run -d --name gone busybox")  # sh without a terminal exits at once
     wait_exited(lab, "gone")
     lab.docker("run -dit --name c1 busybox")
-    assert inspect(lab, "gone")["NetworkSettings"]["IPAddress"] == ""
+    assert inspect(lab, "gone")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
     assert ip_of(lab, "c1") == "172.17.0.2"
 
 
@@ -706,6 +706,7 @@ def test_inspect_network_settings(web):
 
 
 def test_inspect_container_on_a_user_network_has_empty_legacy_fields(lab):
+    lab.docker_host(version="27")  # API 1.52 (Docker 29) has no legacy NetworkSettings fields
     lab.docker("network create n1")
     lab.docker("run -dit --name c1 --network n1 --network-alias db busybox")
     c1 = inspect(lab, "c1")
@@ -761,14 +762,15 @@ def test_port_lists_every_mapping(lab):
 
 
 def test_port_of_one_private_port(web):
-    assert web.docker("port web 80") == "80/tcp -> 0.0.0.0:8080\n"
-    assert web.docker("port web 80/tcp") == "80/tcp -> 0.0.0.0:8080\n"
+    assert web.docker("port web 80") == "0.0.0.0:8080\n"  # port.go runPort: the frontends only
+    assert web.docker("port web 80/tcp") == "0.0.0.0:8080\n"
 
 
 def test_port_without_proto_means_tcp(lab):
     lab.docker("run -dit --name dns -p 5353:53/udp busybox")
-    assert lab.docker("port dns 53/udp") == "53/udp -> 0.0.0.0:5353\n"
-    assert refused(lab, "port dns 53") == "Error: No public port '53' published for dns"
+    assert lab.docker("port dns 53/udp") == "0.0.0.0:5353\n"
+    # Docker 29's CLI (port.go at v29.7.2): "no public port ..."; 27's: "Error: No public port ..."
+    assert refused(lab, "port dns 53") == "no public port '53' published for dns"
 
 
 def test_port_not_published(web):
@@ -1144,7 +1146,7 @@ def test_second_host_has_its_own_docker0(lab):
     lab.docker("run -dit --name c1 busybox")
     lab.docker("run -dit --name c9 busybox", host="host2")
     assert "172.17.0.1/16" in host_run(lab, "ip -br -4 addr show docker0", "host2").stdout
-    assert lab.docker("inspect -f '{{.NetworkSettings.IPAddress}}' c9", host="host2") == "172.17.0.2\n"
+    assert lab.docker("inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' c9", host="host2") == "172.17.0.2\n"
     assert ip_of(lab, "c1") == "172.17.0.2"
 
 

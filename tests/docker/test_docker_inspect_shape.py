@@ -117,3 +117,12 @@ def test_exited_container_keeps_its_networks_without_operational_data(lab, versi
     bridge = settings["Networks"]["bridge"]
     assert len(bridge["NetworkID"]) == 64
     assert (bridge["EndpointID"], bridge["IPAddress"], bridge["MacAddress"]) == ("", "", "")
+
+
+def test_a_field_29_dropped_prints_no_value(lab):
+    """The CLI's inspect runs the template on the JSON decoded into a map: a key the daemon no
+    longer sends (API 1.52 dropped NetworkSettings.IPAddress) is Go text/template's "<no value>"."""
+    lab.docker_host(version="29")
+    lab.docker("run -dit --name c1 busybox")
+    assert lab.docker("inspect -f '{{.NetworkSettings.IPAddress}}' c1") == "<no value>\n"
+    assert lab.docker("inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' c1") == "172.17.0.2\n"

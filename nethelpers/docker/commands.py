@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .cli import Output, Parsed, parse
+from .cli import Output, Parsed, parse, publish_for
 from .errors import DaemonError, DockerError, UsageError
 from . import inspect, output, system
 
@@ -29,7 +29,7 @@ def execute(host, words: "list[str] | Parsed") -> Output:
 def _run(host, o, args) -> Output:
     image, command = args[0], args[1:]
     ctr, printed = host.run(image, command, env=o["env"], name=o["name"], detach=o["detach"], network=o["network"],
-                          publish=o["publish"], ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
+                          publish=publish_for(o, host.engine), ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
                           keep_open=o["interactive"] or o["tty"], hostname=o["hostname"], dns=o["dns"],
                           mac_address=o["mac_address"])
     return Output.of(printed, 0 if o["detach"] else ctr.exit_code or 0)

@@ -529,7 +529,7 @@ def _value(path: str, dot):
                 raise ValueError(f"template: can't evaluate field {key}")
         # inspect's JSON is a map to the template: a key it lacks is "<no value>", as Go's
         # text/template prints a missing map key (e.g. 29's NetworkSettings.IPAddress)
-        value = value.get(key)
+        value = value[key] if key in value else None  # (through __getitem__: system.GoStruct maps names)
     return value
 
 

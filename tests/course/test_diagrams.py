@@ -8,7 +8,7 @@ import pytest
 from nethelpers import diagrams, world
 from nethelpers.diagrams import mask
 
-from test_plot import _rect, _within, assert_fits
+from figures import _rect, _within, assert_fits
 
 
 def test_mask_hides_random_macs_and_veth_names_but_keeps_docker_macs():

@@ -98,7 +98,7 @@ def test_bad_input_and_damaged_output():
 
 def test_the_picture_of_a_tunnelled_ping_nests_each_header_and_draws_the_bytes_to_scale(lab, vxlan_pair):
     """Checked from the figure before it is rendered (each artist's gid names what it shows)."""
-    from test_plot import _rect, _within, assert_fits
+    from figures import _rect, _within, assert_fits
 
     h1, _ = vxlan_pair
     cap = packets.capture(h1, "eth0", PING_FILTER, count=1, seconds=30)

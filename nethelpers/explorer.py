@@ -51,7 +51,7 @@ MODES = {mode.name: mode for mode in (
           ("way in", "the host reaches 172.17.0.0/16 directly; the LAN has no route to it: only published "
                  "ports (-p: DNAT and docker-proxy) let it in"),
           ("kernel objects", "per container a netns and a veth pair; the bridge docker0; iptables rules in filter "
-                     "(FORWARD, DOCKER) and nat (MASQUERADE)"))),
+                     "(DOCKER-FORWARD, DOCKER), raw (a guard per container) and nat (MASQUERADE)"))),
     Mode("none", "a namespace with only lo: no cable, no address, no route",
          ("run -dit --name n1 --network none busybox", "run -dit --name n2 --network none busybox"),
          (("n1", HOST), ("n2", HOST)),

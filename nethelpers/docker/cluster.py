@@ -202,6 +202,12 @@ class Cluster(OverlayViews):
         return (f"To add a {role} to this swarm, run the following command:\n\n"
                 f"    docker swarm join --token {swarm.token(role)} {swarm.address}:{swarm_mod.MANAGER_PORT}\n\n")
 
+    def _engine_version_of(self, host: str) -> str:
+        """ENGINE VERSION of ``node ls``: what each node's daemon reports (its Description.Engine)."""
+        from . import engine_of
+
+        return engine_of(self.lab).hosts[host].engine.version
+
     def node_ls(self) -> str:
         from .output import table
 
@@ -211,7 +217,7 @@ class Cluster(OverlayViews):
         for host, node_id in sorted(swarm.nodes.items()):  # the CLI sorts by hostname
             me = " *" if host == self.name else ""
             rows.append([node_id + me, host, "Ready" if states.get(host) == "alive" else "Down", "Active",
-                         "Leader" if host == swarm.manager else "", swarm_mod.ENGINE_VERSION])
+                         "Leader" if host == swarm.manager else "", self._engine_version_of(host)])
         return table(["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER STATUS", "ENGINE VERSION"], rows)
 
     def _manager_swarm(self):

@@ -21,8 +21,16 @@ def execute(host, words: "list[str] | Parsed") -> Output:
     except DaemonError as exc:
         if parsed.command != "run":
             raise
-        # the docker 27 CLI reports the daemon's refusal to `run` with its own prefix and a hint
-        raise DockerError(f"docker: {str(exc).rstrip('.')}.\nSee 'docker run --help'.") from None
+        raise DockerError(run_refused(str(exc), host.engine.major)) from None
+
+
+def run_refused(message: str, major: int) -> str:
+    """The daemon's refusal of a ``run`` as the CLI prints it: 27's reportError (a period, then
+    "See 'docker run --help'."; docker/cli v27.5.1 cli/command/container/run.go), 29's withHelp
+    (docker/cli v29.7.2 run.go: "docker: %w\n\nRun 'docker run --help' for more information")."""
+    if major >= 29:
+        return f"docker: {message}\n\nRun 'docker run --help' for more information"
+    return f"docker: {message.rstrip('.')}.\nSee 'docker run --help'."
 
 
 # --- one function per command -----------------------------------------------------------

@@ -54,7 +54,7 @@ RELEASES = {
     "27.5.1": Engine("27.5.1", api_version="1.47", min_api_version="1.24", random_macs=False,
                      backends=("iptables",)),
 }
-DEFAULT_VERSION = "27.5.1"
+DEFAULT_VERSION = "29.7.2"
 
 
 def engine(version: str | None = None, firewall_backend: str | None = None) -> Engine:

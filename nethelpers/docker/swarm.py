@@ -24,7 +24,6 @@ from .naming import now
 MANAGER_PORT = 2377
 FIRST_VNI = 4096                              # the ingress network takes it (ovmanager's bitmap)
 DEFAULT_POOL = ipaddress.ip_network("10.0.0.0/8")
-ENGINE_VERSION = "27.5.1"
 
 
 def base36_id(*parts: object, length: int = 25) -> str:

@@ -151,3 +151,16 @@ def test_macvlan_macs_are_random_too_and_the_lan_learns_them(lab):
     assert mac != "02:42:c6:33:64:80" and int(mac.split(":")[0], 16) & 3 == 2, mac
     assert lab["lan-client"].run("ping -c1 -W1 198.51.100.128").rc == 0
     assert f"lladdr {mac} " in lab["lan-client"].run("ip neigh show 198.51.100.128").stdout
+
+
+def test_run_refusal_is_printed_as_the_docker_29_cli_prints_it(lab):
+    """docker/cli v29.7.2 cli/command/container/run.go toStatusError/withHelp: "docker: %w" then
+    "\\n\\nRun 'docker run --help' for more information" (no period added, as 27's reportError did)."""
+    from nethelpers.docker import DockerError
+
+    lab.docker_host(version="29")
+    lab.docker("run -d --name pod nginx")
+    with pytest.raises(DockerError) as refused:
+        lab.docker("run -dit --name x1 --network container:pod -h web busybox")
+    assert str(refused.value) == ("docker: Error response from daemon: conflicting options: hostname and the "
+                                  "network mode\n\nRun 'docker run --help' for more information")

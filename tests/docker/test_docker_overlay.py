@@ -81,12 +81,16 @@ def test_swarm_init_prints_the_join_command_with_a_token_of_dockers_shape(lab):
 
 
 def test_join_with_the_token_and_node_ls(lab):
+    """ENGINE VERSION is each node's own daemon's (node ls prints Description.Engine.EngineVersion,
+    docker/cli cli/command/node/formatter.go): a Docker 27 worker in a Docker 29 manager's swarm."""
+    lab.docker_host("host1")
+    lab.docker_host("host2", version="27")
     swarm(lab, "host2")
     table = lab.docker("node ls", host="host1").splitlines()
     assert table[0].split() == ["ID", "HOSTNAME", "STATUS", "AVAILABILITY", "MANAGER", "STATUS", "ENGINE",
                                 "VERSION"]
     assert [row.split()[1:] for row in table[1:]] == [
-        ["*", "host1", "Ready", "Active", "Leader", "27.5.1"], ["host2", "Ready", "Active", "27.5.1"]]
+        ["*", "host1", "Ready", "Active", "Leader", "29.7.2"], ["host2", "Ready", "Active", "27.5.1"]]
 
 
 def test_join_refusals_leave_the_host_out(lab):

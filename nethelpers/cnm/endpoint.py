@@ -63,8 +63,8 @@ class Endpoint:
 
     def join(self, sandbox) -> None:
         """``endpoint.Join``: the driver's ``Join``, then the interface into the sandbox, its
-        address and routes; the first endpoint with a gateway gives the default route and
-        publishes the sandbox's ports."""
+        address and routes; the sandbox's best gateway endpoint (:meth:`Sandbox.best_gateway`)
+        gives the default route and publishes the sandbox's ports."""
         sandbox._check_alive("join")
         if self.network.endpoints.get(self.name) is not self:
             raise NoSuchObject(f"endpoint {self.name} not found", "it was deleted; create it again")

@@ -54,16 +54,33 @@ class Sandbox:
             self._next_index[prefix] = self._next_index.get(prefix, 0) + 1
             ep.ifname = dst
         self.endpoints.append(ep)
-        if self.gateway_endpoint is None and info.get("Gateway") and not ep.network.internal:
+        previous, best = self.gateway_endpoint, self.best_gateway()
+        if best is not previous:  # sbJoin's moveExtConn: the new endpoint is the better gateway
+            if previous is not None:
+                self._unmake_gateway(previous)
             try:
-                self._make_gateway(ep)
+                self._make_gateway(best)
             except BaseException:
                 self.endpoints.remove(ep)
                 if ep.ifname:
                     self._interface_out(ep)
+                if previous is not None:  # libnetwork programs the old one again
+                    self._make_gateway(previous)
                 raise
         if ep.network.name != GATEWAY_NETWORK:
             self._update_default_gw()
+
+    def best_gateway(self):
+        """``getGatewayEndpoint``: of its endpoints sorted by ``Endpoint.Less``, the first with a
+        gateway. Less puts docker_gwbridge's endpoint last, internal networks after the others,
+        endpoints with a gateway first, then orders by network *name* (moby v27.5.1
+        libnetwork/sandbox.go and docker-v29.7.2 daemon/libnetwork/sandbox.go; the lab has no
+        ``--gw-priority``, so every priority is 0): a container on ``zeta`` that is connected to
+        ``alpha`` gets its default route, and its published ports, from ``alpha``."""
+        candidates = [ep for ep in self.endpoints if ep.network.type not in ("null", "host")
+                      and ep.join_info.get("Gateway") and not ep.network.internal]
+        return min(candidates, key=lambda ep: (ep is self.gateway_network_endpoint(), ep.network.name),
+                   default=None)
 
     def _make_gateway(self, ep) -> None:
         """The default route through ``ep``, and the sandbox's ports published by its driver."""
@@ -81,6 +98,12 @@ class Sandbox:
                                     f"({ep.id}): {exc.libnetwork}", exc.fix) from None
             raise
 
+    def _unmake_gateway(self, ep) -> None:
+        """Undo :meth:`_make_gateway`: its driver revokes the published ports, the default route goes."""
+        ep.network.driver.revoke_external_connectivity({"NetworkID": ep.network.id, "EndpointID": ep.id})
+        self.kernel.remove_route("default", via=ep.join_info["Gateway"], sandbox=self.node)
+        self.gateway_endpoint = None
+
     def _interface_out(self, ep) -> None:
         names = ep.join_info.get("InterfaceName") or {}
         if not self.default:
@@ -91,22 +114,17 @@ class Sandbox:
         """``sbLeave``: revoke, driver Leave, interface out, another endpoint's gateway in."""
         net = ep.network
         was_gateway = self.gateway_endpoint is ep
-        request = {"NetworkID": net.id, "EndpointID": ep.id}
         if was_gateway:
-            net.driver.revoke_external_connectivity(dict(request))
-        net.driver.leave(request)  # libnetwork goes on even if the driver fails
-        if was_gateway:
-            self.kernel.remove_route("default", via=ep.join_info["Gateway"], sandbox=self.node)
+            self._unmake_gateway(ep)
+        net.driver.leave({"NetworkID": net.id, "EndpointID": ep.id})  # libnetwork goes on even if it fails
         if ep.ifname:
             self._interface_out(ep)
         self.endpoints.remove(ep)
         ep.sandbox, ep.join_info = None, {}
         if was_gateway:
-            self.gateway_endpoint = None
-            for other in self.endpoints:
-                if other.join_info.get("Gateway") and not other.network.internal:
-                    self._make_gateway(other)
-                    break
+            successor = self.best_gateway()
+            if successor is not None:
+                self._make_gateway(successor)
         if net.name != GATEWAY_NETWORK and not self.deleting:
             self._update_default_gw()
 

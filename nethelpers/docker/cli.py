@@ -51,6 +51,10 @@ COMMANDS = {
                 "--type -s --size"),
     "port": ("docker port CONTAINER [PRIVATE_PORT[/PROTO]]", (1, 2), [], True, ""),
     "stop": ("docker stop [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [], True, "-t --time -s --signal"),
+    "start": ("docker start [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [], True,
+              "-a --attach -i --interactive --detach-keys --checkpoint --checkpoint-dir"),
+    "restart": ("docker restart [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [], True,
+                "-t --time --timeout -s --signal"),
     "logs": ("docker logs [OPTIONS] CONTAINER", (1, 1), [], True,
              "-f --follow -t --timestamps --since --until -n --tail --details"),
     "network create": ("docker network create [OPTIONS] NETWORK", (1, 1), [
@@ -91,6 +95,7 @@ COMMANDS.update(SYSTEM_COMMANDS)
 ALIASES = {"network remove": "network rm", "network list": "network ls", "container ls": "ps",
            "container rm": "rm", "container inspect": "inspect", "container run": "run",
            "container exec": "exec", "container port": "port", "container stop": "stop",
+           "container start": "start", "container restart": "restart",
            "container logs": "logs", "node list": "node ls", "system info": "info"}
 GROUPS = ("network", "container", "swarm", "node", "system")
 

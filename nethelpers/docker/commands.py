@@ -163,6 +163,37 @@ def _stop(host, o, args) -> Output:
     return Output.of("".join(host.stop(ref) + "\n" for ref in args))
 
 
+def _start(host, o, args) -> Output:
+    """startContainersWithoutAttachments: each started container's name as given; the failures
+    on stderr, then "failed to start containers: a, b" (docker/cli v29.7.2
+    cli/command/container/start.go; v27.5.1 prefixes it with "Error: ")."""
+    printed, failed, errors = [], [], []
+    for ref in args:
+        try:
+            printed.append(host.start(ref) + "\n")
+        except DockerError as exc:
+            failed.append(ref)
+            errors.append(str(exc))
+    if failed:
+        prefix = "" if host.engine.major >= 29 else "Error: "
+        raise DockerError("\n".join(errors) + f"\n{prefix}failed to start containers: {', '.join(failed)}")
+    return Output.of("".join(printed))
+
+
+def _restart(host, o, args) -> Output:
+    """runRestart: each restarted container's name as given; the daemon's errors joined by
+    newlines (docker/cli v27.5.1 and v29.7.2 cli/command/container/restart.go)."""
+    printed, errors = [], []
+    for ref in args:
+        try:
+            printed.append(host.restart(ref) + "\n")
+        except DockerError as exc:
+            errors.append(str(exc))
+    if errors:
+        raise DockerError("\n".join(errors))
+    return Output.of("".join(printed))
+
+
 def _logs(host, o, args) -> Output:
     return Output.of(host.logs(args[0]))
 
@@ -284,6 +315,7 @@ def _rendered(template: str, data: dict) -> str:
 HANDLERS = {
     "version": _version, "info": _info,
     "run": _run, "exec": _exec, "rm": _rm, "ps": _ps, "inspect": _inspect, "port": _port, "stop": _stop,
+    "start": _start, "restart": _restart,
     "logs": _logs,
     "network create": _network_create, "network ls": _network_ls, "network inspect": _network_inspect,
     "network rm": _network_rm, "network connect": _network_connect, "network disconnect": _network_disconnect,

@@ -1,5 +1,5 @@
-"""Containers of a Docker host: ``run`` (and its network modes), ``exec``, ``stop``, ``logs``,
-``rm``, and what the daemon does when a container's command ends.
+"""Containers of a Docker host: ``run`` (and its network modes), ``exec``, ``stop``, ``start``,
+``restart``, ``logs``, ``rm``, and what the daemon does when a container's command ends.
 
 A mixin of :class:`~nethelpers.docker.daemon.DockerHost`. A container is a lab node (its
 namespace) with a CNM sandbox of the host's controller; ``--network host`` uses the host's
@@ -74,7 +74,10 @@ class Containers:
                         auto_remove=auto_remove, publish=list(publish),
                         hostname=(owner.hostname or owner.id[:12]) if owner else self.name if mode == "host"
                         else hostname, dns=list(dns),
-                        mac_address=mac_address, joined=owner.id if owner else None)
+                        mac_address=mac_address, joined=owner.id if owner else None,
+                        argv=list(argv), default_command=not command, started=None)
+        if net is not None:
+            ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases)}
         self.containers[name] = ctr
         try:
             self._plumb(ctr, net, ip=ip, aliases=list(aliases), own_node=node == name)
@@ -94,6 +97,7 @@ class Containers:
             self._destroy(ctr)
             raise
         ctr.exited(result.rc, now())
+        ctr.earlier_logs = result.output
         if auto_remove:
             self._destroy(ctr)
         else:
@@ -136,6 +140,7 @@ class Containers:
 
     def _start(self, ctr: Container, argv: list[str], command: list[str]) -> str:
         ctr.process = self._in(ctr).start(argv)
+        ctr.started = now()
         if not command and ctr.image in images.WEB_IMAGES:
             # nginx is up in milliseconds, the lab's Python server takes longer: wait until it
             # listens or gives up (port taken: it exits, and `docker logs` says why, as nginx's would)
@@ -166,8 +171,7 @@ class Containers:
                 if given:
                     raise DaemonError(error)
             owner = self.container(ref)  # (joining a joiner shares the same namespace: its node)
-            if not owner.running:
-                raise DaemonError(f"cannot join network of a non running container: {owner.id}")
+            self._check_owner_running(owner)
             return None, owner
         net = self._find_network(mode, attach=True)
         if ip is not None and not netinfo.user_defined(net):
@@ -180,6 +184,16 @@ class Containers:
         if mac_address and net.type in ("host", "null"):
             raise DaemonError("conflicting options: mac-address and the network mode")
         return net, None
+
+    def _check_owner_running(self, owner: Container) -> None:
+        """getNetworkedContainer: a namespace is joined only while its owner runs (moby v27.5.1 and
+        docker-v29.7.2 daemon/container_operations.go, worded differently)."""
+        if owner.running:
+            return
+        if self.engine.major >= 29:
+            raise DaemonError(f"cannot join network namespace of a non running container: container "
+                              f"{owner.name} is exited")
+        raise DaemonError(f"cannot join network of a non running container: {owner.id}")
 
     def _new_name(self, name: str | None) -> str:
         if name is not None and not VALID_NAME.match(name):
@@ -233,10 +247,83 @@ class Containers:
             self._reap()
         return ref
 
-    def logs(self, ref: str) -> str:
-        """``docker logs``: what the main command printed (stdout and stderr together)."""
+    def start(self, ref: str) -> str:
+        """``docker start``: a stopped container runs its command again, in a new network
+        namespace with new endpoints on the networks it keeps (daemon/start.go containerStart,
+        allocateNetwork); a running one is left as it is (validateState's NotModified, a 304 the
+        CLI takes as success)."""
         ctr = self.container(ref)
-        return ctr.process.output if ctr.process is not None else ""
+        if ctr.running:
+            return ref
+        if ctr.joined is not None:
+            owner = self._by_id(ctr.joined)
+            if owner is None:
+                raise DaemonError(f"No such container: {ctr.joined}")
+            self._check_owner_running(owner)
+        else:
+            self._fresh_namespace(ctr)
+            self._allocate_networks(ctr)
+        ctr.earlier_logs += ctr.process.output if ctr.process is not None else ""
+        ctr.last_finished, ctr.finished, ctr.exit_code = ctr.finished, None, None
+        try:
+            self._start(ctr, ctr.argv, [] if ctr.default_command else ctr.shown_command)
+        except BaseException:
+            self._release(ctr)
+            raise
+        return ref
+
+    def restart(self, ref: str) -> str:
+        """``docker restart``: stop it if it runs, then start it (daemon/restart.go)."""
+        ctr = self.container(ref)
+        if ctr.running:
+            self._check_no_joiners(ctr)  # before it stops: the lab could not start it again
+            self.stop(ref)
+        return self.start(ref)
+
+    def _fresh_namespace(self, ctr: Container) -> None:
+        """The old namespace of a container with its own goes before it starts again: Docker gives
+        every start a new one. In the lab a namespace is named after its container, so it cannot
+        while a ``container:`` joiner still runs in the old one."""
+        if ctr.node != ctr.name:
+            return
+        self._check_no_joiners(ctr)
+        if ctr.node in {n.name for n in self.lab.nodes()}:
+            self.lab.remove_node(ctr.node)
+
+    def _check_no_joiners(self, ctr: Container) -> None:
+        if ctr.node != ctr.name:
+            return
+        joiners = sorted(c.name for c in self.containers.values() if c is not ctr and c.node == ctr.node
+                         and c.running)
+        if joiners:
+            raise DockerError(f"{', '.join(joiners)} still run{'s' if len(joiners) == 1 else ''} in {ctr.name}'s "
+                              f"old network namespace (--network container:{ctr.name}); Docker would start "
+                              f"{ctr.name} in a new namespace and leave them in the old one with lo only, but "
+                              f"the lab names a namespace after its container: stop them first (docker stop "
+                              f"{' '.join(joiners)})")
+
+    def _allocate_networks(self, ctr: Container) -> None:
+        """allocateNetwork: a sandbox, then an endpoint on each network it keeps, with the address
+        and aliases it was given (IPAM picks a free address again where none was)."""
+        given = list(ctr.endpoint_config.items())
+        first = self._find_network(given[0][0], attach=True) if given else None
+        config = given[0][1] if given else {"ip": None, "aliases": []}
+        if config["ip"] is not None and first is not None:
+            ipam_config.check_endpoint_ip(first, config["ip"])
+        self._plumb(ctr, first, ip=config["ip"], aliases=list(config["aliases"]), own_node=ctr.node == ctr.name)
+        try:
+            for name, config in given[1:]:
+                self._attach(ctr, self._find_network(name, attach=True), ip=config["ip"],
+                             aliases=list(config["aliases"]))
+        except BaseException:
+            self._release(ctr)
+            raise
+
+    def logs(self, ref: str) -> str:
+        """``docker logs``: what the main command printed (stdout and stderr together), on every
+        run since the container was made."""
+        ctr = self.container(ref)
+        return ctr.earlier_logs + (ctr.process.output if ctr.process is not None else "")
 
     def remove(self, ref: str, *, force: bool = False) -> str:
         ctr = self.container(ref)
@@ -297,6 +384,5 @@ class Containers:
                 self._release(ctr)
 
     def _release(self, ctr: Container) -> None:
-        ctr.left_networks = list(ctr.endpoints)
         if ctr.sandbox is not None:
             self._drop_sandbox(ctr, remove_node=False)

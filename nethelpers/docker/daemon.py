@@ -167,12 +167,13 @@ class DockerHost(Containers, Cluster):
         with daemon_errors(), self.kernel.batch():
             ep = self._plumb_endpoint(ctr, net, ip=ip, aliases=aliases)
             self._in(ctr).write_etc("hosts", etc_files.hosts(ctr))
+        ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases)}
         self._announce(ctr, ep)
         return ep
 
     def _plumb_endpoint(self, ctr: Container, net, *, ip: str | None, aliases: list[str]):
         """Endpoint.Create and Join (in the open batch): the driver's interface in the container,
-        its address, the default route if it is the first way out, the published ports on that one."""
+        its address, the default route and the published ports if it is now the best way out."""
         if net.type == "overlay":
             self._check_overlay_attach(net)
         mac = ctr.mac_address if ctr.mac_address and not ctr.endpoints else None
@@ -226,7 +227,7 @@ class DockerHost(Containers, Cluster):
         if ctr.joined or ctr.network_mode == "host":
             raise DaemonError("container sharing network namespace with another container or host cannot be "
                               "connected to any other network")
-        if net.type == "null" or "none" in ctr.endpoints:
+        if net.type == "null" or "none" in ctr.endpoint_config:
             raise DaemonError("container cannot be connected to multiple networks with one of the networks "
                               "in private (none) mode")
         if net.name in ctr.endpoints:
@@ -235,18 +236,27 @@ class DockerHost(Containers, Cluster):
             raise DaemonError("user specified IP address is supported only when connecting to networks "
                               "with user configured subnets")
         if ctr.sandbox is None:
-            raise DaemonError(f"container {ctr.id} is not running")
+            # a stopped container: only its configuration changes, once per network
+            # (ConnectToNetwork, updateNetworkSettings: "Avoid duplicate config"); start plumbs it
+            ctr.endpoint_config.setdefault(net.name, {"ip": ip, "aliases": list(aliases)})
+            return
         self._attach(ctr, net, ip=ip, aliases=list(aliases))
 
     def disconnect(self, net_ref: str, ctr_ref: str) -> None:
         """``docker network disconnect``."""
         net, ctr = self.network(net_ref), self.container(ctr_ref)
+        if ctr.sandbox is None and not ctr.joined:
+            # a stopped container (DisconnectFromNetwork): its configuration forgets the network
+            if ctr.endpoint_config.pop(net.name, None) is None:
+                raise DaemonError(f"container {ctr.id} is not connected to the network {net.name}")
+            return
         if net.type == "host":
             raise DaemonError("container cannot be disconnected from host network or connected to host network")
         ep = ctr.endpoints.get(net.name)
         if ep is None:
             raise DaemonError(f"container {ctr.id} is not connected to network {net.name}")
         self._detach(ctr, ep)
+        ctr.endpoint_config.pop(net.name, None)
         self._in(ctr).write_etc("hosts", etc_files.hosts(ctr))
 
     # --- embedded DNS -----------------------------------------------------------------------

@@ -120,7 +120,9 @@ def container_inspect(c: Container, sandbox_key: str, *, major: int = 27, owner:
                   "Restarting": False, "OOMKilled": False, "Dead": False,
                   "Pid": (c.process.pid or 0) if running else 0,
                   "ExitCode": 0 if running else (c.exit_code or 0), "Error": "",
-                  "StartedAt": c.created, "FinishedAt": NEVER if running else (c.finished or c.created)},
+                  "StartedAt": c.started or c.created,
+                  # SetRunning keeps FinishedAt: a restarted container shows when its last run ended
+                  "FinishedAt": (c.last_finished or NEVER) if running else (c.finished or c.created)},
         "Image": image_id(c.image, c.tag),
         "ResolvConfPath": f"{files}/resolv.conf", "HostnamePath": f"{files}/hostname",
         "HostsPath": f"{files}/hosts", "LogPath": f"{DOCKER_ROOT_DIR}/containers/{c.id}/{c.id}-json.log",
@@ -214,16 +216,18 @@ def config(c: Container, major: int) -> dict:
 
 def _endpoint(c: Container, name: str, ep, major: int, network_id: str) -> dict:
     """EndpointSettings (api/types/network/endpoint.go); ``ep`` None: released (cleanOperationalData
-    keeps the network, the aliases and the DNS names)."""
+    keeps the network, the IPAMConfig and aliases as given, the DNS names)."""
     net = ep.network if ep is not None else None
     user_defined = netinfo.user_defined(net) if net is not None else name not in ("bridge", "host", "none")
-    aliases = list(ep.aliases) if ep is not None else []
+    given = c.endpoint_config.get(name) or {}
+    aliases = list(ep.aliases) if ep is not None else list(given.get("aliases") or [])
+    requested_ip = ep.requested_ip if ep is not None else given.get("ip")
     dns_names = None
     if user_defined:  # buildEndpointDNSNames: name, aliases, short ID, hostname, deduplicated
         dns_names = list(dict.fromkeys([c.name, *aliases, short(c.id), c.hostname or short(c.id)]))
     wired = ep is not None and ep.ip is not None
     settings = {
-        "IPAMConfig": {"IPv4Address": ep.requested_ip} if ep is not None and ep.requested_ip else None,
+        "IPAMConfig": {"IPv4Address": requested_ip} if requested_ip else None,
         "Links": None, "Aliases": aliases or None,
         "MacAddress": ep.mac if ep is not None and ep.mac else "",
         "DriverOpts": None,
@@ -252,7 +256,7 @@ def network_settings(c: Container, sandbox_key: str, major: int, network_ids: di
     endpoint, deprecated) + Networks; 29's SandboxID, SandboxKey, Ports, Networks (API 1.52
     dropped the rest)."""
     networks = {name: _endpoint(c, name, ep, major, "") for name, ep in c.endpoints.items()}
-    for name in c.left_networks:
+    for name in c.endpoint_config:
         networks.setdefault(name, _endpoint(c, name, None, major, network_ids.get(name, "")))
     networks = dict(sorted(networks.items()))
     released = c.sandbox is None

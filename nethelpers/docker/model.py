@@ -53,7 +53,14 @@ class Container:
     dns: list[str] = field(default_factory=list)     # --dns
     mac_address: str | None = None                   # --mac-address (its first endpoint)
     joined: str | None = None                        # container mode: the id of the namespace's owner
-    left_networks: list[str] = field(default_factory=list)  # released when it exited
+    # its EndpointSettings as given (network name -> {"ip": --ip, "aliases": [...]}), in connect
+    # order: kept while it is stopped, as Docker keeps NetworkSettings.Networks, for `docker start`
+    endpoint_config: dict[str, dict] = field(default_factory=dict)
+    argv: list[str] = field(default_factory=list)    # what really runs (shown_command is what ps shows)
+    default_command: bool = True                     # the image's own command (no COMMAND given)
+    started: str | None = None                       # its last start (State.StartedAt)
+    last_finished: str | None = None                 # the run before (FinishedAt while it runs again)
+    earlier_logs: str = ""                           # what its earlier runs printed (docker logs)
     env: list[str] = field(default_factory=list)     # -e NAME=VALUE (inspect's Config.Env)
     interactive: bool = False                        # -i (Config.OpenStdin)
     tty: bool = False                                # -t (Config.Tty)

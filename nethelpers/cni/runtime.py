@@ -81,9 +81,9 @@ class Runtime(Invoker):
             args: ``CNI_ARGS``, as {"K": "V"} or "K=V;K2=V2".
             capability_args: e.g. {"portMappings": [...]}; each plugin gets, in ``runtimeConfig``,
                 those its ``capabilities`` declare.
-            cleanup: on failure, DEL (in reverse) the plugins whose ADD succeeded before raising
-                (the spec requires a DEL after a failed ADD; the failed plugin undoes its own
-                work), so the lab is left as it was.
+            cleanup: on failure, DEL the whole attachment (every plugin, in reverse, no
+                ``prevResult``) before raising, as the spec requires of a runtime after a failed
+                ADD, so the lab is left as it was.
 
         Returns:
             An Outcome whose ``result`` is the final result.
@@ -114,14 +114,13 @@ class Runtime(Invoker):
                                    fix="the plugin's output does not follow SPEC 1.1.0 section 5")
         except CNIError as error:
             if cleanup and done:
-                self._undo_add(conf.plugins[:done], conf, outcome, cid, netns, ifname, args_text,
-                               capability_args or {}, prev)
+                self._undo_add(conf, outcome, cid, netns, ifname, args_text, capability_args or {})
             error.exchanges = outcome.exchanges
             raise
         outcome.result = prev
-        cache.save(self.host, {"containerId": cid, "config": conf.raw, "ifName": ifname,
-                               "networkName": conf.name, "netns": netns, "cniArgs": args_text,
-                               "capabilityArgs": capability_args or {}, "result": prev})
+        cache.save(self.host, cache.record(container_id=cid, config=conf.raw, ifname=ifname, network=conf.name,
+                                           netns=netns, cni_args=args_text, capability_args=capability_args or {},
+                                           result=prev))
         return outcome
 
     def check(self, config, container, *, ifname: str = "eth0", container_id: str | None = None,
@@ -147,10 +146,10 @@ class Runtime(Invoker):
         if version_key(outcome.cni_version) < (0, 4, 0):
             raise CNIError(1, f"configuration version {outcome.cni_version!r} does not support the CHECK command",
                            fix='CHECK came with 0.4.0: set "cniVersion" to "0.4.0" or later')
-        args_text = cni_args(args) if args is not None else record.get("cniArgs", "")
+        args_text = cni_args(args) if args is not None else cache.cni_args_of(record)
         caps = capability_args if capability_args is not None else record.get("capabilityArgs", {})
         for plugin in conf.plugins:
-            request = self._request(conf, plugin, outcome.cni_version, record["result"], caps)
+            request = self._request(conf, plugin, outcome.cni_version, record.get("result"), caps)
             self._exec(plugin["type"], "CHECK", request, outcome, cid, netns, ifname, args_text)
         return outcome
 
@@ -169,7 +168,7 @@ class Runtime(Invoker):
         record = cache.load(self.host, conf.name, cid, ifname) or {}
         if not record:
             outcome.notes.append("no cached ADD result: plugins get no prevResult")
-        args_text = cni_args(args) if args is not None else record.get("cniArgs", "")
+        args_text = cni_args(args) if args is not None else cache.cni_args_of(record)
         caps = capability_args if capability_args is not None else record.get("capabilityArgs", {})
         self._delete(conf, outcome, cid, netns, ifname, args_text, caps, record.get("result"))
         return outcome
@@ -202,7 +201,7 @@ class Runtime(Invoker):
             outcome.notes.append(f"stale attachment {record['containerId']}/{record['ifName']}: DEL")
             try:
                 self._delete(conf, outcome, record["containerId"], record.get("netns", ""), record["ifName"],
-                             record.get("cniArgs", ""), record.get("capabilityArgs", {}), record.get("result"))
+                             cache.cni_args_of(record), record.get("capabilityArgs", {}), record.get("result"))
             except CNIError as error:
                 errors.append(error)
         if version_key(outcome.cni_version) < (1, 1, 0):
@@ -251,7 +250,7 @@ class Runtime(Invoker):
         conf = load(config)
         cid, _, ifname = self._attachment(container, container_id, ifname, must_exist=False)
         record = cache.load(self.host, conf.name, cid, ifname)
-        return None if record is None else record["result"]
+        return None if record is None else record.get("result")
 
     def attachments(self, network: str | None = None) -> list[dict]:
         """The cached attachments (libcni ``GetCachedAttachments``): containerId, ifName, netns, ..."""
@@ -265,13 +264,22 @@ class Runtime(Invoker):
             self._exec(plugin["type"], "DEL", request, outcome, cid, netns, ifname, args_text)
         cache.remove(self.host, conf.name, cid, ifname)
 
-    def _undo_add(self, plugins, conf, outcome, cid, netns, ifname, args_text, caps, prev) -> None:
-        """After a failed ADD: DEL the plugins that had succeeded, last first."""
-        try:
-            self._delete(conf, outcome, cid, netns, ifname, args_text, caps, prev, plugins)
-            outcome.notes.append(f"ADD failed: DEL sent to {', '.join(p['type'] for p in reversed(plugins))}")
-        except (CNIError, LabError) as error:
-            outcome.notes.append(f"ADD failed and the DEL after it failed too: {error}")
+    def _undo_add(self, conf, outcome, cid, netns, ifname, args_text, caps) -> None:
+        """After a failed ADD, the DEL of the whole attachment the spec requires ("A delete must
+        still be executed even if the add fails", SPEC 1.1.0 Lifecycle & Ordering): every plugin,
+        last first, the failed one and those never reached included, with no ``prevResult``
+        (nothing was cached: libcni's DelNetworkList then passes none).
+
+        libcni stops at the first DEL that fails and the runtime tries again later; the lab goes
+        on with the other plugins instead (noted), so that a bad configuration leaves nothing."""
+        outcome.notes.append(f"ADD failed: DEL sent to {', '.join(p['type'] for p in reversed(conf.plugins))}")
+        for plugin in reversed(conf.plugins):
+            try:
+                request = self._request(conf, plugin, outcome.cni_version, None, caps)
+                self._exec(plugin["type"], "DEL", request, outcome, cid, netns, ifname, args_text)
+            except (CNIError, LabError) as error:
+                outcome.notes.append(f"the DEL of {plugin['type']} failed too ({error}); libcni would stop "
+                                     f"here, the lab DELs the others so that nothing is left")
 
     def _attachment(self, container, container_id, ifname, *, must_exist: bool) -> tuple[str, str, str]:
         """(CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME), checked as libcni checks them."""

@@ -40,7 +40,7 @@ def _port_setup(lab):
     for record in runtime.attachments():
         if record["containerId"] == POD:
             try:   # DEL runs the learner's own list backwards: portmap takes its rules away
-                runtime.delete(record["config"], POD, ifname=record["ifName"])
+                runtime.delete(cache.config_of(record), POD, ifname=record["ifName"])
             except CNIError:  # a DEL that fails: start from a fresh pod2 (its veth goes with it)
                 cache.remove(lab.node(NODE), record["networkName"], POD, record["ifName"])
                 if POD in node_names(lab):
@@ -79,7 +79,7 @@ def _attached(lab):
 
 
 def _portmap_in_place(lab):
-    plugins = _record(lab)["config"].get("plugins") or []
+    plugins = cache.config_of(_record(lab)).get("plugins") or []
     types = [p.get("type") for p in plugins]
     if "portmap" not in types:
         return (f"your conflist runs {types}: add {{\"type\": \"portmap\", \"capabilities\": "

@@ -391,9 +391,34 @@ def test_failed_add_is_decoded_and_rolled_back(k8s):
     error = caught.value
     assert (error.plugin, error.command, error.code) == ("bandwidth", "ADD", 999)
     assert error.msg == "if rate is set, burst must also be set"
+    # SPEC 1.1.0 (containernetworking/cni v1.2.3 SPEC.md, Lifecycle & Ordering): "A delete must still
+    # be executed even if the add fails", and a delete runs every plugin in reverse order; nothing
+    # was cached, so libcni's DelNetworkList (libcni/api.go) gives them no prevResult
+    dels = [e for e in error.exchanges if e.command == "DEL"]
     assert [f"{e.command} {e.plugin}" for e in error.exchanges if e.command != "VERSION"] == \
-        ["ADD bridge", "ADD bandwidth", "DEL bridge"]
+        ["ADD bridge", "ADD bandwidth", "DEL bandwidth", "DEL bridge"]
+    assert all("prevResult" not in e.request for e in dels)
+    # bandwidth refuses its DEL for the same reason; libcni would stop there, the lab DELs bridge too
+    assert dels[0].rc != 0 and dels[1].rc == 0
     assert links(pod1) == {"lo"} and leases(host, "broken") == set() and runtime.attachments() == []
+
+
+def test_the_cache_record_is_libcnis(k8s):
+    """libcni's cachedInfo (containernetworking/cni v1.2.3 libcni/api.go): its JSON keys in field
+    order, config as Go encodes a []byte (base64), cniArgs as [][2]string, empty ones omitted."""
+    import base64
+    import json as jsonlib
+
+    runtime, host, pod1, pod2 = k8s
+    net = bridge_net("cached", "10.33.0.0/24")
+    result = runtime.add(net, pod1, args={"K8S_POD_NAME": "web", "IgnoreUnknown": "1"}).result
+    record = jsonlib.loads(host.run("cat /run/nethelpers/cni/results/cached-pod1-eth0", check=True).stdout)
+    assert list(record) == ["kind", "containerId", "config", "ifName", "networkName", "netns", "cniArgs", "result"]
+    assert record["kind"] == "cniCacheV1" and record["netns"] == "/run/netns/pod1"
+    assert jsonlib.loads(base64.b64decode(record["config"]))["name"] == "cached"
+    assert record["cniArgs"] == [["K8S_POD_NAME", "web"], ["IgnoreUnknown", "1"]] and record["result"] == result
+    deleted = runtime.delete(net, pod1)   # the plugins get the attachment's CNI_ARGS back from the record
+    assert deleted.exchanges[-1].env["CNI_ARGS"] == "K8S_POD_NAME=web;IgnoreUnknown=1"
 
 
 # --- GC and STATUS ----------------------------------------------------------------------------

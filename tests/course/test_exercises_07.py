@@ -9,7 +9,7 @@ import pytest
 
 from mistakes import Mistake, Mistakes, assert_each_step_catches, each_exercise
 from nethelpers import world
-from nethelpers.cni import Runtime
+from nethelpers.cni import Runtime, cache
 from nethelpers.errors import NotFound
 from nethelpers.exercises import cnm_cni as exercises
 
@@ -109,14 +109,14 @@ def _readd_pod2(conflist, capability_args):
     """DEL pod2, then ADD it again with the learner's ``conflist`` and ``capability_args``."""
     def readd(lab):
         runtime, record = Runtime(lab, "node2"), _pod2_record(lab)
-        runtime.delete(record["config"], "pod2", ifname=record["ifName"])
+        runtime.delete(cache.config_of(record), "pod2", ifname=record["ifName"])
         runtime.add(conflist, "pod2", capability_args=capability_args)
     return readd
 
 
 def _pod2_deleted(lab):
     record = _pod2_record(lab)
-    Runtime(lab, "node2").delete(record["config"], "pod2", ifname=record["ifName"])   # and never added again
+    Runtime(lab, "node2").delete(cache.config_of(record), "pod2", ifname=record["ifName"])   # and never added again
 
 
 def _nat_table_flushed(lab):

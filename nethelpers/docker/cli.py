@@ -37,13 +37,13 @@ COMMANDS = {
         F("-d,--detach"), F("--name", "str"), F("--net,--network", "str"), F("-p,--publish", "list"),
         F("--ip", "str"), F("--rm"), F("--net-alias,--network-alias", "list"), F("-i,--interactive"),
         F("-t,--tty"), F("-e,--env", "list"), F("-h,--hostname", "str"), F("--dns", "list"),
-        F("--mac-address", "str")], False,
+        F("--mac-address", "str"), F("--cap-add", "list"), F("--cap-drop", "list"), F("--privileged")], False,
         "-P --publish-all --ip6 -v --volume --mount --entrypoint -u "
-        "--user -w --workdir --privileged --cap-add --cap-drop --add-host --link --sysctl --expose "
+        "--user -w --workdir --add-host --link --sysctl --expose "
         "--restart --label -l --platform --pull --init --memory -m --cpus"),
     "exec": ("docker exec [OPTIONS] CONTAINER COMMAND [ARG...]", (2, None), [
-        F("-d,--detach"), F("-i,--interactive"), F("-t,--tty"), F("-e,--env", "list")], False,
-        "-u --user -w --workdir --privileged --env-file"),
+        F("-d,--detach"), F("-i,--interactive"), F("-t,--tty"), F("-e,--env", "list"), F("--privileged")], False,
+        "-u --user -w --workdir --env-file"),
     "rm": ("docker rm [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [F("-f,--force")], True, "-v --volumes -l --link"),
     "ps": ("docker ps [OPTIONS]", (0, 0), [F("-a,--all"), F("-q,--quiet")], True, "-f --filter --format -n --last "
            "-l --latest --no-trunc -s --size"),

@@ -39,7 +39,8 @@ def _run(host, o, args) -> Output:
     ctr, printed = host.run(image, command, env=o["env"], name=o["name"], detach=o["detach"], network=o["network"],
                           publish=publish_for(o, host.engine), ip=o["ip"], auto_remove=o["rm"], aliases=o["network_alias"],
                           keep_open=o["interactive"] or o["tty"], hostname=o["hostname"], dns=o["dns"],
-                          mac_address=o["mac_address"])
+                          mac_address=o["mac_address"], cap_add=o["cap_add"], cap_drop=o["cap_drop"],
+                          privileged=o["privileged"])
     return Output.of(printed, 0 if o["detach"] else ctr.exit_code or 0)
 
 
@@ -47,7 +48,7 @@ def _exec(host, o, args) -> Output:
     command = args[1:]
     if o["env"]:
         command = ["env", *o["env"], *command]
-    text, exit_code = host.exec(args[0], command, detach=o["detach"])
+    text, exit_code = host.exec(args[0], command, detach=o["detach"], privileged=o["privileged"])
     return Output.of(text, exit_code)
 
 

@@ -12,7 +12,7 @@ import re
 
 from ..errors import AlreadyExists, LabError
 from ..node import Node
-from . import etc_files, images, ipam_config, netinfo
+from . import capabilities, etc_files, images, ipam_config, netinfo
 from .errors import DaemonError, DockerError
 from .model import Container, PortSpec
 from .naming import make_id, now, random_name
@@ -45,10 +45,12 @@ class Containers:
             network: str | None = None, publish: list[PortSpec] = (), ip: str | None = None,
             auto_remove: bool = False, aliases: list[str] = (), keep_open: bool = False,
             hostname: str | None = None, dns: list[str] = (), mac_address: str | None = None,
-            env: list[str] = ()) -> tuple[Container, str]:
+            env: list[str] = (), cap_add: list[str] = (), cap_drop: list[str] = (),
+            privileged: bool = False) -> tuple[Container, str]:
         """``docker run``: returns the container and what the CLI prints."""
         self._reap()
         image, tag = images.parse(image_ref)
+        capabilities.validate(list(cap_add), list(cap_drop))
         mode = network or "bridge"
         net, owner = self._network_mode(mode, publish=publish, ip=ip, aliases=aliases, hostname=hostname,
                                         dns=dns, mac_address=mac_address)
@@ -75,7 +77,8 @@ class Containers:
                         hostname=(owner.hostname or owner.id[:12]) if owner else self.name if mode == "host"
                         else hostname, dns=list(dns),
                         mac_address=mac_address, joined=owner.id if owner else None,
-                        argv=list(argv), default_command=not command, started=None)
+                        argv=list(argv), default_command=not command, started=None,
+                        cap_add=list(cap_add), cap_drop=list(cap_drop), privileged=privileged)
         if net is not None:
             ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases)}
         self.containers[name] = ctr
@@ -92,7 +95,7 @@ class Containers:
         try:
             if detach:
                 return ctr, warnings + self._start(ctr, argv, command) + "\n"
-            result = self._in(ctr).run(argv, timeout=60)
+            result = self._in(ctr).run(self._confined(ctr, argv), timeout=60)
         except BaseException:
             self._destroy(ctr)
             raise
@@ -138,8 +141,13 @@ class Containers:
                 self._destroy(ctr)
                 raise
 
+    def _confined(self, ctr: Container, argv: list[str], privileged: bool = False) -> list[str]:
+        """``argv`` with the container's capabilities only (all with ``exec --privileged``)."""
+        caps = capabilities.effective(ctr.cap_add, ctr.cap_drop, ctr.privileged or privileged)
+        return capabilities.confine(argv, caps)
+
     def _start(self, ctr: Container, argv: list[str], command: list[str]) -> str:
-        ctr.process = self._in(ctr).start(argv)
+        ctr.process = self._in(ctr).start(self._confined(ctr, argv))
         ctr.started = now()
         if not command and ctr.image in images.WEB_IMAGES:
             # nginx is up in milliseconds, the lab's Python server takes longer: wait until it
@@ -221,15 +229,17 @@ class Containers:
                           f"here (each container is a node): choose another --name")
 
     # --- exec / stop / logs / rm ----------------------------------------------------------------
-    def exec(self, ctr_ref: str, command: list[str], *, detach: bool = False) -> tuple[str, int]:
-        """``docker exec``: (what it printed, its exit status)."""
+    def exec(self, ctr_ref: str, command: list[str], *, detach: bool = False,
+             privileged: bool = False) -> tuple[str, int]:
+        """``docker exec``: (what it printed, its exit status), with the container's capabilities
+        (all of them with ``--privileged``)."""
         ctr = self.container(ctr_ref)
         if not ctr.running:
             raise DaemonError(f"container {ctr.id} is not running")
         if ctr.resolver and any(ep.network.type == "overlay" for ep in ctr.endpoints.values()):
             # names on an overlay come and go with other hosts (the agent's table): answer with the latest
             self._in(ctr).set_resolver_records(self.dns_view(ctr))
-        node = self._in(ctr)
+        node, command = self._in(ctr), self._confined(ctr, command, privileged)
         if detach:
             node.start(command)
             return "", 0

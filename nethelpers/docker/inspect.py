@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 
-from . import netinfo
+from . import capabilities, netinfo
 from .model import Container
 from .naming import short
 from .system import DOCKER_ROOT_DIR, STORAGE
@@ -168,11 +168,12 @@ def host_config(c: Container, major: int) -> dict:
         "NetworkMode": c.network_mode, "PortBindings": dict(sorted(bindings.items())),
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": c.auto_remove,
         "VolumeDriver": "", "VolumesFrom": None, "ConsoleSize": [0, 0],
-        "CapAdd": None, "CapDrop": None, "CgroupnsMode": "private",
+        "CapAdd": capabilities.as_sent(c.cap_add, major), "CapDrop": capabilities.as_sent(c.cap_drop, major),
+        "CgroupnsMode": "private",
         # 29's CLI sends DNS as []netip.Addr, nil when none (toNetipAddrSlice); 27's GetAllOrEmpty
         "Dns": list(c.dns) if c.dns or major < 29 else None, "DnsOptions": [], "DnsSearch": [],
         "ExtraHosts": None, "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None,
-        "OomScoreAdj": 0, "PidMode": "", "Privileged": False, "PublishAllPorts": False,
+        "OomScoreAdj": 0, "PidMode": "", "Privileged": c.privileged, "PublishAllPorts": False,
         "ReadonlyRootfs": False, "SecurityOpt": None, "UTSMode": "", "UsernsMode": "",
         "ShmSize": SHM_SIZE, "Runtime": "runc", "Isolation": "",
         # Resources

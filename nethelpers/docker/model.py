@@ -61,6 +61,9 @@ class Container:
     started: str | None = None                       # its last start (State.StartedAt)
     last_finished: str | None = None                 # the run before (FinishedAt while it runs again)
     earlier_logs: str = ""                           # what its earlier runs printed (docker logs)
+    cap_add: list[str] = field(default_factory=list)  # --cap-add, as typed
+    cap_drop: list[str] = field(default_factory=list)  # --cap-drop, as typed
+    privileged: bool = False                         # --privileged
     env: list[str] = field(default_factory=list)     # -e NAME=VALUE (inspect's Config.Env)
     interactive: bool = False                        # -i (Config.OpenStdin)
     tty: bool = False                                # -t (Config.Tty)

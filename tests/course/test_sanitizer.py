@@ -46,6 +46,9 @@ LINES = {
     # backends.py: where the lab runs, which names this machine's kernel release; in the VM backend
     # nbval sees the boot's first progress line (vm/progress.py), which the notebook then updates in place
     "lab-backend": r"Lab: (network namespaces on this machine's kernel|in a Linux VM|starting a Linux VM).*",
+    # iptables' own error lines name its version (Debian 12: 1.8.9, Ubuntu 24.04: 1.8.10):
+    # "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"
+    "iptables-version": r"iptables v[0-9.]+ \((nf_tables|legacy)\): .*",
 }
 
 # Look-alikes that are content: no rule may change them.
@@ -61,6 +64,7 @@ CONTENT = [
     "tcp 6 bytes", "the tracer waited 3 seconds", "0x0800", "12:37:13 is a time of day, not tcpdump's",
     "Created 2 containers", "curl: (28) Connection timed out after 3001 milliseconds",
     "    Lab: a word in prose",
+    "iptables -S shows the rules; iptables v1.8.9 is in prose here",
 ]
 
 
@@ -151,6 +155,8 @@ def test_content_that_looks_alike_is_left_alone(line):
      "Lab: (where this lab runs: namespaces or a VM, and why)"),
     # Linux's default ephemeral range is 32768-60999 (net.ipv4.ip_local_port_range)
     ("sport=32768 dport=60999 sport=32767 dport=61000", "sport=EPHEMERAL dport=EPHEMERAL sport=32767 dport=61000"),
+    ("iptables v1.8.10 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)",
+     "iptables vX.Y.Z (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"),
 ])
 def test_what_varies_is_masked(before, after):
     for _, regex, replace in rules():

@@ -45,8 +45,8 @@ COMMANDS = {
         F("-d,--detach"), F("-i,--interactive"), F("-t,--tty"), F("-e,--env", "list"), F("--privileged")], False,
         "-u --user -w --workdir --env-file"),
     "rm": ("docker rm [OPTIONS] CONTAINER [CONTAINER...]", (1, None), [F("-f,--force")], True, "-v --volumes -l --link"),
-    "ps": ("docker ps [OPTIONS]", (0, 0), [F("-a,--all"), F("-q,--quiet")], True, "-f --filter --format -n --last "
-           "-l --latest --no-trunc -s --size"),
+    "ps": ("docker ps [OPTIONS]", (0, 0), [F("-a,--all"), F("-q,--quiet"), F("--format", "str"), F("--no-trunc"),
+                                          F("-n,--last", "str"), F("-l,--latest")], True, "-f --filter -s --size"),
     "inspect": ("docker inspect [OPTIONS] NAME|ID [NAME|ID...]", (1, None), [F("-f,--format", "str")], True,
                 "--type -s --size"),
     "port": ("docker port CONTAINER [PRIVATE_PORT[/PROTO]]", (1, 2), [], True, ""),
@@ -62,7 +62,8 @@ COMMANDS = {
         F("--internal"), F("-o,--opt", "list"), F("--attachable"), F("--ipam-driver", "str")], True,
         "--aux-address --config-from --config-only --ingress --ipam-opt --ipv6 "
         "--ipv4 --label --scope"),
-    "network ls": ("docker network ls [OPTIONS]", (0, 0), [F("-q,--quiet")], True, "-f --filter --format --no-trunc"),
+    "network ls": ("docker network ls [OPTIONS]", (0, 0), [F("-q,--quiet"), F("--format", "str"), F("--no-trunc")],
+                   True, "-f --filter"),
     "network inspect": ("docker network inspect [OPTIONS] NETWORK [NETWORK...]", (1, None),
                         [F("-f,--format", "str")], True, "-v --verbose"),
     "network rm": ("docker network rm NETWORK [NETWORK...]", (1, None), [F("-f,--force")], True, ""),

@@ -68,13 +68,38 @@ def _exists(host, ref: str) -> bool:
 
 
 def _ps(host, o, args) -> Output:
-    """GET /containers/json (newest first; running ones unless -a) through the CLI's ps
-    formatter (cli/command/container/list.go runPs, formatter/container.go)."""
+    """GET /containers/json (newest first; running ones unless -a; ``-n N``/``-l``: the N/1
+    last created, in any state) through the CLI's ps formatter (docker/cli v27.5.1 and v29.7.2
+    cli/command/container/list.go buildContainerListOptions, runPs; formatter/container.go:
+    the template parsed first, ``-q`` over a custom format)."""
+    last = _int_flag(o["last"], "-n, --last", "ps") if o.get("last") is not None else -1
+    if o.get("latest") and last == -1:
+        last = 1
+    if o["format"]:
+        try:
+            output.check(o["format"])
+        except ValueError as exc:
+            raise UsageError(f"failed to parse template: {exc}") from None
     host._reap()
-    listed = [c for c in reversed(list(host.containers.values())) if o["all"] or c.running]
+    listed = [c for c in reversed(list(host.containers.values())) if o["all"] or last >= 0 or c.running]
+    if last >= 0:
+        listed = listed[:last]
     summaries = [output.container_summary(c, _container_inspect(host, c)) for c in listed]
-    return Output.of(output.ps(summaries, major=host.engine.major, template=o.get("format"), quiet=o["quiet"],
-                               trunc=not o.get("no_trunc")))
+    try:
+        return Output.of(output.ps(summaries, major=host.engine.major, template=o["format"], quiet=o["quiet"],
+                                   trunc=not o["no_trunc"]))
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise UsageError(f"failed to execute template: {exc}") from None
+
+
+def _int_flag(value: str, names: str, command: str) -> int:
+    """pflag's IntVarP: a value that is not a base-10 int is refused, as strconv.ParseInt words it."""
+    try:
+        return int(value, 10)
+    except ValueError:
+        problem = "value out of range" if value.lstrip("+-").isdigit() else "invalid syntax"
+        raise UsageError(f'invalid argument "{value}" for "{names}" flag: strconv.ParseInt: parsing '
+                         f'"{value}": {problem}\nSee \'docker {command} --help\'.') from None
 
 
 def _container_inspect(host, ctr) -> dict:
@@ -215,8 +240,11 @@ def _network_create(host, o, args) -> Output:
 
 def _network_ls(host, o, args) -> Output:
     """cli/command/network/list.go runList: sorted by name (natural order), then formatted."""
-    return Output.of(output.network_ls(host.listed_networks(), template=o.get("format"), quiet=o["quiet"],
-                                       trunc=not o.get("no_trunc")))
+    try:
+        return Output.of(output.network_ls(host.listed_networks(), template=o["format"], quiet=o["quiet"],
+                                           trunc=not o["no_trunc"]))
+    except ValueError as exc:  # formatter.Context.parseFormat
+        raise UsageError(f"template parsing error: {exc}") from None
 
 
 def _network_inspect(host, o, args) -> Output:

@@ -138,3 +138,34 @@ def test_format_no_trunc_and_quiet(lab, version):
     ls = {"quiet": True, "format": None, "no_trunc": True}
     ids = execute(host, Parsed("network ls", ls, [])).split()
     assert all(len(i) == 64 for i in ids) and len(ids) == 3
+
+
+@pytest.mark.parametrize("version", ["27", "29"])
+def test_ps_and_network_ls_flags_on_the_command_line(lab, version):
+    """docker/cli v27.5.1 and v29.7.2 cli/command/container/list.go: --format, --no-trunc,
+    -n/--last and -l/--latest (the last created, in any state: ContainerListOptions.Limit),
+    -q over a custom format (NewContainerFormat), a template that does not parse refused before
+    the list is asked for ("failed to parse template"); pflag's int parsing for -n;
+    cli/command/network/list.go: --format and --no-trunc."""
+    from nethelpers.docker import DockerError
+
+    lab.docker_host(version=version)
+    lab.docker("run -dit --name c1 busybox")
+    lab.docker(["run", "--name", "c2", "busybox", "true"])
+    lab.docker("run -dit --name c3 busybox")
+    assert lab.docker("ps --format '{{.Names}}'") == "c3\nc1\n"
+    assert lab.docker("ps -n 2 --format '{{.Names}} {{.State}}'") == "c3 running\nc2 exited\n"
+    assert lab.docker("ps --latest --format '{{.Names}}'") == "c3\n"
+    assert lab.docker("ps -q --format '{{.Names}}'").split() == [lab.docker_host().container(n).id[:12]
+                                                                 for n in ("c3", "c1")]
+    assert lab.docker("ps --no-trunc -l --format '{{.ID}}'").strip() == lab.docker_host().container("c3").id
+    with pytest.raises(DockerError) as err:
+        lab.docker("ps --format '{{.Names'")
+    assert str(err.value).startswith("failed to parse template: template: :1: unclosed action")
+    with pytest.raises(DockerError) as err:
+        lab.docker("ps -n two")
+    assert str(err.value) == ('invalid argument "two" for "-n, --last" flag: strconv.ParseInt: parsing "two": '
+                              "invalid syntax\nSee 'docker ps --help'.")
+    assert lab.docker("network ls --format '{{.Name}} {{.Driver}}'") == "bridge bridge\nhost host\nnone null\n"
+    long_ids = lab.docker("network ls --no-trunc -q").split()
+    assert len(long_ids) == 3 and all(len(i) == 64 for i in long_ids)

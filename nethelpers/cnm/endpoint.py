@@ -61,10 +61,11 @@ class Endpoint:
     def gateway(self) -> str:
         return self.join_info.get("Gateway", "") if self.sandbox else ""
 
-    def join(self, sandbox) -> None:
+    def join(self, sandbox, *, priority: int = 0) -> None:
         """``endpoint.Join``: the driver's ``Join``, then the interface into the sandbox, its
         address and routes; the sandbox's best gateway endpoint (:meth:`Sandbox.best_gateway`)
-        gives the default route and publishes the sandbox's ports."""
+        gives the default route and publishes the sandbox's ports. ``priority``:
+        ``JoinOptionPriority`` (Docker 28+'s ``--gw-priority``; the highest gives the gateway)."""
         sandbox._check_alive("join")
         if self.network.endpoints.get(self.name) is not self:
             raise NoSuchObject(f"endpoint {self.name} not found", "it was deleted; create it again")
@@ -77,9 +78,11 @@ class Endpoint:
             if getattr(driver, "wants_service_info", False) else {}
         answer = driver.join({"NetworkID": nid, "EndpointID": self.id, "SandboxKey": sandbox.key, "Options": options})
         self.sandbox, self.join_info = sandbox, answer
+        sandbox.priority[self.id] = priority
         try:
             sandbox._populate(self)
         except BaseException:
+            sandbox.priority.pop(self.id, None)
             self.sandbox, self.join_info = None, {}
             driver.leave({"NetworkID": nid, "EndpointID": self.id})
             raise

@@ -23,6 +23,7 @@ class Sandbox:
         self.key = f"/run/netns/{node}"  # libnetwork: /var/run/docker/netns/<id>
         self.endpoints: list = []
         self.gateway_endpoint = None
+        self.priority: dict[str, int] = {}   # endpoint ID -> its JoinOptionPriority (epPriority)
         self._next_index: dict[str, int] = {}
         self.port_bindings: list[dict] = []  # published on the gateway endpoint: [{"Proto", "Port", "HostIP", "HostPort"}]
         self.deleted = self.deleting = False
@@ -72,15 +73,15 @@ class Sandbox:
 
     def best_gateway(self):
         """``getGatewayEndpoint``: of its endpoints sorted by ``Endpoint.Less``, the first with a
-        gateway. Less puts docker_gwbridge's endpoint last, internal networks after the others,
-        endpoints with a gateway first, then orders by network *name* (moby v27.5.1
-        libnetwork/sandbox.go and docker-v29.7.2 daemon/libnetwork/sandbox.go; the lab has no
-        ``--gw-priority``, so every priority is 0): a container on ``zeta`` that is connected to
-        ``alpha`` gets its default route, and its published ports, from ``alpha``."""
+        gateway. Less puts the highest priority first, docker_gwbridge's endpoint last, internal
+        networks after the others, endpoints with a gateway first, then orders by network *name*
+        (moby v27.5.1 libnetwork/sandbox.go and docker-v29.7.2 daemon/libnetwork/sandbox.go): a
+        container on ``zeta`` that is connected to ``alpha`` gets its default route, and its
+        published ports, from ``alpha``, unless ``zeta``'s priority is higher."""
         candidates = [ep for ep in self.endpoints if ep.network.type not in ("null", "host")
                       and ep.join_info.get("Gateway") and not ep.network.internal]
-        return min(candidates, key=lambda ep: (ep is self.gateway_network_endpoint(), ep.network.name),
-                   default=None)
+        return min(candidates, key=lambda ep: (-self.priority.get(ep.id, 0), ep is self.gateway_network_endpoint(),
+                                               ep.network.name), default=None)
 
     def _make_gateway(self, ep) -> None:
         """The default route through ``ep``, and the sandbox's ports published by its driver."""
@@ -120,6 +121,7 @@ class Sandbox:
         if ep.ifname:
             self._interface_out(ep)
         self.endpoints.remove(ep)
+        self.priority.pop(ep.id, None)
         ep.sandbox, ep.join_info = None, {}
         if was_gateway:
             successor = self.best_gateway()

@@ -68,8 +68,8 @@ COMMANDS = {
                         [F("-f,--format", "str")], True, "-v --verbose"),
     "network rm": ("docker network rm NETWORK [NETWORK...]", (1, None), [F("-f,--force")], True, ""),
     "network connect": ("docker network connect [OPTIONS] NETWORK CONTAINER", (2, 2), [
-        F("--ip", "str"), F("--alias", "list")], True,
-        "--ip6 --link --link-local-ip --driver-opt --gw-priority"),
+        F("--ip", "str"), F("--alias", "list"), F("--gw-priority", "str")], True,
+        "--ip6 --link --link-local-ip --driver-opt"),
     "network disconnect": ("docker network disconnect [OPTIONS] NETWORK CONTAINER", (2, 2),
                            [F("-f,--force")], True, ""),
 }

@@ -262,7 +262,14 @@ def _network_rm(host, o, args) -> Output:
 
 
 def _network_connect(host, o, args) -> Output:
-    host.connect(args[0], args[1], ip=o["ip"], aliases=o["alias"])
+    """runConnect; ``--gw-priority`` came with docker/cli 28 (v29.7.2 cli/command/network/connect.go:
+    an int flag; v27.5.1 has no such flag)."""
+    priority = 0
+    if o.get("gw_priority") is not None:
+        if host.engine.major < 29:
+            raise UsageError("unknown flag: --gw-priority\nSee 'docker network connect --help'.")
+        priority = _int_flag(o["gw_priority"], "--gw-priority", "network connect")
+    host.connect(args[0], args[1], ip=o["ip"], aliases=o["alias"], gw_priority=priority)
     return Output.of("")
 
 

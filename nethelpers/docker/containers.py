@@ -324,7 +324,7 @@ class Containers:
         try:
             for name, config in given[1:]:
                 self._attach(ctr, self._find_network(name, attach=True), ip=config["ip"],
-                             aliases=list(config["aliases"]))
+                             aliases=list(config["aliases"]), gw_priority=config.get("gw_priority", 0))
         except BaseException:
             self._release(ctr)
             raise

@@ -159,19 +159,19 @@ class DockerHost(Containers, Cluster):
         return net.name
 
     # --- endpoints --------------------------------------------------------------------------
-    def _attach(self, ctr: Container, net, *, ip: str | None, aliases: list[str]):
+    def _attach(self, ctr: Container, net, *, ip: str | None, aliases: list[str], gw_priority: int = 0):
         """A CNM endpoint of ``net`` for ``ctr``, joined to its sandbox (see :meth:`_plumb_endpoint`),
         then announced (:meth:`_announce`)."""
         if ip is not None:
             ipam_config.check_endpoint_ip(net, ip)
         with daemon_errors(), self.kernel.batch():
-            ep = self._plumb_endpoint(ctr, net, ip=ip, aliases=aliases)
+            ep = self._plumb_endpoint(ctr, net, ip=ip, aliases=aliases, gw_priority=gw_priority)
             self._in(ctr).write_etc("hosts", etc_files.hosts(ctr))
-        ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases)}
+        ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases), "gw_priority": gw_priority}
         self._announce(ctr, ep)
         return ep
 
-    def _plumb_endpoint(self, ctr: Container, net, *, ip: str | None, aliases: list[str]):
+    def _plumb_endpoint(self, ctr: Container, net, *, ip: str | None, aliases: list[str], gw_priority: int = 0):
         """Endpoint.Create and Join (in the open batch): the driver's interface in the container,
         its address, the default route and the published ports if it is now the best way out."""
         if net.type == "overlay":
@@ -179,7 +179,7 @@ class DockerHost(Containers, Cluster):
         mac = ctr.mac_address if ctr.mac_address and not ctr.endpoints else None
         ep = net.create_endpoint(ctr.name, ip=ip, mac=mac, seed=ctr.id, aliases=aliases)
         try:
-            ep.join(ctr.sandbox)
+            ep.join(ctr.sandbox, priority=gw_priority)
         except BaseException:
             ep.delete()
             raise
@@ -219,8 +219,9 @@ class DockerHost(Containers, Cluster):
                 self._in(ctr).set_resolver_records(self.dns_view(ctr))  # it forgets that network's names
             self._refresh_dns(net)
 
-    def connect(self, net_ref: str, ctr_ref: str, *, ip: str | None = None, aliases: list[str] = ()) -> None:
-        """``docker network connect``."""
+    def connect(self, net_ref: str, ctr_ref: str, *, ip: str | None = None, aliases: list[str] = (),
+                gw_priority: int = 0) -> None:
+        """``docker network connect`` (``gw_priority``: Docker 28+'s ``--gw-priority``)."""
         net, ctr = self._find_network(net_ref, attach=True), self.container(ctr_ref)
         if net.type == "host":
             raise DaemonError("container cannot be disconnected from host network or connected to host network")
@@ -238,9 +239,9 @@ class DockerHost(Containers, Cluster):
         if ctr.sandbox is None:
             # a stopped container: only its configuration changes, once per network
             # (ConnectToNetwork, updateNetworkSettings: "Avoid duplicate config"); start plumbs it
-            ctr.endpoint_config.setdefault(net.name, {"ip": ip, "aliases": list(aliases)})
+            ctr.endpoint_config.setdefault(net.name, {"ip": ip, "aliases": list(aliases), "gw_priority": gw_priority})
             return
-        self._attach(ctr, net, ip=ip, aliases=list(aliases))
+        self._attach(ctr, net, ip=ip, aliases=list(aliases), gw_priority=gw_priority)
 
     def disconnect(self, net_ref: str, ctr_ref: str) -> None:
         """``docker network disconnect``."""

@@ -232,7 +232,7 @@ def _endpoint(c: Container, name: str, ep, major: int, network_id: str) -> dict:
         "Links": None, "Aliases": aliases or None,
         "MacAddress": ep.mac if ep is not None and ep.mac else "",
         "DriverOpts": None,
-        "GwPriority": 0,
+        "GwPriority": given.get("gw_priority") or 0,
         "NetworkID": net.id if net is not None else network_id,
         "EndpointID": ep.id if ep is not None else "",
         "Gateway": net.gateway_ip if wired and not net.internal else "",

@@ -202,3 +202,31 @@ def test_the_gateway_is_the_network_first_by_name(lab, version):
     lab.docker("network disconnect alpha c1")
     assert "default via 10.9.0.1" in lab.docker("exec c1 ip route")
     assert "--to-destination 10.9.0.2:80" in dnat() and "10.8.0.2:80" not in dnat()
+
+
+def test_gw_priority_wins_over_the_name(lab):
+    """Docker 28+'s ``network connect --gw-priority`` (docker/cli v29.7.2 cli/command/network/connect.go;
+    libnetwork JoinOptionPriority, Endpoint.Less: the highest priority first); 27's CLI has no flag."""
+    lab.docker("network create --subnet 10.9.0.0/24 zeta")
+    lab.docker("network create --subnet 10.8.0.0/24 alpha")
+    lab.docker("network create --subnet 10.6.0.0/24 beta")
+    lab.docker("run -dit --name c1 --network zeta busybox")
+    lab.docker("network connect --gw-priority -1 alpha c1")     # below zeta's 0: zeta keeps it
+    assert "default via 10.9.0.1" in lab.docker("exec c1 ip route")
+    lab.docker("network connect --gw-priority 5 beta c1")
+    assert "default via 10.6.0.1" in lab.docker("exec c1 ip route")
+    assert inspect(lab, "c1", ".NetworkSettings.Networks.beta.GwPriority") == 5
+    lab.docker("network disconnect beta c1")                     # then zeta (0) before alpha (-1)
+    assert "default via 10.9.0.1" in lab.docker("exec c1 ip route")
+    with pytest.raises(DockerError) as err:
+        lab.docker("network connect --gw-priority high beta c1")
+    assert str(err.value).startswith('invalid argument "high" for "--gw-priority" flag: strconv.ParseInt')
+
+
+def test_gw_priority_is_unknown_to_27(lab):
+    lab.docker_host(version="27")
+    lab.docker("network create --subnet 10.8.0.0/24 alpha")
+    lab.docker("run -dit --name c1 busybox")
+    with pytest.raises(DockerError) as err:
+        lab.docker("network connect --gw-priority 1 alpha c1")
+    assert str(err.value) == "unknown flag: --gw-priority\nSee 'docker network connect --help'."

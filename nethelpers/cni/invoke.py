@@ -41,7 +41,8 @@ class Invoker:
             candidate = os.path.join(directory, plugin_type)
             if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
                 return candidate
-        raise CNIError(None, f'failed to find plugin "{plugin_type}" in path {self.path}',
+        # invoke.FindInPath (containernetworking/cni v1.2.3 pkg/invoke/find.go): the paths as Go prints a []string
+        raise CNIError(None, f'failed to find plugin "{plugin_type}" in path [{" ".join(self.path)}]',
                        fix="check the plugin's \"type\" (installed ones: "
                            + ", ".join(sorted(self._installed())) + ")")
 
@@ -125,10 +126,11 @@ class Invoker:
                                          f"{', '.join(supported)} support")
                 return version
         lacking = [t for t, versions in supported.items() if conf.versions[0] not in versions]
+        # as the first plugin that lacks it answers (pkg/version/reconcile.go ErrorIncompatible.Details,
+        # returned by skel with code 1: 'config is "1.1.0", plugin supports ["0.1.0" ...]')
+        offered = " ".join(f'"{v}"' for v in sorted(supported[lacking[0]], key=version_key))
         raise CNIError(1, "incompatible CNI versions",
-                       f"the configuration offers {conf.versions}; "
-                       + "; ".join(f'plugin "{t}" supports {sorted(supported[t], key=version_key)}'
-                                   for t in lacking),
+                       f'config is "{conf.versions[0]}", plugin supports [{offered}]',
                        exchanges=outcome.exchanges,
                        fix='add a version every plugin supports to "cniVersions" '
                            '(the reference plugins 1.1.x speak up to 1.0.0)')

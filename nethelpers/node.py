@@ -216,19 +216,21 @@ class Node:
 
     # --- the embedded DNS server (Docker's 127.0.0.11) -----------------------------------
     # Sent at once, even inside a batch(): the node must exist already.
-    def start_resolver(self) -> None:
+    def start_resolver(self, *, nftables: bool = False) -> None:
         """Give this node Docker's embedded DNS server: sockets on 127.0.0.11 at two high ports,
         UDP and TCP, and the node's nat rules that DNAT 127.0.0.11:53 to them (DOCKER_OUTPUT,
         DOCKER_POSTROUTING), answering the names of :meth:`set_resolver_records` and forwarding
         the others to the ``# ExtServers:`` of the node's resolv.conf (none: SERVFAIL). One
         ``lab-dns`` process serves every node of the lab, as dockerd does. The node's
         resolv.conf is left as it is: ``write_etc("resolv.conf", "nameserver 127.0.0.11\\n")``.
+        ``nftables=True``: the translations are the node's nftables table ``ip docker-dns``, as
+        Docker 29 with ``--firewall-backend=nftables`` makes them.
 
         Raises:
             AlreadyExists: the node has its DNS server already (stop it first to start anew).
             NotFound: there is no such node.
         """
-        self.lab._call("dns_attach", self.name)
+        self.lab._call("dns_attach", self.name, nftables)
 
     def stop_resolver(self) -> None:
         """Close this node's DNS server (its sockets and its names go).

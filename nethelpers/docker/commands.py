@@ -21,7 +21,20 @@ def execute(host, words: "list[str] | Parsed") -> Output:
     except DaemonError as exc:
         if parsed.command != "run":
             raise
-        raise DockerError(run_refused(str(exc), host.engine.major)) from None
+        error = DockerError(run_refused(str(exc), host.engine.major))
+        error.exit_code = run_status(str(exc))
+        raise error from None
+
+
+def run_status(message: str) -> int:
+    """docker run's exit status when the daemon refused (docker/cli v29.7.2 run.go toStatusError,
+    v27.5.1 runStartContainerErr): 127 for a command not found, 126 for one not permitted, else 125."""
+    if any(m in message for m in ("executable file not found", "no such file or directory",
+                                  "system cannot find the file specified")):
+        return 127
+    if "permission denied" in message or "is a directory" in message:
+        return 126
+    return 125
 
 
 def run_refused(message: str, major: int) -> str:
@@ -45,10 +58,8 @@ def _run(host, o, args) -> Output:
 
 
 def _exec(host, o, args) -> Output:
-    command = args[1:]
-    if o["env"]:
-        command = ["env", *o["env"], *command]
-    text, exit_code = host.exec(args[0], command, detach=o["detach"], privileged=o["privileged"])
+    text, exit_code = host.exec(args[0], args[1:], detach=o["detach"], privileged=o.get("privileged", False),
+                                env=o["env"])
     return Output.of(text, exit_code)
 
 

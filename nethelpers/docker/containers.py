@@ -51,6 +51,8 @@ class Containers:
         self._reap()
         image, tag = images.parse(image_ref)
         capabilities.validate(list(cap_add), list(cap_drop))
+        if command and not images.has(image, command[0]):
+            raise DaemonError(self._create_task_failed(command[0]))
         mode = network or "bridge"
         net, owner = self._network_mode(mode, publish=publish, ip=ip, aliases=aliases, hostname=hostname,
                                         dns=dns, mac_address=mac_address)
@@ -193,6 +195,14 @@ class Containers:
             raise DaemonError("conflicting options: mac-address and the network mode")
         return net, None
 
+    def _create_task_failed(self, program: str) -> str:
+        """What the daemon answers when the image has no ``program``: containerd's and runc's
+        words around Go's exec.LookPath error (runc 1.2+ on Docker 29 says where it failed)."""
+        where = "error during container init: " if self.engine.major >= 29 else ""
+        return (f"failed to create task for container: failed to create shim task: OCI runtime create failed: "
+                f"runc create failed: unable to start container process: {where}{images.not_found(program)}: "
+                f"unknown")
+
     def _check_owner_running(self, owner: Container) -> None:
         """getNetworkedContainer: a namespace is joined only while its owner runs (moby v27.5.1 and
         docker-v29.7.2 daemon/container_operations.go, worded differently)."""
@@ -230,12 +240,21 @@ class Containers:
 
     # --- exec / stop / logs / rm ----------------------------------------------------------------
     def exec(self, ctr_ref: str, command: list[str], *, detach: bool = False,
-             privileged: bool = False) -> tuple[str, int]:
+             privileged: bool = False, env: list[str] = ()) -> tuple[str, int]:
         """``docker exec``: (what it printed, its exit status), with the container's capabilities
-        (all of them with ``--privileged``)."""
+        (all of them with ``--privileged``) and ``env`` (``-e NAME=VALUE``) added."""
         ctr = self.container(ctr_ref)
         if not ctr.running:
             raise DaemonError(f"container {ctr.id} is not running")
+        if command and not images.has(ctr.image, command[0]):
+            # the exec starts and fails: the CLI prints the runtime's error, the exit status is
+            # 126 (moby daemon/exec.go ContainerExecStart: exitEaccess when it did not start)
+            error = DockerError(f"OCI runtime exec failed: exec failed: unable to start container process: "
+                                f"{images.not_found(command[0])}: unknown")
+            error.exit_code = 126
+            raise error
+        if env:
+            command = ["env", *env, *command]
         if ctr.resolver and any(ep.network.type == "overlay" for ep in ctr.endpoints.values()):
             # names on an overlay come and go with other hosts (the agent's table): answer with the latest
             self._in(ctr).set_resolver_records(self.dns_view(ctr))
@@ -251,8 +270,8 @@ class Containers:
         ctr = self.container(ref)
         if ctr.running:
             ctr.process.stop()
-            if ctr.shown_command == ["sh"]:
-                # sh as PID 1 ignores SIGTERM: Docker waits 10 s, then SIGKILL (128 + 9)
+            if ctr.default_command and ctr.image in images.SHELL_IMAGES:
+                # a shell as PID 1 ignores SIGTERM: Docker waits 10 s, then SIGKILL (128 + 9)
                 ctr.exit_code = 137
             self._reap()
         return ref

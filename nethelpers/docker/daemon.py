@@ -194,7 +194,7 @@ class DockerHost(Containers, Cluster):
             if not ctr.resolver:
                 # the sandbox's first endpoint with embedded DNS starts its resolver, and
                 # resolv.conf is rebuilt to point at it (libnetwork's startResolver/rebuildDNS)
-                self._in(ctr).start_resolver()
+                self._in(ctr).start_resolver(nftables=self.engine.firewall_backend == "nftables")
                 ctr.resolver = True
                 self._in(ctr).write_etc("resolv.conf", etc_files.resolv_conf(ctr, embedded=True))
             self._refresh_dns(net)

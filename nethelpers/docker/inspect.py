@@ -37,6 +37,9 @@ IMAGE_CONFIG = {
               "WorkingDir": "/usr/local/apache2", "StopSignal": "SIGWINCH"},
     "ubuntu": {"Env": [PATH], "Labels": {"org.opencontainers.image.ref.name": "ubuntu",
                                          "org.opencontainers.image.version": "24.04"}},
+    # nicolaka/netshoot's Dockerfile: WORKDIR /root, ENV HOSTNAME netshoot (Alpine's PATH)
+    "nicolaka/netshoot": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                  "HOSTNAME=netshoot"], "WorkingDir": "/root"},
 }
 
 # HostConfig.MaskedPaths / ReadonlyPaths the daemon fills in (v27.5.1 oci/defaults.go;

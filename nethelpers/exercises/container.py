@@ -7,6 +7,7 @@ from the LAN, from the internet server, and over the pod's loopback.
 
 from __future__ import annotations
 
+from ..docker import images
 from . import Exercise, docker_host
 
 WEB_PAGE = "hello from web"
@@ -62,7 +63,7 @@ def _clear_pod(lab):
 def _run_pod(lab):
     lab.docker("run -dit --name pause -p 8080:80 busybox")
     lab.docker("run -d --name web --network container:pause nginx")
-    lab.docker("run -dit --name sidecar --network container:pause busybox")
+    lab.docker("run -dit --name sidecar --network container:pause nicolaka/netshoot")
 
 
 # --- 1 · bring the pod back -----------------------------------------------------------------
@@ -77,7 +78,7 @@ def _pod_back_solution(lab):
     lab.docker("rm -f web sidecar")  # they cannot move to a new namespace: recreate them in one
     lab.docker("run -dit --name pause -p 8080:80 busybox")
     lab.docker("run -d --name web --network container:pause nginx")
-    lab.docker("run -dit --name sidecar --network container:pause busybox")
+    lab.docker("run -dit --name sidecar --network container:pause nicolaka/netshoot")
 
 
 def _web_runs(lab):
@@ -144,7 +145,8 @@ def _sidecar_in_pod(lab):
         return _pod_gone(lab)
     sidecar = _running(lab, "sidecar")
     if sidecar is None:
-        return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} busybox")
+        return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} "
+                                                f"nicolaka/netshoot")
     if sidecar.node != owner.node:  # (a joiner of a joiner shares the same namespace)
         where = (f"has its own namespace (NetworkMode {sidecar.network_mode})" if not sidecar.joined
                  else f"joined container {_short(sidecar.joined)}, not {owner.name}'s namespace")
@@ -186,7 +188,7 @@ def _debug_setup(lab):
 
 
 def _debug_solution(lab):
-    lab.docker("run -dit --name debug --network container:pause busybox")
+    lab.docker("run -dit --name debug --network container:pause nicolaka/netshoot")
 
 
 def _pod_alive(lab):
@@ -200,7 +202,7 @@ def _debug_runs(lab):
         return _pod_alive(lab)
     if _running(lab, "debug") is None:
         return _missing(lab, "debug", f"docker run -dit --name debug --network container:{_pod_owner(lab).name} "
-                                      f"busybox")
+                                      f"nicolaka/netshoot")
 
 
 def _debug_in_pod(lab):
@@ -220,6 +222,9 @@ def _debug_reaches_web(lab):
     debug = _running(lab, "debug")
     if debug is None:
         return _debug_runs(lab)
+    if not images.has(debug.image, "curl"):
+        return (f"debug's image, {debug.image}, has no curl (`docker exec debug curl ...` fails: executable file "
+                f"not found): remove it and run a tools image such as nicolaka/netshoot")
     node = debug.node
     reply = lab.node(node).run("curl -s --max-time 3 http://127.0.0.1:80/", timeout=10)
     if WEB_PAGE not in reply.stdout:

@@ -69,7 +69,7 @@ def _h2_setup(lab):
 
 def _h2_solution(lab):
     lab.docker("rm h2")  # the exited h2 still holds its name
-    lab.docker("run -d --name h2 --network host busybox python3 -m http.server 8081")
+    lab.docker("run -d --name h2 --network host nicolaka/netshoot python3 -m http.server 8081")
 
 def _h1_still_serves(lab):
     ctr = _container(lab, "h1")
@@ -171,7 +171,7 @@ def _admin_setup(lab):
 
 
 def _admin_solution(lab):
-    lab.docker("run -d --name admin --network host busybox python3 -m http.server 9001 --bind 127.0.0.1")
+    lab.docker("run -d --name admin --network host nicolaka/netshoot python3 -m http.server 9001 --bind 127.0.0.1")
 
 def _9001_on_loopback(lab):
     listeners = _listeners(lab, 9001)

@@ -22,8 +22,21 @@ and ``setupIPTable``: libnetwork/resolver.go and resolver_unix.go at v27.5.1;
 
 Docker's ports are the kernel's pick (port 0: the ephemeral range, 32768-60999 by
 default); the lab derives them from the node's name (:func:`ports`), so that a notebook
-prints the same ones every run. (Docker 29 with ``--firewall-backend=nftables`` puts
-these rules in an nftables table ``ip docker-dns`` instead: not done here.)
+prints the same ones every run. Docker 29 with ``--firewall-backend=nftables`` puts the same
+translations in an nftables table instead (``setupNftablesNAT``; ``"nftables": true`` on attach)::
+
+    table ip docker-dns {
+        chain dns-dnat {
+            type nat hook output priority -100; policy accept;
+            ip daddr 127.0.0.11 udp dport 53 counter dnat to 127.0.0.11:UDP
+            ip daddr 127.0.0.11 tcp dport 53 counter dnat to 127.0.0.11:TCP
+        }
+        chain dns-snat {
+            type nat hook postrouting priority srcnat; policy accept;
+            ip saddr 127.0.0.11 udp sport UDP counter snat to :53
+            ip saddr 127.0.0.11 tcp sport TCP counter snat to :53
+        }
+    }
 
 Names it does not know are forwarded, as Docker's (``forwardExtDNS``), to the external
 servers Docker swapped out of the container's resolv.conf — the ``# ExtServers: [...]``
@@ -41,7 +54,7 @@ sent by a thread of its own (threads enter namespaces on their own).
 The resolver runs as ``python -m nethelpers.sandbox.dns``, driven by JSON lines on
 stdin (one ``{"ok": ...}`` line back per request):
 
-    {"op": "attach", "key": "c1", "netns": "/run/netns/c1", "etc": "/etc/netns/c1"}
+    {"op": "attach", "key": "c1", "netns": "/run/netns/c1", "etc": "/etc/netns/c1", "nftables": false}
     {"op": "records", "key": "c1", "names": {"web": ["172.18.0.3"]}}
     {"op": "detach", "key": "c1", "rules": true}
 
@@ -81,6 +94,7 @@ EXT_IO_TIMEOUT = 4.0     # moby resolver.go: extIOTimeout = 4 * time.Second
 MAX_CONCURRENT = 1024    # moby resolver.go: maxConcurrent forwarded queries, then REFUSED
 SERVFAIL, REFUSED = 2, 5
 OUTPUT_CHAIN, POSTROUTING_CHAIN = "DOCKER_OUTPUT", "DOCKER_POSTROUTING"  # resolver_unix.go
+NFT_TABLE = "docker-dns"  # its nftables table (docker-v29.7.2 setupNftablesNAT)
 
 
 def ports(key: str):
@@ -109,6 +123,20 @@ def nat_rules(udp_port: int, tcp_port: int, *, chains: bool) -> str:
               f"-I {OUTPUT_CHAIN} -d {a} -p tcp --dport {PORT} -j DNAT --to-destination {a}:{tcp_port}",
               f"-I {POSTROUTING_CHAIN} -s {a} -p tcp --sport {tcp_port} -j SNAT --to-source :{PORT}"]
     return "*nat\n" + "".join(line + "\n" for line in lines) + "COMMIT\n"
+
+
+def nft_rules(udp_port: int, tcp_port: int) -> str:
+    """moby's setupNftablesNAT (docker-v29.7.2 daemon/libnetwork/resolver_unix.go) as one ``nft -f``
+    script: the table made anew, its two base chains, each rule appended in its order."""
+    a = ADDRESS
+    return (f"table ip {NFT_TABLE}\ndelete table ip {NFT_TABLE}\n"
+            f"table ip {NFT_TABLE} {{\n"
+            f"  chain dns-dnat {{\n    type nat hook output priority -100; policy accept;\n"
+            f"    ip daddr {a} udp dport {PORT} counter dnat to {a}:{udp_port}\n"
+            f"    ip daddr {a} tcp dport {PORT} counter dnat to {a}:{tcp_port}\n  }}\n"
+            f"  chain dns-snat {{\n    type nat hook postrouting priority 100; policy accept;\n"
+            f"    ip saddr {a} udp sport {udp_port} counter snat to :{PORT}\n"
+            f"    ip saddr {a} tcp sport {tcp_port} counter snat to :{PORT}\n  }}\n}}\n")
 
 
 def unnat_rules() -> str:
@@ -153,6 +181,7 @@ class Container:
 
     def __init__(self, key: str, udp: socket.socket, tcp: socket.socket, nsfd: int, etc: str | None) -> None:
         self.key, self.udp, self.tcp, self.nsfd, self.etc = key, udp, tcp, nsfd, etc
+        self.nftables = False   # its rules are the docker-dns table (else DOCKER_OUTPUT/POSTROUTING)
         self.table = Table()
         self.conns: set = set()
 
@@ -220,7 +249,7 @@ class Resolver:
         self.in_flight = 0
 
     # --- requests ------------------------------------------------------------
-    def attach(self, key: str, netns: str, etc: str | None = None) -> None:
+    def attach(self, key: str, netns: str, etc: str | None = None, nftables: bool = False) -> None:
         if key in self.containers:
             raise ValueError(f"{key!r} is attached already")
         fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
@@ -229,7 +258,7 @@ class Resolver:
             sc.setns(fd, sc.CLONE_NEWNET)  # sockets belong to the namespace they are made in
             try:
                 udp, tcp = self._bind(key, made)
-                self._nat(udp.getsockname()[1], tcp.getsockname()[1])
+                (self._nft if nftables else self._nat)(udp.getsockname()[1], tcp.getsockname()[1])
             finally:
                 sc.setns(self.home, sc.CLONE_NEWNET)
         except BaseException:
@@ -238,6 +267,7 @@ class Resolver:
             os.close(fd)
             raise
         container = self.containers[key] = Container(key, udp, tcp, fd, etc)
+        container.nftables = nftables
         for s, role in ((udp, "udp"), (tcp, "listen")):
             s.setblocking(False)
             self.selector.register(s, selectors.EVENT_READ, (role, container))
@@ -276,6 +306,13 @@ class Resolver:
         if done.returncode != 0:
             raise OSError(f"setting up DNAT/SNAT rules failed: {done.stderr.strip()}")
 
+    @staticmethod
+    def _nft(udp_port: int, tcp_port: int) -> None:
+        """setupNftablesNAT in the namespace this thread is in (the table replaced if there)."""
+        done = _run(["nft", "-f", "-"], nft_rules(udp_port, tcp_port))
+        if done.returncode != 0:
+            raise OSError(f"setting up the docker-dns table failed: {done.stderr.strip()}")
+
     def records(self, key: str, names: dict) -> None:
         self._get(key).table = Table.of(names)
 
@@ -293,7 +330,10 @@ class Resolver:
             if rules:
                 sc.setns(container.nsfd, sc.CLONE_NEWNET)
                 try:
-                    _run(["iptables-restore", "--noflush"], unnat_rules())  # gone already: no matter
+                    if container.nftables:
+                        _run(["nft", "delete", "table", "ip", NFT_TABLE])
+                    else:
+                        _run(["iptables-restore", "--noflush"], unnat_rules())  # gone already: no matter
                 finally:
                     sc.setns(self.home, sc.CLONE_NEWNET)
         finally:

@@ -43,13 +43,13 @@ class DNSService:
         self.deaths = 0                 # resolvers dead in a row since a request was last answered
 
     # --- requests (from the owner) -------------------------------------------------
-    def attach(self, node: str, netns: str) -> None:
+    def attach(self, node: str, netns: str, nftables: bool = False) -> None:
         if node in self.nodes:
             raise AlreadyExists(f"node {node!r} has its DNS server (127.0.0.11) already: one serves "
                                 f"all of a container's networks; to start it anew, detach it first with "
                                 f"lab.node({node!r}).stop_resolver() (Docker detaches it when the container "
                                 f"leaves its last user-defined network: docker network disconnect)")
-        self.nodes[node] = {"netns": netns, "names": {}}
+        self.nodes[node] = {"netns": netns, "names": {}, "nftables": nftables}
         try:
             self._ensure(must=node)
         except BaseException:
@@ -121,7 +121,8 @@ class DNSService:
         refused = None
         for node in sorted(set(self.nodes) - self.live):
             spec = self.nodes[node]
-            reply = self._exchange({"op": "attach", "key": node, "netns": spec["netns"], "etc": etc_of(node)})
+            reply = self._exchange({"op": "attach", "key": node, "netns": spec["netns"], "etc": etc_of(node),
+                                    "nftables": spec["nftables"]})
             if reply is None:
                 return False
             if not reply["ok"]:

@@ -156,10 +156,12 @@ class Server:
                 elif other is not None:
                     link["peer_node"], link["peer"] = other, names_of(other).get(link["link_index"])
 
-    def rpc_dns_attach(self, node: str) -> None:
+    def rpc_dns_attach(self, node: str, nftables: bool = False) -> None:
         """Docker's embedded DNS server in the node: 127.0.0.11 at high ports, DNAT-ed from :53
-        by the node's nat rules (one process serves all)."""
-        self.dns.attach(node, self.net.node(node).path)
+        by the node's nat rules, or its ``ip docker-dns`` nftables table (one process serves all)."""
+        if not isinstance(nftables, bool):
+            raise InvalidValue(f"nftables must be True or False, not {nftables!r}")
+        self.dns.attach(node, self.net.node(node).path, nftables)
 
     def rpc_dns_records(self, node: str, names: dict) -> None:
         """Replace what the node's 127.0.0.11 answers: ``{"web": ["172.18.0.3"], ...}``."""

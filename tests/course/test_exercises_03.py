@@ -24,7 +24,7 @@ def test_h2_on_8081(host_lab):
     ex.start(lab)
     assert "`docker rm h2`" in ex.first_problem(lab)[1]  # the exited h2 still holds its name
     lab.docker("rm h2")
-    lab.docker("run -d --name h2 --network host busybox python3 -m http.server 8081 --bind 127.0.0.1")
+    lab.docker("run -d --name h2 --network host nicolaka/netshoot python3 -m http.server 8081 --bind 127.0.0.1")
     assert "bound to 127.0.0.1 only" in ex.first_problem(lab)[1]
     ex.start(lab)
     ex.solve(lab, quiet=True)
@@ -58,10 +58,10 @@ def test_publish_8080(host_lab):
 def test_local_only(host_lab):
     lab, ex = host_lab, exercises.LOCAL_ONLY
     ex.start(lab)
-    lab.docker("run -d --name admin --network host busybox python3 -m http.server 9001")
+    lab.docker("run -d --name admin --network host nicolaka/netshoot python3 -m http.server 9001")
     assert "includes the LAN address" in ex.first_problem(lab)[1]
     lab.docker("rm -f admin")  # another right answer: another image, the options in another order
-    lab.docker("run -d --name admin --network host alpine python3 -m http.server --bind 127.0.0.1 9001")
+    lab.docker("run -d --name admin --network host python:3.13-slim python3 -m http.server --bind 127.0.0.1 9001")
     assert ex.passed(lab)
     ex.start(lab)
     ex.solve(lab, quiet=True)
@@ -80,12 +80,12 @@ def _h2_on_the_bridge_with_p(lab):
 
 def _h2_on_the_default_port(lab):
     lab.docker("rm -f h2")
-    lab.docker("run -d --name h2 --network host busybox python3 -m http.server")  # port 8000
+    lab.docker("run -d --name h2 --network host nicolaka/netshoot python3 -m http.server")  # port 8000
 
 
 def _h2_on_loopback(lab):
     lab.docker("rm -f h2")
-    lab.docker("run -d --name h2 --network host busybox python3 -m http.server 8081 --bind 127.0.0.1")
+    lab.docker("run -d --name h2 --network host nicolaka/netshoot python3 -m http.server 8081 --bind 127.0.0.1")
 
 
 H2_ON_8081 = Mistakes(
@@ -104,7 +104,7 @@ def _web_in_host_mode(lab):
 
 def _web_in_host_mode_on_8080(lab):
     lab.docker("rm -f web")
-    lab.docker("run -d --name web --network host busybox python3 -m http.server 8080")
+    lab.docker("run -d --name web --network host nicolaka/netshoot python3 -m http.server 8080")
 
 
 def _web_without_a_network(lab):
@@ -136,17 +136,17 @@ PUBLISH_8080 = Mistakes(
 
 def _admin_on_the_bridge_published_on_loopback(lab):
     lab.docker("rm -f admin")
-    lab.docker("run -d --name admin -p 127.0.0.1:9001:9001 busybox python3 -m http.server 9001")
+    lab.docker("run -d --name admin -p 127.0.0.1:9001:9001 nicolaka/netshoot python3 -m http.server 9001")
 
 
 def _admin_on_every_address(lab):
     lab.docker("rm -f admin")
-    lab.docker("run -d --name admin --network host busybox python3 -m http.server 9001")
+    lab.docker("run -d --name admin --network host nicolaka/netshoot python3 -m http.server 9001")
 
 
 def _admin_on_another_loopback_address(lab):
     lab.docker("rm -f admin")
-    lab.docker("run -d --name admin --network host busybox python3 -m http.server 9001 --bind 127.0.0.2")
+    lab.docker("run -d --name admin --network host nicolaka/netshoot python3 -m http.server 9001 --bind 127.0.0.2")
 
 
 LOCALNET_DNAT = "-t nat -I PREROUTING -p tcp --dport 9001 -j DNAT --to-destination 127.0.0.1:9001"

@@ -31,7 +31,7 @@ def cap_masks(lab, name: str, *flags: str) -> dict[str, int]:
 @pytest.mark.parametrize("version", ["27", "29"])
 def test_the_default_set_has_no_net_admin(lab, version):
     lab.docker_host(version=version)
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     masks = cap_masks(lab, "c1")
     assert masks["CapEff"] == masks["CapBnd"] == DOCKER_DEFAULT_MASK and masks["CapInh"] == 0
     denied = lab.docker("exec c1 iptables -S")
@@ -47,7 +47,7 @@ def test_the_default_set_has_no_net_admin(lab, version):
 @pytest.mark.parametrize("version, shown", [("27", ["net_admin", "NET_ADMIN"]), ("29", ["CAP_NET_ADMIN"])])
 def test_cap_add_as_each_client_sends_it(lab, version, shown):
     lab.docker_host(version=version)
-    lab.docker("run -dit --name r1 --cap-add net_admin --cap-add NET_ADMIN busybox")
+    lab.docker("run -dit --name r1 --cap-add net_admin --cap-add NET_ADMIN nicolaka/netshoot")
     host_config = json.loads(lab.docker("inspect -f '{{json .HostConfig}}' r1"))
     assert host_config["CapAdd"] == shown and host_config["CapDrop"] is None
     assert host_config["Privileged"] is False
@@ -56,11 +56,11 @@ def test_cap_add_as_each_client_sends_it(lab, version, shown):
 
 
 def test_drop_all_add_back_and_privileged(lab):
-    lab.docker("run -dit --name bare --cap-drop ALL --cap-add NET_RAW busybox")
+    lab.docker("run -dit --name bare --cap-drop ALL --cap-add NET_RAW nicolaka/netshoot")
     assert cap_masks(lab, "bare")["CapEff"] == 1 << 13                     # only CAP_NET_RAW
-    lab.docker("run -dit --name nochown --cap-drop chown busybox")
+    lab.docker("run -dit --name nochown --cap-drop chown nicolaka/netshoot")
     assert cap_masks(lab, "nochown")["CapEff"] == DOCKER_DEFAULT_MASK & ~1  # CAP_CHOWN is bit 0
-    lab.docker("run -dit --name priv --privileged busybox")
+    lab.docker("run -dit --name priv --privileged nicolaka/netshoot")
     assert json.loads(lab.docker("inspect -f '{{json .HostConfig.Privileged}}' priv")) is True
     assert lab.docker("exec priv iptables -S").exit_code == 0
 
@@ -68,9 +68,9 @@ def test_drop_all_add_back_and_privileged(lab):
 def test_host_mode_does_not_give_the_hosts_rules_away(lab):
     """Chapter 03's point: a host-mode container shares the host's network, but without NET_ADMIN
     it cannot read or change its firewall."""
-    lab.docker("run -dit --name agent --network host busybox")
+    lab.docker("run -dit --name agent --network host nicolaka/netshoot")
     assert "Permission denied" in lab.docker("exec agent iptables -S")
-    lab.docker("run -dit --name vpn --network host --cap-add NET_ADMIN busybox")
+    lab.docker("run -dit --name vpn --network host --cap-add NET_ADMIN nicolaka/netshoot")
     assert "-N DOCKER" in lab.docker("exec vpn iptables -S")
 
 
@@ -78,9 +78,9 @@ def test_host_mode_does_not_give_the_hosts_rules_away(lab):
 def test_an_unknown_capability_is_refused_at_create(lab, version):
     lab.docker_host(version=version)
     with pytest.raises(DockerError) as err:
-        lab.docker("run -d --name c9 --cap-add foo busybox")
+        lab.docker("run -d --name c9 --cap-add foo nicolaka/netshoot")
     assert 'Error response from daemon: invalid CapAdd: unknown capability: "CAP_FOO"' in str(err.value)
     with pytest.raises(DockerError) as err:
-        lab.docker("run -d --name c9 --cap-drop NET_FOO busybox")
+        lab.docker("run -d --name c9 --cap-drop NET_FOO nicolaka/netshoot")
     assert 'invalid CapDrop: unknown capability: "CAP_NET_FOO"' in str(err.value)
     assert "c9" not in lab.docker("ps -a")

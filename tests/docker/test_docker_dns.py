@@ -30,8 +30,8 @@ def dns_lab(request, lab):
     """A Docker host of each version, a user-defined network and two containers on it."""
     lab.docker_host(version=request.param)
     lab.docker("network create --subnet 192.0.2.0/24 net1")
-    lab.docker("run -dit --name c1 --network net1 busybox")
-    lab.docker("run -dit --name c2 --network net1 busybox")
+    lab.docker("run -dit --name c1 --network net1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 --network net1 nicolaka/netshoot")
     lab.version = int(request.param)
     return lab
 
@@ -92,7 +92,7 @@ def test_ports_do_not_change_from_run_to_run(lab):
 
     lab.docker_host(version="27")
     lab.docker("network create net1")
-    lab.docker("run -dit --name c1 --network net1 busybox")
+    lab.docker("run -dit --name c1 --network net1 nicolaka/netshoot")
     udp, tcp = next(ports("c1"))
     assert listening(lab, "c1") == {"udp": udp, "tcp": tcp}
 
@@ -111,7 +111,7 @@ def test_names_answer_through_the_dnat_with_ttl_600(dns_lab):
 def test_ptr_names_the_first_dns_name_and_the_network(dns_lab):
     """network.go updateSvcRecord: only the first DNS name (the container's) goes in the ipMap;
     ResolveIP answers ``name + "." + network``."""
-    dns_lab.docker("run -dit --name c3 --network net1 --network-alias db busybox")
+    dns_lab.docker("run -dit --name c3 --network net1 --network-alias db nicolaka/netshoot")
     assert dns_lab.docker(f"exec c1 {DIG} +short -x 192.0.2.4").split() == ["c3.net1."]
 
 
@@ -147,7 +147,7 @@ def test_servfail_when_no_external_server_answers(lab):
     an override is not ``host(...)`` (NSOverride)."""
     lab.docker_host(version="29")
     lab.docker("network create net1")
-    lab.docker("run -dit --name c1 --network net1 --dns 198.51.100.20 busybox")
+    lab.docker("run -dit --name c1 --network net1 --dns 198.51.100.20 nicolaka/netshoot")
     assert "# ExtServers: [198.51.100.20]\n" in lab.docker("exec c1 cat /etc/resolv.conf")
     assert status(lab.docker(f"exec c1 {DIG} +noall +comments example.com")) == "SERVFAIL"
     assert lab.docker(f"exec c1 {DIG} +short c1").split() == ["172.18.0.2"]  # its own names still answer
@@ -157,7 +157,7 @@ def test_default_bridge_has_no_embedded_dns_and_asks_the_hosts_server(lab):
     """TransformForLegacyNw: the host's nameservers minus loopback ones, ``(legacy)``; no resolver,
     so no DOCKER_OUTPUT rules; the container asks the world's server itself."""
     lab.docker_host(version="27")
-    lab.docker("run -dit --name b1 busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
     text = lab.docker("exec b1 cat /etc/resolv.conf")
     assert f"\nnameserver {HOST_DNS}\n" in text and "127.0.0.11" not in text
     assert "# Based on host file: '/etc/resolv.conf' (legacy)\n" in text
@@ -182,5 +182,30 @@ def test_rules_and_sockets_go_with_the_container(dns_lab):
 def test_hostname_is_a_dns_name_on_user_defined_networks(dns_lab):
     """container_operations.go buildEndpointDNSNames (v27.5.1 and docker-v29.7.2): the container's
     name, its aliases, its short ID and ``ctr.Config.Hostname`` (deduplicated)."""
-    dns_lab.docker("run -dit --name c3 --network net1 --hostname web3 busybox")
+    dns_lab.docker("run -dit --name c3 --network net1 --hostname web3 nicolaka/netshoot")
     assert dns_lab.docker(f"exec c1 {DIG} +short web3").split() == ["192.0.2.4"]
+
+
+def test_the_nftables_backend_puts_the_translations_in_a_docker_dns_table(lab):
+    """docker-v29.7.2 daemon/libnetwork/resolver_unix.go setupNftablesNAT: with
+    --firewall-backend=nftables, table ip docker-dns with base chains dns-dnat (nat, output,
+    BaseChainPriorityDstNAT = -100) and dns-snat (nat, postrouting, srcnat = 100), each rule with a
+    counter, in that order; no DOCKER_OUTPUT chain. The lab removes the table when the resolver goes."""
+    lab.docker_host(version="29", firewall_backend="nftables")
+    lab.docker("network create --subnet 10.9.0.0/24 lan")
+    lab.docker("run -dit --name c1 --network lan nicolaka/netshoot")
+    lab.docker("run -dit --name c2 --network lan busybox")
+    udp, tcp = listening(lab, "c1")["udp"], listening(lab, "c1")["tcp"]
+    table = [line.strip() for line in lab["c1"].run("nft list table ip docker-dns", check=True).stdout.splitlines()]
+    assert [line for line in table if line] == [
+        "table ip docker-dns {", "chain dns-dnat {", "type nat hook output priority -100; policy accept;",
+        f"ip daddr 127.0.0.11 udp dport 53 counter packets 0 bytes 0 dnat to 127.0.0.11:{udp}",
+        f"ip daddr 127.0.0.11 tcp dport 53 counter packets 0 bytes 0 dnat to 127.0.0.11:{tcp}", "}",
+        "chain dns-snat {", "type nat hook postrouting priority srcnat; policy accept;",
+        f"ip saddr 127.0.0.11 udp sport {udp} counter packets 0 bytes 0 snat to :53",
+        f"ip saddr 127.0.0.11 tcp sport {tcp} counter packets 0 bytes 0 snat to :53", "}", "}"]
+    assert "DOCKER_OUTPUT" not in lab["c1"].run("iptables -t nat -S", check=True).stdout
+    assert lab.docker(f"exec c1 {DIG} +short c2").split() == ["10.9.0.3"]
+    assert lab.docker(f"exec c1 {DIG} +short +tcp c2").split() == ["10.9.0.3"]
+    lab.docker("network disconnect lan c1")
+    assert "docker-dns" not in lab["c1"].run("nft list tables", check=True).stdout

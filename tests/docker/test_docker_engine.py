@@ -140,11 +140,11 @@ for _ in range(10):  # the echo server may still be starting
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture
 def web(lab):
-    """nginx "web" publishing 8080:80 on the default bridge (172.17.0.2), and busybox c1 (.3), on
+    """nginx "web" publishing 8080:80 on the default bridge (172.17.0.2), and netshoot c1 (.3), on
     Docker 27 (whose MACs are 02:42 + the address; Docker 29's: tests/docker/test_docker_iptables_29.py)."""
     lab.docker_host(version="27")
     lab.docker("run -d --name web -p 8080:80 nginx")
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     return lab
 
 
@@ -153,7 +153,7 @@ def proxyless(lab):
     """The same as ``web`` on a host started as ``dockerd --userland-proxy=false``."""
     lab.docker_host(userland_proxy=False)
     lab.docker("run -d --name web -p 8080:80 nginx")
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     return lab
 
 
@@ -162,10 +162,10 @@ def two_networks(lab):
     """User networks n1 (c1, c2 alias "db") and n2 (c3), and c4 on the default bridge."""
     lab.docker("network create n1")
     lab.docker("network create n2")
-    lab.docker("run -dit --name c1 --network n1 busybox")
-    lab.docker("run -dit --name c2 --network n1 --network-alias db busybox")
-    lab.docker("run -dit --name c3 --network n2 busybox")
-    lab.docker("run -dit --name c4 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 --network n1 --network-alias db nicolaka/netshoot")
+    lab.docker("run -dit --name c3 --network n2 nicolaka/netshoot")
+    lab.docker("run -dit --name c4 nicolaka/netshoot")
     return lab
 
 
@@ -177,27 +177,27 @@ def test_docker0_is_172_17_0_1_16(lab):
 
 
 def test_containers_get_172_17_0_2_then_3(lab):
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c2 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 nicolaka/netshoot")
     assert ip_of(lab, "c1") == "172.17.0.2"
     assert ip_of(lab, "c2") == "172.17.0.3"
 
 
 def test_container_side_is_eth0_with_its_address(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert addresses(lab, "c1") == {"eth0": "172.17.0.2/16"}
 
 
 def test_container_mac_is_02_42_then_the_ip_bytes(lab):
     lab.docker_host(version="27")  # GenerateMACFromIP (28+ draw MACs at random)
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c2 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 nicolaka/netshoot")
     assert "link/ether 02:42:ac:11:00:02 " in lab.docker("exec c1 ip link show eth0")
     assert "link/ether 02:42:ac:11:00:03 " in lab.docker("exec c2 ip link show eth0")
 
 
 def test_host_end_is_veth_and_7_hex_enslaved_to_docker0(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     veths = [name for name in host_links(lab) if name.startswith("veth")]
     assert len(veths) == 1 and re.fullmatch(r"veth[0-9a-f]{7}", veths[0])
     details = host_run(lab, f"ip -d link show {veths[0]}").stdout
@@ -206,14 +206,14 @@ def test_host_end_is_veth_and_7_hex_enslaved_to_docker0(lab):
 
 
 def test_each_container_adds_one_veth_to_docker0(lab):
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c2 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 nicolaka/netshoot")
     enslaved = host_run(lab, "ip -br link show master docker0").stdout.splitlines()
     assert len(enslaved) == 2
 
 
 def test_container_default_route_is_via_172_17_0_1(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     routes = lab.docker("exec c1 ip route").splitlines()
     assert "default via 172.17.0.1 dev eth0" in [r.strip() for r in routes]
 
@@ -225,17 +225,17 @@ def test_docker_host_turns_on_ip_forward(lab):
 
 def test_freed_address_is_reused_lowest_first(lab):
     for name in ("c1", "c2", "c3"):
-        lab.docker(f"run -dit --name {name} busybox")
+        lab.docker(f"run -dit --name {name} nicolaka/netshoot")
     lab.docker("rm -f c2")
-    lab.docker("run -dit --name c4 busybox")
+    lab.docker("run -dit --name c4 nicolaka/netshoot")
     assert ip_of(lab, "c4") == "172.17.0.3"
 
 
 def test_exited_container_gives_its_address_back(lab):
     """A stopped container has no endpoint any more (Docker releases the sandbox)."""
-    lab.docker("run -d --name gone busybox")  # sh without a terminal exits at once
+    lab.docker("run -d --name gone nicolaka/netshoot")  # sh without a terminal exits at once
     wait_exited(lab, "gone")
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert inspect(lab, "gone")["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
     assert ip_of(lab, "c1") == "172.17.0.2"
 
@@ -258,7 +258,7 @@ def test_default_pool_skips_a_subnet_already_taken(lab):
 def test_user_network_bridge_has_the_gateway_and_first_container_gets_dot_2(lab):
     lab.docker_host(version="27")  # its MAC assertion is 27's GenerateMACFromIP
     net_id = lab.docker("network create n1").strip()
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     bridge = "br-" + net_id[:12]
     assert host_run(lab, f"ip -br -4 addr show {bridge}").stdout.split()[2] == "172.18.0.1/16"
     assert addresses(lab, "c1") == {"eth0": "172.18.0.2/16"}
@@ -267,7 +267,7 @@ def test_user_network_bridge_has_the_gateway_and_first_container_gets_dot_2(lab)
 
 def test_subnet_and_gateway_are_honoured(lab):
     lab.docker("network create --subnet 10.10.0.0/24 --gateway 10.10.0.254 n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     assert network_inspect(lab, "n1")["IPAM"]["Config"] == [{"Subnet": "10.10.0.0/24", "Gateway": "10.10.0.254"}]
     assert addresses(lab, "c1") == {"eth0": "10.10.0.1/24"}
     assert "default via 10.10.0.254 dev eth0" in lab.docker("exec c1 ip route")
@@ -276,8 +276,8 @@ def test_subnet_and_gateway_are_honoured(lab):
 
 def test_ip_range_gives_containers_addresses_from_the_range(lab):
     lab.docker("network create --subnet 10.10.0.0/24 --ip-range 10.10.0.128/25 n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
-    lab.docker("run -dit --name c2 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 --network n1 nicolaka/netshoot")
     config = network_inspect(lab, "n1")["IPAM"]["Config"][0]
     # the gateway too comes from the range (tests/cnm/test_ipam_ranges.py)
     assert config["IPRange"] == "10.10.0.128/25" and config["Gateway"] == "10.10.0.128"
@@ -305,7 +305,7 @@ def test_duplicate_network_name_is_refused(lab):
 
 def test_bridge_name_option_names_the_bridge(lab):
     lab.docker("network create -o com.docker.network.bridge.name=foo n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     assert "foo" in host_links(lab)
     assert len(host_run(lab, "ip -br link show master foo").stdout.splitlines()) == 1
     assert network_inspect(lab, "n1")["Options"]["com.docker.network.bridge.name"] == "foo"
@@ -360,7 +360,7 @@ def test_network_ls_quiet_prints_short_ids(lab):
 def test_network_inspect_json_shape(lab):
     lab.docker_host(version="27")  # its MAC assertion is 27's GenerateMACFromIP
     net_id = lab.docker("network create --internal n1").strip()
-    cid = lab.docker("run -d --name c1 --network n1 -it busybox").strip()
+    cid = lab.docker("run -d --name c1 --network n1 -it nicolaka/netshoot").strip()
     net = network_inspect(lab, "n1")
     assert net["Name"] == "n1" and net["Id"] == net_id and net["Driver"] == "bridge"
     assert net["IPAM"]["Config"] == [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]
@@ -371,7 +371,7 @@ def test_network_inspect_json_shape(lab):
 
 
 def test_network_inspect_default_bridge(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     net = network_inspect(lab, "bridge")
     assert net["Internal"] is False
     assert net["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]
@@ -391,7 +391,7 @@ def test_network_inspect_unknown_network(lab):
 
 def test_network_rm_is_refused_while_a_container_is_attached(lab):
     lab.docker("network create n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     message = refused(lab, "network rm n1", DaemonError)
     assert message.startswith("Error response from daemon: error while removing network: network n1 id ")
     assert message.endswith("has active endpoints")
@@ -405,7 +405,7 @@ def test_network_rm_of_a_predefined_network_is_refused(lab, name):
 
 def test_network_rm_after_the_container_is_gone_removes_the_bridge(lab):
     net_id = lab.docker("network create n1").strip()
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     lab.docker("rm -f c1")
     assert lab.docker("network rm n1") == "n1\n"
     assert "br-" + net_id[:12] not in host_links(lab)
@@ -426,20 +426,20 @@ def test_network_rm_unknown_network(lab):
 
 # === docker run: flags =======================================================================
 def test_run_detached_prints_the_64_hex_id(lab):
-    out = lab.docker("run -d --name c1 -i busybox")
+    out = lab.docker("run -d --name c1 -i nicolaka/netshoot")
     assert re.fullmatch(r"[0-9a-f]{64}\n", out)
     assert inspect(lab, "c1")["Id"] == out.strip()
     assert out.exit_code == 0
 
 
 def test_run_name_names_the_container(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert inspect(lab, "c1")["Name"] == "/c1"
     assert ps_names(lab.docker("ps")) == ["c1"]
 
 
 def test_run_without_name_gets_a_docker_style_name(lab):
-    lab.docker("run -dit busybox")
+    lab.docker("run -dit nicolaka/netshoot")
     [name] = ps_names(lab.docker("ps"))
     assert re.fullmatch(r"[a-z]+_[a-z]+", name)
 
@@ -447,13 +447,13 @@ def test_run_without_name_gets_a_docker_style_name(lab):
 @pytest.mark.parametrize("flag", ["--network n1", "--net n1", "--network=n1", "--net=n1"])
 def test_run_network_flag_and_its_net_alias(lab, flag):
     lab.docker("network create n1")
-    lab.docker(f"run -dit --name c1 {flag} busybox")
+    lab.docker(f"run -dit --name c1 {flag} nicolaka/netshoot")
     assert list(inspect(lab, "c1")["NetworkSettings"]["Networks"]) == ["n1"]
     assert addresses(lab, "c1") == {"eth0": "172.18.0.2/16"}
 
 
 def test_run_on_an_unknown_network_is_refused(lab):
-    message = refused(lab, "run --network nosuch busybox")
+    message = refused(lab, "run --network nosuch nicolaka/netshoot")
     assert "Error response from daemon: network nosuch not found" in message
     assert lab.docker("ps -a -q") == ""
 
@@ -465,7 +465,7 @@ def test_publish_host_port_to_container_port(lab):
 
 
 def test_publish_udp_port(lab):
-    lab.docker("run -dit --name dns -p 5353:53/udp busybox")
+    lab.docker("run -dit --name dns -p 5353:53/udp nicolaka/netshoot")
     assert lab.docker("port dns") == "53/udp -> 0.0.0.0:5353\n"
     lab.docker(["exec", "-d", "dns", sys.executable, "-c", UDP_ECHO])
     reply = lab["lan-client"].run([sys.executable, "-c", UDP_CLIENT, HOST_IP, "5353"], timeout=15).stdout
@@ -481,7 +481,7 @@ def test_publish_on_one_host_address_only(lab):
 
 def test_publish_container_port_only_picks_a_host_port_from_32768(lab):
     lab.docker("run -d --name web -p 80 nginx")
-    lab.docker("run -dit --name c2 -p 80 busybox")
+    lab.docker("run -dit --name c2 -p 80 nicolaka/netshoot")
     assert lab.docker("port web") == "80/tcp -> 0.0.0.0:32768\n"
     assert lab.docker("port c2") == "80/tcp -> 0.0.0.0:32769\n"
     assert curl(lab, f"http://{HOST_IP}:32768/").startswith("hello from web\n")
@@ -490,7 +490,7 @@ def test_publish_container_port_only_picks_a_host_port_from_32768(lab):
 def test_ip_on_a_user_network_with_a_subnet(lab):
     lab.docker_host(version="27")  # its MAC assertion is 27's GenerateMACFromIP
     lab.docker("network create --subnet 10.5.0.0/24 n1")
-    lab.docker("run -dit --name c1 --network n1 --ip 10.5.0.9 busybox")
+    lab.docker("run -dit --name c1 --network n1 --ip 10.5.0.9 nicolaka/netshoot")
     assert addresses(lab, "c1") == {"eth0": "10.5.0.9/24"}
     net = inspect(lab, "c1")["NetworkSettings"]["Networks"]["n1"]
     assert net["IPAMConfig"] == {"IPv4Address": "10.5.0.9"}
@@ -498,7 +498,7 @@ def test_ip_on_a_user_network_with_a_subnet(lab):
 
 
 def test_ip_on_the_default_bridge_is_refused(lab):
-    message = refused(lab, "run -dit --ip 172.17.0.50 busybox")
+    message = refused(lab, "run -dit --ip 172.17.0.50 nicolaka/netshoot")
     assert "Error response from daemon: user specified IP address is supported on user defined networks only" \
         in message
 
@@ -506,50 +506,50 @@ def test_ip_on_the_default_bridge_is_refused(lab):
 def test_ip_on_a_network_without_subnet_is_refused(lab):
     lab.docker("network create n1")
     assert "user specified IP address is supported only when connecting to networks with user configured " \
-           "subnets" in refused(lab, "run -dit --network n1 --ip 172.18.0.9 busybox")
+           "subnets" in refused(lab, "run -dit --network n1 --ip 172.18.0.9 nicolaka/netshoot")
 
 
 def test_ip_already_in_use_is_refused(lab):
     lab.docker("network create --subnet 10.5.0.0/24 n1")
-    lab.docker("run -dit --name c1 --network n1 --ip 10.5.0.9 busybox")
-    assert "Address already in use" in refused(lab, "run -dit --name c2 --network n1 --ip 10.5.0.9 busybox")
-    assert "Address already in use" in refused(lab, "run -dit --name c3 --network n1 --ip 10.5.0.1 busybox")
+    lab.docker("run -dit --name c1 --network n1 --ip 10.5.0.9 nicolaka/netshoot")
+    assert "Address already in use" in refused(lab, "run -dit --name c2 --network n1 --ip 10.5.0.9 nicolaka/netshoot")
+    assert "Address already in use" in refused(lab, "run -dit --name c3 --network n1 --ip 10.5.0.1 nicolaka/netshoot")
 
 
 def test_ip_outside_the_subnet_is_refused(lab):
     lab.docker("network create --subnet 10.5.0.0/24 n1")
     assert "no configured subnet or ip-range contain the IP address 10.9.0.1" in \
-        refused(lab, "run -dit --network n1 --ip 10.9.0.1 busybox")
+        refused(lab, "run -dit --network n1 --ip 10.9.0.1 nicolaka/netshoot")
 
 
 def test_rm_flag_returns_the_output_and_removes_the_container(lab):
-    out = lab.docker("run --rm busybox echo hello")
+    out = lab.docker("run --rm nicolaka/netshoot echo hello")
     assert out == "hello\n" and out.exit_code == 0
     assert lab.docker("ps -a -q") == ""
     assert [n.name for n in lab.nodes()] == ["router", "lan-client", "internet", "docker-host"]
 
 
 def test_command_after_the_image_runs_in_the_container(lab):
-    lab.docker("run -dit --name c1 busybox")  # takes .2
-    out = lab.docker("run --rm busybox ip -br -4 addr")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")  # takes .2
+    out = lab.docker("run --rm nicolaka/netshoot ip -br -4 addr")
     assert re.search(r"^eth0@\S+\s+UP\s+172\.17\.0\.3/16", out, re.M)
 
 
 def test_foreground_run_returns_the_containers_exit_code(lab):
-    out = lab.docker(["run", "--rm", "busybox", "sh", "-c", "echo bye; exit 5"])
+    out = lab.docker(["run", "--rm", "nicolaka/netshoot", "sh", "-c", "echo bye; exit 5"])
     assert out == "bye\n"
     assert out.exit_code == 5
 
 
 def test_foreground_run_without_rm_leaves_an_exited_container(lab):
-    lab.docker(["run", "--name", "fg", "busybox", "sh", "-c", "exit 3"])
+    lab.docker(["run", "--name", "fg", "nicolaka/netshoot", "sh", "-c", "exit 3"])
     state = inspect(lab, "fg")["State"]
     assert state["Running"] is False and state["ExitCode"] == 3
     assert "Exited (3)" in lab.docker("ps -a")
 
 
 def test_detached_rm_container_is_removed_when_it_exits(lab):
-    lab.docker("run -d --rm --name brief busybox")
+    lab.docker("run -d --rm --name brief nicolaka/netshoot")
     deadline = time.monotonic() + 10
     while "brief" in lab.docker("ps -a"):
         assert time.monotonic() < deadline, "--rm container still listed"
@@ -558,14 +558,14 @@ def test_detached_rm_container_is_removed_when_it_exits(lab):
 
 
 def test_env_flag_sets_the_variable(lab):
-    out = lab.docker(["run", "--rm", "-e", "GREETING=hi there", "--env=X=1", "busybox", "sh", "-c",
+    out = lab.docker(["run", "--rm", "-e", "GREETING=hi there", "--env=X=1", "nicolaka/netshoot", "sh", "-c",
                       "echo $GREETING $X"])
     assert out == "hi there 1\n"
 
 
 def test_network_alias_on_the_default_bridge_is_refused(lab):
     assert "network-scoped alias is supported only for containers in user defined networks" in \
-        refused(lab, "run -dit --network-alias db busybox")
+        refused(lab, "run -dit --network-alias db nicolaka/netshoot")
 
 
 def test_unknown_image(lab):
@@ -576,19 +576,19 @@ def test_unknown_image(lab):
 
 
 def test_container_name_conflict(lab):
-    cid = lab.docker("run -dit --name c1 busybox").strip()
-    message = refused(lab, "run -dit --name c1 busybox")
+    cid = lab.docker("run -dit --name c1 nicolaka/netshoot").strip()
+    message = refused(lab, "run -dit --name c1 nicolaka/netshoot")
     assert (f'Error response from daemon: Conflict. The container name "/c1" is already in use by container '
             f'"{cid}". You have to remove (or rename) that container to be able to reuse that name.') in message
 
 
 def test_invalid_container_name_is_a_docker_error(lab):
-    message = refused(lab, ["run", "--name", "bad name", "busybox"])
+    message = refused(lab, ["run", "--name", "bad name", "nicolaka/netshoot"])
     assert "Invalid container name (bad name)" in message
 
 
 def test_interactive_foreground_run_is_refused_clearly(lab):
-    assert "-d" in refused(lab, "run -it busybox")
+    assert "-d" in refused(lab, "run -it nicolaka/netshoot")
 
 
 def test_two_nginx_containers_start_back_to_back(lab):
@@ -598,7 +598,7 @@ def test_two_nginx_containers_start_back_to_back(lab):
 
 
 def test_container_etc_hostname_is_its_short_id(lab):
-    cid = lab.docker("run -dit --name c1 busybox").strip()
+    cid = lab.docker("run -dit --name c1 nicolaka/netshoot").strip()
     assert lab.docker("exec c1 cat /etc/hostname") == cid[:12] + "\n"
     assert f"172.17.0.2\t{cid[:12]}" in lab.docker("exec c1 cat /etc/hosts").splitlines()
 
@@ -606,31 +606,31 @@ def test_container_etc_hostname_is_its_short_id(lab):
 @pytest.mark.parametrize("alias, command", [("container ls", "ps"), ("container rm -f c1", "rm -f c1"),
                                             ("container inspect c1", "inspect c1")])
 def test_container_subcommands_are_aliases(lab, alias, command):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     expected = lab.docker(command) if command != "rm -f c1" else "c1\n"
     assert lab.docker(alias) == expected
 
 
 # === exec ====================================================================================
 def test_exec_returns_output_and_exit_code(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     out = lab.docker(["exec", "c1", "sh", "-c", "echo hi; exit 3"])
     assert out == "hi\n" and out.exit_code == 3
     assert lab.docker("exec c1 true").exit_code == 0
 
 
 def test_exec_env_flag(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert lab.docker(["exec", "-e", "A=1", "c1", "sh", "-c", "echo $A"]) == "1\n"
 
 
 def test_exec_runs_in_the_containers_namespace(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert addresses(lab, "c1") == {"eth0": "172.17.0.2/16"}
 
 
 def test_exec_into_a_stopped_container_is_refused(lab):
-    cid = lab.docker("run -d --name s1 busybox").strip()
+    cid = lab.docker("run -d --name s1 nicolaka/netshoot").strip()
     wait_exited(lab, "s1")
     assert refused(lab, "exec s1 true", DaemonError) == \
         f"Error response from daemon: container {cid} is not running"
@@ -641,27 +641,27 @@ def test_exec_into_an_unknown_container(lab):
 
 
 def test_exec_needs_a_container_and_a_command(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert refused(lab, "exec c1", UsageError).startswith('"docker exec" requires at least 2 arguments.')
 
 
 # === rm ======================================================================================
 def test_rm_of_a_running_container_is_refused(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     message = refused(lab, "rm c1", DaemonError)
     assert message.startswith('Error response from daemon: cannot remove container "/c1": container is running')
     assert ps_names(lab.docker("ps")) == ["c1"]
 
 
 def test_rm_of_a_stopped_container_needs_no_force(lab):
-    lab.docker("run -d --name s1 busybox")
+    lab.docker("run -d --name s1 nicolaka/netshoot")
     wait_exited(lab, "s1")
     assert lab.docker("rm s1") == "s1\n"
     assert lab.docker("ps -a -q") == ""
 
 
 def test_rm_force_removes_the_node_and_its_veth(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert any(name.startswith("veth") for name in host_links(lab))
     assert lab.docker("rm -f c1") == "c1\n"
     assert "c1" not in [n.name for n in lab.nodes()]
@@ -670,13 +670,13 @@ def test_rm_force_removes_the_node_and_its_veth(lab):
 
 
 def test_rm_several_containers_prints_each(lab):
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c2 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 nicolaka/netshoot")
     assert lab.docker("rm -f c1 c2") == "c1\nc2\n"
 
 
 def test_rm_by_short_id(lab):
-    cid = lab.docker("run -dit --name c1 busybox").strip()
+    cid = lab.docker("run -dit --name c1 nicolaka/netshoot").strip()
     assert lab.docker(f"rm -f {cid[:12]}") == f"{cid[:12]}\n"
     assert lab.docker("ps -a -q") == ""
 
@@ -688,7 +688,7 @@ def test_rm_of_an_unknown_container(lab):
 def test_rm_force_frees_the_published_port(web):
     web.docker("rm -f web")
     assert curl(web, f"http://{HOST_IP}:8080/") == ""
-    web.docker("run -dit --name c2 -p 8080:80 busybox")
+    web.docker("run -dit --name c2 -p 8080:80 nicolaka/netshoot")
     assert web.docker("port c2") == "80/tcp -> 0.0.0.0:8080\n"
 
 
@@ -708,7 +708,7 @@ def test_inspect_network_settings(web):
 def test_inspect_container_on_a_user_network_has_empty_legacy_fields(lab):
     lab.docker_host(version="27")  # API 1.52 (Docker 29) has no legacy NetworkSettings fields
     lab.docker("network create n1")
-    lab.docker("run -dit --name c1 --network n1 --network-alias db busybox")
+    lab.docker("run -dit --name c1 --network n1 --network-alias db nicolaka/netshoot")
     c1 = inspect(lab, "c1")
     settings = c1["NetworkSettings"]
     assert settings["IPAddress"] == "" and settings["Gateway"] == "" and settings["MacAddress"] == ""
@@ -724,7 +724,7 @@ def test_inspect_format_ip_address(web):
 
 def test_inspect_format_range_over_networks(lab):
     lab.docker("network create n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     out = lab.docker("inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' c1")
     assert out == "172.18.0.2\n"
 
@@ -767,7 +767,7 @@ def test_port_of_one_private_port(web):
 
 
 def test_port_without_proto_means_tcp(lab):
-    lab.docker("run -dit --name dns -p 5353:53/udp busybox")
+    lab.docker("run -dit --name dns -p 5353:53/udp nicolaka/netshoot")
     assert lab.docker("port dns 53/udp") == "0.0.0.0:5353\n"
     # Docker 29's CLI (port.go at v29.7.2): "no public port ..."; 27's: "Error: No public port ..."
     assert refused(lab, "port dns 53") == "no public port '53' published for dns"
@@ -795,36 +795,36 @@ def test_ps_command_is_quoted_and_ellipsized_to_20_columns(lab):
     """docker-cli v27.5.1 cli/command/formatter/container.go ``Command()``:
     ``strconv.Quote(Ellipsis(command, 20))``; displayutils.go ``Ellipsis``: a string of at most 20
     columns is kept whole, a longer one becomes its first 19 runes and "…" (20 columns in all)."""
-    lab.docker("run -dit --name exact busybox sleep 12345678901234")   # 20 characters: kept
-    lab.docker("run -dit --name long busybox sleep 123456789012345")   # 21 characters: cut
+    lab.docker("run -dit --name exact nicolaka/netshoot sleep 12345678901234")   # 20 characters: kept
+    lab.docker("run -dit --name long nicolaka/netshoot sleep 123456789012345")   # 21 characters: cut
     rows = {line.split()[-1]: line for line in lab.docker("ps").splitlines()[1:]}
     assert '   "sleep 12345678901234"   ' in rows["exact"]
     assert '   "sleep 1234567890123…"   ' in rows["long"]
 
 
 def test_ps_lists_newest_first(lab):
-    lab.docker("run -dit --name first busybox")
-    lab.docker("run -dit --name second busybox")
+    lab.docker("run -dit --name first nicolaka/netshoot")
+    lab.docker("run -dit --name second nicolaka/netshoot")
     assert ps_names(lab.docker("ps")) == ["second", "first"]
 
 
 def test_ps_hides_exited_containers_and_ps_a_shows_them(lab):
-    lab.docker("run -dit --name up busybox")
-    lab.docker("run -d --name gone busybox")
+    lab.docker("run -dit --name up nicolaka/netshoot")
+    lab.docker("run -d --name gone nicolaka/netshoot")
     wait_exited(lab, "gone")
     assert ps_names(lab.docker("ps")) == ["up"]
     assert sorted(ps_names(lab.docker("ps -a"))) == ["gone", "up"]
 
 
 def test_ps_status_of_an_exited_container(lab):
-    lab.docker("run -d --name gone busybox")
+    lab.docker("run -d --name gone nicolaka/netshoot")
     wait_exited(lab, "gone")
     row = next(line for line in lab.docker("ps -a").splitlines() if line.endswith(" gone"))
     assert re.search(r"  Exited \(0\) (Less than a second|\d+ seconds?) ago  ", row)
 
 
 def test_exited_container_has_no_published_port(lab):
-    lab.docker("run -d --name gone -p 9090:80 busybox")
+    lab.docker("run -d --name gone -p 9090:80 nicolaka/netshoot")
     wait_exited(lab, "gone")
     row = next(line for line in lab.docker("ps -a").splitlines() if line.endswith(" gone"))
     assert "9090" not in row
@@ -833,8 +833,8 @@ def test_exited_container_has_no_published_port(lab):
 
 
 def test_ps_quiet_prints_short_ids(lab):
-    cid = lab.docker("run -dit --name c1 busybox").strip()
-    lab.docker("run -d --name gone busybox")
+    cid = lab.docker("run -dit --name c1 nicolaka/netshoot").strip()
+    lab.docker("run -d --name gone nicolaka/netshoot")
     wait_exited(lab, "gone")
     assert lab.docker("ps -q") == cid[:12] + "\n"
     assert len(lab.docker("ps -a -q").split()) == 2
@@ -872,7 +872,7 @@ def test_published_port_on_a_user_network(lab):
 def test_container_on_another_network_reaches_a_published_port_via_the_host(lab):
     lab.docker("network create n1")
     lab.docker("run -d --name web --network n1 -p 8081:80 nginx")
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert curl_from(lab, "c1", f"http://{HOST_IP}:8081/").startswith("hello from web\n")
 
 
@@ -884,7 +884,7 @@ def test_second_publish_of_the_same_host_port_is_refused(web):
 
 
 def test_same_port_on_another_protocol_is_allowed(web):
-    web.docker("run -dit --name dns -p 8080:80/udp busybox")
+    web.docker("run -dit --name dns -p 8080:80/udp nicolaka/netshoot")
     assert web.docker("port dns") == "80/udp -> 0.0.0.0:8080\n"
 
 
@@ -920,7 +920,7 @@ def test_outbound_traffic_is_masqueraded_to_the_hosts_address(web):
 
 def test_outbound_from_a_user_network_is_masqueraded_too(lab):
     lab.docker("network create n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     assert curl_from(lab, "c1", f"http://{INTERNET_IP}/").endswith(f"you came from {HOST_IP}\n")
 
 
@@ -967,8 +967,8 @@ def test_network_connect_keeps_the_first_default_route(two_networks):
 
 def test_network_connect_with_ip_and_alias(lab):
     lab.docker("network create --subnet 10.5.0.0/24 n1")
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c2 --network n1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 --network n1 nicolaka/netshoot")
     lab.docker("network connect --ip 10.5.0.20 --alias api n1 c1")
     assert addresses(lab, "c1")["eth1"] == "10.5.0.20/24"
     assert resolves(lab, "c2", "api") == ["10.5.0.20"]
@@ -995,34 +995,34 @@ def test_network_disconnect_when_not_connected_is_refused(two_networks):
 
 def test_internal_network_cannot_reach_the_internet(lab):
     lab.docker("network create --internal int")
-    lab.docker("run -dit --name i1 --network int busybox")
+    lab.docker("run -dit --name i1 --network int nicolaka/netshoot")
     assert curl_from(lab, "i1", f"http://{INTERNET_IP}/") == ""
     assert not pings(lab, "i1", INTERNET_IP)
 
 
 def test_internal_network_containers_reach_each_other(lab):
     lab.docker("network create --internal int")
-    lab.docker("run -dit --name i1 --network int busybox")
-    lab.docker("run -dit --name i2 --network int busybox")
+    lab.docker("run -dit --name i1 --network int nicolaka/netshoot")
+    lab.docker("run -dit --name i2 --network int nicolaka/netshoot")
     assert pings(lab, "i1", ip_of(lab, "i2", "int"))
 
 
 def test_internal_network_gives_no_default_route(lab):
     lab.docker("network create --internal int")
-    lab.docker("run -dit --name i1 --network int busybox")
+    lab.docker("run -dit --name i1 --network int nicolaka/netshoot")
     assert "default" not in lab.docker("exec i1 ip route")
 
 
 def test_icc_false_blocks_containers_on_the_same_network(lab):
     lab.docker("network create -o com.docker.network.bridge.enable_icc=false quiet")
-    lab.docker("run -dit --name q1 --network quiet busybox")
-    lab.docker("run -dit --name q2 --network quiet busybox")
+    lab.docker("run -dit --name q1 --network quiet nicolaka/netshoot")
+    lab.docker("run -dit --name q2 --network quiet nicolaka/netshoot")
     assert not pings(lab, "q1", ip_of(lab, "q2", "quiet"))
 
 
 def test_icc_false_still_reaches_the_gateway_and_outside(lab):
     lab.docker("network create -o com.docker.network.bridge.enable_icc=false quiet")
-    lab.docker("run -dit --name q1 --network quiet busybox")
+    lab.docker("run -dit --name q1 --network quiet nicolaka/netshoot")
     assert pings(lab, "q1", "172.18.0.1")
     assert curl_from(lab, "q1", f"http://{INTERNET_IP}/").startswith("hello from internet")
 
@@ -1069,7 +1069,7 @@ def test_names_are_case_insensitive(two_networks):
 
 
 def test_foreground_run_on_a_user_network_resolves_names(two_networks):
-    out = two_networks.docker(f"run --rm --network n1 busybox {DIG} +short c1 @127.0.0.11")
+    out = two_networks.docker(f"run --rm --network n1 nicolaka/netshoot {DIG} +short c1 @127.0.0.11")
     assert out.split() == ["172.18.0.2"]
 
 
@@ -1090,7 +1090,7 @@ def test_default_bridge_resolv_conf_copies_the_host(two_networks):
 
 def test_default_bridge_names_do_not_resolve(two_networks):
     lab = two_networks
-    lab.docker("run -dit --name c5 busybox")
+    lab.docker("run -dit --name c5 nicolaka/netshoot")
     assert lab.docker("exec c4 getent hosts c5").exit_code != 0
     assert lab.docker(f"exec c4 {DIG} +short c5 @127.0.0.11").exit_code != 0  # nothing listens there
 
@@ -1128,7 +1128,7 @@ def test_disconnected_container_no_longer_resolves_that_network(two_networks):
 # === several Docker hosts ====================================================================
 def test_host2_is_198_51_100_11_next_to_docker_host(lab):
     lab.docker("ps")
-    lab.docker("run -dit --name c9 busybox", host="host2")
+    lab.docker("run -dit --name c9 nicolaka/netshoot", host="host2")
     assert f"{HOST_IP}/24" in host_run(lab, "ip -br -4 addr show eth0").stdout
     assert f"{HOST2_IP}/24" in host_run(lab, "ip -br -4 addr show eth0", "host2").stdout
     assert host_run(lab, f"ping -c1 -W1 {HOST_IP}", "host2").rc == 0
@@ -1136,23 +1136,23 @@ def test_host2_is_198_51_100_11_next_to_docker_host(lab):
 
 def test_hosts_take_lan_addresses_in_order_of_creation(lab):
     """The first host made gets .10, whatever its name; the next .11."""
-    lab.docker("run -dit --name c9 busybox", host="host2")
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c9 nicolaka/netshoot", host="host2")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert "198.51.100.10/24" in host_run(lab, "ip -br -4 addr show eth0", "host2").stdout
     assert "198.51.100.11/24" in host_run(lab, "ip -br -4 addr show eth0").stdout
 
 
 def test_second_host_has_its_own_docker0(lab):
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c9 busybox", host="host2")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c9 nicolaka/netshoot", host="host2")
     assert "172.17.0.1/16" in host_run(lab, "ip -br -4 addr show docker0", "host2").stdout
     assert lab.docker("inspect -f '{{.NetworkSettings.Networks.bridge.IPAddress}}' c9", host="host2") == "172.17.0.2\n"
     assert ip_of(lab, "c1") == "172.17.0.2"
 
 
 def test_dash_H_picks_the_host(lab):
-    lab.docker("run -dit --name c1 busybox")
-    lab.docker("run -dit --name c9 busybox", host="host2")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
+    lab.docker("run -dit --name c9 nicolaka/netshoot", host="host2")
     assert ps_names(lab.docker("-H host2 ps")) == ["c9"]
     assert ps_names(lab.docker("--host=host2 ps")) == ["c9"]
     assert ps_names(lab.docker("docker -H host2 ps")) == ["c9"]
@@ -1160,7 +1160,7 @@ def test_dash_H_picks_the_host(lab):
 
 
 def test_container_on_the_second_host_reaches_the_first_hosts_published_port(web):
-    web.docker("run -dit --name c9 busybox", host="host2")
+    web.docker("run -dit --name c9 nicolaka/netshoot", host="host2")
     out = web.docker(f"-H host2 exec c9 {CURL} http://{HOST_IP}:8080/")
     assert out == f"hello from web\nyou came from {HOST2_IP}\n"
 
@@ -1171,24 +1171,24 @@ def test_unknown_global_flag(lab):
 
 def test_one_letter_names_are_refused_as_docker_does(lab):
     """Docker's name pattern needs two characters at least: [a-zA-Z0-9][a-zA-Z0-9_.-]+."""
-    message = refused(lab, "run -dit --name s busybox", DockerError)
+    message = refused(lab, "run -dit --name s nicolaka/netshoot", DockerError)
     assert "Invalid container name (s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed" in message
 
 
 def test_a_refused_publish_on_a_user_network_leaves_no_trace(lab):
     """The port clash is reported as Docker reports it, and the half-made container is gone."""
     lab.docker("network create n1")
-    lab.docker("run -dit --name c1 --network n1 -p 8080:80 busybox")
-    message = refused(lab, "run -dit --name c2 --network n1 -p 8080:80 busybox", DockerError)
+    lab.docker("run -dit --name c1 --network n1 -p 8080:80 nicolaka/netshoot")
+    message = refused(lab, "run -dit --name c2 --network n1 -p 8080:80 nicolaka/netshoot", DockerError)
     assert "port is already allocated" in message
     assert "c2" not in {n.name for n in lab.nodes()}
-    assert lab.docker("run -dit --name c2 --network n1 busybox").strip()
+    assert lab.docker("run -dit --name c2 --network n1 nicolaka/netshoot").strip()
     assert lab["c1"].run("dig +short +time=1 +tries=1 c2 @127.0.0.11", timeout=5).stdout == "172.18.0.3\n"
 
 
 def test_ps_quiet_lists_newest_first_too(lab):
-    first = lab.docker("run -dit --name c1 busybox").strip()
-    second = lab.docker("run -dit --name c2 busybox").strip()
+    first = lab.docker("run -dit --name c1 nicolaka/netshoot").strip()
+    second = lab.docker("run -dit --name c2 nicolaka/netshoot").strip()
     assert lab.docker("ps -q") == f"{second[:12]}\n{first[:12]}\n"
 
 
@@ -1196,8 +1196,8 @@ def test_names_also_resolve_with_the_network_as_domain(lab):
     """container.network works, as libnetwork's ResolveName allows; another network's name does not."""
     lab.docker("network create n1")
     lab.docker("network create n2")
-    lab.docker("run -dit --name c1 --network n1 busybox")
-    lab.docker("run -dit --name c2 --network n1 --network-alias db busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
+    lab.docker("run -dit --name c2 --network n1 --network-alias db nicolaka/netshoot")
     dig = lambda name: lab["c1"].run(f"dig +short +time=1 +tries=1 {name}", timeout=5).stdout
     assert dig("c2.n1") == "172.18.0.3\n"
     assert dig("db.n1") == "172.18.0.3\n"
@@ -1209,14 +1209,14 @@ def test_env_reaches_the_image_default_command_too(lab):
     lab.docker("run -d --name web -e GREETING=hi nginx")
     environments = lab["web"].run("for p in /proc/[0-9]*; do tr '\\0' '\\n' < $p/environ 2>/dev/null; done")
     assert "GREETING=hi" in environments.stdout.split("\n")  # the web server's own environment
-    assert lab.docker("run --rm -e GREETING=hi busybox sh -c 'echo $GREETING'") == "hi\n"
+    assert lab.docker("run --rm -e GREETING=hi nicolaka/netshoot sh -c 'echo $GREETING'") == "hi\n"
 
 
 def test_servers_that_ask_dns_for_their_own_name_start_at_once(lab):
     """The hosts' resolver (the world's DNS server on the router) answers at once: Python's
     http.server, which looks its own name up before it listens, starts without waiting for the
     resolver's timeout (glibc: 5 s, 2 attempts), every time."""
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     answer = lab["docker-host"].run("dig +time=5 +tries=1 docker-host", timeout=15)
     assert "status: NXDOMAIN" in answer.stdout                       # answered at once, not unanswered
     for port in (8101, 8102, 8103):
@@ -1225,6 +1225,6 @@ def test_servers_that_ask_dns_for_their_own_name_start_at_once(lab):
 
 
 def test_rm_force_of_a_missing_container_is_not_an_error(lab):
-    lab.docker("run -dit --name c1 busybox")
+    lab.docker("run -dit --name c1 nicolaka/netshoot")
     assert lab.docker("rm -f nosuch c1") == "c1\n"   # as docker CLI 20.10+: only c1 is reported
     assert lab.docker("rm -f nosuch") == ""

@@ -130,16 +130,16 @@ def state(lab) -> tuple:
 @pytest.fixture
 def none_mode(lab):
     """b1 on the default bridge, and "iso" with --network none."""
-    lab.docker("run -dit --name b1 busybox")
-    lab.docker("run -dit --name iso --network none busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
+    lab.docker("run -dit --name iso --network none nicolaka/netshoot")
     return lab
 
 
 @pytest.fixture
 def host_mode(lab):
     """b1 on the default bridge, and "hn" with --network host."""
-    lab.docker("run -dit --name b1 busybox")
-    lab.docker("run -dit --name hn --network host busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
+    lab.docker("run -dit --name hn --network host nicolaka/netshoot")
     return lab
 
 
@@ -148,9 +148,9 @@ def container_mode(lab):
     """b1; nginx "pod" on the default bridge (172.17.0.3); "side" in pod's namespace (Docker 27:
     MACs from the address)."""
     lab.docker_host(version="27")
-    lab.docker("run -dit --name b1 busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
     lab.docker("run -d --name pod nginx")
-    lab.docker("run -dit --name side --network container:pod busybox")
+    lab.docker("run -dit --name side --network container:pod nicolaka/netshoot")
     return lab
 
 
@@ -159,9 +159,9 @@ def macvlan_mode(lab):
     """b1; macvlan network "mv" on the host's eth0 (the LAN), "mv1" on it (198.51.100.128), on Docker 27
     (macvlan_endpoint.go GenerateMACFromIP at v27.5.1; 28+ draw MACs at random)."""
     lab.docker_host(version="27")
-    lab.docker("run -dit --name b1 busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
     lab.docker(f"{MACVLAN} mv")
-    lab.docker("run -dit --name mv1 --network mv busybox")
+    lab.docker("run -dit --name mv1 --network mv nicolaka/netshoot")
     return lab
 
 
@@ -240,7 +240,7 @@ def test_none_container_connecting_fails_with_network_unreachable(none_mode):
 def test_none_adds_no_interface_to_the_host(lab):
     lab.docker("ps")
     before = host_links(lab)
-    lab.docker("run -dit --name iso --network none busybox")
+    lab.docker("run -dit --name iso --network none nicolaka/netshoot")
     assert host_links(lab) == before
 
 
@@ -281,7 +281,7 @@ def test_a_bridge_container_cannot_be_connected_to_none(none_mode):
 def test_host_mode_adds_no_interface(lab):
     lab.docker("ps")
     before = host_links(lab)
-    lab.docker("run -dit --name hn --network host busybox")
+    lab.docker("run -dit --name hn --network host nicolaka/netshoot")
     assert host_links(lab) == before
 
 
@@ -296,7 +296,7 @@ def test_host_mode_nginx_answers_on_the_hosts_address_without_nat(lab):
 
 
 def test_host_mode_nginx_is_reached_from_a_bridge_container_via_docker0(lab):
-    lab.docker("run -dit --name b1 busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
     lab.docker("run -d --name hweb --network host nginx")
     assert curl(lab, "b1", "http://172.17.0.1/") == f"hello from hweb\nyou came from {B1_IP}\n"
 
@@ -462,7 +462,7 @@ CONFLICTS = [
 
 @pytest.mark.parametrize("flag, error", CONFLICTS, ids=[f for f, _ in CONFLICTS])
 def test_container_mode_refuses_the_flag(container_mode, flag, error):
-    message = refused(container_mode, f"run -dit --name x1 --network container:pod {flag} busybox")
+    message = refused(container_mode, f"run -dit --name x1 --network container:pod {flag} nicolaka/netshoot")
     assert f"Error response from daemon: {error}" in message
     assert ps_row(container_mode, "x1") == ""
 
@@ -470,26 +470,26 @@ def test_container_mode_refuses_the_flag(container_mode, flag, error):
 def test_container_mode_conflicts_are_checked_in_dockers_order(container_mode):
     """validateNetContainerMode: hostname, then dns, then port publishing."""
     message = refused(container_mode,
-                      "run -dit --name x1 --network container:pod -p 8080:80 --dns 192.0.2.53 -h web busybox")
+                      "run -dit --name x1 --network container:pod -p 8080:80 --dns 192.0.2.53 -h web nicolaka/netshoot")
     assert "conflicting options: hostname and the network mode" in message
 
 
 def test_run_refusal_is_printed_as_the_docker_27_cli_prints_it(container_mode):
     """docker/cli 27 reportError: "docker: " + the error + "." + "\\nSee 'docker run --help'."."""
-    assert refused(container_mode, "run -dit --name x1 --network container:pod -h web busybox") == (
+    assert refused(container_mode, "run -dit --name x1 --network container:pod -h web nicolaka/netshoot") == (
         "docker: Error response from daemon: conflicting options: hostname and the network mode.\n"
         "See 'docker run --help'.")
 
 
 def test_container_mode_without_a_name_is_refused(container_mode):
     assert "Invalid network mode: invalid container format container:<name|id>" in \
-        refused(container_mode, "run -dit --network container: busybox")
+        refused(container_mode, "run -dit --network container: nicolaka/netshoot")
 
 
 def test_joining_a_stopped_container_is_refused_with_its_id(container_mode):
     pod_id = inspect(container_mode, "pod")["Id"]
     container_mode.docker("stop pod")
-    message = refused(container_mode, "run -dit --name late --network container:pod busybox")
+    message = refused(container_mode, "run -dit --name late --network container:pod nicolaka/netshoot")
     assert f"Error response from daemon: cannot join network of a non running container: {pod_id}" in message
 
 
@@ -498,7 +498,7 @@ def test_joining_a_stopped_container_is_refused_with_its_id(container_mode):
 def test_joining_a_stopped_container_leaves_the_new_one_created(container_mode):
     """docker run = create, then start: only the start fails, so `ps -a` lists it as Created."""
     container_mode.docker("stop pod")
-    refused(container_mode, "run -dit --name late --network container:pod busybox")
+    refused(container_mode, "run -dit --name late --network container:pod nicolaka/netshoot")
     assert " Created " in ps_row(container_mode, "late")
 
 
@@ -528,26 +528,26 @@ def test_owner_rm_leaves_the_joiner_running_with_only_lo(container_mode):
 
 def test_owner_rm_frees_its_address(container_mode):
     container_mode.docker("rm -f pod")
-    container_mode.docker("run -dit --name c3 busybox")
+    container_mode.docker("run -dit --name c3 nicolaka/netshoot")
     assert addresses(container_mode, "c3") == {"eth0": f"{POD_IP}/16"}
 
 
 # --- the same flags are fine outside container mode -------------------------------------------
 def test_dns_flag_sets_the_nameserver_on_the_default_bridge(lab):
-    lab.docker("run -dit --name c1 --dns 192.0.2.53 busybox")
+    lab.docker("run -dit --name c1 --dns 192.0.2.53 nicolaka/netshoot")
     lines = lab.docker("exec c1 cat /etc/resolv.conf").splitlines()
     assert [line for line in lines if line.startswith("nameserver")] == ["nameserver 192.0.2.53"]
 
 
 def test_hostname_flag_names_the_container(lab):
-    lab.docker("run -dit --name c1 --hostname web1 busybox")
+    lab.docker("run -dit --name c1 --hostname web1 nicolaka/netshoot")
     assert lab.docker("exec c1 cat /etc/hostname") == "web1\n"
     assert inspect(lab, "c1")["Config"]["Hostname"] == "web1"
     assert f"{B1_IP}\tweb1" in lab.docker("exec c1 cat /etc/hosts").splitlines()
 
 
 def test_mac_address_flag_sets_eth0s_mac(lab):
-    lab.docker("run -dit --name c1 --mac-address 02:42:c0:00:02:99 busybox")
+    lab.docker("run -dit --name c1 --mac-address 02:42:c0:00:02:99 nicolaka/netshoot")
     assert "link/ether 02:42:c0:00:02:99 " in lab.docker("exec c1 ip link show eth0")
     assert inspect(lab, "c1")["NetworkSettings"]["Networks"]["bridge"]["MacAddress"] == "02:42:c0:00:02:99"
 
@@ -574,7 +574,7 @@ def test_macvlan_adds_no_bridge_or_veth_to_the_host(lab):
     lab.docker("ps")
     before = host_links(lab)
     lab.docker(f"{MACVLAN} mv")
-    lab.docker("run -dit --name mv1 --network mv busybox")
+    lab.docker("run -dit --name mv1 --network mv nicolaka/netshoot")
     assert host_links(lab) == before
 
 
@@ -623,27 +623,27 @@ def test_with_the_shim_a_bridge_container_reaches_it_too(macvlan_mode):
 
 
 def test_bridge_mode_macvlan_containers_reach_each_other(macvlan_mode):
-    macvlan_mode.docker("run -dit --name mv2 --network mv busybox")
+    macvlan_mode.docker("run -dit --name mv2 --network mv nicolaka/netshoot")
     assert reaches(macvlan_mode, "mv1", "198.51.100.129")
 
 
 def test_private_mode_blocks_container_to_container(lab):
     lab.docker(f"{MACVLAN} -o macvlan_mode=private mvp")
-    lab.docker("run -dit --name p1 --network mvp busybox")
-    lab.docker("run -dit --name p2 --network mvp busybox")
+    lab.docker("run -dit --name p1 --network mvp nicolaka/netshoot")
+    lab.docker("run -dit --name p2 --network mvp nicolaka/netshoot")
     assert not reaches(lab, "p1", "198.51.100.129")
 
 
 def test_private_mode_containers_still_reach_the_lan(lab):
     lab.docker(f"{MACVLAN} -o macvlan_mode=private mvp")
-    lab.docker("run -dit --name p1 --network mvp busybox")
+    lab.docker("run -dit --name p1 --network mvp nicolaka/netshoot")
     assert reaches(lab, "p1", LAN_CLIENT_IP)
     assert "macvlan mode private " in lab.docker("exec p1 ip -d link show eth0")
 
 
 def test_macvlan_mac_address_flag_sets_the_macvlans_mac(lab):
     lab.docker(f"{MACVLAN} mv")
-    lab.docker("run -dit --name mv1 --network mv --mac-address 02:42:c0:00:02:99 busybox")
+    lab.docker("run -dit --name mv1 --network mv --mac-address 02:42:c0:00:02:99 nicolaka/netshoot")
     assert "link/ether 02:42:c0:00:02:99 " in lab.docker("exec mv1 ip link show eth0")
 
 
@@ -743,25 +743,25 @@ def test_macvlan_network_rm_deletes_the_sub_interface_it_made(lab, pair):
 @pytest.fixture
 def every_mode(lab):
     """b1; iso (none); hn (host); pod + side (container:pod); mv network with mv1."""
-    lab.docker("run -dit --name b1 busybox")
-    lab.docker("run -dit --name iso --network none busybox")
-    lab.docker("run -dit --name hn --network host busybox")
+    lab.docker("run -dit --name b1 nicolaka/netshoot")
+    lab.docker("run -dit --name iso --network none nicolaka/netshoot")
+    lab.docker("run -dit --name hn --network host nicolaka/netshoot")
     lab.docker("run -d --name pod nginx")
-    lab.docker("run -dit --name side --network container:pod busybox")
+    lab.docker("run -dit --name side --network container:pod nicolaka/netshoot")
     lab.docker(f"{MACVLAN} mv")
-    lab.docker("run -dit --name mv1 --network mv busybox")
+    lab.docker("run -dit --name mv1 --network mv nicolaka/netshoot")
     return lab
 
 
 REFUSED = [
-    "run -dit --name x1 --network none --ip 172.17.0.9 busybox",
-    "run -dit --name x1 --network none --network-alias db busybox",
-    "run -dit --name x1 --network host --ip 172.17.0.9 busybox",
-    "run -dit --name x1 --network container:pod -p 8080:80 busybox",
-    "run -dit --name x1 --network container:pod --dns 192.0.2.53 busybox",
-    "run -dit --name x1 --network container:pod -h web busybox",
-    "run -dit --name x1 --network container:pod --mac-address 02:42:c0:00:02:99 busybox",
-    "run -dit --name x1 --network mv --ip 10.9.9.9 busybox",
+    "run -dit --name x1 --network none --ip 172.17.0.9 nicolaka/netshoot",
+    "run -dit --name x1 --network none --network-alias db nicolaka/netshoot",
+    "run -dit --name x1 --network host --ip 172.17.0.9 nicolaka/netshoot",
+    "run -dit --name x1 --network container:pod -p 8080:80 nicolaka/netshoot",
+    "run -dit --name x1 --network container:pod --dns 192.0.2.53 nicolaka/netshoot",
+    "run -dit --name x1 --network container:pod -h web nicolaka/netshoot",
+    "run -dit --name x1 --network container:pod --mac-address 02:42:c0:00:02:99 nicolaka/netshoot",
+    "run -dit --name x1 --network mv --ip 10.9.9.9 nicolaka/netshoot",
     "network create -d macvlan -o parent=eth0 -o macvlan_mode=bogus mv2",
     "network create -d macvlan -o parent=eth9.50 mv2",
     "network create -d macvlan mv2",
@@ -784,7 +784,7 @@ def test_refused_command_in_a_mode_changes_nothing(every_mode, command):
 
 def test_host_mode_config_hostname_is_the_hosts(lab):
     """A host-mode container has the host's hostname (the lab writes each host's /etc/hostname)."""
-    lab.docker("run -dit --name h1 --network host busybox")
+    lab.docker("run -dit --name h1 --network host nicolaka/netshoot")
     assert lab.docker("inspect -f '{{.Config.Hostname}}' h1") == "docker-host\n"
     assert lab.docker("exec h1 cat /etc/hostname") == "docker-host\n"
 
@@ -800,9 +800,9 @@ def test_publish_on_a_port_a_host_program_holds_says_what_docker_27_says(lab):
 
 
 def test_joining_a_joiner_shares_the_same_namespace_even_after_the_owner_is_gone(lab):
-    lab.docker("run -dit --name pod -p 8080:80 busybox")
-    lab.docker("run -dit --name side --network container:pod busybox")
+    lab.docker("run -dit --name pod -p 8080:80 nicolaka/netshoot")
+    lab.docker("run -dit --name side --network container:pod nicolaka/netshoot")
     lab.docker("rm -f pod")
-    lab.docker("run -dit --name side2 --network container:side busybox")
+    lab.docker("run -dit --name side2 --network container:side nicolaka/netshoot")
     assert lab.docker("exec side2 ip -br addr") == lab.docker("exec side ip -br addr")
     assert lab.docker("inspect -f '{{.HostConfig.NetworkMode}}' side2").startswith("container:")

@@ -38,8 +38,8 @@ def cluster(lab):
     """Three hosts in a swarm, attachable overlay ov1, c1 on host1 and c3 on host3."""
     swarm(lab, "host2", "host3")
     lab.docker("network create -d overlay --attachable ov1", host="host1")
-    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")
-    lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
+    lab.docker("run -dit --name c1 --network ov1 nicolaka/netshoot", host="host1")
+    lab.docker("run -dit --name c3 --network ov1 nicolaka/netshoot", host="host3")
     return lab
 
 
@@ -160,16 +160,16 @@ def test_a_non_attachable_network_refuses_plain_containers(lab):
     lab.docker("network create -d overlay ov9", host="host1")
     with pytest.raises(DockerError, match=r"Could not attach to network ov9: rpc error: code = PermissionDenied "
                                           r"desc = network ov9 not manually attachable"):
-        lab.docker("run -dit --name c1 --network ov9 busybox", host="host1")
+        lab.docker("run -dit --name c1 --network ov9 nicolaka/netshoot", host="host1")
     assert "c1" not in {n.name for n in lab.nodes()}
 
 
 # --- the data plane ----------------------------------------------------------------------
 def test_reachability_matrix_across_hosts_and_isolation_between_overlays(cluster):
     lab = cluster
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    lab.docker("run -dit --name c2 --network ov1 nicolaka/netshoot", host="host2")
     lab.docker("network create -d overlay --attachable ov2", host="host1")
-    lab.docker("run -dit --name d2 --network ov2 busybox", host="host2")
+    lab.docker("run -dit --name d2 --network ov2 nicolaka/netshoot", host="host2")
     where = {"c1": "host1", "c2": "host2", "c3": "host3"}
     for a, host in where.items():
         for b in where:
@@ -259,7 +259,7 @@ def test_entries_appear_with_a_remote_endpoint_and_go_with_it(cluster):
 
 def test_a_host_that_joins_the_network_later_gets_the_existing_entries(cluster):
     lab = cluster
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    lab.docker("run -dit --name c2 --network ov1 nicolaka/netshoot", host="host2")
     got = entries(lab, "host2")
     assert "02:42:0a:00:01:02 dst 198.51.100.10" in got and "02:42:0a:00:01:03 dst 198.51.100.12" in got
     assert pings(lab, "host2", "c2", "c1")
@@ -320,7 +320,7 @@ def test_refused_overlay_commands_leave_the_lab_as_it_was(cluster):
             ("network create -d overlay -o encrypted ov8", DockerError, "no -o options"),
             ("network create -d overlay --subnet 10.0.1.0/24 ov8", DaemonError, "overlaps"),
             ("network rm ingress", DaemonError, "pre-defined network"),
-            ("run -dit --name c9 --network ov1 --ip 10.0.1.3 busybox", DockerError, "user configured subnets")):
+            ("run -dit --name c9 --network ov1 --ip 10.0.1.3 nicolaka/netshoot", DockerError, "user configured subnets")):
         with pytest.raises(error, match=message):
             lab.docker(command, host="host1")
     assert settled(lab.snapshot()) == before
@@ -342,8 +342,8 @@ def plane(request, lab):
         for host in HOSTS:
             lab.docker_host(host, cluster_store=store)
         lab.docker("network create -d overlay ov1", host="host2")  # any host: the network is global
-    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")
-    lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
+    lab.docker("run -dit --name c1 --network ov1 nicolaka/netshoot", host="host1")
+    lab.docker("run -dit --name c3 --network ov1 nicolaka/netshoot", host="host3")
     return request.param
 
 
@@ -391,7 +391,7 @@ def test_the_cluster_store_holds_docker_1_11_keys(lab):
     got = json.loads(lab.docker("network inspect ov1", host="host2"))[0]   # seen on every host at once
     assert got["Scope"] == "global" and got["IPAM"]["Config"][0]["Subnet"] == "10.0.0.0/24"
     assert got["Options"]["com.docker.network.driver.overlay.vxlanid_list"] == "256"
-    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")
+    lab.docker("run -dit --name c1 --network ov1 nicolaka/netshoot", host="host1")
     keys = lab.docker_host("host2").store_keys()
     assert "docker/nodes/198.51.100.10:2376 = 198.51.100.10:2376" in keys.replace("/docker", "docker")
     record = next(json.loads(line.split(" = ", 1)[1]) for line in keys.splitlines()
@@ -414,8 +414,8 @@ def test_the_notebook_prints_the_same_with_etcd_and_with_the_built_in_store():
                 lab.docker_host(host, cluster_store=store)
             out = [lab.docker("network create -d overlay ov1", host="host2"),
                    lab.docker("network inspect -f '{{.Options}} {{.IPAM.Config}} {{.Scope}}' ov1", host="host1"),
-                   lab.docker("run -dit --name c1 --network ov1 busybox", host="host1"),
-                   lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")]
+                   lab.docker("run -dit --name c1 --network ov1 nicolaka/netshoot", host="host1"),
+                   lab.docker("run -dit --name c3 --network ov1 nicolaka/netshoot", host="host3")]
             host1 = lab.docker_host("host1")
             out += [host1.store_keys("docker/nodes"), host1.store_keys("docker/network/v1.0/endpoint")]
             lab.node("host3").set_link("eth0", up=False)
@@ -429,7 +429,7 @@ def test_the_notebook_prints_the_same_with_etcd_and_with_the_built_in_store():
 
 def test_connect_and_disconnect_move_the_way_out_between_docker_gwbridge_and_a_bridge(cluster):
     lab = cluster
-    lab.docker("run -dit --name b2 busybox", host="host2")           # default bridge first
+    lab.docker("run -dit --name b2 nicolaka/netshoot", host="host2")           # default bridge first
     lab.docker("network connect ov1 b2", host="host2")               # a worker joins an attachable network
     assert "10.0.1." in lab.docker("exec b2 ip -br addr show eth1", host="host2")
     assert "default via 172.17.0.1 dev eth0" in lab.docker("exec b2 ip route", host="host2")
@@ -449,7 +449,7 @@ def test_a_global_network_in_use_on_another_host_cannot_be_removed(lab):
     for host in ("host1", "host2"):
         lab.docker_host(host, cluster_store=store)
     lab.docker("network create -d overlay ov1", host="host1")
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    lab.docker("run -dit --name c2 --network ov1 nicolaka/netshoot", host="host2")
     with pytest.raises(DaemonError, match="has active endpoints"):
         lab.docker("network rm ov1", host="host1")
     lab.docker("rm -f c2", host="host2")
@@ -504,12 +504,12 @@ def test_a_container_started_while_a_host_is_cut_off_reaches_it_once_it_is_back(
         for host in HOSTS:
             lab.docker_host(host, cluster_store=store)
         lab.docker("network create -d overlay ov1", host="host1")
-    lab.docker("run -dit --name c3 --network ov1 busybox", host="host3")
+    lab.docker("run -dit --name c3 --network ov1 nicolaka/netshoot", host="host3")
     lab.node("host3").set_link("eth0", up=False)
     lab.docker_host("host1").wait_for_entry("ov1", endpoint(lab, "host3", "c3")[0], present=False)
     assert "198.51.100.12" not in lab.docker_host("host1")._ask("alive")["alive"]   # host1 knows host3 is gone
     started = time.monotonic()
-    lab.docker("run -dit --name c1 --network ov1 busybox", host="host1")  # host3 cannot hear it now
+    lab.docker("run -dit --name c1 --network ov1 nicolaka/netshoot", host="host1")  # host3 cannot hear it now
     # Not waiting for host3's agent, which would take the 5 s wait timeout (overlay.py _spread).
     assert time.monotonic() - started < 4.5, "run waited for a host that is cut off"
     lab.node("host3").set_link("eth0", up=True)
@@ -523,7 +523,7 @@ def test_watch_fdb_sees_an_entry_arrive_and_go(cluster):
     lab = cluster
     daemon1 = lab.docker_host("host1")
     monitor = daemon1.watch_fdb("ov1")
-    lab.docker("run -dit --name c2 --network ov1 busybox", host="host2")
+    lab.docker("run -dit --name c2 --network ov1 nicolaka/netshoot", host="host2")
     assert monitor.lines(1) == "02:42:0a:00:01:04 dev vxlan0 dst 198.51.100.11 link-netnsid 0 self permanent\n"
     monitor = daemon1.watch_fdb("ov1")
     lab.docker("rm -f c2", host="host2")

@@ -248,10 +248,10 @@ def test_containers_resolve_again_after_the_resolver_is_killed(docker_lab):
     containers resolve each other."""
     lab = docker_lab
     lab.docker("network create n1")
-    lab.docker("run -dit --name c1 --network n1 busybox")
+    lab.docker("run -dit --name c1 --network n1 nicolaka/netshoot")
     kill_resolver(lab)
     started = time.monotonic()
-    lab.docker("run -dit --name c2 --network n1 busybox")
+    lab.docker("run -dit --name c2 --network n1 nicolaka/netshoot")
     assert time.monotonic() - started < 5   # not the 10 s (DNSService.TIMEOUT) of waiting for a dead one
     assert lab.docker(f"exec c2 {DIG} +short c1").split() == ["172.18.0.2"]
     assert lab.docker(f"exec c1 {DIG} +short c2").split() == ["172.18.0.3"]  # an old one, a new name

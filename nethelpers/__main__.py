@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="vm: one more first Lab() with NETHELPERS_VM_DEBUG=1, split into its steps")
     docker = commands.add_parser("bench-docker", help="time the lab's docker run / rm -f")
     docker.add_argument("--containers", "-n", type=int, default=20, metavar="N")
+    docker.add_argument("--engine", choices=["27", "29"], default=None,
+                        help="the Docker Engine the host emulates (default: 29)")
     overlay = commands.add_parser("bench-overlay", help="time swarm / cluster-store overlays across 3 hosts")
     overlay.add_argument("--containers", "-n", type=int, default=12, metavar="N")
     trace = commands.add_parser("bench-trace", help="time lab.trace() in chapter 01's and 06's labs")
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "bench-docker":
         from .docker.bench import main as docker_bench_main
 
-        return docker_bench_main(args.containers, quiet=args.quiet)
+        return docker_bench_main(args.containers, quiet=args.quiet, engine=args.engine)
     if args.backend == "vm":
         from .vm.bench import main as vm_bench_main
 

@@ -38,6 +38,7 @@ def test_docker_bench_reports_each_command_and_leaves_only_the_world():
 
     result = bench(2)
     assert result["nodes_left"] == 4  # router, lan-client, internet, docker-host
+    assert result["engine"] == "29.7.2" and bench(1, version="27")["engine"] == "27.5.1"
     for key in ("first_command_ms", "run_default_bridge_ms", "run_user_network_ms",
                 "run_published_port_ms", "rm_f_ms"):
         assert result[key] > 0

@@ -256,13 +256,16 @@ class Runtime(Invoker):
         """The cached attachments (libcni ``GetCachedAttachments``): containerId, ifName, netns, ..."""
         return cache.attachments(self.host, network)
 
-    def _delete(self, conf, outcome, cid, netns, ifname, args_text, caps, prev, plugins=None) -> None:
+    def _delete(self, conf, outcome, cid, netns, ifname, args_text, caps, prev) -> None:
         if version_key(outcome.cni_version) < (0, 4, 0):
             prev = None    # prevResult on DEL came with 0.4.0
-        for plugin in reversed(conf.plugins if plugins is None else plugins):
-            request = self._request(conf, plugin, outcome.cni_version, prev, caps)
-            self._exec(plugin["type"], "DEL", request, outcome, cid, netns, ifname, args_text)
+        for plugin in reversed(conf.plugins):
+            self._del_one(conf, plugin, outcome, cid, netns, ifname, args_text, caps, prev)
         cache.remove(self.host, conf.name, cid, ifname)
+
+    def _del_one(self, conf, plugin, outcome, cid, netns, ifname, args_text, caps, prev) -> None:
+        request = self._request(conf, plugin, outcome.cni_version, prev, caps)
+        self._exec(plugin["type"], "DEL", request, outcome, cid, netns, ifname, args_text)
 
     def _undo_add(self, conf, outcome, cid, netns, ifname, args_text, caps) -> None:
         """After a failed ADD, the DEL of the whole attachment the spec requires ("A delete must
@@ -275,8 +278,7 @@ class Runtime(Invoker):
         outcome.notes.append(f"ADD failed: DEL sent to {', '.join(p['type'] for p in reversed(conf.plugins))}")
         for plugin in reversed(conf.plugins):
             try:
-                request = self._request(conf, plugin, outcome.cni_version, None, caps)
-                self._exec(plugin["type"], "DEL", request, outcome, cid, netns, ifname, args_text)
+                self._del_one(conf, plugin, outcome, cid, netns, ifname, args_text, caps, None)
             except (CNIError, LabError) as error:
                 outcome.notes.append(f"the DEL of {plugin['type']} failed too ({error}); libcni would stop "
                                      f"here, the lab DELs the others so that nothing is left")

@@ -200,35 +200,37 @@ def _stop(host, o, args) -> Output:
     return Output.of("".join(host.stop(ref) + "\n" for ref in args))
 
 
+def _each(refs: list[str], act) -> tuple[str, list[str], list[str]]:
+    """``act`` on each container in turn, going on past failures: (the names printed, the refs
+    that failed, their errors), as start.go and restart.go loop."""
+    printed, failed, errors = [], [], []
+    for ref in refs:
+        try:
+            printed.append(act(ref) + "\n")
+        except DockerError as exc:
+            failed.append(ref)
+            errors.append(str(exc))
+    return "".join(printed), failed, errors
+
+
 def _start(host, o, args) -> Output:
     """startContainersWithoutAttachments: each started container's name as given; the failures
     on stderr, then "failed to start containers: a, b" (docker/cli v29.7.2
     cli/command/container/start.go; v27.5.1 prefixes it with "Error: ")."""
-    printed, failed, errors = [], [], []
-    for ref in args:
-        try:
-            printed.append(host.start(ref) + "\n")
-        except DockerError as exc:
-            failed.append(ref)
-            errors.append(str(exc))
+    printed, failed, errors = _each(args, host.start)
     if failed:
         prefix = "" if host.engine.major >= 29 else "Error: "
         raise DockerError("\n".join(errors) + f"\n{prefix}failed to start containers: {', '.join(failed)}")
-    return Output.of("".join(printed))
+    return Output.of(printed)
 
 
 def _restart(host, o, args) -> Output:
     """runRestart: each restarted container's name as given; the daemon's errors joined by
     newlines (docker/cli v27.5.1 and v29.7.2 cli/command/container/restart.go)."""
-    printed, errors = [], []
-    for ref in args:
-        try:
-            printed.append(host.restart(ref) + "\n")
-        except DockerError as exc:
-            errors.append(str(exc))
+    printed, _, errors = _each(args, host.restart)
     if errors:
         raise DockerError("\n".join(errors))
-    return Output.of("".join(printed))
+    return Output.of(printed)
 
 
 def _logs(host, o, args) -> Output:

@@ -14,7 +14,7 @@ from ..errors import AlreadyExists, LabError
 from ..node import Node
 from . import capabilities, etc_files, images, ipam_config, netinfo
 from .errors import DaemonError, DockerError
-from .model import Container, PortSpec
+from .model import Container, EndpointConfig, PortSpec
 from .naming import make_id, now, random_name
 
 VALID_NAME = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")  # Docker's container names
@@ -82,7 +82,7 @@ class Containers:
                         argv=list(argv), default_command=not command, started=None,
                         cap_add=list(cap_add), cap_drop=list(cap_drop), privileged=privileged)
         if net is not None:
-            ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases)}
+            ctr.endpoint_config[net.name] = EndpointConfig(ip, tuple(aliases))
         self.containers[name] = ctr
         try:
             self._plumb(ctr, net, ip=ip, aliases=list(aliases), own_node=node == name)
@@ -336,14 +336,14 @@ class Containers:
         and aliases it was given (IPAM picks a free address again where none was)."""
         given = list(ctr.endpoint_config.items())
         first = self._find_network(given[0][0], attach=True) if given else None
-        config = given[0][1] if given else {"ip": None, "aliases": []}
-        if config["ip"] is not None and first is not None:
-            ipam_config.check_endpoint_ip(first, config["ip"])
-        self._plumb(ctr, first, ip=config["ip"], aliases=list(config["aliases"]), own_node=ctr.node == ctr.name)
+        config = given[0][1] if given else EndpointConfig()
+        if config.ip is not None and first is not None:
+            ipam_config.check_endpoint_ip(first, config.ip)
+        self._plumb(ctr, first, ip=config.ip, aliases=list(config.aliases), own_node=ctr.node == ctr.name)
         try:
             for name, config in given[1:]:
-                self._attach(ctr, self._find_network(name, attach=True), ip=config["ip"],
-                             aliases=list(config["aliases"]), gw_priority=config.get("gw_priority", 0))
+                self._attach(ctr, self._find_network(name, attach=True), ip=config.ip,
+                             aliases=list(config.aliases), gw_priority=config.gw_priority)
         except BaseException:
             self._release(ctr)
             raise

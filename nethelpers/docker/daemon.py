@@ -20,7 +20,7 @@ from . import engines, etc_files, ipam_config, netinfo
 from .cluster import Cluster, check_cluster_store
 from .containers import Containers
 from .errors import DaemonError, DockerError
-from .model import Container
+from .model import Container, EndpointConfig
 
 DOCKER0 = "docker0"
 DOCKER0_OPTIONS = {"com.docker.network.bridge.default_bridge": "true",
@@ -167,7 +167,7 @@ class DockerHost(Containers, Cluster):
         with daemon_errors(), self.kernel.batch():
             ep = self._plumb_endpoint(ctr, net, ip=ip, aliases=aliases, gw_priority=gw_priority)
             self._in(ctr).write_etc("hosts", etc_files.hosts(ctr))
-        ctr.endpoint_config[net.name] = {"ip": ip, "aliases": list(aliases), "gw_priority": gw_priority}
+        ctr.endpoint_config[net.name] = EndpointConfig(ip, tuple(aliases), gw_priority)
         self._announce(ctr, ep)
         return ep
 
@@ -239,7 +239,7 @@ class DockerHost(Containers, Cluster):
         if ctr.sandbox is None:
             # a stopped container: only its configuration changes, once per network
             # (ConnectToNetwork, updateNetworkSettings: "Avoid duplicate config"); start plumbs it
-            ctr.endpoint_config.setdefault(net.name, {"ip": ip, "aliases": list(aliases), "gw_priority": gw_priority})
+            ctr.endpoint_config.setdefault(net.name, EndpointConfig(ip, tuple(aliases), gw_priority))
             return
         self._attach(ctr, net, ip=ip, aliases=list(aliases), gw_priority=gw_priority)
 

@@ -19,7 +19,7 @@ import hashlib
 import os
 
 from . import capabilities, netinfo
-from .model import Container
+from .model import Container, EndpointConfig
 from .naming import short
 from .system import DOCKER_ROOT_DIR, STORAGE
 
@@ -223,9 +223,9 @@ def _endpoint(c: Container, name: str, ep, major: int, network_id: str) -> dict:
     keeps the network, the IPAMConfig and aliases as given, the DNS names)."""
     net = ep.network if ep is not None else None
     user_defined = netinfo.user_defined(net) if net is not None else name not in ("bridge", "host", "none")
-    given = c.endpoint_config.get(name) or {}
-    aliases = list(ep.aliases) if ep is not None else list(given.get("aliases") or [])
-    requested_ip = ep.requested_ip if ep is not None else given.get("ip")
+    given = c.endpoint_config.get(name) or EndpointConfig()
+    aliases = list(ep.aliases) if ep is not None else list(given.aliases)
+    requested_ip = ep.requested_ip if ep is not None else given.ip
     dns_names = None
     if user_defined:  # buildEndpointDNSNames: name, aliases, short ID, hostname, deduplicated
         dns_names = list(dict.fromkeys([c.name, *aliases, short(c.id), c.hostname or short(c.id)]))
@@ -235,7 +235,7 @@ def _endpoint(c: Container, name: str, ep, major: int, network_id: str) -> dict:
         "Links": None, "Aliases": aliases or None,
         "MacAddress": ep.mac if ep is not None and ep.mac else "",
         "DriverOpts": None,
-        "GwPriority": given.get("gw_priority") or 0,
+        "GwPriority": given.gw_priority,
         "NetworkID": net.id if net is not None else network_id,
         "EndpointID": ep.id if ep is not None else "",
         "Gateway": net.gateway_ip if wired and not net.internal else "",

@@ -31,6 +31,15 @@ class PortMapping:
     container_port: int
 
 
+@dataclass(frozen=True)
+class EndpointConfig:
+    """A container's EndpointSettings on one network as it was given: ``--ip`` (IPAMConfig),
+    ``--alias``/``--network-alias``, ``--gw-priority``."""
+    ip: str | None = None
+    aliases: tuple[str, ...] = ()
+    gw_priority: int = 0
+
+
 @dataclass
 class Container:
     id: str
@@ -53,9 +62,9 @@ class Container:
     dns: list[str] = field(default_factory=list)     # --dns
     mac_address: str | None = None                   # --mac-address (its first endpoint)
     joined: str | None = None                        # container mode: the id of the namespace's owner
-    # its EndpointSettings as given (network name -> {"ip": --ip, "aliases": [...]}), in connect
-    # order: kept while it is stopped, as Docker keeps NetworkSettings.Networks, for `docker start`
-    endpoint_config: dict[str, dict] = field(default_factory=dict)
+    # network name -> its EndpointConfig, in connect order: kept while it is stopped, as Docker
+    # keeps NetworkSettings.Networks, for `docker start`
+    endpoint_config: dict[str, EndpointConfig] = field(default_factory=dict)
     argv: list[str] = field(default_factory=list)    # what really runs (shown_command is what ps shows)
     default_command: bool = True                     # the image's own command (no COMMAND given)
     started: str | None = None                       # its last start (State.StartedAt)

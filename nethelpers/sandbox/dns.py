@@ -179,9 +179,10 @@ def ext_servers(etc: str | None) -> list[str]:
 class Container:
     """One container's DNS server: its two sockets, its namespace, its table, its TCP clients."""
 
-    def __init__(self, key: str, udp: socket.socket, tcp: socket.socket, nsfd: int, etc: str | None) -> None:
+    def __init__(self, key: str, udp: socket.socket, tcp: socket.socket, nsfd: int, etc: str | None,
+                 nftables: bool = False) -> None:
         self.key, self.udp, self.tcp, self.nsfd, self.etc = key, udp, tcp, nsfd, etc
-        self.nftables = False   # its rules are the docker-dns table (else DOCKER_OUTPUT/POSTROUTING)
+        self.nftables = nftables   # its rules are the docker-dns table (else DOCKER_OUTPUT/POSTROUTING)
         self.table = Table()
         self.conns: set = set()
 
@@ -266,8 +267,7 @@ class Resolver:
                 s.close()
             os.close(fd)
             raise
-        container = self.containers[key] = Container(key, udp, tcp, fd, etc)
-        container.nftables = nftables
+        container = self.containers[key] = Container(key, udp, tcp, fd, etc, nftables)
         for s, role in ((udp, "udp"), (tcp, "listen")):
             s.setblocking(False)
             self.selector.register(s, selectors.EVENT_READ, (role, container))

@@ -162,13 +162,14 @@ class GossipAgent(Agent):
                 request = json.loads(conn.makefile().readline())
                 with self.lock:
                     others = [{"ip": a, "host": m["host"], "node": m["name"]}
-                              for a, m in self.members.items() if m["state"] == "alive"]
+                              for a, m in self.members.items() if m["state"] == "alive" and a != request["ip"]]
                     entries = [asdict(p) for p in self.peers.values()]
                     networks = {nid: sorted(nodes) for nid, nodes in self.network_nodes.items()}
+                # a member before the answer: once the joiner has it, this agent already lists it
+                self._seen(request)
                 conn.sendall(json.dumps({"members": others, "entries": entries, "networks": networks,
                                          "host": self.host, "node": self.name, "ip": self.address}
                                         ).encode() + b"\n")
-            self._seen(request)
             for address in [o["ip"] for o in others]:  # tell the others about the newcomer
                 self._send(address, {"type": "member", "member": request})
 

@@ -73,7 +73,7 @@ class Connection:
         if self._batch is not None:
             self._batch.append((op, kwargs))
         else:
-            self._call("apply", [(op, kwargs)])
+            self._apply([(op, kwargs)])
 
     @contextlib.contextmanager
     def batch(self):
@@ -93,7 +93,7 @@ class Connection:
         finally:
             self._batch = None
         if ops:
-            self._call("apply", ops)
+            self._apply(ops)
 
     def flush_batch(self) -> None:
         """Send the operations queued so far in this thread's open :meth:`batch` (which stays open),
@@ -102,7 +102,26 @@ class Connection:
         ops = self._batch
         if ops:
             self._batch = []
-            self._call("apply", ops)
+            self._apply(ops)
+
+    def _apply(self, ops: list[tuple[str, dict]]) -> None:
+        """Run operations in the sandbox; inside :meth:`explain`, print the commands they stand for."""
+        self._call("apply", ops)
+        if getattr(self, "explaining", False):
+            from .equivalents import render
+
+            print(render(ops, {n["name"]: n["parent"] for n in self._call("nodes")}))
+
+    @contextlib.contextmanager
+    def explain(self):
+        """Print, for each operation of the block, the shell commands it stands for, as a learner
+        would type them on a real machine (``myhost# ip link add veth1 type veth peer name eth0
+        netns app1``); :mod:`nethelpers.equivalents` says what they leave out."""
+        before, self.explaining = getattr(self, "explaining", False), True
+        try:
+            yield self
+        finally:
+            self.explaining = before
 
     def _shutdown(self) -> None:
         """Ask the sandbox to end (every node, link, rule and process of the lab goes) and wait."""

@@ -18,12 +18,12 @@ IFNAMSIZ = 15
 MAX_ARG_STRLEN = 131072
 MAX_COMMAND = 1 << 20
 MAX_TIMEOUT = 86400  # seconds (a day); timeout=None waits as long as the command runs
-_NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 
 def node_name(name: str) -> str:
-    if not isinstance(name, str) or not _NODE_NAME.match(name):
+    if not isinstance(name, str) or not NODE_NAME.match(name):
         raise InvalidName(f"node name {name!r} is not usable: use 1-64 letters, digits, '.', '_' "
                           f"or '-', starting with a letter or digit (e.g. 'host1', 'c1')")
     return name

@@ -16,6 +16,7 @@ import errno
 
 from ..errors import AlreadyExists, KernelError, LabError, MissingFeature, NotFound
 from ..features import module_of
+from ..validate import NODE_NAME
 from . import nodes as nodes_mod
 from . import rtnl
 from .addresses import AddressOps
@@ -98,6 +99,29 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         node = nodes_mod.create(name, self.root_fd, kind=kind, parent=parent, ipv6=ipv6)
         self.nodes[name] = node
         journal.record(lambda: self.remove([], [name]))
+
+    def sync_named(self, parent: str | None = None) -> None:
+        """Match the nodes to the names in /run/netns: a namespace named by hand is a new node
+        (inside ``parent``, the node whose command named it), a node whose name was deleted is gone."""
+        import os
+
+        named = {entry for entry in os.listdir(nodes_mod.NETNS_DIR) if NODE_NAME.match(entry)}
+        for name in sorted(set(self.nodes) - named):
+            gone = self.nodes.pop(name)
+            nodes_mod.let_go(gone, self.etc_dir)
+            self.peers = {k: v for k, v in self.peers.items() if name not in (k[0], v[0])}
+            self.lowered.discard(name)
+        if parent is not None and parent not in self.nodes:
+            parent = None
+        known = {os.fstat(n.fd).st_ino for n in self.nodes.values()} if named - set(self.nodes) else set()
+        for name in sorted(named - set(self.nodes)):
+            node = nodes_mod.adopt(name, self.root_fd, parent=parent)
+            if node is None or os.fstat(node.fd).st_ino in known:  # no netns, or a second name of one
+                if node is not None:
+                    nodes_mod.let_go(node, self.etc_dir)
+                continue
+            self.nodes[name] = node
+            known.add(os.fstat(node.fd).st_ino)
 
     def remove(self, links: list[tuple[str, str]], names: list[str]) -> None:
         """Remove links and whole nodes together: one kernel deletion per node involved.

@@ -83,6 +83,47 @@ def create(name: str, root_fd: int, *, kind: str = "node", parent: str | None = 
     return Node(name, fd, nl, kind, parent, ipv6)
 
 
+NS_GET_NSTYPE = 0xB703  # ioctl on a namespace file: which kind of namespace it is (linux/nsfs.h)
+
+
+def adopt(name: str, root_fd: int, *, parent: str | None) -> Node | None:
+    """Take in a namespace someone named by hand (``ip netns add NAME`` in a node).
+
+    None when ``/run/netns/NAME`` is no network namespace (a stray file or bind mount). As for
+    the lab's own nodes, IPv6 is off for the interfaces made in it from now on; ``lo`` stays as
+    ``ip netns add`` left it: down.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(f"{NETNS_DIR}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if fcntl.ioctl(fd, NS_GET_NSTYPE) != sc.CLONE_NEWNET:
+            raise OSError("not a network namespace")
+        sc.setns(fd, sc.CLONE_NEWNET)
+    except OSError:
+        os.close(fd)
+        return None
+    try:
+        write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")
+        nl = Netlink()
+    except BaseException:
+        os.close(fd)
+        raise
+    finally:
+        sc.setns(root_fd, sc.CLONE_NEWNET)
+    return Node(name, fd, nl, "container" if parent else "node", parent)
+
+
+def let_go(node: Node, etc_dir: str) -> None:
+    """Forget a node whose name someone removed by hand (``ip netns delete``)."""
+    node.nl.close()
+    os.close(node.fd)
+    _remove_tree(f"{etc_dir}/{node.name}")
+
+
 def _unmount(path: str) -> None:
     try:
         sc.umount(path)
@@ -145,8 +186,10 @@ def enter(node_path: str | None, etc_dir: str, name: str | None) -> None:
     fd = os.open(node_path, os.O_RDONLY)
     sc.setns(fd, sc.CLONE_NEWNET)
     os.close(fd)
+    # A mount namespace of its own, in which every mount is private (setup made the sandbox's
+    # so) but /run/netns, which stays shared with the sandbox's: a namespace named or deleted
+    # in here by `ip netns add/delete` is named or deleted for the whole lab, as on a machine.
     sc.unshare(sc.CLONE_NEWNS)
-    sc.mount(None, "/", None, sc.MS_REC | sc.MS_SLAVE)
     try:
         sc.mount(name, "/sys", "sysfs", sc.MS_NOSUID | sc.MS_NODEV | sc.MS_NOEXEC)  # over the old one
     except OSError:

@@ -82,16 +82,24 @@ class Server:
         self.net.remove(links, names)
 
     def rpc_nodes(self) -> list[dict]:
+        self.net.sync_named()
         return [{"name": n.name, "kind": n.kind, "parent": n.parent} for n in self.net.nodes.values()]
 
     def rpc_run(self, node, command, timeout=30, input=None) -> dict:
         self._settle(node)
-        return self.procs.run(node, command, timeout and timeout * PATIENCE, input, asked=timeout)
+        try:
+            return self.procs.run(node, command, timeout and timeout * PATIENCE, input, asked=timeout)
+        finally:
+            self.net.sync_named(parent=node)  # `ip netns add/delete` in the command
 
     def _settle(self, node: str | None) -> None:
-        """Let pending link-state changes land before anyone looks (deterministic output)."""
-        for n in ([self.net.node(node)] if node is not None else self.net.nodes.values()):
-            n.nl.settle()
+        """Let pending link-state changes land before anyone looks (deterministic output): in
+        the node, and in the namespaces it holds (`ip netns exec app1 ...` run in myhost)."""
+        if node is not None:
+            self.net.node(node)
+        for n in list(self.net.nodes.values()):
+            if node is None or node in (n.name, n.parent):
+                n.nl.settle()
 
     def rpc_start(self, node, command) -> dict:
         return self.procs.start(node, command)
@@ -116,6 +124,7 @@ class Server:
         return self.net.write_etc(node, filename, text)
 
     def rpc_snapshot(self, names: list[str] | None = None) -> dict:
+        self.net.sync_named()
         chosen = [self.net.node(n) for n in (names or list(self.net.nodes))]
         result = {}
         for node in chosen:

@@ -1,0 +1,126 @@
+"""The commands a learner types on a real machine work in the lab, word for word (issue 17).
+
+``ip netns add`` run in a node names a namespace for the whole lab, as on a machine, and the
+lab takes it in as a node inside that one; ``ip link add ... netns``, ``ip netns exec`` and
+``nsenter --net`` reach it; ``ip netns delete`` removes it. And every lab operation can say
+which commands it stands for (``lab.explain()``): replayed in a fresh lab, they build the same
+thing. Expected outputs come from iproute2 (ip/ipnetns.c: ``netns add`` leaves ``lo`` down) and
+the kernel, not from the lab.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nethelpers import Lab, world
+from nethelpers.equivalents import split
+from nethelpers.errors import NotFound
+
+
+@pytest.fixture
+def myhost(lab):
+    return lab.add_node("myhost", kind="host")
+
+
+def test_ip_netns_add_in_a_node_makes_a_node_inside_it(lab, myhost):
+    myhost.run("ip netns add app1", check=True)
+    assert myhost.run("ip netns list", check=True).stdout.split() == ["app1", "myhost"]
+    snap = lab.snapshot(["app1"])["app1"]
+    assert (snap["kind"], snap["parent"]) == ("container", "myhost")
+    # iproute2's netns_add unshares a new namespace and binds it: its lo is down, as the kernel made it
+    assert lab["app1"].run("ip -br link show lo", check=True).stdout.split()[:2] == ["lo", "DOWN"]
+
+
+def test_a_veth_into_the_named_namespace_is_reached_by_netns_exec_and_nsenter(lab, myhost):
+    script = """
+        ip netns add app1
+        ip link add veth1 type veth peer name eth0 netns app1
+        ip addr add 10.0.0.1/24 dev veth1
+        ip link set veth1 up
+        ip netns exec app1 ip addr add 10.0.0.2/24 dev eth0
+        ip netns exec app1 ip link set eth0 up
+        ip netns exec app1 ip link set lo up
+    """
+    for line in script.strip().splitlines():
+        myhost.run(line.strip(), check=True)
+    assert "10.0.0.2/24" in myhost.run("nsenter --net=/run/netns/app1 ip -br addr show eth0", check=True).stdout
+    assert myhost.run("ping -c 1 -W 2 10.0.0.2").ok
+    peer = lab.snapshot(["myhost"])["myhost"]["links"]
+    assert [(x["name"], x["peer_node"], x["peer"]) for x in peer if x["name"] == "veth1"] == \
+        [("veth1", "app1", "eth0")]
+
+
+def test_ip_netns_delete_removes_the_node(lab, myhost):
+    myhost.run("ip netns add app1", check=True)
+    lab["app1"]
+    myhost.run("ip netns delete app1", check=True)
+    with pytest.raises(NotFound, match="no node 'app1'"):
+        lab["app1"]
+    myhost.run("ip netns add app1", check=True)  # the name is free again
+    assert [n.name for n in lab.nodes()] == ["myhost", "app1"]
+
+
+def test_what_is_no_network_namespace_is_no_node(lab, myhost):
+    """A stray file, or a second name for a namespace the lab has, is left alone."""
+    myhost.run("touch /run/netns/stray", check=True)
+    myhost.run("touch /run/netns/again && mount --bind /run/netns/myhost /run/netns/again", check=True)
+    assert [n.name for n in lab.nodes()] == ["myhost"]
+    assert myhost.run("ip -br link show lo", check=True).ok
+
+
+def test_a_mount_in_one_node_stays_in_that_command(lab, myhost):
+    """Only /run/netns is shared between the nodes' commands: any other mount stays private."""
+    other = lab.add_node("other")
+    myhost.run("mount -t tmpfs lab-marker /srv", check=True)
+    assert "lab-marker" not in other.run("cat /proc/self/mountinfo", check=True).stdout
+    assert "lab-marker" not in myhost.run("cat /proc/self/mountinfo", check=True).stdout
+
+
+def _network_state(lab: Lab) -> dict:
+    """What a build made, MACs left out (the lab's are stable, the kernel's random)."""
+    snap = lab.snapshot()
+    state = {}
+    for name, node in snap.items():
+        links = sorted((x["name"], x["kind"], x["up"], x["master"], x["peer_node"], x["peer"], x["mtu"])
+                       for x in node["links"])
+        state[name] = {"parent": node["parent"], "links": links,
+                       "addresses": sorted(str(a) for a in node["addresses"]),
+                       "routes": sorted(str(r) for r in node["routes"])}
+    return state
+
+
+def test_the_explained_commands_rebuild_the_same_lab(capsys):
+    with Lab() as built:
+        with built.explain():
+            host = world.add_host(built, "myhost")
+            app1 = built.add_node("app1", kind="container", parent="myhost")
+            with built.batch():
+                host.add_bridge("br0", address="10.0.0.1/24")
+                built.add_veth("myhost:veth1", "app1:eth0", master="br0")
+            app1.add_address("eth0", "10.0.0.2/24")
+            app1.add_route("default", via="10.0.0.1")
+            host.sysctl("net.ipv4.ip_forward", 1)
+        explained = capsys.readouterr().out
+        expected = _network_state(built)
+    assert "myhost# ip link add veth1 type veth peer name eth0 netns app1" in explained
+    assert "myhost# ip netns exec app1 ip route add default via 10.0.0.1" in explained
+    with Lab() as replayed:
+        for line in _lines(explained):
+            node, command = split(line)
+            result = replayed.run_in_sandbox(command) if node is None else replayed[node].run(command)
+            assert result.ok, (line, result.output)
+        assert _network_state(replayed) == expected
+        assert replayed["myhost"].run("sysctl -n net.ipv4.ip_forward", check=True).stdout == "1\n"
+
+
+def _lines(text: str) -> list[str]:
+    """The rendered commands, a here-document kept with its command."""
+    lines, open_doc = [], False
+    for line in text.splitlines():
+        if open_doc:
+            lines[-1] += "\n" + line
+            open_doc = line != "EOF"
+        else:
+            lines.append(line)
+            open_doc = "<<'EOF'" in line
+    return lines

@@ -82,10 +82,13 @@ class Exercise:
 
     reset = start
 
-    def check(self, lab) -> None:
-        """Print each step as done (✓), failing with a hint (✗), or not checked yet (·)."""
+    def check(self, lab, *, as_is: bool = False) -> None:
+        """Print each step as done (✓), failing with a hint (✗), or not checked yet (·).
+
+        ``as_is``: look at the lab as it is even with NETHELPERS_SOLUTIONS set (a wrong answer
+        kept in the notebook, to show a failing check)."""
         lines = []
-        if solutions_mode():
+        if solutions_mode() and not as_is:
             lines.append(f"({SOLUTIONS_VARIABLE} is set: the reference solution was applied first)")
             self.solve(lab, quiet=True)
         results = self.problems(lab)

@@ -29,8 +29,9 @@ def _app3_exists(lab):
 def _app3_cable(lab):
     eth0 = link(lab, "app3", "eth0")
     if eth0 is None:
-        return ("app3 has no eth0: create a veth pair with one end in myhost and the other as app3's eth0, "
-                "e.g. lab.add_veth(\"myhost:veth3\", \"app3:eth0\")")
+        return ("app3 has no eth0: create a veth pair with one end in myhost and the other as app3's eth0: "
+                "on myhost, ip link add veth3 type veth peer name eth0 netns app3 "
+                "(or lab.add_veth(\"myhost:veth3\", \"app3:eth0\"))")
     if eth0["kind"] != "veth" or eth0.get("peer_node") != "myhost":
         return f"app3's eth0 is a {eth0['kind']} whose other end is not in myhost: it should be a veth to myhost"
 
@@ -39,8 +40,8 @@ def _app3_on_bridge(lab):
     peer = link(lab, "app3", "eth0")["peer"]
     host_end = link(lab, "myhost", peer)
     if host_end.get("master") != "br0":
-        return (f"myhost's end of the cable ({peer}) is not plugged into the bridge br0: "
-                f"myhost.set_link({peer!r}, master=\"br0\")")
+        return (f"myhost's end of the cable ({peer}) is not plugged into the bridge br0: on myhost, "
+                f"ip link set {peer} master br0 (or lab[\"myhost\"].set_link({peer!r}, master=\"br0\"))")
 
 
 def _app3_address(lab):
@@ -55,7 +56,8 @@ def _app3_address(lab):
 def _app3_route(lab):
     gateway = default_gateway(lab, "app3")
     if gateway is None:
-        return "app3 has no default route: add one via the bridge's address (10.0.0.1)"
+        return ("app3 has no default route: add one via the bridge's address: on myhost, "
+                "ip netns exec app3 ip route add default via 10.0.0.1")
     if gateway != "10.0.0.1":
         return f"app3's default route goes via {gateway}; it should go via the bridge, 10.0.0.1"
 

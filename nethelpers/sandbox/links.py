@@ -166,7 +166,6 @@ class LinkOps:
         extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(target.name, name)))
         if target is not here:
             extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
-            self.lowered.add(target.name)
         what = what or f"add {kind} {name!r} in node {node!r} into {into!r}"
         try:
             here.nl.link_add(name, kind, info_data=info, extra=extra)

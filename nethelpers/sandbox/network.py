@@ -37,7 +37,6 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         self.etc_dir = etc_dir
         self.nodes: dict[str, nodes_mod.Node] = {}
         self.peers: dict[tuple[str, str], tuple[str, str]] = {}  # veth ends made by the lab
-        self.lowered: set[str] = set()  # nodes given a link whose lower device is in another node
 
     # --- helpers ------------------------------------------------------------
     def node(self, name: str) -> nodes_mod.Node:
@@ -110,7 +109,6 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
             gone = self.nodes.pop(name)
             nodes_mod.let_go(gone, self.etc_dir)
             self.peers = {k: v for k, v in self.peers.items() if name not in (k[0], v[0])}
-            self.lowered.discard(name)
         if parent is not None and parent not in self.nodes:
             parent = None
         known = {os.fstat(n.fd).st_ino for n in self.nodes.values()} if named - set(self.nodes) else set()
@@ -159,28 +157,28 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
                 raise self.explain(exc, f"remove {', '.join(sorted(ifnames))} in node {node!r}") from None
         for key in [k for k in self.peers if k[0] in doomed]:
             self._forget_pair(*key)
-        for name in sorted(doomed & self.lowered):  # (a dump per node would slow every teardown)
-            self._remove_lowered_links(name)
-        self.lowered -= doomed
+        crossing = False
+        for name in sorted(doomed):
+            crossing |= self._remove_crossing_links(name)
         for name in doomed:
             nodes_mod.destroy(self.nodes.pop(name), self.etc_dir)
-        self.forget(*(touched - doomed))
+        self.forget(*(set(self.nodes) if crossing else touched - doomed))
 
-    def _remove_lowered_links(self, name: str) -> None:
-        """Delete, now, the links of a doomed node that hang off a device of another namespace
-        (a macvlan of another node's eth0, a vxlan made ``into`` it).
+    def _remove_crossing_links(self, name: str) -> bool:
+        """Delete, now, the links of a doomed node that cross into another namespace and that the
+        loop above did not delete: a veth made by hand (``ip link add ... netns``), a macvlan of
+        another node's eth0, a vxlan made ``into`` it. True if there were any.
 
-        Left to the namespace's teardown they would live on a moment after the node is gone,
-        still holding their MAC on the parent (a new macvlan with it: "Address already in use")
-        or their UDP port. Veths are not among them: the loop above deleted them from the other side.
+        Left to the namespace's teardown they would live on a moment after the node is gone: the
+        other end of a veth still named (a new ``ip link add veth3 ...``: "File exists"), a macvlan
+        still holding its MAC on the parent ("Address already in use"), a vxlan its UDP port.
         """
         nl = self.nodes[name].nl
-        lowered = [m.get_attr("IFLA_IFNAME") for m in nl.dump(rtnl.RTM_GETLINK, rtnl.ifinfomsg())
-                   if m.get_attr("IFLA_LINK_NETNSID") is not None
-                   and _kind(m) not in (None, "veth")]
-        if not lowered:
-            return
-        for ifname in lowered:
+        crossing = [m.get_attr("IFLA_IFNAME") for m in nl.dump(rtnl.RTM_GETLINK, rtnl.ifinfomsg())
+                    if m.get_attr("IFLA_LINK_NETNSID") is not None and _kind(m) is not None]
+        if not crossing:
+            return False
+        for ifname in crossing:
             try:
                 nl.link_set(ifname, group=DOOMED_GROUP)
             except NetlinkError:
@@ -188,7 +186,8 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         try:
             nl.group_del(DOOMED_GROUP)
         except NetlinkError as exc:
-            raise self.explain(exc, f"remove {', '.join(lowered)} in node {name!r}") from None
+            raise self.explain(exc, f"remove {', '.join(crossing)} in node {name!r}") from None
+        return True
 
 
 def _kind(msg) -> str | None:

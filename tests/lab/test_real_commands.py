@@ -124,3 +124,13 @@ def _lines(text: str) -> list[str]:
             lines.append(line)
             open_doc = "<<'EOF'" in line
     return lines
+
+
+def test_removing_a_node_takes_a_hand_made_cable_with_it_at_once(lab, myhost):
+    """The veth end left on myhost goes with app3 synchronously: the name is free for the next try."""
+    lab.add_node("app3", parent="myhost")
+    for _ in range(3):
+        myhost.run("ip link add veth3 type veth peer name eth0 netns app3", check=True)
+        lab.remove_node("app3")
+        assert "veth3" not in myhost.run("ip -br link", check=True).stdout
+        lab.add_node("app3", parent="myhost")

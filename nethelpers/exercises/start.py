@@ -39,7 +39,7 @@ def _on_subnet(node, ifname):
         mine = [a for a in addresses(lab, node, name) if ipaddress.ip_interface(a).ip in SUBNET]
         if not mine:
             return (f"{node}'s {name} has no address in {SUBNET}: give it one, e.g. "
-                    f"{node}.add_address({name!r}, \"10.0.1.{1 if node == 'b' else 2}/24\")")
+                    f"lab[\"{node}\"].add_address(\"{name}\", \"10.0.1.{1 if node == 'b' else 2}/24\")")
         if ipaddress.ip_interface(mine[0]).network != SUBNET:
             return f"{node}'s address {mine[0]} has the wrong prefix length: use /24, like a and b's"
     return check

@@ -344,9 +344,9 @@ class Explorer:
 def _png_output(figure) -> dict:
     """A figure as a display_data output for an Output widget (its PNG in base64, as Jupyter stores it;
     ``append_display_data`` would pass the raw bytes, which the browser cannot show)."""
-    from IPython.core.pylabtools import print_figure
+    from .plot.legibility import png as checked_png
 
-    png = base64.b64encode(print_figure(figure, "png", bbox_inches="tight")).decode("ascii")
+    png = base64.b64encode(checked_png(figure)).decode("ascii")
     return {"output_type": "display_data", "metadata": {},
             "data": {"image/png": png, "text/plain": repr(figure)}}
 

@@ -341,6 +341,11 @@ class Lab(Connection):
         from .plot import draw, only
 
         snapshot = self.snapshot()
+        if self.state.docker is not None:  # a Docker network's bridge is drawn with the network's name
+            for (node, ifname), network in self.state.docker.bridge_names().items():
+                for link in snapshot.get(node, {}).get("links", []):
+                    if link["name"] == ifname:
+                        link["network"] = network
         if nodes is not None:
             snapshot = only(snapshot, nodes)
         return draw(snapshot, **options)

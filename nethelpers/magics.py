@@ -98,8 +98,8 @@ def register(shell) -> None:
     shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")
     shell.register_magic_function(docker_magic, magic_kind="line", magic_name="docker")
     from matplotlib.figure import Figure
-    from IPython.core.pylabtools import print_figure
 
-    shell.display_formatter.formatters["image/png"].for_type(
-        Figure, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+    from .plot.legibility import png
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, png)
     _registered.add(id(shell))

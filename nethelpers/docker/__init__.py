@@ -47,6 +47,13 @@ class DockerEngine:
     swarm: object = None                        # the Swarm, once a host has run `swarm init`
     store_kind: str | None = None               # "etcd" or "built-in", once a cluster store runs
 
+    def bridge_names(self) -> dict[tuple[str, str], str]:
+        """(host, Linux bridge) -> the Docker network it is, for pictures: ("docker-host", "docker0") -> "bridge"."""
+        from .netinfo import bridge
+
+        return {(name, bridge(net)): net.name for name, host in sorted(self.hosts.items())
+                for net in host.networks.values() if net.type == "bridge"}
+
 
 def engine_of(lab) -> DockerEngine:
     """The lab's Docker engine state (created on first use, kept in ``lab.state``)."""

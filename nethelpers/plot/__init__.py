@@ -16,9 +16,12 @@ The picture is made by ``sketch`` (boxes, bars and pills measured, placed and dr
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .sketch import _Sketch
 from .style import BIG, HIGHLIGHT
@@ -41,13 +44,15 @@ def fit_width(fig: Figure) -> Figure:
 
 
 def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
-         figsize=None, exact: bool = False, badges: dict | None = None) -> Figure:
+         figsize=None, exact: bool = False, badges: dict | None = None,
+         highlight_label: str = "highlighted") -> Figure:
     """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
     as bars, veth pairs as wires labelled with names and addresses, vxlan/macvlan dashed.
 
     ``highlight`` lists node names and ``(node, ifname)`` pairs to emphasise, e.g. a
     packet's path (``exact``: a wire lights up only when both its ends are listed);
-    ``badges`` puts a numbered disc on nodes ({node: "1"}). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in,
+    ``badges`` puts a numbered disc on nodes ({node: "1"}); the legend names the highlight
+    ``highlight_label`` ("the packet's path"). ``figsize`` defaults to the picture's natural size, at most 16 x 11 in,
     shown at most MAX_WIDTH_PX wide (:func:`fit_width`).
     """
     fig = Figure(figsize=figsize or (5, 3))
@@ -74,8 +79,47 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
     ax.set_xlim(cx - width / scale / 2, cx + width / scale / 2)
     ax.set_ylim(cy - height / scale / 2, cy + height / scale / 2)
     handles = sketch.draw(ax, scale, list(highlight or []), exact=exact, badges=badges)
+    if highlight or badges:  # the red says what it means
+        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=highlight_label))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
               frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
-    if title:
-        ax.set_title(title, fontsize=12)
-    return fit_width(fig)
+    if title:  # wrapped to the picture's width: a long title would widen the PNG past it
+        ax.set_title(textwrap.fill(title, max(40, int(figsize[0] * 9.5))), fontsize=12)
+    fit_width(fig)
+    _separate_labels(fig, ax)
+    return fig
+
+
+def _separate_labels(fig: Figure, ax) -> None:
+    """Slide each interface label that overlaps another text along its cable, away from the other
+    text, until it overlaps none (two labels at the ends of a short cable, say): it stays on its cable."""
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in ax.texts if t.get_visible() and t.get_text().strip()]
+    cables = {}  # end "N:IF" -> (its point, the other end's point), in pixels
+    for line in ax.lines:
+        gid = line.get_gid() or ""
+        if gid.startswith("wire:"):
+            a, b = gid.removeprefix("wire:").split("|")
+            pa, pb = ax.transData.transform(line.get_xydata())
+            cables.setdefault(a, (pa, pb))
+            cables.setdefault(b, (pb, pa))
+    for label in [t for t in texts if (t.get_gid() or "").startswith("label:end:")]:
+        cable = cables.get(label.get_gid().removeprefix("label:end:"))
+        if cable is None:
+            continue
+        direction = (cable[1] - cable[0]) / max(np.hypot(*(cable[1] - cable[0])), 1e-9)
+        for _ in range(40):
+            box = label.get_window_extent(renderer)
+            clash = next((o.get_window_extent(renderer) for o in texts
+                          if o is not label and _overlaps(box, o.get_window_extent(renderer))), None)
+            if clash is None:
+                break
+            away = np.array([(box.x0 + box.x1) - (clash.x0 + clash.x1), (box.y0 + box.y1) - (clash.y0 + clash.y1)])
+            step = 3 * direction * (1 if away @ direction >= 0 else -1)
+            x, y = ax.transData.transform(label.get_position())
+            label.set_position(ax.transData.inverted().transform((x + step[0], y + step[1])))
+
+
+def _overlaps(a, b) -> bool:
+    """Closer than a pixel (touching counts: a reader sees one blob)."""
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > -1 and min(a.y1, b.y1) - max(a.y0, b.y0) > -1

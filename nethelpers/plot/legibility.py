@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 CHECK_VARIABLE = "NETHELPERS_CHECK_FIGURES"
-MIN_TEXT_PX = 7.5      # a label's font size in pixels, as the PNG shows it, at least
+MIN_TEXT_PX = 5.5      # a label's font size (em) in pixels as the PNG shows it: below, it is unreadable
 OVERLAP_PX = 1.5       # two labels may touch by this much (anti-aliasing), not more
 PREFIX = "figure check:"
 
@@ -47,3 +47,11 @@ def report(fig: Figure) -> None:
     if os.environ.get(CHECK_VARIABLE):
         for problem in problems(fig):
             print(f"{PREFIX} {problem}", file=sys.stderr)
+
+
+def png(fig: Figure) -> bytes:
+    """``fig`` as the PNG a notebook shows (cropped to what is drawn), checked first (:func:`report`)."""
+    from IPython.core.pylabtools import print_figure
+
+    report(fig)
+    return print_figure(fig, "png", bbox_inches="tight")

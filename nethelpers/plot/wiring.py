@@ -53,7 +53,9 @@ def _ends(snapshot: dict) -> dict:
             elif kind == "vxlan" and link.get("peer_node") in snapshot:  # made in another node (Docker's
                 target = _uplink(snapshot[link["peer_node"]], link["peer_node"])  # vxlan0): its way out
             lines = [ifname + {"vxlan": f" VNI {link.get('vni')}",
-                               "macvlan": f" macvlan {link.get('mode') or ''}".rstrip()}.get(kind, "")]
+                               "macvlan": f" macvlan {link.get('mode') or ''}".rstrip(),
+                               "bridge": f" ({link['network']})" if link.get("network") not in (None, ifname)
+                               else ""}.get(kind, "")]
             if kind == "vxlan" and link.get("remote"):
                 lines.append(f"remote {link['remote']}")
             mine = sorted((a["family"] != "inet", a["address"]) for a in snap["addresses"]

@@ -59,6 +59,7 @@ class Trace:
         badges: dict[str, str] = {}
         for i, hop in enumerate(self.hops, 1):
             badges[hop.node] = f"{badges[hop.node]},{i}" if hop.node in badges else str(i)
+        options.setdefault("highlight_label", "the packet's path (numbered hop by hop)")
         return self.lab.plot(nodes, highlight=highlight, exact=True, badges=badges, **options)
 
 

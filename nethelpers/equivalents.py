@@ -14,6 +14,7 @@ nodes (deterministic output: no link-local addresses); neither changes what is t
 
 from __future__ import annotations
 
+SHORT = {"macvlan": "mv", "ipvlan": "iv", "vlan": "vl"}  # a temporary name's prefix, per kind
 MACHINE = "lab"  # the prompt of commands run outside every node: the lab's own machine
 
 
@@ -98,12 +99,16 @@ def commands(op: str, kw: dict) -> list[tuple[str | None, str]]:
     if op in ("add_macvlan", "add_ipvlan", "add_vlan"):
         kind = op[len("add_"):]
         options = [f"id {kw['vid']}"] if kind == "vlan" else [f"mode {kw.get('mode')}"]
-        out = [(node, _link_add(kw["name"], kind, *options, link=kw["parent"], mtu=kw.get("mtu")))]
+        # made on the parent's node, then moved: under another name when it is to be called like
+        # its parent there (eth0 in a container, of the host's eth0)
+        made = f"{SHORT[kind]}-{kw['into']}"[:15] if kw.get("into") and kw["name"] == kw["parent"] else kw["name"]
+        out = [(node, _link_add(made, kind, *options, link=kw["parent"], mtu=kw.get("mtu")))]
         if kw.get("mac"):
-            out.append((node, f"ip link set {kw['name']} address {kw['mac']}"))
+            out.append((node, f"ip link set {made} address {kw['mac']}"))
         home = node
         if kw.get("into"):
-            out.append((node, f"ip link set {kw['name']} netns {kw['into']}"))
+            rename = f" name {kw['name']}" if made != kw["name"] else ""
+            out.append((node, f"ip link set {made} netns {kw['into']}{rename}"))
             home = kw["into"]
         return out + [(home, c) for c in _up(kw["name"], kw.get("up", True))]
     if op == "set_link":

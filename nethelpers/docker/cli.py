@@ -132,9 +132,10 @@ def split(command: str | list[str]) -> list[str]:
 
 
 def _shell_words(text: str) -> list[str]:
-    """shlex's split; an unclosed quote is refused, as a shell refuses to run the line at all."""
+    """The words a shell makes of the line (shlex's split: a ``#`` that starts a word starts a comment);
+    an unclosed quote is refused, as a shell refuses to run the line at all."""
     try:
-        return shlex.split(text)
+        return shlex.split(text, comments=True)
     except ValueError:
         quote = _open_quote(text)
         if quote is None:  # shlex's "No escaped character": a backslash at the very end

@@ -62,7 +62,8 @@ def _shim_exists(lab):
     legs = _macvlans_on_eth0(lab, HOST)
     if not legs:
         return ("docker-host has no macvlan of its own on eth0, so it has no way onto the macvlan switch: "
-                "add one, e.g. host.add_macvlan(\"shim\", \"eth0\", mode=\"bridge\")")
+                "add one: on docker-host, ip link add shim link eth0 type macvlan mode bridge && "
+                "ip link set shim up")
     if not any(l.get("mode") == "bridge" for l in legs):
         leg = legs[0]
         return (f"docker-host's macvlan {leg['name']} on eth0 is in {leg.get('mode')} mode: only bridge-mode "
@@ -74,8 +75,8 @@ def _shim_address(lab):
     legs = [l["name"] for l in _macvlans_on_eth0(lab, HOST) if l.get("mode") == "bridge"]
     if not any(addresses(lab, HOST, name) for name in legs):
         return (f"{legs[0]} has no address, so the host has no source address to use on it: "
-                f"give it one nobody else on the LAN has, e.g. host.add_address(\"{legs[0]}\", "
-                f"\"198.51.100.100/32\", allow_overlap=True)")
+                f"give it one nobody else on the LAN has: on docker-host, "
+                f"ip addr add 198.51.100.100/32 dev {legs[0]}")
 
 
 def _shim_route(lab):
@@ -84,7 +85,7 @@ def _shim_route(lab):
     if dev not in legs:
         shim = sorted(legs)[0]
         return (f"docker-host still sends packets for {MAC1_IP} out of {dev}, past the macvlan switch: "
-                f"add a route for it through the shim, host.add_route(\"{MAC1_IP}/32\", dev=\"{shim}\")")
+                f"add a route for it through the shim: on docker-host, ip route add {MAC1_IP}/32 dev {shim}")
 
 
 def _host_pings_mac1(lab):
@@ -192,8 +193,9 @@ def _v_modes(lab):
     for name in ("v1", "v2"):
         eth0 = link(lab, name, "eth0")
         if eth0 is None or eth0["kind"] != "macvlan":
-            return (f"{name}'s eth0 is not a macvlan any more: make it again with "
-                    f"host.add_macvlan(\"eth0\", \"eth0\", mode=\"bridge\", into=\"{name}\") and its address")
+            return (f"{name}'s eth0 is not a macvlan any more: make it again on docker-host, "
+                    f"ip link add mv-{name} link eth0 type macvlan mode bridge && "
+                    f"ip link set mv-{name} netns {name} name eth0, then its address")
         if eth0.get("mode") != "bridge":
             return (f"{name}'s eth0 is a macvlan in {eth0.get('mode')} mode: without hairpin on the switch, only "
                     f"bridge mode hands frames between siblings; change it in place, "

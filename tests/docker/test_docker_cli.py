@@ -85,3 +85,10 @@ def test_a_usage_error_starts_no_docker_host(lab):
     with pytest.raises(UsageError):
         lab.docker("run --bogus busybox")
     assert [n.name for n in lab.nodes()] == []
+
+
+def test_a_comment_ends_the_line_as_in_a_shell(docker_lab):
+    """`docker run ... busybox   # why` in a terminal: the shell drops the comment before docker sees it;
+    a quoted # is a word like any other."""
+    docker_lab.docker("run -dit --name c1 busybox   # a shell keeps it running")
+    assert docker_lab.docker("exec c1 echo '#1' # not an argument").strip() == "#1"

@@ -113,6 +113,32 @@ def test_the_explained_commands_rebuild_the_same_lab(capsys):
         assert replayed["myhost"].run("sysctl -n net.ipv4.ip_forward", check=True).stdout == "1\n"
 
 
+def test_a_macvlan_handed_to_a_container_replays_under_its_own_name(capsys):
+    """eth0 of the container, a macvlan of the host's eth0: made on the host under another name and moved
+    and renamed (``ip link add eth0 link eth0 ...`` would clash with the parent's name on the host)."""
+    def build(lab):
+        lab.add_node("switch")
+        lab.add_node("host")
+        lab.add_veth("switch:port1", "host:eth0")
+        lab.add_node("c", parent="host")
+        lab["host"].add_macvlan("eth0", "eth0", mode="bridge", into="c")
+        lab["c"].add_address("eth0", "198.51.100.50/24")
+
+    with Lab() as built:
+        with built.explain():
+            build(built)
+        explained = capsys.readouterr().out
+        expected = _network_state(built)
+    assert "host# ip link add mv-c link eth0 type macvlan mode bridge" in explained
+    assert "host# ip link set mv-c netns c name eth0" in explained
+    with Lab() as replayed:
+        for line in _lines(explained):
+            node, command = split(line)
+            result = replayed.run_in_sandbox(command) if node is None else replayed[node].run(command)
+            assert result.ok, (line, result.output)
+        assert _network_state(replayed) == expected
+
+
 def _lines(text: str) -> list[str]:
     """The rendered commands, a here-document kept with its command."""
     lines, open_doc = [], False

@@ -22,12 +22,14 @@ def _on_off(flag: bool | None) -> list[str]:
     return [] if flag is None else ["up" if flag else "down"]
 
 
-def _link_add(name: str, kind: str, *options: str, link: str | None = None, mtu=None) -> str:
+def _link_add(name: str, kind: str, *options: str, link: str | None = None, mtu=None,
+              before_type: list[str] = ()) -> str:
     words = ["ip", "link", "add", name]
     if link:
         words += ["link", link]
     if mtu:
         words += ["mtu", str(mtu)]
+    words += before_type
     return " ".join([*words, "type", kind, *options])
 
 
@@ -64,11 +66,16 @@ def commands(op: str, kw: dict) -> list[tuple[str | None, str]]:
         return [(kw.get("parent"), f"ip netns add {kw['name']}"), (kw["name"], "ip link set lo up")]
     if op == "remove_nodes":
         return [(None, f"ip netns delete {name}") for name in kw["names"]]
-    if op == "add_veth":
+    if op == "add_veth":  # the peer's own options follow its name (ip-link(8): veth)
         peer = f"peer name {kw['peer_name']}"
+        if kw.get("peer_mac"):
+            peer += f" address {kw['peer_mac']}"
+        if kw.get("mtu"):
+            peer += f" mtu {kw['mtu']}"
         if kw["peer_node"] != node:
             peer += f" netns {kw['peer_node']}"
-        out = [(node, _link_add(kw["name"], "veth", peer, mtu=kw.get("mtu")))]
+        mac = ["address", kw["mac"]] if kw.get("mac") else []
+        out = [(node, _link_add(kw["name"], "veth", peer, mtu=kw.get("mtu"), before_type=mac))]
         if kw.get("master"):
             out.append((node, f"ip link set {kw['name']} master {kw['master']}"))
         if kw.get("up", True):

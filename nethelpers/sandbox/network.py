@@ -105,10 +105,16 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         import os
 
         named = {entry for entry in os.listdir(nodes_mod.NETNS_DIR) if NODE_NAME.match(entry)}
-        for name in sorted(set(self.nodes) - named):
-            gone = self.nodes.pop(name)
-            nodes_mod.let_go(gone, self.etc_dir)
+        gone = sorted(set(self.nodes) - named)
+        for name in gone:
+            # with no process left in it, the kernel frees the namespace, and its veths with it, a
+            # moment later: now, so that what is shown next does not depend on when
+            if not nodes_mod.in_use(self.nodes[name]):
+                self._remove_crossing_links(name)
+            nodes_mod.let_go(self.nodes.pop(name), self.etc_dir)
             self.peers = {k: v for k, v in self.peers.items() if name not in (k[0], v[0])}
+        if gone:
+            self.forget()
         if parent is not None and parent not in self.nodes:
             parent = None
         known = {os.fstat(n.fd).st_ino for n in self.nodes.values()} if named - set(self.nodes) else set()

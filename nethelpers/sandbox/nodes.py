@@ -117,6 +117,19 @@ def adopt(name: str, root_fd: int, *, parent: str | None) -> Node | None:
     return Node(name, fd, nl, "container" if parent else "node", parent)
 
 
+def in_use(node: Node) -> bool:
+    """Does a process of the lab (other than the sandbox) run in the node's network namespace?"""
+    mine = os.fstat(node.fd).st_ino
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and pid != str(os.getpid()):
+            try:
+                if os.stat(f"/proc/{pid}/ns/net").st_ino == mine:
+                    return True
+            except OSError:
+                pass  # gone meanwhile, or not ours to look at
+    return False
+
+
 def let_go(node: Node, etc_dir: str) -> None:
     """Forget a node whose name someone removed by hand (``ip netns delete``)."""
     node.nl.close()

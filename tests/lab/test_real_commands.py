@@ -96,13 +96,13 @@ def test_the_explained_commands_rebuild_the_same_lab(capsys):
             app1 = built.add_node("app1", kind="container", parent="myhost")
             with built.batch():
                 host.add_bridge("br0", address="10.0.0.1/24")
-                built.add_veth("myhost:veth1", "app1:eth0", master="br0")
+                built.add_veth("myhost:veth1", "app1:eth0", master="br0", mtu=1450)
             app1.add_address("eth0", "10.0.0.2/24")
             app1.add_route("default", via="10.0.0.1")
             host.sysctl("net.ipv4.ip_forward", 1)
         explained = capsys.readouterr().out
         expected = _network_state(built)
-    assert "myhost# ip link add veth1 type veth peer name eth0 netns app1" in explained
+    assert "myhost# ip link add veth1 mtu 1450 type veth peer name eth0 mtu 1450 netns app1" in explained
     assert "myhost# ip netns exec app1 ip route add default via 10.0.0.1" in explained
     with Lab() as replayed:
         for line in _lines(explained):
@@ -160,3 +160,16 @@ def test_removing_a_node_takes_a_hand_made_cable_with_it_at_once(lab, myhost):
         lab.remove_node("app3")
         assert "veth3" not in myhost.run("ip -br link", check=True).stdout
         lab.add_node("app3", parent="myhost")
+
+
+def test_ip_netns_delete_frees_the_veth_at_once_unless_a_process_holds_the_namespace(lab, myhost):
+    """The kernel frees a namespace when nothing holds it — neither a name nor a process —
+    and its veths with it (the lab does it at once); a process still in it keeps it, cable and all."""
+    myhost.run("ip netns add app1 && ip link add veth1 type veth peer name eth0 netns app1", check=True)
+    myhost.run("ip netns delete app1", check=True)
+    assert "veth1" not in myhost.run("ip -br link", check=True).stdout
+    myhost.run("ip netns add app2 && ip link add veth2 type veth peer name eth0 netns app2", check=True)
+    sleeper = lab["app2"].start("sleep 30")
+    myhost.run("ip netns delete app2", check=True)
+    assert "veth2" in myhost.run("ip -br link", check=True).stdout
+    sleeper.stop()

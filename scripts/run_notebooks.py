@@ -18,11 +18,14 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from nethelpers.plot.legibility import CHECK_VARIABLE, PREFIX
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def run(path: Path) -> None:
+def run(path: Path) -> list[str]:
+    """Execute one notebook in place; returns the pictures it reported hard to read."""
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=300, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
@@ -32,9 +35,16 @@ def run(path: Path) -> None:
             output.get("data", {}).pop(WIDGET_VIEW, None)
     nbformat.write(notebook, path)
     print(f"executed {path.name}")
+    return [f"{path.name} cell {number}: {line}" for number, cell in enumerate(notebook.cells)
+            for output in cell.get("outputs", []) if output.get("name") == "stderr"
+            for line in output.get("text", "").splitlines() if line.startswith(PREFIX)]
 
 
 if __name__ == "__main__":
     os.environ["NETHELPERS_SOLUTIONS"] = "1"  # the kernels inherit it
+    os.environ[CHECK_VARIABLE] = "1"          # and report pictures hard to read
+    unreadable = []
     for name in sys.argv[1:] or sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
-        run(Path(name))
+        unreadable += run(Path(name))
+    if unreadable:  # the tests fail on these (tests/course/test_course_shape.py)
+        sys.exit("pictures hard to read:\n" + "\n".join(unreadable))

@@ -108,16 +108,34 @@ def _separate_labels(fig: Figure, ax) -> None:
         if cable is None:
             continue
         direction = (cable[1] - cable[0]) / max(np.hypot(*(cable[1] - cable[0])), 1e-9)
-        for _ in range(40):
+        start = label.get_position()
+
+        def clash():
             box = label.get_window_extent(renderer)
-            clash = next((o.get_window_extent(renderer) for o in texts
-                          if o is not label and _overlaps(box, o.get_window_extent(renderer))), None)
-            if clash is None:
-                break
-            away = np.array([(box.x0 + box.x1) - (clash.x0 + clash.x1), (box.y0 + box.y1) - (clash.y0 + clash.y1)])
-            step = 3 * direction * (1 if away @ direction >= 0 else -1)
+            return next((o.get_window_extent(renderer) for o in texts
+                         if o is not label and _overlaps(box, o.get_window_extent(renderer))), None)
+
+        def move(dx, dy):
             x, y = ax.transData.transform(label.get_position())
-            label.set_position(ax.transData.inverted().transform((x + step[0], y + step[1])))
+            label.set_position(ax.transData.inverted().transform((x + dx, y + dy)))
+
+        for _ in range(40):  # along the cable, away from what it touches
+            other = clash()
+            if other is None:
+                break
+            box = label.get_window_extent(renderer)
+            away = np.array([(box.x0 + box.x1) - (other.x0 + other.x1), (box.y0 + box.y1) - (other.y0 + other.y1)])
+            move(*(3 * direction * (1 if away @ direction >= 0 else -1)))
+        else:  # no room along it (a short cable among others): beside it, the nearest clear place
+            label.set_position(start)
+            height = label.get_window_extent(renderer).height
+            for offset in (0.6, -0.6, 1.2, -1.2, 1.8, -1.8):
+                label.set_position(start)
+                move(-direction[1] * offset * height, direction[0] * offset * height)
+                if clash() is None:
+                    break
+            else:
+                label.set_position(start)
 
 
 def _overlaps(a, b) -> bool:

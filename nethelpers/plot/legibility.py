@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -25,6 +26,8 @@ def _texts(fig: Figure) -> list[Text]:
 
 def problems(fig: Figure) -> list[str]:
     """What makes ``fig`` hard to read, one line each (none: readable)."""
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure(): measure it as its PNG will be drawn
+        FigureCanvasAgg(fig)
     fig.canvas.draw()  # (a legend places its texts only when drawn)
     renderer = fig.canvas.get_renderer()
     boxes = [(t, t.get_window_extent(renderer)) for t in _texts(fig)]

@@ -1,6 +1,7 @@
 """How long a learner needs for each notebook, estimated from what is in it.
 
-    .venv/bin/python scripts/estimate_times.py
+    .venv/bin/python scripts/estimate_times.py           # print them
+    .venv/bin/python scripts/estimate_times.py --write   # and state them: headers, 00's map, README
 
 A model, stated so it can be argued with: prose read at 150 words a minute (technical text; tables
 are looked up, not counted), 30 s per code cell (read it, run it, read what it printed), 1 min per
@@ -70,10 +71,60 @@ def spoken(total: int) -> str:
     return f"{hours} h {rest} min" if hours and rest else f"{hours} h" if hours else f"{rest} min"
 
 
+# what each fast path is, in the words of the notebook's header
+FAST_PATH_WORDS = {
+    "00-start-here": "the first cable and the six modes",
+    "01-bridge": "Parts 1 and 2",
+    "02-none": "Parts 1 to 3",
+    "03-host": "Parts 1 and 2",
+    "04-container": "Parts 1 to 3",
+    "05-macvlan": "Parts 1 to 3",
+    "06-overlay": "Parts 1, 2 and 5",
+    "07-cnm-vs-cni": "Parts 1 to 3",
+}
+HEADER = re.compile(r"^\*About [^·]+ · ", re.M)
+
+
+def header_time(path: Path) -> str:
+    """What the notebook's header should say before its prerequisites."""
+    return (f"*About {spoken(minutes(path))} (fast path {spoken(minutes(path, fast=True))}: "
+            f"{FAST_PATH_WORDS[path.stem]}) · ")
+
+
+def _set_column(table_text: str, column: int, times: dict[str, str]) -> str:
+    """The markdown table rows "| NN | ..." with their ``column`` set to times[NN]."""
+    lines = []
+    for line in table_text.splitlines():
+        match = re.match(r"\| (\d\d) \|", line)
+        if match and match.group(1) in times:
+            cells = line.split("|")
+            cells[column] = f" {times[match.group(1)]} "
+            line = "|".join(cells)
+        lines.append(line)
+    return "\n".join(lines) + ("\n" if table_text.endswith("\n") else "")
+
+
+def write() -> None:
+    """State the estimates: each notebook's header, the Time column of 00's map and of the README's."""
+    paths = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    times = {p.stem[:2]: spoken(minutes(p)) for p in paths}
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        first = notebook.cells[0]
+        first.source = HEADER.sub(header_time(path), first.source, count=1)
+        if path.stem == "00-start-here":
+            course_map = next(c for c in notebook.cells if c.source.startswith("## Course map"))
+            course_map.source = _set_column(course_map.source, 4, times)
+        nbformat.write(notebook, path)
+    readme = NOTEBOOKS.parent / "README.md"
+    readme.write_text(_set_column(readme.read_text(), 3, times))
+
+
 if __name__ == "__main__":
     grand = 0
     for path in sorted(NOTEBOOKS.glob("[0-9]*.ipynb")):
         grand += minutes(path)
         print(f"{path.stem:24} {spoken(minutes(path)):12} fast path {spoken(minutes(path, fast=True))}")
     print(f"{'the course':24} {spoken(grand)}")
-    sys.exit(0)
+    if "--write" in sys.argv[1:]:
+        write()

@@ -67,3 +67,21 @@ def test_every_relative_link_in_the_docs_resolves():
                 if not (page.parent / target).exists():
                     broken.append(f"{page.relative_to(ROOT)}: {target}")
     assert broken == []
+
+
+def test_the_stated_times_are_the_estimates():
+    """Each notebook's header, 00's map and the README say what scripts/estimate_times.py estimates
+    from the notebook as it is now (run it with --write after changing a notebook)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("estimate_times", ROOT / "scripts/estimate_times.py")
+    times = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(times)
+    readme = (ROOT / "README.md").read_text()
+    start = _cells(ROOT / "notebooks/00-start-here.ipynb")[1].source
+    for path in NOTEBOOKS:
+        assert times.header_time(path) in _cells(path)[0].source, path.stem
+        stated = times.spoken(times.minutes(path))
+        number = path.stem[:2]
+        assert re.search(rf"^\| {number} \|[^\n]*\| {stated} \| ", readme, re.M), (path.stem, stated)
+        assert re.search(rf"^\| {number} \|[^\n]*\| {stated} \| ", start, re.M), (path.stem, stated)

@@ -1,4 +1,4 @@
-"""Pictures of the two container network models, drawn from live objects (chapter 07).
+"""Pictures of the two container network models, drawn from live objects (chapter 08).
 
     diagrams.cnm(controller)   # libnetwork: sandboxes holding endpoints, wired to networks
     diagrams.cni(outcome)      # CNI: the runtime calling each plugin of a list in turn

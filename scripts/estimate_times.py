@@ -31,8 +31,9 @@ FAST_PATHS = {
     "03-host": ("## Part 1", "## Part 2"),
     "04-container": ("## Part 1", "## Part 2", "## Part 3"),
     "05-macvlan": ("## Part 1", "## Part 2", "## Part 3"),
-    "06-overlay": ("## Part 1", "## Part 2", "## Part 5"),
-    "07-cnm-vs-cni": ("## Part 1", "## Part 2", "## Part 3"),
+    "06-vxlan": ("## Part 1", "## Part 2"),
+    "07-overlay": ("## Part 1",),
+    "08-cnm-vs-cni": ("## Part 1", "## Part 2", "## Part 3"),
 }
 
 
@@ -79,8 +80,9 @@ FAST_PATH_WORDS = {
     "03-host": "Parts 1 and 2",
     "04-container": "Parts 1 to 3",
     "05-macvlan": "Parts 1 to 3",
-    "06-overlay": "Parts 1, 2 and 5",
-    "07-cnm-vs-cni": "Parts 1 to 3",
+    "06-vxlan": "Parts 1 and 2",
+    "07-overlay": "Part 1",
+    "08-cnm-vs-cni": "Parts 1 to 3",
 }
 HEADER = re.compile(r"^\*About [^·]+ · ", re.M)
 

@@ -85,6 +85,6 @@ def cni(dirs: tuple[str, ...] = CNI_DIRS) -> Check:
 def etcd() -> Check:
     found = version("etcd")
     if found is None:
-        return check("etcd", False, "not installed: chapter 06's Docker 1.11 cluster store is the course's built-in "
+        return check("etcd", False, "not installed: chapter 07's Docker 1.11 cluster store is the course's built-in "
                      "etcd v2 store instead (the same output)", install_line("etcd-server") + " (optional)")
-    return check("etcd", True, f"{found}: chapter 06's Docker 1.11 cluster store runs real etcd")
+    return check("etcd", True, f"{found}: chapter 07's Docker 1.11 cluster store runs real etcd")

@@ -1,4 +1,4 @@
-"""Exercises of notebook 07 (CNM vs CNI): publish a pod's port with a conflist; repair a plugin's broken result.
+"""Exercises of notebook 08 (CNM vs CNI): publish a pod's port with a conflist; repair a plugin's broken result.
 
     PORT_MAPPING.check(lab)     # reads what the runtime ran for pod2, then tries the port
     BROKEN_RESULT.check(lab)    # looks for the qdisc the real bandwidth plugin puts on pod3's host veth

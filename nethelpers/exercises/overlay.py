@@ -1,4 +1,5 @@
-"""Exercises of notebook 06 (overlay)."""
+"""Exercises of notebooks 06 (overlay by hand: A3_REACHES_A1, A1_OUT_OF_THE_BLACK_HOLE) and 07 (overlay, the
+Docker way: LOST_ENTRY, SECOND_OVERLAY)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``python -m nethelpers bench-trace -n N``: how long one ``lab.trace()`` takes.
 
 Two labs, as the notebooks trace them: chapter 01's Docker host (six nodes; outbound NAT, a published
-port, an isolation drop) and chapter 06's overlay (two hosts, nine nodes; c1 to c2 through VXLAN).
+port, an isolation drop) and chapter 07's overlay (two hosts, nine nodes; c1 to c2 through VXLAN).
 Prints one JSON line: per case the fastest, median and slowest of N traces, in ms.
 """
 

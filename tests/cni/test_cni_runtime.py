@@ -473,7 +473,7 @@ def test_gc_and_status_reach_a_1_1_0_plugin(k8s, recorder):
 def test_plugins_shipped_with_the_course_answer_version(k8s):
     runtime = k8s[0]
     shipped = sorted(n for n in os.listdir(PLUGIN_DIR) if not n.startswith((".", "_")))
-    assert "lab-veth" in shipped                                       # the course's own plugin (notebook 07)
+    assert "lab-veth" in shipped                                       # the course's own plugin (notebook 08)
     not_executable = [n for n in shipped if not os.access(os.path.join(PLUGIN_DIR, n), os.X_OK)]
     assert not not_executable, f"plugins that lost their exec bit (git mode 100755): {not_executable}"
     for name in shipped:

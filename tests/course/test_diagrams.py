@@ -1,4 +1,4 @@
-"""Chapter 07's pictures, drawn from live objects, checked from the figure before it is rendered;
+"""Chapter 08's pictures, drawn from live objects, checked from the figure before it is rendered;
 and what its helpers hide from printed output, and what they keep."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _inside(fig, inner, outer) -> bool:
 
 @pytest.fixture
 def cnm_lab(lab):
-    """Chapter 07's CNM: on node1, c1 and c2 on "front" (the bridge driver) and on "back" (a remote
+    """Chapter 08's CNM: on node1, c1 and c2 on "front" (the bridge driver) and on "back" (a remote
     plugin, labnet, with its own IPAM), and an endpoint created but joined to no sandbox."""
     from nethelpers.cnm import Controller, start_plugin
 

@@ -1,4 +1,4 @@
-"""Notebook 06's exercises on a real lab: each starts failing, rejects a wrong answer with the right
+"""Notebooks 06 and 07's overlay exercises on a real lab: each starts failing, rejects a wrong answer with the right
 hint, accepts the reference solution and another right answer, and resets from any state.
 (Traffic is bounded: the checkers' pings are -c1 -W1 or less.)"""
 

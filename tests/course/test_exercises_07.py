@@ -1,4 +1,4 @@
-"""Notebook 07's exercises on a real lab: each starts failing, rejects a wrong answer with the right
+"""Notebook 08's exercises on a real lab: each starts failing, rejects a wrong answer with the right
 hint, accepts the reference solution and another right answer, and resets from any state."""
 
 from __future__ import annotations

@@ -404,7 +404,7 @@ def test_the_cluster_store_holds_docker_1_11_keys(lab):
 
 @pytest.mark.skipif(not shutil.which("etcd"), reason="etcd is not installed (apt-get install etcd-server)")
 def test_the_notebook_prints_the_same_with_etcd_and_with_the_built_in_store():
-    """Chapter 06 promises the same outputs whichever store runs: replay its KV-era commands on both."""
+    """Chapter 07 promises the same outputs whichever store runs: replay its KV-era commands on both."""
     from nethelpers import Lab
 
     def transcript(kind: str) -> list[str]:

@@ -352,7 +352,7 @@ def test_a_drop_by_the_forward_policy_names_the_policy(myhost_lab):
                  rules=[("filter", "policy drop", "-P FORWARD DROP")])])
 
 
-# --- chapter 06's overlay ---------------------------------------------------------------------
+# --- chapter 07's overlay ---------------------------------------------------------------------
 def test_overlay_encapsulation(overlay_pair):
     lab = overlay_pair
     sandbox1, sandbox2 = (n.name for n in lab.nodes() if n.name.startswith(("docker-host.1-", "host2.1-")))

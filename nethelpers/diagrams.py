@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import re
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from .plot import fit_width
+from .plot import blank
 
 SANDBOX = ("#fde6c8", "#c47a1e")
 ENDPOINT = ("#ffffff", "#c47a1e")
@@ -43,16 +42,6 @@ def mask(value, *, veths: bool = True):
     return json.loads(mask(json.dumps(value, ensure_ascii=False), veths=veths))
 
 
-def _figure(width: float, height: float, title: str | None):
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0.01, 0.01, 0.98, 0.9 if title else 0.98))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height * (0.9 if title else 0.98))
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=12)
-    return fit_width(fig), ax
 
 
 def _box(ax, x, y, w, h, colours, lw=1.4, gid=None):
@@ -75,7 +64,7 @@ def cnm(controller, *, title: str | None = None) -> Figure:
     width = max(6.0, sum(widths) + gap * (len(groups) + 1))
     bar_h, bar_gap = 0.42, 0.28
     height = 3.1 + len(networks) * (bar_h + bar_gap)
-    fig, ax = _figure(width, height, title or f"CNM: the objects of the Controller on {controller.host}")
+    fig, ax = blank(width, height, title or f"CNM: the objects of the Controller on {controller.host}")
     top = height * 0.9
     bars = {}
     for i, net in enumerate(networks):  # networks at the bottom, the first one highest
@@ -160,7 +149,7 @@ def cni(outcome, *, title: str | None = None, versions: bool = False) -> Figure:
     width = first + col * len(plugins) + 0.6
     row = 1.05
     height = 1.9 + row * len(calls) + 0.5
-    fig, ax = _figure(max(width, 6.5), height, title or f"CNI: {outcome.command} of network "
+    fig, ax = blank(max(width, 6.5), height, title or f"CNI: {outcome.command} of network "
                       f"{outcome.network!r} for {outcome.container_id or '-'} (version {outcome.cni_version})")
     top = height * 0.9 - 0.2
     xs = {"runtime": first - 0.5}

@@ -13,11 +13,10 @@ The picture's artists carry gids (``hook:CHAIN``, ``table:TABLE:CHAIN``) for the
 
 from __future__ import annotations
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-from .plot import fit_width
+from .plot import blank
 
 # which tables hook which built-in chain, in the order the kernel consults them (NF_IP_PRI_*)
 HOOKS = {
@@ -76,15 +75,7 @@ def plot(node, *, title: str | None = None, tables: tuple[str, ...] = ("raw", "n
     it); a table with rules in a hook's chain is always listed, whatever ``tables`` says.
     """
     found = rules(node)
-    width, height = 9.6, 4.3
-    fig = Figure(figsize=(width, height))
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 0.92 if title else 1))
-    ax.set_xlim(0, width)
-    ax.set_ylim(0, height * (0.92 if title else 1))
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=11)
+    fig, ax = blank(9.6, 4.5, title)
     for chain, (x, y) in PLACES.items():
         ax.add_patch(FancyBboxPatch((x, y), BOX_W, BOX_H, "round,pad=0,rounding_size=0.08",
                                     fc=HOOK_COLOURS[0], ec=HOOK_COLOURS[1], lw=1.4, gid=f"hook:{chain}"))
@@ -102,7 +93,7 @@ def plot(node, *, title: str | None = None, tables: tuple[str, ...] = ("raw", "n
                 row -= 0.2
     _decisions(ax)
     ax.text(0.05, 0.04, CONNTRACK, fontsize=7, color="#6b4fa8", gid="label:conntrack")
-    return fit_width(fig)
+    return fig
 
 
 def _arrow(ax, start, end, gid):

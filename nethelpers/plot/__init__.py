@@ -27,7 +27,7 @@ from .sketch import _Sketch
 from .style import BIG, HIGHLIGHT
 from .wiring import only
 
-__all__ = ["HIGHLIGHT", "MAX_WIDTH_PX", "draw", "fit_width", "only"]
+__all__ = ["HIGHLIGHT", "MAX_WIDTH_PX", "blank", "draw", "fit_width", "only"]
 
 
 # JupyterLab shows a picture at its pixel size up to the width of the notebook (about 1000 px at
@@ -41,6 +41,20 @@ def fit_width(fig: Figure) -> Figure:
     layout (in inches) unchanged. Every picture of the course goes through it."""
     fig.set_dpi(min(fig.get_dpi(), MAX_WIDTH_PX / (fig.get_figwidth() + 0.5)))
     return fig
+
+
+def blank(width: float, height: float, title: str | None = None):
+    """An empty picture ``width`` x ``height`` inches whose axes count in inches from the lower left,
+    the title above them, shown at most MAX_WIDTH_PX wide: (figure, axes) for a diagram drawn by hand."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.01, 0.01, 0.98, 0.9 if title else 0.98))
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height * (0.9 if title else 0.98))
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=12)
+    return fit_width(fig), ax
 
 
 def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,

@@ -413,8 +413,8 @@ def test_a_highlight_is_in_the_legend_and_a_long_title_is_wrapped(lab):
     lab.add_veth("a:eth0", "b:eth0")
     title = "a very long title " * 12
     fig = lab.plot(title=title, highlight=["a"], highlight_label="the path")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels[-1] == "the path"
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend[-1] == "the path"
     assert "\n" in fig.axes[0].get_title() and problems(fig) == []
     plain = lab.plot()
     assert "highlighted" not in [t.get_text() for t in plain.axes[0].get_legend().get_texts()]

@@ -105,10 +105,7 @@ def test_the_explained_commands_rebuild_the_same_lab(capsys):
     assert "myhost# ip link add veth1 mtu 1450 type veth peer name eth0 mtu 1450 netns app1" in explained
     assert "myhost# ip netns exec app1 ip route add default via 10.0.0.1" in explained
     with Lab() as replayed:
-        for line in _lines(explained):
-            node, command = split(line)
-            result = replayed.run_in_sandbox(command) if node is None else replayed[node].run(command)
-            assert result.ok, (line, result.output)
+        _replay(replayed, explained)
         assert _network_state(replayed) == expected
         assert replayed["myhost"].run("sysctl -n net.ipv4.ip_forward", check=True).stdout == "1\n"
 
@@ -132,11 +129,16 @@ def test_a_macvlan_handed_to_a_container_replays_under_its_own_name(capsys):
     assert "host# ip link add mv-c link eth0 type macvlan mode bridge" in explained
     assert "host# ip link set mv-c netns c name eth0" in explained
     with Lab() as replayed:
-        for line in _lines(explained):
-            node, command = split(line)
-            result = replayed.run_in_sandbox(command) if node is None else replayed[node].run(command)
-            assert result.ok, (line, result.output)
+        _replay(replayed, explained)
         assert _network_state(replayed) == expected
+
+
+def _replay(lab: Lab, explained: str) -> None:
+    """Type each explained command where its prompt says, in a fresh lab."""
+    for line in _lines(explained):
+        node, command = split(line)
+        result = lab.run_in_sandbox(command) if node is None else lab[node].run(command)
+        assert result.ok, (line, result.output)
 
 
 def _lines(text: str) -> list[str]:

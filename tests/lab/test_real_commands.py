@@ -71,7 +71,7 @@ def test_what_is_no_network_namespace_is_no_node(lab, myhost):
 def test_a_mount_in_one_node_stays_in_that_command(lab, myhost):
     """Only /run/netns is shared between the nodes' commands: any other mount stays private."""
     other = lab.add_node("other")
-    myhost.run("mount -t tmpfs lab-marker /srv", check=True)
+    myhost.run("mount -t tmpfs lab-marker /tmp", check=True)  # (/tmp: a directory every machine and the VM has)
     assert "lab-marker" not in other.run("cat /proc/self/mountinfo", check=True).stdout
     assert "lab-marker" not in myhost.run("cat /proc/self/mountinfo", check=True).stdout
 

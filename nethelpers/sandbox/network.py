@@ -117,10 +117,12 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
             self.forget()
         if parent is not None and parent not in self.nodes:
             parent = None
-        known = {os.fstat(n.fd).st_ino for n in self.nodes.values()} if named - set(self.nodes) else set()
-        for name in sorted(named - set(self.nodes)):
+        new = named - set(self.nodes)
+        # what is a node already, and the sandbox's own namespace, which no node may be
+        known = {os.fstat(fd).st_ino for fd in [self.root_fd, *(n.fd for n in self.nodes.values())]} if new else set()
+        for name in sorted(new):
             node = nodes_mod.adopt(name, self.root_fd, parent=parent)
-            if node is None or os.fstat(node.fd).st_ino in known:  # no netns, or a second name of one
+            if node is None or os.fstat(node.fd).st_ino in known:  # no netns, or another name of one
                 if node is not None:
                     nodes_mod.let_go(node, self.etc_dir)
                 continue

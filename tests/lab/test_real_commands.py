@@ -61,9 +61,12 @@ def test_ip_netns_delete_removes_the_node(lab, myhost):
 
 
 def test_what_is_no_network_namespace_is_no_node(lab, myhost):
-    """A stray file, or a second name for a namespace the lab has, is left alone."""
+    """A stray file, a second name for a namespace the lab has, or the sandbox's own, is left alone."""
     myhost.run("touch /run/netns/stray", check=True)
     myhost.run("touch /run/netns/again && mount --bind /run/netns/myhost /run/netns/again", check=True)
+    # nor is the sandbox's own namespace (PID 1 of the lab is the sandbox) a node to be given commands
+    # (the kernel refuses the bind here already: the sandbox is not dumpable, its /proc/1/ns is not ours)
+    myhost.run("touch /run/netns/sandbox; mount --bind /proc/1/ns/net /run/netns/sandbox")
     assert [n.name for n in lab.nodes()] == ["myhost"]
     assert myhost.run("ip -br link show lo", check=True).ok
 

@@ -23,7 +23,7 @@ def _on_off(flag: bool | None) -> list[str]:
 
 
 def _link_add(name: str, kind: str, *options: str, link: str | None = None, mtu=None,
-              before_type: list[str] = ()) -> str:
+              before_type: tuple[str, ...] = ()) -> str:
     words = ["ip", "link", "add", name]
     if link:
         words += ["link", link]
@@ -74,7 +74,7 @@ def commands(op: str, kw: dict) -> list[tuple[str | None, str]]:
             peer += f" mtu {kw['mtu']}"
         if kw["peer_node"] != node:
             peer += f" netns {kw['peer_node']}"
-        mac = ["address", kw["mac"]] if kw.get("mac") else []
+        mac = ("address", kw["mac"]) if kw.get("mac") else ()
         out = [(node, _link_add(kw["name"], "veth", peer, mtu=kw.get("mtu"), before_type=mac))]
         if kw.get("master"):
             out.append((node, f"ip link set {kw['name']} master {kw['master']}"))

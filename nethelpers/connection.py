@@ -23,6 +23,7 @@ class Connection:
         self._local = threading.local()   # each thread's open batch
         self._request_id = 0
         self._sandbox, self.info = sandbox, info
+        self.explaining = False           # inside explain(): print each operation's commands
         self._conn = sandbox.conn
         self.closed = False
 
@@ -107,7 +108,7 @@ class Connection:
     def _apply(self, ops: list[tuple[str, dict]]) -> None:
         """Run operations in the sandbox; inside :meth:`explain`, print the commands they stand for."""
         self._call("apply", ops)
-        if getattr(self, "explaining", False):
+        if self.explaining:
             from .equivalents import render
 
             print(render(ops, {n["name"]: n["parent"] for n in self._call("nodes")}))
@@ -117,7 +118,7 @@ class Connection:
         """Print, for each operation of the block, the shell commands it stands for, as a learner
         would type them on a real machine (``myhost# ip link add veth1 type veth peer name eth0
         netns app1``); :mod:`nethelpers.equivalents` says what they leave out."""
-        before, self.explaining = getattr(self, "explaining", False), True
+        before, self.explaining = self.explaining, True
         try:
             yield self
         finally:

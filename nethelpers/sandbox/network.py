@@ -119,15 +119,15 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
             parent = None
         new = named - set(self.nodes)
         # what is a node already, and the sandbox's own namespace, which no node may be
-        known = {os.fstat(fd).st_ino for fd in [self.root_fd, *(n.fd for n in self.nodes.values())]} if new else set()
+        known = {nodes_mod.netns_id(fd) for fd in [self.root_fd, *(n.fd for n in self.nodes.values())]} if new else set()
         for name in sorted(new):
             node = nodes_mod.adopt(name, self.root_fd, parent=parent)
-            if node is None or os.fstat(node.fd).st_ino in known:  # no netns, or another name of one
+            if node is None or nodes_mod.netns_id(node.fd) in known:  # no netns, or another name of one
                 if node is not None:
                     nodes_mod.let_go(node, self.etc_dir)
                 continue
             self.nodes[name] = node
-            known.add(os.fstat(node.fd).st_ino)
+            known.add(nodes_mod.netns_id(node.fd))
 
     def remove(self, links: list[tuple[str, str]], names: list[str]) -> None:
         """Remove links and whole nodes together: one kernel deletion per node involved.

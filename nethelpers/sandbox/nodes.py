@@ -117,17 +117,27 @@ def adopt(name: str, root_fd: int, *, parent: str | None) -> Node | None:
     return Node(name, fd, nl, "container" if parent else "node", parent)
 
 
+def netns_id(fd: int) -> tuple[int, int]:
+    """Which network namespace an fd (of /run/netns/NAME, /proc/PID/ns/net) is: (st_dev, st_ino)."""
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
+
+
+def pids_in(netns: set[tuple[int, int]]):
+    """The lab's processes (the sandbox left out) whose network namespace is one of ``netns``."""
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                st = os.stat(f"/proc/{entry}/ns/net")
+            except OSError:
+                continue  # gone meanwhile, or not ours to see
+            if (st.st_dev, st.st_ino) in netns:
+                yield int(entry)
+
+
 def in_use(node: Node) -> bool:
     """Does a process of the lab (other than the sandbox) run in the node's network namespace?"""
-    mine = os.fstat(node.fd).st_ino
-    for pid in os.listdir("/proc"):
-        if pid.isdigit() and pid != str(os.getpid()):
-            try:
-                if os.stat(f"/proc/{pid}/ns/net").st_ino == mine:
-                    return True
-            except OSError:
-                pass  # gone meanwhile, or not ours to look at
-    return False
+    return next(pids_in({netns_id(node.fd)}), None) is not None
 
 
 def let_go(node: Node, etc_dir: str) -> None:
@@ -149,11 +159,9 @@ def _unmount(path: str) -> None:
 
 
 def destroy(node: Node, etc_dir: str) -> None:
-    """Forget the namespace: once no process or fd holds it, the kernel frees it."""
-    node.nl.close()
-    os.close(node.fd)
+    """Forget the namespace and its name: once no process or fd holds it, the kernel frees it."""
+    let_go(node, etc_dir)
     _unmount(node.path)
-    _remove_tree(f"{etc_dir}/{node.name}")
 
 
 def _remove_tree(path: str) -> None:

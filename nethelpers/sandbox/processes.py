@@ -296,16 +296,13 @@ class Processes:
 
     @staticmethod
     def kill_in(netns: set[tuple[int, int]]) -> None:
-        """SIGKILL what is still in these network namespaces ((st_dev, st_ino) of each): processes
+        """SIGKILL what is still in these network namespaces (:func:`nodes.netns_id` of each): processes
         a command abandoned (``sh -c 'x &'``), which would keep a removed node's namespace alive."""
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != os.getpid():
-                try:
-                    st = os.stat(f"/proc/{entry}/ns/net")
-                    if (st.st_dev, st.st_ino) in netns:
-                        os.kill(int(entry), signal.SIGKILL)
-                except OSError:
-                    pass  # gone meanwhile, or not ours to see
+        for pid in nodes.pids_in(netns):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass  # gone meanwhile
 
     def list(self) -> list[dict]:
         return [{"id": bg.id, "node": bg.node, "command": bg.command,

@@ -77,7 +77,7 @@ class Server:
                                f"{', '.join(orphans)}; remove those first or together: "
                                f"lab.remove_nodes({sorted(set(names) | set(orphans))!r})")
         self.procs.stop_in(set(names))
-        self.procs.kill_in({(st.st_dev, st.st_ino) for st in (os.fstat(self.net.node(n).fd) for n in names)})
+        self.procs.kill_in({nodes.netns_id(self.net.node(n).fd) for n in names})
         self.dns.forget(names)
         self.net.remove(links, names)
 

@@ -93,18 +93,17 @@ def _network_state(lab: Lab) -> dict:
 
 
 def test_the_explained_commands_rebuild_the_same_lab(capsys):
-    with Lab() as built:
-        with built.explain():
-            host = world.add_host(built, "myhost")
-            app1 = built.add_node("app1", kind="container", parent="myhost")
-            with built.batch():
-                host.add_bridge("br0", address="10.0.0.1/24")
-                built.add_veth("myhost:veth1", "app1:eth0", master="br0", mtu=1450)
-            app1.add_address("eth0", "10.0.0.2/24")
-            app1.add_route("default", via="10.0.0.1")
-            host.sysctl("net.ipv4.ip_forward", 1)
-        explained = capsys.readouterr().out
-        expected = _network_state(built)
+    def build(lab):
+        host = world.add_host(lab, "myhost")
+        app1 = lab.add_node("app1", kind="container", parent="myhost")
+        with lab.batch():
+            host.add_bridge("br0", address="10.0.0.1/24")
+            lab.add_veth("myhost:veth1", "app1:eth0", master="br0", mtu=1450)
+        app1.add_address("eth0", "10.0.0.2/24")
+        app1.add_route("default", via="10.0.0.1")
+        host.sysctl("net.ipv4.ip_forward", 1)
+
+    explained, expected = _explained(build, capsys)
     assert "myhost# ip link add veth1 mtu 1450 type veth peer name eth0 mtu 1450 netns app1" in explained
     assert "myhost# ip netns exec app1 ip route add default via 10.0.0.1" in explained
     with Lab() as replayed:
@@ -124,16 +123,20 @@ def test_a_macvlan_handed_to_a_container_replays_under_its_own_name(capsys):
         lab["host"].add_macvlan("eth0", "eth0", mode="bridge", into="c")
         lab["c"].add_address("eth0", "198.51.100.50/24")
 
-    with Lab() as built:
-        with built.explain():
-            build(built)
-        explained = capsys.readouterr().out
-        expected = _network_state(built)
+    explained, expected = _explained(build, capsys)
     assert "host# ip link add mv-c link eth0 type macvlan mode bridge" in explained
     assert "host# ip link set mv-c netns c name eth0" in explained
     with Lab() as replayed:
         _replay(replayed, explained)
         assert _network_state(replayed) == expected
+
+
+def _explained(build, capsys) -> tuple[str, dict]:
+    """What ``build(lab)`` prints inside ``lab.explain()``, and the network it made."""
+    with Lab() as built:
+        with built.explain():
+            build(built)
+        return capsys.readouterr().out, _network_state(built)
 
 
 def _replay(lab: Lab, explained: str) -> None:

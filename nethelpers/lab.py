@@ -192,34 +192,37 @@ class Lab(Connection):
                  mtu=validate.mtu(mtu), up=up)
 
     # --- Docker syntax ----------------------------------------------------------------
-    def docker(self, command: str | list[str], *, host: str | None = None):
+    def docker(self, command: str | list[str], *, host: str | None = None, input: str | None = None):
         """Run a docker command line on a Docker host of the lab (created on first use).
 
             lab.docker("network create --subnet 192.0.2.0/24 bridge1")
             lab.docker("run -d --name c1 --network bridge1 -p 8080:80 nginx")
 
         Returns what docker prints (a str; ``.exit_code`` for ``run``/``exec``);
-        raises DockerError with the CLI's message when docker would fail.
+        raises DockerError with the CLI's message when docker would fail. ``input`` is the
+        command's standard input: ``lab.docker("compose -f - up -d", input=yaml_text)``.
         """
         from .docker import docker
 
-        return docker(self, command, host)
+        return docker(self, command, host, input)
 
     def docker_host(self, name: str | None = None, *, version: str | None = None,
                     firewall_backend: str | None = None, userland_proxy: bool | None = None,
-                    cluster_store: str | None = None):
+                    cluster_store: str | None = None, daemon_json: dict | None = None):
         """The Docker host ``name`` (default "docker-host"), created on first use.
 
         ``version="29"`` or ``"27"``: the Docker Engine it emulates (later ``lab.docker`` and
         ``%docker`` commands run on it); ``firewall_backend="nftables"`` starts Docker 29 as
         ``dockerd --firewall-backend=nftables``; ``userland_proxy=False`` as
         ``dockerd --userland-proxy=false``; ``cluster_store="etcd://IP:2379"`` as Docker 1.11's
-        ``dockerd --cluster-store``.
+        ``dockerd --cluster-store``; ``daemon_json={"bip": "10.99.0.1/24", "default-address-pools":
+        [{"base": "10.10.0.0/16", "size": 24}]}`` as /etc/docker/daemon.json (change it later with
+        ``.restart_daemon(daemon_json)``, as ``systemctl restart docker`` after editing the file).
         """
         from .docker import get_host
 
         return get_host(self, name, version=version, firewall_backend=firewall_backend,
-                        userland_proxy=userland_proxy, cluster_store=cluster_store)
+                        userland_proxy=userland_proxy, cluster_store=cluster_store, daemon_json=daemon_json)
 
     def trace(self, source: str, destination: str, *, tcp: int | None = None, udp: int | None = None,
               nodes: list[str] | None = None):

@@ -62,8 +62,9 @@ def lab_magic(line: str, cell: str | None = None) -> None:
 
 
 @no_var_expand  # docker's --format templates are full of {{ }}
-def docker_magic(line: str) -> None:
-    """Print what the docker CLI would print; errors go to stderr, as the CLI's do."""
+def docker_magic(line: str, cell: str | None = None) -> None:
+    """Print what the docker CLI would print; errors go to stderr, as the CLI's do. In a
+    ``%%docker`` cell the body is the command's standard input (``docker compose -f - up -d``)."""
     import sys
 
     from .errors import LabError
@@ -74,7 +75,7 @@ def docker_magic(line: str) -> None:
         print("No lab is open: create one first with `lab = Lab()`.")
         return
     try:
-        output = lab.docker(line)
+        output = lab.docker(line, input=cell)
     except LabError as exc:
         print(str(exc), file=sys.stderr)
         return
@@ -96,7 +97,7 @@ def register(shell) -> None:
     if id(shell) in _registered:
         return
     shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")
-    shell.register_magic_function(docker_magic, magic_kind="line", magic_name="docker")
+    shell.register_magic_function(docker_magic, magic_kind="line_cell", magic_name="docker")
     from matplotlib.figure import Figure
 
     from .plot.legibility import png

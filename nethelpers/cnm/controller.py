@@ -17,7 +17,7 @@ from ..errors import LabError
 from .drivers import BUILTIN
 from .errors import Forbidden, InvalidParameter, NoSuchObject, PluginError
 from .ids import make_id, now
-from .ipam import AVOID_OPTION, DefaultIpam
+from .ipam import AVOID_OPTION, RESERVED_OPTION, DefaultIpam
 from .kernel import Kernel
 from .network import SPECIAL, Network
 from .remote import PluginClient, RemoteDriver, RemoteIpam
@@ -48,6 +48,7 @@ class Controller:
                  firewall: str = "iptables-27", random_macs: bool = False,
                  avoid: tuple[str, ...] = ()) -> None:
         self.lab, self.host, self.avoid = lab, host, tuple(avoid)
+        self.reserved: tuple[str, ...] = ()  # kept out of pools handed out (the daemon's InferReservedNetworks)
         if host not in [n.name for n in lab.nodes()]:
             lab.add_node(host, kind="host")
         self.kernel = Kernel(lab, host)
@@ -120,7 +121,9 @@ class Controller:
         net.labels = dict(labels or {})
         if net.ipam_name:
             avoid = ",".join(self.avoid) if driver == "bridge" else ""
-            net._ipam_allocate(subnet, ip_range, gateway, {AVOID_OPTION: avoid} if avoid else {})
+            reserved = ",".join(self.reserved) if driver == "bridge" else ""
+            net._ipam_allocate(subnet, ip_range, gateway, {k: v for k, v in ((AVOID_OPTION, avoid),
+                                                                              (RESERVED_OPTION, reserved)) if v})
         request = {"NetworkID": net.id,
                    "Options": {"com.docker.network.enable_ipv6": False, "com.docker.network.generic": net.options,
                                **({"com.docker.network.internal": True} if internal else {})},

@@ -18,6 +18,10 @@ from .errors import Forbidden, InvalidParameter
 
 GATEWAY_OPTION = ("RequestAddressType", "com.docker.network.gateway")  # ipamapi / netlabel
 AVOID_OPTION = "lab.avoid"  # RequestPool option: subnets the lab keeps free (its LAN), comma-separated
+# RequestPool option: subnets a pool handed out must not overlap, comma-separated (libnetwork's
+# PoolRequest.Exclude: the host's on-link routes, moby docker-v29.7.2 ipams/defaultipam); an
+# explicit subnet may overlap them, as in Docker
+RESERVED_OPTION = "lab.reserved"
 
 
 def default_pools() -> list[ipaddress.IPv4Network]:
@@ -80,9 +84,11 @@ class DefaultIpam:
         used = [p.subnet for k, p in self.pools.items() if k.startswith(space + "/")]
         avoid = [ipaddress.ip_network(s) for s in ((req.get("Options") or {}).get(AVOID_OPTION) or "").split(",")
                  if s]
+        reserved = [ipaddress.ip_network(s) for s in ((req.get("Options") or {}).get(RESERVED_OPTION) or "").split(",")
+                    if s]
         if not pool:
             for candidate in self.defaults:
-                if not any(candidate.overlaps(u) for u in used + avoid):
+                if not any(candidate.overlaps(u) for u in used + avoid + reserved):
                     return self._add(space, candidate, None)
             raise InvalidParameter("all predefined address pools have been fully subnetted",
                                    "release a pool or ask for an explicit one")

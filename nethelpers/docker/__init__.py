@@ -9,6 +9,8 @@ libnetwork: ``docker network create`` makes a CNM network, whose driver
     commands.py     what each docker command does: DockerHost methods, what the CLI prints
     daemon.py       DockerHost: the daemon's networks, connect / disconnect, embedded DNS views
     containers.py   containers: run (network modes), exec, stop, rm, ...
+    compose.py      docker compose up -d / down: a project's networks and containers, named as Compose does
+    daemon_config.py /etc/docker/daemon.json's bip and default-address-pools (DockerHost.restart_daemon)
     cluster.py      swarm init/join/leave, overlay networks as the cluster records them, the agent
     cluster_ipam.py overlay addresses, from the swarm manager or the cluster store
     overlay_views.py looking inside overlays (sandbox namespace, FDB, the agent's table)
@@ -64,11 +66,13 @@ def engine_of(lab) -> DockerEngine:
 
 
 def get_host(lab, name: str | None = None, *, version: str | None = None, firewall_backend: str | None = None,
-             userland_proxy: bool | None = None, cluster_store: str | None = None) -> DockerHost:
+             userland_proxy: bool | None = None, cluster_store: str | None = None,
+             daemon_json: dict | None = None) -> DockerHost:
     """The Docker host ``name`` of ``lab``, created on first use (``version``: the Docker Engine
     it emulates, "29" or "27"; ``firewall_backend``: dockerd's ``--firewall-backend``;
     ``cluster_store``: dockerd's ``--cluster-store=etcd://IP:PORT`` of Docker 1.9-20.10, for
-    overlay networks)."""
+    overlay networks; ``daemon_json``: /etc/docker/daemon.json's ``bip`` and
+    ``default-address-pools``)."""
     from ..errors import InvalidValue
     from .engines import engine
 
@@ -80,7 +84,7 @@ def get_host(lab, name: str | None = None, *, version: str | None = None, firewa
         if host is None:
             host = DockerHost(lab, name, engine=wanted or engine(),
                               userland_proxy=True if userland_proxy is None else userland_proxy,
-                              cluster_store=cluster_store)
+                              cluster_store=cluster_store, daemon_json=daemon_json)
             hosts[name] = host
         elif wanted is not None and wanted != host.engine:
             raise InvalidValue(f"Docker host {name!r} already runs {host.engine}; the engine is fixed when "
@@ -88,6 +92,9 @@ def get_host(lab, name: str | None = None, *, version: str | None = None, firewa
         elif cluster_store is not None and cluster_store != host.cluster_store:
             raise InvalidValue(f"Docker host {name!r} already runs with cluster_store={host.cluster_store!r}; "
                                f"the setting is fixed when the host starts: use a new lab, or another host name")
+        elif daemon_json is not None:
+            raise InvalidValue(f"Docker host {name!r} is running: daemon.json is read when dockerd starts, so "
+                               f"restart it with the new file: lab.docker_host({name!r}).restart_daemon({daemon_json!r})")
         elif userland_proxy is not None and userland_proxy != host.userland_proxy:
             raise InvalidValue(f"Docker host {name!r} already runs with userland_proxy={host.userland_proxy}; "
                                f"the setting is fixed when the host starts (as dockerd's flag is): "
@@ -95,12 +102,16 @@ def get_host(lab, name: str | None = None, *, version: str | None = None, firewa
         return host
 
 
-def docker(lab, command: str | list[str], host: str | None = None) -> Output:
-    """Run one docker command line on a Docker host of ``lab``."""
-    from . import cli, commands
+def docker(lab, command: str | list[str], host: str | None = None, input: str | None = None) -> Output:
+    """Run one docker command line on a Docker host of ``lab`` (``input``: its standard input,
+    which only ``docker compose -f -`` reads)."""
+    from . import cli, commands, compose
 
     words = cli.split(command)
     flag_host, words = cli.parse_globals(words)
+    if words[:1] == ["compose"]:
+        with lab._lock:
+            return compose.run(get_host(lab, host or flag_host), words[1:], input=input)
     parsed = cli.parse(words)  # a usage error is the CLI's: no Docker host is started for it
     with lab._lock:  # one docker command at a time per lab, whichever thread sends it
         return commands.execute(get_host(lab, host or flag_host), parsed)

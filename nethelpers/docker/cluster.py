@@ -15,6 +15,7 @@ import ipaddress
 import json
 import sys
 
+from ..cnm.drivers.overlay import MTU_OPTION, VNI_OPTION, max_mtu
 from ..errors import LabError
 from . import swarm as swarm_mod
 from .cluster_ipam import ClusterIpam
@@ -26,7 +27,6 @@ from .overlay_views import OverlayViews
 GWBRIDGE = "docker_gwbridge"
 KV_NETWORKS = "docker/network/v1.0/network/"
 KV_FIRST_VNI, KV_LAST_VNI = 256, 1000     # libnetwork 0.7's overlay range
-VNI_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 NOT_MANAGER = ('This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
                'connect this node to swarm and try again.')
 WORKER = ("This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please "
@@ -244,7 +244,8 @@ class Cluster(OverlayViews):
                   "ingress": spec.ingress}
         with daemon_errors():
             net = self.controller.new_network("overlay", spec.name, ipam="cluster", subnet=spec.subnet,
-                                              options={VNI_OPTION: str(spec.vni)}, internal=spec.internal,
+                                              options={**spec.options, VNI_OPTION: str(spec.vni)},
+                                              internal=spec.internal,
                                               labels=labels, network_id=spec.id, created=spec.created)
         net.user_configured = spec.user_configured  # (the subnet came from the cluster, asked for or not)
         return net
@@ -252,18 +253,23 @@ class Cluster(OverlayViews):
     def _create_overlay(self, name: str, *, subnet, gateway, ip_range, internal, attachable, options):
         from .daemon import daemon_errors
 
-        if options:
-            raise DockerError(f"the lab's overlay driver takes no -o options (asked: {', '.join(options)}); "
-                              f"encrypted overlays and --data-path-port are not built")
+        others = sorted(set(options) - {MTU_OPTION})
+        if others or (options and self.cluster_store):
+            raise DockerError(f"the lab's overlay driver takes only -o {MTU_OPTION}=BYTES, in swarm mode "
+                              f"(asked: {', '.join(others or options)}); encrypted overlays and --data-path-port "
+                              f"are not built")
         if ip_range:
             raise DockerError("the lab's overlay driver does not implement --ip-range")
+        with daemon_errors():
+            max_mtu(options)  # refused here, before the cluster records the network
         if self.cluster_store:
             return self._kv_create(name, subnet=subnet, gateway=gateway, internal=internal)
         swarm = swarm_mod.of(self.lab)
         if not self.in_swarm or swarm.manager != self.name:
             raise DaemonError(NOT_MANAGER)
         with daemon_errors():
-            spec = swarm.add_network(name, attachable=attachable, internal=internal, subnet=subnet, gateway=gateway)
+            spec = swarm.add_network(name, attachable=attachable, internal=internal, subnet=subnet, gateway=gateway,
+                                     options=options)
         return self._local_network(spec)
 
     def _overlay_for(self, ref: str, *, attach: bool):

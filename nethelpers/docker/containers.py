@@ -46,7 +46,7 @@ class Containers:
             auto_remove: bool = False, aliases: list[str] = (), keep_open: bool = False,
             hostname: str | None = None, dns: list[str] = (), mac_address: str | None = None,
             env: list[str] = (), cap_add: list[str] = (), cap_drop: list[str] = (),
-            privileged: bool = False) -> tuple[Container, str]:
+            privileged: bool = False, labels: dict | None = None) -> tuple[Container, str]:
         """``docker run``: returns the container and what the CLI prints."""
         self._reap()
         image, tag = images.parse(image_ref)
@@ -80,7 +80,8 @@ class Containers:
                         else hostname, dns=list(dns),
                         mac_address=mac_address, joined=owner.id if owner else None,
                         argv=list(argv), default_command=not command, started=None,
-                        cap_add=list(cap_add), cap_drop=list(cap_drop), privileged=privileged)
+                        cap_add=list(cap_add), cap_drop=list(cap_drop), privileged=privileged,
+                        labels=dict(labels or {}))
         if net is not None:
             ctr.endpoint_config[net.name] = EndpointConfig(ip, tuple(aliases))
         self.containers[name] = ctr

@@ -11,12 +11,14 @@ them. This module is the daemon's network side (create, rm, connect, disconnect)
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 
 from .. import world
 from ..cnm import Controller
+from ..cnm.ipam import default_pools
 from ..cnm.errors import CNMError, Unsupported
 from ..errors import InvalidName
-from . import engines, etc_files, ipam_config, netinfo
+from . import daemon_config, engines, etc_files, ipam_config, netinfo
 from .cluster import Cluster, check_cluster_store
 from .containers import Containers
 from .errors import DaemonError, DockerError
@@ -60,13 +62,15 @@ class DockerHost(Containers, Cluster):
     """
 
     def __init__(self, lab, name: str, *, engine: engines.Engine | None = None, userland_proxy: bool = True,
-                 cluster_store: str | None = None) -> None:
+                 cluster_store: str | None = None, daemon_json: dict | None = None) -> None:
         self.lab, self.name, self.userland_proxy = lab, name, userland_proxy
+        self.config = daemon_config.check(daemon_json)  # before the host exists: a refusal leaves the lab as it was
         self.engine = engine or engines.engine()
         self.cluster_store, self.agent = cluster_store, None
         if cluster_store is not None:
             check_cluster_store(lab, cluster_store)  # before the host exists: a refusal leaves the lab as it was
         self.containers: dict[str, Container] = {}
+        self.compose_projects: dict = {}  # project name -> the compose Project of its last `up`
         world.add_host(lab, name)
         self.address = world.address_of(lab, name)
         self.controller = Controller(lab, name, userland_proxy=userland_proxy, iptables=True,
@@ -74,11 +78,83 @@ class DockerHost(Containers, Cluster):
                                      avoid=(world.LAN,))
         self.node, self.kernel = self.controller.node, self.controller.kernel
         with daemon_errors():
-            self.controller.new_network("bridge", "bridge", options=DOCKER0_OPTIONS)
+            self._new_docker0()
             self.controller.new_network("host", "host")
             self.controller.new_network("null", "none")
         if cluster_store:
             self._start_agent()  # --cluster-advertise=eth0:2376: registered in the store from the start
+
+    def __repr__(self) -> str:
+        bridge = self.networks.get("bridge")
+        return (f"<Docker host {self.name}: {self.engine}, docker0 {bridge.gateway if bridge else 'down'}, "
+                f"{len(self.containers)} container{'s' if len(self.containers) != 1 else ''}>")
+
+    def _new_docker0(self, keep: ipaddress.IPv4Interface | None = None) -> None:
+        """The default bridge: ``bip`` if daemon.json gives one, else ``keep`` (the address docker0
+        still has on a restart), else the first free default pool."""
+        if self.config["pools"]:
+            self.controller.ipams["default"].defaults = list(self.config["pools"])
+        bip = self.config["bip"] or keep
+        self.controller.reserved = self._on_link_routes() if bip is None else ()
+        try:
+            self.controller.new_network("bridge", "bridge", options=DOCKER0_OPTIONS, subnet=str(bip.network) if bip
+                                        else None, gateway=str(bip.ip) if bip else None)
+        finally:
+            self.controller.reserved = ()
+
+    def _on_link_routes(self) -> tuple[str, ...]:
+        """The host's on-link IPv4 routes, which dockerd keeps out of the pools it hands out
+        (moby docker-v29.7.2 libnetwork/netutils InferReservedNetworks, queryOnLinkRoutes: scope
+        link, a destination that is not 0.0.0.0 — so neither the default route nor 0.0.0.0/1)."""
+        result = self.node.run(["ip", "-4", "-o", "route", "show", "table", "main", "scope", "link"], timeout=10)
+        found = []
+        for line in result.stdout.splitlines()[:1000]:  # the host's own table, read as untrusted text
+            try:
+                net = ipaddress.IPv4Network(line.split(" ", 1)[0], strict=False)
+            except ValueError:
+                continue
+            if not net.network_address.is_unspecified:  # route.Dst.IP.IsUnspecified()
+                found.append(str(net))
+        return tuple(found)
+
+    def restart_daemon(self, daemon_json: dict | None = None) -> str:
+        """``sudo systemctl restart docker`` after writing ``daemon_json`` to /etc/docker/daemon.json.
+
+        As dockerd does on a restart (without live-restore): every running container stops, the
+        default bridge is made again — with ``bip``; else, if ``default-address-pools`` is set,
+        from the first free pool (docker0 is removed first); else with the address docker0
+        still has (moby docker-v29.7.2 daemon/daemon_unix.go configureNetworking, selectBIP) —
+        networks you created keep their subnets, and later networks come from
+        ``default-address-pools``. Containers stay stopped (``docker start`` them). If the
+        default bridge cannot be made (``bip`` overlapping a network), the error is raised and
+        docker0 is left as it was. Returns what changed, in words.
+        """
+        config = daemon_config.check(daemon_json)  # a refused file: dockerd does not start, nothing changed
+        if self.agent is not None or self.cluster_store:
+            raise DaemonError("the lab restarts only a host outside a swarm or cluster store: "
+                              "use a new lab for this")
+        stopped = [c.name for c in self.containers.values() if c.running]
+        for name in stopped:
+            self.stop(name)
+        bridge = self.networks["bridge"]
+        if bridge.endpoints:
+            raise DaemonError(f"the default bridge still has endpoints ({', '.join(sorted(bridge.endpoints))})")
+        old_config, old_address = self.config, ipaddress.IPv4Interface(bridge.gateway)
+        keep = old_address if config["bip"] is None and not config["pools"] else None
+        with daemon_errors():
+            bridge.delete()
+            try:
+                self.controller.ipams["default"].defaults = default_pools()
+                self.config = config
+                self._new_docker0(keep)
+            except BaseException:  # dockerd would not start: the lab keeps the bridge it had
+                self.controller.ipams["default"].defaults = default_pools()
+                self.config = old_config
+                self._new_docker0(old_address)
+                raise
+        subnet = self.networks["bridge"].subnet
+        return (f"dockerd restarted: docker0 is {subnet}"
+                + (f"; stopped {', '.join(stopped)}" if stopped else ""))
 
     @property
     def networks(self) -> dict:
@@ -112,7 +188,7 @@ class DockerHost(Containers, Cluster):
     def create_network(self, name: str, *, driver: str = "bridge", subnet: str | None = None,
                        gateway: str | None = None, ip_range: str | None = None,
                        internal: bool = False, options: dict | None = None, attachable: bool = False,
-                       ipam: str = "default"):
+                       ipam: str = "default", labels: dict | None = None):
         """``docker network create``: a CNM network of this host's controller (``driver`` and
         ``ipam``: built in, or a plugin listening on /run/docker/plugins/NAME.sock)."""
         options = dict(options or {})
@@ -128,9 +204,13 @@ class DockerHost(Containers, Cluster):
             self._load_plugin(driver, "NetworkDriver")
         if ipam not in self.controller.ipams:
             self._load_plugin(ipam, "IpamDriver")
-        with daemon_errors():
-            return self.controller.new_network(driver, name, subnet=subnet, gateway=gateway, ip_range=ip_range,
-                                               options=options, internal=internal, ipam=ipam)
+        self.controller.reserved = self._on_link_routes() if subnet is None else ()
+        try:
+            with daemon_errors():
+                return self.controller.new_network(driver, name, subnet=subnet, gateway=gateway, ip_range=ip_range,
+                                                   options=options, internal=internal, ipam=ipam, labels=labels)
+        finally:
+            self.controller.reserved = ()
 
     def _load_plugin(self, name: str, kind: str) -> None:
         """A driver the daemon does not have built in: a plugin of that name, if one listens on

@@ -212,7 +212,7 @@ def config(c: Container, major: int) -> dict:
         if c.mac_address:  # getInspectData: Config.MacAddress = the endpoint's DesiredMacAddress
             out["MacAddress"] = c.mac_address
         out["OnBuild"] = None  # omitempty from 29 on
-    out["Labels"] = dict(sorted(image.get("Labels", {}).items()))
+    out["Labels"] = dict(sorted({**image.get("Labels", {}), **c.labels}.items()))
     if image.get("StopSignal"):
         out["StopSignal"] = image["StopSignal"]
     return out

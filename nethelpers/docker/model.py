@@ -67,6 +67,7 @@ class Container:
     endpoint_config: dict[str, EndpointConfig] = field(default_factory=dict)
     argv: list[str] = field(default_factory=list)    # what really runs (shown_command is what ps shows)
     default_command: bool = True                     # the image's own command (no COMMAND given)
+    labels: dict = field(default_factory=dict)       # --label (compose's com.docker.compose.*)
     started: str | None = None                       # its last start (State.StartedAt)
     last_finished: str | None = None                 # the run before (FinishedAt while it runs again)
     earlier_logs: str = ""                           # what its earlier runs printed (docker logs)

@@ -51,6 +51,7 @@ class OverlaySpec:
     created: str
     ingress: bool = False
     user_configured: bool = False                 # --subnet was given (--ip needs it)
+    options: dict = field(default_factory=dict)   # driver options (-o com.docker.network.driver.mtu=...)
 
 
 @dataclass
@@ -76,7 +77,7 @@ class Swarm:
         return base36_id("node", self.id, host)
 
     def add_network(self, name: str, *, attachable: bool, internal: bool, subnet: str | None = None,
-                    gateway: str | None = None, ingress: bool = False) -> OverlaySpec:
+                    gateway: str | None = None, ingress: bool = False, options: dict | None = None) -> OverlaySpec:
         if name in self.networks:
             raise DaemonError(f"network with name {name} already exists")
         pool = self.ipam.request_pool({"AddressSpace": "GlobalDefault", "Pool": subnet or "", "SubPool": "",
@@ -88,7 +89,8 @@ class Swarm:
             self.ipam.release_pool({"PoolID": pool["PoolID"]})
             raise
         spec = OverlaySpec(base36_id("network", self.id, name), name, self.next_vni, pool["Pool"], gw,
-                           pool["PoolID"], attachable, internal, now(), ingress, user_configured=bool(subnet))
+                           pool["PoolID"], attachable, internal, now(), ingress, user_configured=bool(subnet),
+                           options=dict(options or {}))
         self.next_vni += 1
         self.networks[name] = spec
         return spec

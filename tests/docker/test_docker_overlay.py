@@ -317,7 +317,7 @@ def test_refused_overlay_commands_leave_the_lab_as_it_was(cluster):
     before = settled(lab.snapshot())
     for command, error, message in (
             ("network create -d overlay --ip-range 10.9.0.0/25 --subnet 10.9.0.0/24 ov8", DockerError, "ip-range"),
-            ("network create -d overlay -o encrypted ov8", DockerError, "no -o options"),
+            ("network create -d overlay -o encrypted ov8", DockerError, "takes only -o com.docker.network.driver.mtu"),
             ("network create -d overlay --subnet 10.0.1.0/24 ov8", DaemonError, "overlaps"),
             ("network rm ingress", DaemonError, "pre-defined network"),
             ("run -dit --name c9 --network ov1 --ip 10.0.1.3 nicolaka/netshoot", DockerError, "user configured subnets")):

@@ -123,3 +123,21 @@ def test_ctrl_c_stops_the_command_like_a_terminal_and_the_lab_goes_on(pair):
     assert time.monotonic() - started < 15  # interrupted, not run to its 20 s timeout
     assert "packets transmitted" in caught.value.result.stdout  # ping's own Ctrl-C summary
     assert a.run("echo next").stdout == "next\n"  # the next answer is its own, not a stale one
+
+
+def test_a_docker_cell_gives_its_body_as_standard_input(lab, capsys):
+    """``%%docker compose -f - up -d``: the cell's body is what ``-f -`` reads (docker compose's stdin)."""
+    pytest.importorskip("IPython")
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nethelpers.magics import register
+
+    shell = InteractiveShell.instance()
+    register(shell)
+    shell.run_cell_magic("docker", "compose -f - up -d", "name: cellproj\nservices:\n  one:\n    image: busybox\n"
+                                                          "    command: sleep 600\n")
+    shell.run_cell_magic("docker", "compose -f - up -d", "name: cellproj\nservices:\n  one:\n    volumes: [x]\n")
+    captured = capsys.readouterr()
+    assert " Container cellproj-one-1 Started " in captured.out
+    assert "volumes" in captured.err  # refused by name, on stderr as the CLI prints errors
+    assert lab.docker_host().containers["cellproj-one-1"].running

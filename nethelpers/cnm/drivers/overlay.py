@@ -16,6 +16,7 @@ endpoints: the engine gives it one (``driver.control``) when the host joins a cl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..driverapi import SERVICE_INFO, Driver
@@ -23,8 +24,36 @@ from ..errors import Forbidden, NoSuchObject
 from ..ids import mac_from_ip, veth_name
 
 MTU = 1450                       # 1500 - 50 bytes of VXLAN encapsulation
+VXLAN_ENCAP = 50
 VXLAN_PORT = 4789
 VNI_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
+MTU_OPTION = "com.docker.network.driver.mtu"
+
+
+def max_mtu(options: dict) -> int:
+    """The MTU of vxlan0 and of every endpoint: the underlay's (``-o com.docker.network.driver.mtu``,
+    else 1500) less VXLAN's 50 bytes (moby docker-v29.7.2 drivers/overlay encryption.go maxMTU,
+    ov_network.go: the option is parsed with Atoi and may not be negative)."""
+    text = options.get(MTU_OPTION)
+    if text is None:
+        return MTU
+    text = str(text)
+    # Go's strconv.Atoi: an optional sign and ASCII digits only (Python's int() also takes
+    # spaces, "1_400" and other scripts' digits), within int64
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        raise Forbidden(f'failed to parse {text}: strconv.Atoi: parsing "{text}": invalid syntax',
+                        "give the underlay's MTU in bytes, such as 1400")
+    mtu = int(text, 10)
+    if not -2 ** 63 <= mtu < 2 ** 63:
+        raise Forbidden(f'failed to parse {text}: strconv.Atoi: parsing "{text}": value out of range',
+                        "give the underlay's MTU in bytes, such as 1400")
+    if mtu < 0:
+        raise Forbidden(f"invalid MTU value: {mtu}", "give the underlay's MTU in bytes, such as 1400")
+    mtu = mtu or 1500
+    if mtu - VXLAN_ENCAP < 68:
+        raise Forbidden(f"the overlay's MTU would be {mtu - VXLAN_ENCAP}, below IPv4's minimum of 68",
+                        "give the underlay's MTU in bytes, such as 1400")
+    return mtu - VXLAN_ENCAP
 
 
 @dataclass
@@ -32,6 +61,7 @@ class OverlayNetwork:
     vni: int
     gateway: str                 # ADDRESS/LEN, br0's address
     sandbox: str                 # the node holding br0 and vxlan0
+    mtu: int = MTU               # vxlan0's and the endpoints' (max_mtu)
     endpoints: int = 0           # joined here
     next_veth: int = 0           # libnetwork numbers br0's ports veth0, veth1, ... (never reused)
 
@@ -61,7 +91,7 @@ class OverlayDriver(Driver):
             raise Forbidden("no VNI provided", "the cluster allocates one: create the network on a manager")
         ipv4 = (req.get("IPv4Data") or [{}])[0]
         self.networks[nid] = OverlayNetwork(int(str(options[VNI_OPTION]).split(",")[0]), ipv4.get("Gateway", ""),
-                                            f"{self.kernel.host}.1-{nid[:10]}")
+                                            f"{self.kernel.host}.1-{nid[:10]}", max_mtu(options))
         return {}
 
     def delete_network(self, req: dict) -> dict:
@@ -101,12 +131,12 @@ class OverlayDriver(Driver):
         if net.endpoints == 0:
             kernel.add_namespace(net.sandbox)
             kernel.add_bridge("br0", net.gateway, sandbox=net.sandbox)
-            kernel.add_vxlan("vxlan0", net.vni, into=net.sandbox, master="br0", mtu=MTU, port=VXLAN_PORT)
+            kernel.add_vxlan("vxlan0", net.vni, into=net.sandbox, master="br0", mtu=net.mtu, port=VXLAN_PORT)
             kernel.run_later(lambda: self.control.network_up(nid, net.sandbox))
         ep["port"] = f"veth{net.next_veth}"
         net.next_veth += 1
         net.endpoints += 1
-        kernel.add_veth(ep["host_end"], ep["sandbox_end"], peer_mac=ep["mac"], mtu=MTU)
+        kernel.add_veth(ep["host_end"], ep["sandbox_end"], peer_mac=ep["mac"], mtu=net.mtu)
         kernel.move_into(ep["host_end"], net.sandbox, ep["port"])
         kernel.set_master(ep["port"], "br0", sandbox=net.sandbox)
         info = (req.get("Options") or {}).get(SERVICE_INFO) or {}

@@ -20,8 +20,10 @@ class LabState:
         lan_addresses: host name -> its address on the LAN 198.51.100.0/24 (``world.add_host``).
         lan_numbered: the hosts given the next free LAN address (.10, .11, ...), in that order.
         docker: the Docker engine of this lab, created by nethelpers.docker on first use.
+        k8s: the Kubernetes cluster of this lab, created by nethelpers.k8s (``lab.kubernetes()``).
     """
 
     lan_addresses: dict[str, str] = field(default_factory=dict)
     lan_numbered: list[str] = field(default_factory=list)
     docker: object | None = None
+    k8s: object | None = None

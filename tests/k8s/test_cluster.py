@@ -1,0 +1,173 @@
+"""A cluster in the lab: pods wired by the real CNI plugins, flannel's two backends between nodes, and
+kube-proxy's rules in the nodes' kernels, driven through kubectl.
+
+Where the expectations come from:
+- flannel v0.28.9: ``pkg/backend/hostgw/hostgw.go`` (a route per remote /24 via its node's address),
+  ``pkg/backend/vxlan/vxlan.go`` and ``vxlan_network.go`` (``flannel.1``, VNI 1, port 8472, no learning,
+  MTU eth0 - 50, address 10.244.X.0/32; per peer a permanent neighbour, an FDB entry to its node, an
+  ``onlink`` route), ``pkg/trafficmngr/iptables/iptables.go`` (no masquerade between pods);
+- kubeadm's defaults (10.244.0.0/16, /24 per node in join order; services 10.96.0.0/12, ``kubernetes`` at .1)
+  and kube-proxy v1.37 ``pkg/proxy/iptables/proxier.go`` (the probability ladder, which ``iptables-save``
+  prints as 0.33333333349 and 0.50000000000);
+- kubectl v1.37: ``pkg/printers/internalversion/printers.go`` (``makePortString``: ``80:30123/TCP``),
+  ``pkg/cmd/delete/delete.go`` (``... deleted from default namespace``), apimachinery errors
+  (``Error from server (NotFound): pods "x" not found``).
+"""
+
+from __future__ import annotations
+
+import collections
+import ipaddress
+
+import pytest
+
+from nethelpers.errors import InvalidValue
+from nethelpers.k8s import KubectlError
+
+
+@pytest.fixture(params=["host-gw", "vxlan"])
+def cluster_lab(lab, request):
+    lab.kubernetes(["node1", "node2"], pod_network=request.param)
+    return lab
+
+
+@pytest.fixture
+def hostgw_lab(lab):
+    lab.kubernetes(["node1", "node2"], pod_network="host-gw")
+    return lab
+
+
+def pods_by_node(lab) -> dict[str, list]:
+    found = collections.defaultdict(list)
+    for pod in lab.state.k8s.pods.values():
+        found[pod.node].append(pod)
+    return found
+
+
+def test_pods_take_their_nodes_cidr_and_reach_each_other_without_nat(cluster_lab):
+    lab = cluster_lab
+    assert lab.kubectl("create deployment web --image=nginx --replicas=2 --port=80") == "deployment.apps/web created\n"
+    lab.kubectl("run client --image=nicolaka/netshoot")
+    nodes = lab.state.k8s.nodes
+    assert [nodes["node1"].pod_cidr, nodes["node2"].pod_cidr] == ["10.244.0.0/24", "10.244.1.0/24"]
+    for node, pods in pods_by_node(lab).items():
+        for pod in pods:
+            assert ipaddress.ip_address(pod.ip) in ipaddress.ip_network(nodes[node].pod_cidr)
+    client = lab.state.k8s.pods["client"]
+    remote = next(p for p in lab.state.k8s.pods.values() if p.owner == "web" and p.node != client.node)
+    page = lab.kubectl(f"exec client -- curl -s --max-time 3 http://{remote.ip}/")
+    assert f"hello from {remote.name}" in page and f"you came from {client.ip}" in page
+
+
+def test_host_gw_routes_through_the_other_nodes_address(hostgw_lab):
+    routes = hostgw_lab["node1"].run("ip route show 10.244.1.0/24").stdout.split()
+    assert routes[:5] == ["10.244.1.0/24", "via", "198.51.100.11", "dev", "eth0"]
+
+
+def test_vxlan_builds_flannel_1_as_flannel_does(lab):
+    lab.kubernetes(["node1", "node2"], pod_network="vxlan")
+    node1 = lab["node1"]
+    details = node1.run("ip -d link show flannel.1").stdout
+    assert "vxlan id 1 " in details and "dstport 8472" in details and "nolearning" in details
+    assert "mtu 1450" in details and "local 198.51.100.10" in details
+    assert "10.244.0.0/32" in node1.run("ip -4 -br addr show flannel.1").stdout
+    mac = lab.node("node2").run("cat /sys/class/net/flannel.1/address").stdout.strip()
+    assert f"10.244.1.0 lladdr {mac} PERMANENT" in node1.run("ip neigh show dev flannel.1").stdout
+    assert f"{mac} dst 198.51.100.11 self permanent" in node1.run("bridge fdb show dev flannel.1").stdout
+    route = node1.run("ip route show 10.244.1.0/24").stdout
+    assert "via 10.244.1.0 dev flannel.1 onlink" in route
+    lab.kubectl("run web --image=nginx")
+    assert "mtu 1450" in lab["web"].run("ip link show eth0").stdout  # FLANNEL_MTU, through the bridge plugin
+
+
+def test_a_service_shares_requests_among_three_endpoints(hostgw_lab):
+    """300 requests to a ClusterIP with 3 endpoints: each endpoint gets 33 % +- 8 % (the issue's target)."""
+    lab = hostgw_lab
+    lab.kubectl("create deployment web --image=nginx --replicas=3 --port=80")
+    lab.kubectl("run client --image=nicolaka/netshoot")
+    lab.kubectl("expose deployment web --port=80")
+    ip = lab.state.k8s.services["web"].cluster_ip
+    loop = f"for i in $(seq 300); do curl -s --max-time 2 http://{ip}/ | head -n 1; done"
+    answers = lab["client"].run(loop, timeout=240).stdout.splitlines()
+    counts = collections.Counter(answers)
+    assert sum(counts.values()) == 300 and len(counts) == 3, counts
+    for name, count in counts.items():
+        assert 25 <= 100 * count / 300 <= 41, counts
+
+
+def test_kube_proxy_rules_are_in_every_node(hostgw_lab):
+    lab = hostgw_lab
+    lab.kubectl("create deployment web --image=nginx --replicas=3 --port=80")
+    lab.kubectl("expose deployment web --port=80")
+    for node in ("node1", "node2"):
+        nat = lab[node].run("iptables-save -t nat").stdout
+        ladder = [line for line in nat.splitlines() if line.startswith("-A KUBE-SVC-") and "default/web ->" in line]
+        assert len(ladder) == 3
+        assert "--probability 0.33333333349" in ladder[0] and "--probability 0.50000000000" in ladder[1]
+        assert "statistic" not in ladder[2]
+        assert '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' in nat
+    filters = lab["node1"].run("iptables -S INPUT").stdout.splitlines()
+    assert filters[1] == "-A INPUT -j KUBE-FIREWALL"  # the last jump inserted comes first
+
+
+def test_a_deleted_service_leaves_no_chain_behind(hostgw_lab):
+    lab = hostgw_lab
+    lab.kubectl("create deployment web --image=nginx --replicas=2 --port=80")
+    lab.kubectl("expose deployment web --port=80")
+    assert lab.kubectl("delete service web") == 'service "web" deleted from default namespace\n'
+    nat = lab["node1"].run("iptables-save -t nat").stdout
+    assert "default/web" not in nat and nat.count(":KUBE-SEP-") == 1  # the kubernetes service's
+
+
+def test_nodeport_from_the_lan_and_hostport_through_portmap(hostgw_lab):
+    lab = hostgw_lab
+    lab.kubectl("create deployment web --image=nginx --replicas=2 --port=80")
+    lab.kubectl("expose deployment web --port=80 --type=NodePort")
+    svc = lab.state.k8s.services["web"]
+    port = svc.ports[0].node_port
+    assert 30086 <= port <= 32767
+    assert f"80:{port}/TCP" in lab.kubectl("get svc web")
+    for address in ("198.51.100.10", "198.51.100.11"):
+        page = lab["lan-client"].run(f"curl -s --max-time 3 http://{address}:{port}/").stdout
+        assert page.startswith("hello from web-")
+    lab.kubectl("run solo --image=nginx --port=80 --hostport=8081")
+    node = lab.state.k8s.pods["solo"].node
+    address = lab.state.k8s.nodes[node].address
+    assert lab["lan-client"].run(f"curl -s --max-time 3 http://{address}:8081/").stdout.startswith("hello from solo")
+    assert "CNI-HOSTPORT-DNAT" in lab[node].run("iptables -t nat -S").stdout
+
+
+def test_kubectl_tables_and_messages(hostgw_lab):
+    lab = hostgw_lab
+    nodes = lab.kubectl("get nodes").splitlines()
+    assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes[1].startswith("node1   Ready    control-plane   ")
+    assert lab.kubectl("get pods") == "No resources found in default namespace.\n"
+    svc = lab.kubectl("get svc").splitlines()
+    assert svc[0] == "NAME         TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)   AGE"
+    assert svc[1].startswith("kubernetes   ClusterIP   10.96.0.1    <none>        443/TCP   ")
+    assert lab.kubectl("run web --image=nginx") == "pod/web created\n"
+    assert lab.kubectl("delete pod web") == 'pod "web" deleted from default namespace\n'
+    with pytest.raises(KubectlError, match=r'^Error from server \(NotFound\): pods "web" not found$'):
+        lab.kubectl("delete pod web")
+    lab.kubectl("create deployment api --image=nginx --replicas=4 --port=80")
+    lab.kubectl("expose deployment api --port=80")
+    ends = lab.kubectl("get endpointslices").splitlines()[1].split()
+    assert ends[0].startswith("api-") and ends[3].count(",") == 2 and ends[4:7] == ["+", "1", "more..."]
+
+
+def test_bad_input_is_refused_and_changes_nothing(lab):
+    with pytest.raises(InvalidValue, match="host-gw"):
+        lab.kubernetes(["node1"], pod_network="flannel")
+    with pytest.raises(InvalidValue, match="no Kubernetes cluster"):
+        lab.kubectl("get pods")
+    lab.kubernetes(["node1"])
+    with pytest.raises(InvalidValue, match="has its cluster already"):
+        lab.kubernetes(["node9"])
+    with pytest.raises(KubectlError, match="unknown command"):
+        lab.kubectl("frobnicate pods")
+    with pytest.raises(KubectlError, match="couldn't find port"):
+        lab.kubectl("create deployment web --image=nginx") and lab.kubectl("expose deployment web")
+    with pytest.raises(KubectlError, match="already exists"):
+        lab.kubectl("create deployment web --image=nginx")
+    assert "web" not in lab.state.k8s.services

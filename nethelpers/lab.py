@@ -224,13 +224,13 @@ class Lab(Connection):
         return get_host(self, name, version=version, firewall_backend=firewall_backend,
                         userland_proxy=userland_proxy, cluster_store=cluster_store, daemon_json=daemon_json)
 
-    def kubernetes(self, nodes=("node1", "node2"), *, pod_network: str = "host-gw"):
+    def kubernetes(self, nodes=("node1", "node2"), *, pod_network: str = "host-gw", proxy_mode: str = "iptables"):
         """A Kubernetes cluster of ``nodes`` on the lab's LAN, built as kubeadm + flannel would build it
-        (``pod_network="host-gw"`` or ``"vxlan"``), with kube-proxy in iptables mode on every node;
-        drive it with :meth:`kubectl` (see :mod:`nethelpers.k8s`)."""
+        (``pod_network="host-gw"`` or ``"vxlan"``), with kube-proxy on every node (``proxy_mode=
+        "iptables"``, its default, or ``"nftables"``); drive it with :meth:`kubectl` (see :mod:`nethelpers.k8s`)."""
         from .k8s import create
 
-        return create(self, nodes, pod_network=pod_network)
+        return create(self, nodes, pod_network=pod_network, proxy_mode=proxy_mode)
 
     def kubectl(self, command: str | list[str]):
         """Run a kubectl command line on the lab's cluster: ``lab.kubectl("get pods -o wide")``."""

@@ -5,6 +5,7 @@
     podnet.py          between nodes: flannel's host-gw routes or its VXLAN (flannel.1), its iptables rules
     proxy.py           kube-proxy on every node: start (jumps, canaries), sync (one iptables-restore)
     iptables_proxy.py  kube-proxy's iptables mode: the restore input of one sync, rule for rule
+    nftables_proxy.py  kube-proxy's nftables mode: the table ip kube-proxy, as one transaction
     model.py, names.py what kube-proxy reads (service ports, endpoints) and the chain names it computes
     kubectl.py         the kubectl subset and its tables
 
@@ -30,19 +31,22 @@ def cluster_of(lab) -> Cluster | None:
     return lab.state.k8s
 
 
-def create(lab, nodes=("node1", "node2"), *, pod_network: str = "host-gw") -> Cluster:
+def create(lab, nodes=("node1", "node2"), *, pod_network: str = "host-gw", proxy_mode: str = "iptables") -> Cluster:
     """A cluster of ``nodes`` (hosts on the lab's LAN; the first is the control plane, and takes pods
-    too), its pod network, kube-proxy on each, and the ``kubernetes`` Service. Once per lab."""
+    too), its pod network, kube-proxy on each (``proxy_mode`` "iptables" or "nftables"), and the
+    ``kubernetes`` Service. Once per lab."""
     if lab.state.k8s is not None:
         raise InvalidValue("this lab has its cluster already (lab.kubectl(...) works on it); use a new lab "
                            "for another")
     if pod_network not in POD_NETWORKS:
         raise InvalidValue(f"pod_network {pod_network!r}: use 'host-gw' (routes between the nodes) or 'vxlan' "
                            f"(flannel's VXLAN overlay)")
+    if proxy_mode not in proxy.MODES:
+        raise InvalidValue(f"proxy_mode {proxy_mode!r}: use 'iptables' (kube-proxy's default) or 'nftables'")
     nodes = list(nodes)
     if not nodes or len(set(nodes)) != len(nodes):
         raise InvalidValue(f"nodes {nodes!r}: give one name or more, each once, e.g. ['node1', 'node2']")
-    cluster = Cluster(pod_network=pod_network)
+    cluster = Cluster(pod_network=pod_network, proxy_mode=proxy_mode)
     for i, name in enumerate(nodes):
         world.add_host(lab, name)
         cluster.nodes[name] = Node(name, world.address_of(lab, name), cluster.next_pod_cidr(),
@@ -50,7 +54,7 @@ def create(lab, nodes=("node1", "node2"), *, pod_network: str = "host-gw") -> Cl
     lab.state.k8s = cluster
     for name in nodes:
         podnet.join(lab, cluster, name)
-        proxy.start(lab, name)
+        proxy.start(lab, cluster, name)
     first = cluster.nodes[nodes[0]]
     cluster.services["kubernetes"] = Service("kubernetes", "default", "ClusterIP", "10.96.0.1",
                                              [ServicePortSpec(443, API_SERVER_PORT, name="https")], {},

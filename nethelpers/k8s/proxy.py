@@ -4,13 +4,18 @@ In iptables mode (:mod:`.iptables_proxy`) each node's kube-proxy, on start, make
 and inserts its jumps into the built-in chains (``-C``, then ``-I`` where missing), turns on
 ``route_localnet`` for NodePorts on 127.0.0.1, and on every change writes its chains in one
 ``iptables-restore --noflush`` — here after each ``kubectl`` command that changes a Service or a pod.
+In nftables mode (:mod:`.nftables_proxy`) it owns the table ``ip kube-proxy`` and writes it whole, in
+one ``nft -f`` transaction; it leaves ``route_localnet`` alone (no NodePorts on 127.0.0.1).
 """
 
 from __future__ import annotations
 
-from .cluster import CLUSTER_CIDR, Cluster
+from .cluster import CLUSTER_CIDR, SERVICE_CIDR, Cluster
 from .iptables_proxy import CANARY, JUMPS, ProxyConfig, restore_input
 from .model import Endpoint, ServicePort
+from .nftables_proxy import NftConfig, nft_script, transaction
+
+MODES = ("iptables", "nftables")
 
 
 def service_ports(cluster: Cluster) -> list[ServicePort]:
@@ -33,8 +38,10 @@ def config_for(node: str) -> ProxyConfig:
     return ProxyConfig(node=node, cluster_cidr=CLUSTER_CIDR)
 
 
-def start(lab, node: str) -> None:
-    """kube-proxy starting on ``node``: canaries, the jumps, route_localnet."""
+def start(lab, cluster: Cluster, node: str) -> None:
+    """kube-proxy starting on ``node``: in iptables mode its canaries, the jumps, route_localnet."""
+    if cluster.proxy_mode == "nftables":
+        return
     script = [f"iptables -t {table} -N {CANARY}" for table in ("mangle", "nat", "filter")]
     for table, chain, target, extra, comment in JUMPS:
         script.append(f"iptables -t {table} -N {target} 2>/dev/null || true")
@@ -49,6 +56,11 @@ def sync(lab, cluster: Cluster) -> None:
     ports = service_ports(cluster)
     for name in sorted(cluster.nodes):
         node = lab.node(name)
+        if cluster.proxy_mode == "nftables":
+            config = NftConfig(node=name, cluster_cidr=CLUSTER_CIDR, service_cidrs=(SERVICE_CIDR,),
+                               nodeport_ips=(cluster.nodes[name].address,))
+            node.run(["nft", "-f", "-"], input=nft_script(transaction(ports, config)), check=True)
+            continue
         listed = node.run(["iptables", "-w", "-t", "nat", "-S"], check=True).stdout.splitlines()
         existing = tuple(line.split()[1] for line in listed if line.startswith("-N ") and len(line.split()) == 2)
         node.run(["iptables-restore", "-w", "--noflush", "--counters"],

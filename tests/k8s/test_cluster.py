@@ -80,9 +80,10 @@ def test_vxlan_builds_flannel_1_as_flannel_does(lab):
     assert "mtu 1450" in lab["web"].run("ip link show eth0").stdout  # FLANNEL_MTU, through the bridge plugin
 
 
-def test_a_service_shares_requests_among_three_endpoints(hostgw_lab):
+@pytest.mark.parametrize("mode", ["iptables", "nftables"])
+def test_a_service_shares_requests_among_three_endpoints(lab, mode):
     """300 requests to a ClusterIP with 3 endpoints: each endpoint gets 33 % +- 8 % (the issue's target)."""
-    lab = hostgw_lab
+    lab.kubernetes(["node1", "node2"], proxy_mode=mode)
     lab.kubectl("create deployment web --image=nginx --replicas=3 --port=80")
     lab.kubectl("run client --image=nicolaka/netshoot")
     lab.kubectl("expose deployment web --port=80")
@@ -108,6 +109,19 @@ def test_kube_proxy_rules_are_in_every_node(hostgw_lab):
         assert '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES' in nat
     filters = lab["node1"].run("iptables -S INPUT").stdout.splitlines()
     assert filters[1] == "-A INPUT -j KUBE-FIREWALL"  # the last jump inserted comes first
+
+
+def test_nftables_mode_owns_its_table(lab):
+    """pkg/proxy/nftables: the table ip kube-proxy, a service's chain DNATs with numgen; no iptables rules."""
+    lab.kubernetes(["node1", "node2"], proxy_mode="nftables")
+    lab.kubectl("create deployment web --image=nginx --replicas=2 --port=80")
+    lab.kubectl("expose deployment web --port=80 --type=NodePort")
+    table = lab["node1"].run("nft list table ip kube-proxy").stdout
+    assert 'comment "rules for kube-proxy"' in table and "numgen random mod 2 map" in table
+    assert "chain service-" in table and "-default/web/tcp/ {" in table  # an unnamed port: a trailing /
+    assert "KUBE-" not in lab["node1"].run("iptables-save").stdout
+    port = lab.state.k8s.services["web"].ports[0].node_port
+    assert lab["lan-client"].run(f"curl -s --max-time 3 http://198.51.100.11:{port}/").stdout.startswith("hello")
 
 
 def test_a_deleted_service_leaves_no_chain_behind(hostgw_lab):

@@ -7,6 +7,7 @@
     iptables_proxy.py  kube-proxy's iptables mode: the restore input of one sync, rule for rule
     nftables_proxy.py  kube-proxy's nftables mode: the table ip kube-proxy, as one transaction
     model.py, names.py what kube-proxy reads (service ports, endpoints) and the chain names it computes
+    dns.py             CoreDNS behind the kube-dns Service: SERVICE.NAMESPACE.svc.cluster.local
     kubectl.py         the kubectl subset and its tables
 
     cluster = lab.kubernetes(["node1", "node2"], pod_network="host-gw")   # or "vxlan"
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 from .. import world
 from ..errors import InvalidValue
-from . import podnet, proxy
+from . import dns, podnet, proxy
 from .cluster import API_SERVER_PORT, Cluster, Node, Service, ServicePortSpec
 from .kubectl import KubectlError, run
 
@@ -56,10 +57,11 @@ def create(lab, nodes=("node1", "node2"), *, pod_network: str = "host-gw", proxy
         podnet.join(lab, cluster, name)
         proxy.start(lab, cluster, name)
     first = cluster.nodes[nodes[0]]
-    cluster.services["kubernetes"] = Service("kubernetes", "default", "ClusterIP", "10.96.0.1",
+    cluster.services[("default", "kubernetes")] = Service("kubernetes", "default", "ClusterIP", "10.96.0.1",
                                              [ServicePortSpec(443, API_SERVER_PORT, name="https")], {},
                                              endpoints_override=[(first.address, API_SERVER_PORT, first.name)])
     proxy.sync(lab, cluster)
+    dns.deploy(lab, cluster)
     return cluster
 
 

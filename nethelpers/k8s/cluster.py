@@ -23,6 +23,8 @@ NODE_MASK = 24
 ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"     # apimachinery pkg/util/rand: no vowels, no 0, 1, 3
 NODE_PORTS = (30000, 32767)
 KUBELET_VERSION = "v1.37.1"
+DNS_IP = "10.96.0.10"          # kubeadm: the service range's 10th address
+DOMAIN = "cluster.local"
 API_SERVER_PORT = 6443
 
 
@@ -69,6 +71,8 @@ class Pod:
     container_port: int = 0
     host_port: int = 0
     owner: str = ""           # the Deployment that made it
+    argv: list | None = None  # a system pod's program (CoreDNS), instead of the image's
+    dns_policy: str = "ClusterFirst"
     ip: str | None = None
     uid: str = ""
     sandbox_id: str = ""
@@ -88,11 +92,14 @@ class Deployment:
     image: str
     replicas: int
     port: int = 0
+    selector: dict | None = None      # the pods' labels (default: app=NAME, as kubectl create deployment)
+    argv: list | None = None          # a system deployment's program
+    dns_policy: str = "ClusterFirst"
     created: datetime.datetime = field(default_factory=now)
 
     @property
     def labels(self) -> dict:
-        return {"app": self.name}
+        return dict(self.selector) if self.selector else {"app": self.name}
 
     @property
     def hash(self) -> str:
@@ -130,10 +137,22 @@ class Cluster:
     proxy_mode: str = "iptables"
     nodes: dict[str, Node] = field(default_factory=dict)
     joined: list[str] = field(default_factory=list)   # nodes whose pod network is up, in order
-    pods: dict[str, Pod] = field(default_factory=dict)
-    deployments: dict[str, Deployment] = field(default_factory=dict)
-    services: dict[str, Service] = field(default_factory=dict)
+    pods: dict[str, Pod] = field(default_factory=dict)                       # by name (unique in the lab)
+    deployments: dict[tuple[str, str], Deployment] = field(default_factory=dict)   # by (namespace, name)
+    services: dict[tuple[str, str], Service] = field(default_factory=dict)         # by (namespace, name)
     created: datetime.datetime = field(default_factory=now)
+
+    def service(self, name: str, namespace: str = "default") -> Service | None:
+        return self.services.get((namespace, name))
+
+    def deployment(self, name: str, namespace: str = "default") -> Deployment | None:
+        return self.deployments.get((namespace, name))
+
+    def pods_in(self, namespace: str) -> list[Pod]:
+        return [p for p in self.pods.values() if p.namespace == namespace]
+
+    def owned_by(self, dep: Deployment) -> list[Pod]:
+        return [p for p in self.pods.values() if p.namespace == dep.namespace and p.owner == dep.name]
 
     # --- allocators -----------------------------------------------------------------------
     def next_pod_cidr(self) -> str:

@@ -21,7 +21,7 @@ import shlex
 from ..docker import images
 from ..docker.cli import Output
 from ..errors import LabError
-from . import kubelet, podnet, proxy
+from . import dns, kubelet, podnet, proxy
 from .cluster import KUBELET_VERSION, Cluster, Deployment, Pod, Service, ServicePortSpec, now, random_suffix
 
 NAMESPACE = "default"
@@ -126,7 +126,9 @@ def _int(value: str, flag: str) -> int:
 
 
 def _get(lab, cluster: Cluster, words: list[str]) -> Output:
-    options, args = _options(words, {"-o": "output", "--output": "output"})
+    options, args = _options(words, {"-o": "output", "--output": "output", "-n": "namespace",
+                                     "--namespace": "namespace"})
+    namespace = options.get("namespace", NAMESPACE)
     if not args:
         raise KubectlError("error: you must specify the type of resource to get (the lab's kubectl knows pods, "
                            "nodes, services, endpointslices, deployments)")
@@ -137,7 +139,7 @@ def _get(lab, cluster: Cluster, words: list[str]) -> Output:
     if options.get("output") not in (None, "wide"):
         raise KubectlError(f"error: the lab's kubectl prints tables only (-o wide), not -o {options['output']}")
     rows = {"pods": _pods, "nodes": _nodes, "services": _services, "endpointslices": _slices,
-            "deployments": _deployments}[resource](cluster, wide)
+            "deployments": _deployments}[resource](cluster, wide, namespace)
     if len(args) > 1:
         wanted = set(args[1:])
         found = [rows[0]] + [r for r in rows[1:] if r[0] in wanted]
@@ -146,20 +148,20 @@ def _get(lab, cluster: Cluster, words: list[str]) -> Output:
             raise not_found(resource, missing[0])
         rows = found
     if len(rows) == 1:
-        return Output.of("" if resource == "nodes" else f"No resources found in {NAMESPACE} namespace.\n")
+        return Output.of("" if resource == "nodes" else f"No resources found in {namespace} namespace.\n")
     return Output.of(table(rows))
 
 
-def _pods(cluster: Cluster, wide: bool) -> list[list[str]]:
+def _pods(cluster: Cluster, wide: bool, namespace: str) -> list[list[str]]:
     rows = [["NAME", "READY", "STATUS", "RESTARTS", "AGE"] + (["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
                                                              if wide else [])]
-    for pod in sorted(cluster.pods.values(), key=lambda p: p.name):
+    for pod in sorted(cluster.pods_in(namespace), key=lambda p: p.name):
         row = [pod.name, "1/1", "Running", "0", age(pod.created)]
         rows.append(row + ([pod.ip or "<none>", pod.node, "<none>", "<none>"] if wide else []))
     return rows
 
 
-def _nodes(cluster: Cluster, wide: bool) -> list[list[str]]:
+def _nodes(cluster: Cluster, wide: bool, namespace: str) -> list[list[str]]:
     rows = [["NAME", "STATUS", "ROLES", "AGE", "VERSION"] + (["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE",
                                                              "KERNEL-VERSION", "CONTAINER-RUNTIME"] if wide else [])]
     for node in sorted(cluster.nodes.values(), key=lambda n: n.name):
@@ -182,9 +184,9 @@ def _port_string(svc: Service) -> str:
                     for p in svc.ports) or "<none>"
 
 
-def _services(cluster: Cluster, wide: bool) -> list[list[str]]:
+def _services(cluster: Cluster, wide: bool, namespace: str) -> list[list[str]]:
     rows = [["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"] + (["SELECTOR"] if wide else [])]
-    for svc in sorted(cluster.services.values(), key=lambda s: s.name):
+    for svc in sorted((s for s in cluster.services.values() if s.namespace == namespace), key=lambda s: s.name):
         row = [svc.name, svc.type, svc.cluster_ip, "<none>", _port_string(svc), age(svc.created)]
         selector = ",".join(f"{k}={v}" for k, v in sorted(svc.selector.items())) or "<none>"
         rows.append(row + ([selector] if wide else []))
@@ -201,9 +203,9 @@ def slice_name(svc: Service) -> str:
     return svc.name if svc.endpoints_override is not None else f"{svc.name}-{svc.slice_suffix}"
 
 
-def _slices(cluster: Cluster, wide: bool) -> list[list[str]]:
+def _slices(cluster: Cluster, wide: bool, namespace: str) -> list[list[str]]:
     rows = [["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]]
-    for svc in sorted(cluster.services.values(), key=lambda s: s.name):
+    for svc in sorted((s for s in cluster.services.values() if s.namespace == namespace), key=slice_name):
         if svc.endpoints_override is not None:
             addresses, ports = [ip for ip, _, _ in svc.endpoints_override], [str(p) for _, p, _ in svc.endpoints_override]
         else:
@@ -213,11 +215,11 @@ def _slices(cluster: Cluster, wide: bool) -> list[list[str]]:
     return rows
 
 
-def _deployments(cluster: Cluster, wide: bool) -> list[list[str]]:
+def _deployments(cluster: Cluster, wide: bool, namespace: str) -> list[list[str]]:
     rows = [["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"] + (["CONTAINERS", "IMAGES", "SELECTOR"]
                                                                    if wide else [])]
-    for dep in sorted(cluster.deployments.values(), key=lambda d: d.name):
-        running = sum(1 for p in cluster.pods.values() if p.owner == dep.name)
+    for dep in sorted((d for d in cluster.deployments.values() if d.namespace == namespace), key=lambda d: d.name):
+        running = len(cluster.owned_by(dep))
         row = [dep.name, f"{running}/{dep.replicas}", str(running), str(running), age(dep.created)]
         container = dep.image.split("/")[-1].split(":")[0]
         rows.append(row + ([container, dep.image, f"app={dep.name}"] if wide else []))
@@ -264,19 +266,19 @@ def _create(lab, cluster: Cluster, words: list[str]) -> Output:
     if len(args) != 1 or "image" not in options:
         raise KubectlError("error: required flag(s) \"image\" not set")
     name = args[0]
-    if name in cluster.deployments:
+    if cluster.deployment(name) is not None:
         raise KubectlError(f'error: failed to create deployment: deployments.apps "{name}" already exists')
     _check_image(options["image"])
     dep = Deployment(name, NAMESPACE, options["image"], _int(options.get("replicas", "1"), "replicas"),
                      _int(options.get("port", "0"), "port"))
-    cluster.deployments[name] = dep
-    _reconcile(lab, cluster, dep)
+    cluster.deployments[(NAMESPACE, name)] = dep
+    reconcile(lab, cluster, dep)
     return Output.of(f"deployment.apps/{name} created\n")
 
 
-def _reconcile(lab, cluster: Cluster, dep: Deployment) -> None:
+def reconcile(lab, cluster: Cluster, dep: Deployment) -> None:
     """The Deployment and ReplicaSet controllers: as many pods as replicas (the newest go first)."""
-    pods = sorted((p for p in cluster.pods.values() if p.owner == dep.name), key=lambda p: p.created)
+    pods = sorted(cluster.owned_by(dep), key=lambda p: p.created)
     while len(pods) > dep.replicas:
         victim = pods.pop()
         kubelet.stop_pod(lab, cluster, victim, podnet.mtu(cluster))
@@ -287,8 +289,8 @@ def _reconcile(lab, cluster: Cluster, dep: Deployment) -> None:
         serial += 1
         if name in cluster.pods:
             continue
-        pod = Pod(name, NAMESPACE, "", dep.image, {"app": dep.name, "pod-template-hash": dep.hash}, dep.port,
-                  owner=dep.name)
+        pod = Pod(name, dep.namespace, "", dep.image, {**dep.labels, "pod-template-hash": dep.hash}, dep.port,
+                  owner=dep.name, argv=dep.argv, dns_policy=dep.dns_policy)
         _new_pod(lab, cluster, pod)
         pods.append(pod)
     proxy.sync(lab, cluster)
@@ -299,11 +301,11 @@ def _scale(lab, cluster: Cluster, words: list[str]) -> Output:
     target = "/".join(args).split("/")
     if len(target) != 2 or RESOURCES.get(target[0]) != "deployments" or "replicas" not in options:
         raise KubectlError("error: the lab's kubectl scales deployments: kubectl scale deployment NAME --replicas=N")
-    dep = cluster.deployments.get(target[1])
+    dep = cluster.deployment(target[1])
     if dep is None:
         raise not_found("deployments", target[1])
     dep.replicas = _int(options["replicas"], "replicas")
-    _reconcile(lab, cluster, dep)
+    reconcile(lab, cluster, dep)
     return Output.of(f"deployment.apps/{dep.name} scaled\n")
 
 
@@ -316,12 +318,12 @@ def _expose(lab, cluster: Cluster, words: list[str]) -> Output:
                            "NAME --port=80 [--type=NodePort]")
     kind, source = RESOURCES[target[0]], target[1]
     if kind == "deployments":
-        dep = cluster.deployments.get(source)
+        dep = cluster.deployment(source)
         if dep is None:
             raise not_found("deployments", source)
         selector, default_port = dep.labels, dep.port
     else:
-        pod = cluster.pods.get(source)
+        pod = _pod(cluster, source)
         if pod is None:
             raise not_found("pods", source)
         selector, default_port = dict(pod.labels), pod.container_port
@@ -333,7 +335,7 @@ def _expose(lab, cluster: Cluster, words: list[str]) -> Output:
     kind_of_service = options.get("type", "ClusterIP")
     if kind_of_service not in ("ClusterIP", "NodePort"):
         raise KubectlError(f"error: the lab's kubectl makes ClusterIP and NodePort services, not {kind_of_service}")
-    if name in cluster.services:
+    if cluster.service(name) is not None:
         raise KubectlError(f'Error from server (AlreadyExists): services "{name}" already exists')
     affinity = options.get("affinity", "None")
     if affinity not in ("None", "ClientIP"):
@@ -343,10 +345,11 @@ def _expose(lab, cluster: Cluster, words: list[str]) -> Output:
                            options.get("protocol", "TCP").upper())
     if kind_of_service == "NodePort":
         spec.node_port = cluster.allocate_node_port(f"{NAMESPACE}/{name}")
-    cluster.services[name] = Service(name, NAMESPACE, kind_of_service, cluster.allocate_cluster_ip(f"{NAMESPACE}/{name}"),
+    cluster.services[(NAMESPACE, name)] = Service(name, NAMESPACE, kind_of_service, cluster.allocate_cluster_ip(f"{NAMESPACE}/{name}"),
                                      [spec], selector, affinity_seconds=10800 if affinity == "ClientIP" else 0,
                                      slice_suffix=random_suffix(f"slice/{NAMESPACE}/{name}"))
     proxy.sync(lab, cluster)
+    dns.refresh(lab, cluster)
     return Output.of(f"service/{name} exposed\n")
 
 
@@ -357,37 +360,45 @@ def _delete(lab, cluster: Cluster, words: list[str]) -> Output:
         raise KubectlError("error: the lab's kubectl deletes a pod, a deployment or a service: kubectl delete pod NAME")
     kind, name = RESOURCES[target[0]], target[1]
     if kind == "pods":
-        pod = cluster.pods.get(name)
+        pod = _pod(cluster, name)
         if pod is None:
             raise not_found("pods", name)
         kubelet.stop_pod(lab, cluster, pod, podnet.mtu(cluster))
         del cluster.pods[name]
-        dep = cluster.deployments.get(pod.owner)
+        dep = cluster.deployment(pod.owner, pod.namespace) if pod.owner else None
         if dep is not None:
-            _reconcile(lab, cluster, dep)  # the ReplicaSet makes a new one
+            reconcile(lab, cluster, dep)  # the ReplicaSet makes a new one
         else:
             proxy.sync(lab, cluster)
         return Output.of(f'pod "{name}" deleted from {NAMESPACE} namespace\n')
     if kind == "deployments":
-        dep = cluster.deployments.pop(name, None)
+        dep = cluster.deployments.pop((NAMESPACE, name), None)
         if dep is None:
             raise not_found("deployments", name)
         dep.replicas = 0
-        _reconcile(lab, cluster, dep)
+        reconcile(lab, cluster, dep)
         return Output.of(f'deployment.apps "{name}" deleted from {NAMESPACE} namespace\n')
-    if name not in cluster.services:
+    if cluster.service(name) is None:
         raise not_found("services", name)
-    del cluster.services[name]
+    del cluster.services[(NAMESPACE, name)]
     proxy.sync(lab, cluster)
+    dns.refresh(lab, cluster)
     return Output.of(f'service "{name}" deleted from {NAMESPACE} namespace\n')
 
 
+def _pod(cluster: Cluster, name: str, namespace: str = NAMESPACE) -> Pod | None:
+    pod = cluster.pods.get(name)
+    return pod if pod is not None and pod.namespace == namespace else None
+
+
 def _exec(lab, cluster: Cluster, words: list[str]) -> Output:
-    options, args = _options(words, {"-i": "i", "-t": "t", "-it": "it", "-c": "container"})
+    options, args = _options(words, {"-i": "i", "-t": "t", "-it": "it", "-c": "container", "-n": "namespace",
+                                     "--namespace": "namespace"})
+    namespace = options.get("namespace", NAMESPACE)
     if "--" not in args or args.index("--") != 1:
         raise KubectlError("error: the lab's kubectl exec takes POD -- COMMAND (kubectl exec web -- curl -s "
                            "http://10.96.0.10/)")
-    pod = cluster.pods.get(args[0])
+    pod = _pod(cluster, args[0], namespace)
     if pod is None:
         raise not_found("pods", args[0])
     command = args[2:]

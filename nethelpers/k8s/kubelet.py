@@ -16,7 +16,7 @@ import hashlib
 
 from ..cni import Runtime
 from ..docker import images
-from .cluster import CLUSTER_CIDR, Cluster, Pod
+from .cluster import CLUSTER_CIDR, DNS_IP, DOMAIN, Cluster, Pod
 
 LOOPBACK = {"cniVersion": "0.3.1", "name": "cni-loopback", "plugins": [{"type": "loopback"}]}
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
@@ -66,12 +66,24 @@ def start_pod(lab, cluster: Cluster, pod: Pod, mtu: int) -> None:
     pod.ip = added.result["ips"][0]["address"].split("/")[0]
     node = lab.node(pod.name)
     node.write_etc("hostname", pod.name + "\n")
+    if pod.dns_policy == "ClusterFirst":
+        node.write_etc("resolv.conf", resolv_conf(pod.namespace))
     pod.processes = [node.start(["sleep", "infinity"])]  # the pause container: it only holds the namespace
+    if pod.argv:
+        pod.processes.append(node.start(pod.argv))
+        pod.processes[-1].wait_for("serving", timeout=15)
+        return
     image, _ = images.parse(pod.image)
     _, argv = images.default_command(image, pod.name, keep_open=True)
     pod.processes.append(node.start(argv))
     if image in images.WEB_IMAGES:
         pod.processes[-1].wait_for("serving", timeout=15)
+
+
+def resolv_conf(namespace: str) -> str:
+    """What the kubelet writes for a ClusterFirst pod (``pkg/kubelet/network/dns``): the cluster DNS
+    Service, the namespace's search domains, ndots 5."""
+    return (f"search {namespace}.svc.{DOMAIN} svc.{DOMAIN} {DOMAIN}\nnameserver {DNS_IP}\noptions ndots:5\n")
 
 
 def stop_pod(lab, cluster: Cluster, pod: Pod, mtu: int) -> None:

@@ -87,13 +87,17 @@ def test_a_service_shares_requests_among_three_endpoints(lab, mode):
     lab.kubectl("create deployment web --image=nginx --replicas=3 --port=80")
     lab.kubectl("run client --image=nicolaka/netshoot")
     lab.kubectl("expose deployment web --port=80")
-    ip = lab.state.k8s.services["web"].cluster_ip
+    ip = lab.state.k8s.service("web").cluster_ip
     loop = f"for i in $(seq 300); do curl -s --max-time 2 http://{ip}/ | head -n 1; done"
-    answers = lab["client"].run(loop, timeout=240).stdout.splitlines()
-    counts = collections.Counter(answers)
-    assert sum(counts.values()) == 300 and len(counts) == 3, counts
-    for name, count in counts.items():
-        assert 25 <= 100 * count / 300 <= 41, counts
+    # a fair three-way split of 300 falls outside 33 % +- 8 % in about 1 % of runs: a second run of 300
+    # is drawn before the test fails, so it fails for a real bias, not for chance (about 1 run in 10,000)
+    for attempt in range(2):
+        counts = collections.Counter(lab["client"].run(loop, timeout=240).stdout.splitlines())
+        assert sum(counts.values()) == 300 and len(counts) == 3, counts
+        if all(25 <= 100 * count / 300 <= 41 for count in counts.values()):
+            break
+    else:
+        raise AssertionError(f"shares outside 33 % +- 8 % twice: {counts}")
 
 
 def test_kube_proxy_rules_are_in_every_node(hostgw_lab):
@@ -120,7 +124,7 @@ def test_nftables_mode_owns_its_table(lab):
     assert 'comment "rules for kube-proxy"' in table and "numgen random mod 2 map" in table
     assert "chain service-" in table and "-default/web/tcp/ {" in table  # an unnamed port: a trailing /
     assert "KUBE-" not in lab["node1"].run("iptables-save").stdout
-    port = lab.state.k8s.services["web"].ports[0].node_port
+    port = lab.state.k8s.service("web").ports[0].node_port
     assert lab["lan-client"].run(f"curl -s --max-time 3 http://198.51.100.11:{port}/").stdout.startswith("hello")
 
 
@@ -130,14 +134,14 @@ def test_a_deleted_service_leaves_no_chain_behind(hostgw_lab):
     lab.kubectl("expose deployment web --port=80")
     assert lab.kubectl("delete service web") == 'service "web" deleted from default namespace\n'
     nat = lab["node1"].run("iptables-save -t nat").stdout
-    assert "default/web" not in nat and nat.count(":KUBE-SEP-") == 1  # the kubernetes service's
+    assert "default/web" not in nat and nat.count(":KUBE-SEP-") == 1 + 3 * 2  # kubernetes; kube-dns: 3 ports, 2 pods
 
 
 def test_nodeport_from_the_lan_and_hostport_through_portmap(hostgw_lab):
     lab = hostgw_lab
     lab.kubectl("create deployment web --image=nginx --replicas=2 --port=80")
     lab.kubectl("expose deployment web --port=80 --type=NodePort")
-    svc = lab.state.k8s.services["web"]
+    svc = lab.state.k8s.service("web")
     port = svc.ports[0].node_port
     assert 30086 <= port <= 32767
     assert f"80:{port}/TCP" in lab.kubectl("get svc web")
@@ -185,3 +189,25 @@ def test_bad_input_is_refused_and_changes_nothing(lab):
     with pytest.raises(KubectlError, match="already exists"):
         lab.kubectl("create deployment web --image=nginx")
     assert "web" not in lab.state.k8s.services
+
+
+def test_cluster_dns_answers_service_names_through_the_kube_dns_service(hostgw_lab):
+    """kubeadm's CoreDNS: two pods behind kube-dns at 10.96.0.10; a ClusterFirst pod's resolv.conf
+    (kubelet pkg/kubelet/network/dns) searches NS.svc.cluster.local, svc.cluster.local, cluster.local."""
+    lab = hostgw_lab
+    system = lab.kubectl("get pods -n kube-system").splitlines()
+    assert len(system) == 3 and all(line.startswith("coredns-") for line in system[1:])
+    assert lab.kubectl("get svc -n kube-system").splitlines()[1].split()[:5] == [
+        "kube-dns", "ClusterIP", "10.96.0.10", "<none>", "53/UDP,53/TCP,9153/TCP"]
+    lab.kubectl("create deployment web --image=nginx --replicas=2 --port=80")
+    lab.kubectl("expose deployment web --port=80")
+    lab.kubectl("run client --image=nicolaka/netshoot")
+    assert lab.kubectl("exec client -- cat /etc/resolv.conf") == (
+        "search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n")
+    web = lab.state.k8s.service("web").cluster_ip
+    for name in ("web", "web.default", "web.default.svc.cluster.local"):
+        assert lab.kubectl(f"exec client -- dig +short +search +time=2 +tries=1 {name}").split() == [web]
+    assert lab.kubectl("exec client -- dig +short +search kube-dns.kube-system").split() == ["10.96.0.10"]
+    assert lab.kubectl("exec client -- curl -s --max-time 3 http://web/").startswith("hello from web-")
+    lab.kubectl("delete service web")
+    assert lab.kubectl("exec client -- dig +short +search +time=2 +tries=1 web").split() == []

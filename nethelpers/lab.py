@@ -232,11 +232,12 @@ class Lab(Connection):
 
         return create(self, nodes, pod_network=pod_network, proxy_mode=proxy_mode)
 
-    def kubectl(self, command: str | list[str]):
-        """Run a kubectl command line on the lab's cluster: ``lab.kubectl("get pods -o wide")``."""
+    def kubectl(self, command: str | list[str], *, input: str | None = None):
+        """Run a kubectl command line on the lab's cluster: ``lab.kubectl("get pods -o wide")``;
+        ``input`` is its standard input (``lab.kubectl("apply -f -", input=yaml_text)``)."""
         from .k8s import kubectl
 
-        return kubectl(self, command)
+        return kubectl(self, command, input)
 
     def trace(self, source: str, destination: str, *, tcp: int | None = None, udp: int | None = None,
               nodes: list[str] | None = None):

@@ -9,6 +9,7 @@
 
     %docker run -d --name c1 nginx      # a docker command on the lab's Docker host
     %docker -H host2 ps                 # ... on another Docker host of the lab
+    %kubectl get pods -o wide           # kubectl on the lab's cluster (lab.kubernetes(...))
 
 An IPython extension: ``Lab()`` loads it in a notebook through IPython's extension manager,
 and ``%load_ext nethelpers`` (or ``%load_ext nethelpers.magics``) loads it by hand. This
@@ -61,10 +62,8 @@ def lab_magic(line: str, cell: str | None = None) -> None:
     _run(node, cell if cell is not None else command)
 
 
-@no_var_expand  # docker's --format templates are full of {{ }}
-def docker_magic(line: str, cell: str | None = None) -> None:
-    """Print what the docker CLI would print; errors go to stderr, as the CLI's do. In a
-    ``%%docker`` cell the body is the command's standard input (``docker compose -f - up -d``)."""
+def _cli(line: str, cell: str | None, call: str) -> None:
+    """Print what a CLI (``lab.docker`` or ``lab.kubectl``) prints; its errors go to stderr."""
     import sys
 
     from .errors import LabError
@@ -75,13 +74,26 @@ def docker_magic(line: str, cell: str | None = None) -> None:
         print("No lab is open: create one first with `lab = Lab()`.")
         return
     try:
-        output = lab.docker(line, input=cell)
+        output = getattr(lab, call)(line, input=cell)
     except LabError as exc:
         print(str(exc), file=sys.stderr)
         return
     text = str(output).rstrip("\n")
     if text:
         print(text)
+
+
+@no_var_expand  # docker's --format templates are full of {{ }}
+def docker_magic(line: str, cell: str | None = None) -> None:
+    """Print what the docker CLI would print; errors go to stderr, as the CLI's do. In a
+    ``%%docker`` cell the body is the command's standard input (``docker compose -f - up -d``)."""
+    _cli(line, cell, "docker")
+
+
+@no_var_expand
+def kubectl_magic(line: str, cell: str | None = None) -> None:
+    """``%kubectl get pods -o wide``; in a ``%%kubectl apply -f -`` cell the body is the YAML."""
+    _cli(line, cell, "kubectl")
 
 
 def load_ipython_extension(ipython) -> None:
@@ -91,13 +103,14 @@ def load_ipython_extension(ipython) -> None:
 
 
 def register(shell) -> None:
-    """Add %lab/%%lab and %docker, and show matplotlib figures as PNG even when pyplot was never
+    """Add %lab/%%lab, %docker and %kubectl, and show matplotlib figures as PNG even when pyplot was never
     imported (the lab's pictures are plain Figures, so they are not drawn twice). Once per shell:
     a second call (another ``Lab()``, or ``%load_ext nethelpers`` after it) does nothing."""
     if id(shell) in _registered:
         return
     shell.register_magic_function(lab_magic, magic_kind="line_cell", magic_name="lab")
     shell.register_magic_function(docker_magic, magic_kind="line_cell", magic_name="docker")
+    shell.register_magic_function(kubectl_magic, magic_kind="line_cell", magic_name="kubectl")
     from matplotlib.figure import Figure
 
     from .plot.legibility import png

@@ -8,7 +8,7 @@
     nftables_proxy.py  kube-proxy's nftables mode: the table ip kube-proxy, as one transaction
     model.py, names.py what kube-proxy reads (service ports, endpoints) and the chain names it computes
     dns.py             CoreDNS behind the kube-dns Service: SERVICE.NAMESPACE.svc.cluster.local
-    kubectl.py         the kubectl subset and its tables
+    kubectl.py         the kubectl subset and its tables; apply.py: kubectl apply -f of Pods, Deployments, Services
 
     cluster = lab.kubernetes(["node1", "node2"], pod_network="host-gw")   # or "vxlan"
     lab.kubectl("create deployment web --image=nginx --replicas=3")
@@ -65,10 +65,11 @@ def create(lab, nodes=("node1", "node2"), *, pod_network: str = "host-gw", proxy
     return cluster
 
 
-def kubectl(lab, command):
-    """Run one kubectl command line against the lab's cluster."""
+def kubectl(lab, command, input: str | None = None):
+    """Run one kubectl command line against the lab's cluster (``input``: its standard input, for
+    ``apply -f -``)."""
     cluster = lab.state.k8s
     if cluster is None:
         raise InvalidValue("this lab has no Kubernetes cluster yet: make one with lab.kubernetes(['node1', 'node2'])")
     with lab._lock:
-        return run(lab, cluster, command)
+        return run(lab, cluster, command, input)

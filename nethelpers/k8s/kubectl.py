@@ -77,7 +77,7 @@ def table(rows: list[list[str]]) -> str:
 
 
 # --- commands ---------------------------------------------------------------------------------------
-def run(lab, cluster: Cluster, command: str | list[str]) -> Output:
+def run(lab, cluster: Cluster, command: str | list[str], input: str | None = None) -> Output:
     words = shlex.split(command) if isinstance(command, str) else list(command)
     if words[:1] == ["kubectl"]:
         words = words[1:]
@@ -85,8 +85,10 @@ def run(lab, cluster: Cluster, command: str | list[str]) -> Output:
         raise KubectlError("error: you must specify a command (the lab's kubectl knows get, run, create "
                            "deployment, scale, expose, delete, exec)")
     verb, rest = words[0], words[1:]
+    if verb == "apply":
+        return _apply(lab, cluster, rest, input)
     handlers = {"get": _get, "run": _run, "create": _create, "scale": _scale, "expose": _expose,
-                "delete": _delete, "exec": _exec}
+                "delete": _delete, "exec": _exec, "apply": None}
     if verb not in handlers:
         raise KubectlError(f'error: unknown command "{verb}" for "kubectl" (the lab\'s kubectl knows '
                            f'{", ".join(handlers)})')
@@ -384,6 +386,28 @@ def _delete(lab, cluster: Cluster, words: list[str]) -> Output:
     proxy.sync(lab, cluster)
     dns.refresh(lab, cluster)
     return Output.of(f'service "{name}" deleted from {NAMESPACE} namespace\n')
+
+
+def _apply(lab, cluster: Cluster, words: list[str], input: str | None) -> Output:
+    from pathlib import Path
+
+    from .apply import apply
+
+    options, args = _options(words, {"-f": "file", "--filename": "file"})
+    if "file" not in options or args:
+        raise KubectlError("error: must specify one of -f and -k (the lab's kubectl applies -f FILE, or -f - "
+                           "with the YAML as standard input)")
+    if options["file"] == "-":
+        if input is None:
+            raise KubectlError("error: -f - reads standard input, and none was given: pass input=... (or use a "
+                               "%%kubectl cell, whose body is the input)")
+        text = input
+    else:
+        try:
+            text = Path(options["file"]).read_text()
+        except OSError as exc:
+            raise KubectlError(f'error: the path "{options["file"]}" does not exist ({exc.strerror})') from None
+    return apply(lab, cluster, text)
 
 
 def _pod(cluster: Cluster, name: str, namespace: str = NAMESPACE) -> Pod | None:

@@ -211,3 +211,41 @@ def test_cluster_dns_answers_service_names_through_the_kube_dns_service(hostgw_l
     assert lab.kubectl("exec client -- curl -s --max-time 3 http://web/").startswith("hello from web-")
     lab.kubectl("delete service web")
     assert lab.kubectl("exec client -- dig +short +search +time=2 +tries=1 web").split() == []
+
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      containers: [{name: nginx, image: nginx, ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api}
+spec:
+  type: NodePort
+  selector: {app: api}
+  ports: [{port: 8080, targetPort: 80, nodePort: 30080}]
+"""
+
+
+def test_apply_creates_configures_and_leaves_unchanged(hostgw_lab):
+    """kubectl pkg/cmd/apply/apply.go: created, then unchanged, then configured; nodePort as asked."""
+    lab = hostgw_lab
+    assert lab.kubectl("apply -f -", input=DEPLOYMENT) == "deployment.apps/api created\nservice/api created\n"
+    assert lab.kubectl("apply -f -", input=DEPLOYMENT) == "deployment.apps/api unchanged\nservice/api unchanged\n"
+    assert lab.kubectl("apply -f -", input=DEPLOYMENT.replace("replicas: 2", "replicas: 3")).splitlines()[0] == \
+        "deployment.apps/api configured"
+    assert len(lab.state.k8s.owned_by(lab.state.k8s.deployment("api"))) == 3
+    assert "8080:30080/TCP" in lab.kubectl("get svc api")
+    assert lab["lan-client"].run("curl -s --max-time 3 http://198.51.100.10:30080/").stdout.startswith("hello from api-")
+    with pytest.raises(KubectlError, match="volumes"):
+        lab.kubectl("apply -f -", input=DEPLOYMENT.replace("      containers:", "      volumes: []\n      containers:"))
+    with pytest.raises(KubectlError, match="does not match template"):
+        lab.kubectl("apply -f -", input=DEPLOYMENT.replace("matchLabels: {app: api}", "matchLabels: {app: other}"))

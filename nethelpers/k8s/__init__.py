@@ -48,6 +48,8 @@ def create(lab, nodes=("node1", "node2"), *, pod_network: str = "host-gw", proxy
     if not nodes or len(set(nodes)) != len(nodes):
         raise InvalidValue(f"nodes {nodes!r}: give one name or more, each once, e.g. ['node1', 'node2']")
     cluster = Cluster(pod_network=pod_network, proxy_mode=proxy_mode)
+    world.ensure(lab)
+    podnet.check_bridge_netfilter(lab, world.ROUTER)  # before any node is made: a refusal changes nothing
     for i, name in enumerate(nodes):
         world.add_host(lab, name)
         cluster.nodes[name] = Node(name, world.address_of(lab, name), cluster.next_pod_cidr(),

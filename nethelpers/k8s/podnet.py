@@ -52,11 +52,29 @@ def masquerade_rules(pod_cidr: str) -> list[str]:
             f"-A FLANNEL-POSTRTG ! -s {c} -d {c} {tail} -j MASQUERADE --random-fully"]
 
 
+BRIDGE_NF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+
+
+def check_bridge_netfilter(lab, name: str) -> None:
+    """kubeadm's preflight: a pod's reply to a Service address, bridged to a pod on the same node, must
+    cross iptables to be un-NATed, so ``br_netfilter`` must be loaded (kubeadm ``FileContentCheck``).
+    The lab loads it only into its own VM's kernel."""
+    from ..errors import MissingFeature
+
+    if lab.node(name).run(["test", "-e", BRIDGE_NF]).rc != 0 and not lab.load_module("br_netfilter"):
+        raise MissingFeature(f"[ERROR FileContent--proc-sys-net-bridge-bridge-nf-call-iptables]: {BRIDGE_NF} does "
+                             f"not exist: Kubernetes needs the br_netfilter module, which this machine's kernel has "
+                             f"not loaded (and a lab never loads a module into it). Load it with `sudo modprobe "
+                             f"br_netfilter`, or run the lab in its own VM (NETHELPERS_BACKEND=vm)")
+
+
 def join(lab, cluster: Cluster, name: str) -> None:
     """What flanneld does when it starts on node ``name``: its rules, its device, and its side of
-    every route, neighbour and FDB entry (each other node gets its side for ``name`` too)."""
+    every route, neighbour and FDB entry (each other node gets its side for ``name`` too). Before it,
+    the node's kubeadm prerequisites: ip_forward and bridge-nf-call-iptables on."""
     node = lab.node(name)
     node.sysctl("net.ipv4.ip_forward", 1)
+    node.sysctl("net.bridge.bridge-nf-call-iptables", 1)
     script = ["iptables -t nat -N FLANNEL-POSTRTG",
               f'iptables -t nat -A POSTROUTING -m comment --comment "{MASQ_COMMENT}" -j FLANNEL-POSTRTG',
               *[f"iptables -t nat {rule}" for rule in masquerade_rules(cluster.nodes[name].pod_cidr)],

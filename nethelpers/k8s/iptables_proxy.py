@@ -122,23 +122,17 @@ def restore_input(ports: list[ServicePort], config: ProxyConfig, existing: tuple
 
 def _service_port(sync: _Sync, port: ServicePort) -> None:
     config, name, proto = sync.config, port.port_name_string, port.proto
-    ready = sorted((e for e in port.endpoints if e.ready), key=lambda e: (tuple(map(int, e.ip.split("."))), e.port))
-    local = [e for e in ready if e.node == config.node]
+    plan = port.plan(config.node)
+    ready, local = plan.ready, plan.local
     cluster_chain = service_chain("KUBE-SVC-", name, proto)
     local_chain = service_chain("KUBE-SVL-", name, proto)
     ext_chain = service_chain("KUBE-EXT-", name, proto)
     fw_chain = service_chain("KUBE-FW-", name, proto)
-    internal = local if port.internal_policy_local else ready
-    external = local if port.external_policy_local else ready
-    has_endpoints, has_internal, has_external = bool(ready), bool(internal), bool(external)
+    has_endpoints, has_internal, has_external = bool(ready), bool(plan.internal), bool(plan.external)
     internal_chain = local_chain if port.internal_policy_local else cluster_chain
     external_policy_chain = local_chain if port.external_policy_local else cluster_chain
-    uses_cluster = bool(ready) and (not port.internal_policy_local
-                                    or (not port.external_policy_local and port.externally_accessible()))
-    uses_local = bool(local) and (port.internal_policy_local
-                                  or (port.external_policy_local and port.externally_accessible()))
-    uses_external = has_endpoints and port.externally_accessible()
-    uses_fw = has_endpoints and bool(port.load_balancer_ips) and bool(port.source_ranges)
+    uses_cluster, uses_local = plan.uses_cluster, plan.uses_local
+    uses_external, uses_fw = plan.uses_external, plan.uses_firewall
     lb_chain = fw_chain if uses_fw else ext_chain
 
     def filter_target(local_policy: bool) -> tuple[str, str]:

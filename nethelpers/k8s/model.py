@@ -51,3 +51,33 @@ class ServicePort:
     def externally_accessible(self) -> bool:
         """``ExternallyAccessible``: a NodePort, an external IP or a load balancer IP."""
         return bool(self.node_port or self.external_ips or self.load_balancer_ips)
+
+    def plan(self, node: str) -> "Plan":
+        """Which endpoints serve which traffic here, and which chains that needs (``CategorizeEndpoints``
+        in ``pkg/proxy/topology.go``, shared by both proxy modes)."""
+        ready = sorted((e for e in self.endpoints if e.ready), key=lambda e: (tuple(map(int, e.ip.split("."))), e.port))
+        local = [e for e in ready if e.node == node]
+        accessible = self.externally_accessible()
+        return Plan(ready=ready, local=local,
+                    internal=local if self.internal_policy_local else ready,
+                    external=local if self.external_policy_local else ready,
+                    uses_cluster=bool(ready) and (not self.internal_policy_local
+                                                  or (not self.external_policy_local and accessible)),
+                    uses_local=bool(local) and (self.internal_policy_local
+                                                or (self.external_policy_local and accessible)),
+                    uses_external=bool(ready) and accessible,
+                    uses_firewall=bool(ready) and bool(self.load_balancer_ips) and bool(self.source_ranges))
+
+
+@dataclass
+class Plan:
+    """A service port's endpoints as one node's kube-proxy sorts them (``ServicePort.plan``)."""
+    ready: list[Endpoint]          # every ready endpoint, in address order: the Cluster policy's
+    local: list[Endpoint]          # those on this node: the Local policy's
+    internal: list[Endpoint]       # for traffic from pods and nodes (internalTrafficPolicy)
+    external: list[Endpoint]       # for traffic from outside (externalTrafficPolicy)
+    uses_cluster: bool             # KUBE-SVC- / service-... is needed
+    uses_local: bool               # KUBE-SVL- / local-...
+    uses_external: bool            # KUBE-EXT- / external-...
+    uses_firewall: bool            # KUBE-FW- / firewall-...
+

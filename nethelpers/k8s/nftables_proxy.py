@@ -125,17 +125,11 @@ def _service_port(tx: _Tx, port: ServicePort, config: NftConfig, masquerade: str
     base = nft_service_base(ns, name, port.protocol, port.port_name)
     cluster_chain, local_chain = f"service-{base}", f"local-{base}"
     external_chain, firewall_chain = f"external-{base}", f"firewall-{base}"
-    ready = sorted((e for e in port.endpoints if e.ready), key=lambda e: (tuple(map(int, e.ip.split("."))), e.port))
-    local = [e for e in ready if e.node == config.node]
-    internal = local if port.internal_policy_local else ready
-    external = local if port.external_policy_local else ready
+    plan = port.plan(config.node)
+    ready, local, internal, external = plan.ready, plan.local, plan.internal, plan.external
     has_endpoints = bool(ready)
-    uses_cluster = bool(ready) and (not port.internal_policy_local
-                                    or (not port.external_policy_local and port.externally_accessible()))
-    uses_local = bool(local) and (port.internal_policy_local
-                                  or (port.external_policy_local and port.externally_accessible()))
-    uses_external = has_endpoints and port.externally_accessible()
-    uses_fw = has_endpoints and bool(port.load_balancer_ips) and bool(port.source_ranges)
+    uses_cluster, uses_local, uses_external, uses_fw = (plan.uses_cluster, plan.uses_local, plan.uses_external,
+                                                        plan.uses_firewall)
     internal_chain = local_chain if port.internal_policy_local else cluster_chain
     external_policy_chain = local_chain if port.external_policy_local else cluster_chain
 

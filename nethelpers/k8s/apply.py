@@ -74,8 +74,10 @@ def _read(doc: dict, error) -> tuple[str, dict]:
     if kind is None:
         raise error(f'error: resource mapping not found for kind "{doc.get("kind")}" in version '
                     f'"{doc.get("apiVersion")}" (the lab applies v1 Pod, apps/v1 Deployment, v1 Service)')
+    from .kubectl import check_name
+
     meta = _field(doc, "metadata", error)
-    out = {"name": _field(meta, "name", error), "namespace": meta.get("namespace"),
+    out = {"name": check_name(doc["kind"], str(_field(meta, "name", error))), "namespace": meta.get("namespace"),
            "labels": dict(meta.get("labels") or {})}
     spec = _field(doc, "spec", error)
     if kind == "pod":

@@ -16,6 +16,7 @@ found``.
 from __future__ import annotations
 
 import platform
+import re
 import shlex
 
 from ..docker import images
@@ -36,6 +37,29 @@ class KubectlError(LabError):
     """What kubectl prints on stderr (it exits 1)."""
 
     exit_code = 1
+
+
+DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def check_name(kind: str, name: str) -> str:
+    """The API server's name validation: a Service's name is a DNS-1035 label (it becomes a DNS name),
+    a Pod's or a Deployment's a DNS-1123 subdomain (apimachinery ``validation.IsDNS1035Label``,
+    ``IsDNS1123Subdomain``); the lab's pods also become lab nodes, so at most 63 characters."""
+    if kind == "Service":
+        ok, rule = DNS1035.fullmatch(name) and len(name) <= 63, (
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+            "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+            "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')")
+    else:
+        ok, rule = DNS1123.fullmatch(name) and len(name) <= 63, (
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and "
+            "must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+    if not ok:
+        raise KubectlError(f'The {kind} "{name}" is invalid: metadata.name: Invalid value: "{name}": {rule}')
+    return name
 
 
 def not_found(resource: str, name: str) -> KubectlError:
@@ -251,7 +275,7 @@ def _run(lab, cluster: Cluster, words: list[str]) -> Output:
         raise KubectlError("error: the lab's kubectl run needs NAME and --image=IMAGE (kubectl run NAME "
                            "--image=nginx [--port=80])")
     _check_image(options["image"])
-    name = args[0]
+    name = check_name("Pod", args[0])
     pod = Pod(name, NAMESPACE, "", options["image"], {"run": name}, _int(options.get("port", "0"), "port"),
               _int(options.get("hostport", "0"), "hostport"))
     _new_pod(lab, cluster, pod)
@@ -267,7 +291,7 @@ def _create(lab, cluster: Cluster, words: list[str]) -> Output:
                                          "--port": "port"})
     if len(args) != 1 or "image" not in options:
         raise KubectlError("error: required flag(s) \"image\" not set")
-    name = args[0]
+    name = check_name("Deployment", args[0])
     if cluster.deployment(name) is not None:
         raise KubectlError(f'error: failed to create deployment: deployments.apps "{name}" already exists')
     _check_image(options["image"])
@@ -333,7 +357,7 @@ def _expose(lab, cluster: Cluster, words: list[str]) -> Output:
         raise KubectlError("error: couldn't find port via --port flag or introspection\nSee 'kubectl expose -h' "
                            "for help and examples")
     port = _int(options.get("port", str(default_port)), "port")
-    name = options.get("name", source)
+    name = check_name("Service", options.get("name", source))
     kind_of_service = options.get("type", "ClusterIP")
     if kind_of_service not in ("ClusterIP", "NodePort"):
         raise KubectlError(f"error: the lab's kubectl makes ClusterIP and NodePort services, not {kind_of_service}")

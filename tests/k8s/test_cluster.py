@@ -188,7 +188,13 @@ def test_bad_input_is_refused_and_changes_nothing(lab):
         lab.kubectl("create deployment web --image=nginx") and lab.kubectl("expose deployment web")
     with pytest.raises(KubectlError, match="already exists"):
         lab.kubectl("create deployment web --image=nginx")
-    assert "web" not in lab.state.k8s.services
+    # apimachinery validation: a Service's name is a DNS-1035 label, a pod's a DNS-1123 subdomain
+    with pytest.raises(KubectlError, match=r'^The Service "Web_1" is invalid: metadata.name: Invalid value: "Web_1": '
+                                           r"a DNS-1035 label"):
+        lab.kubectl("expose deployment web --port=80 --name=Web_1")
+    with pytest.raises(KubectlError, match="RFC 1123 subdomain"):
+        lab.kubectl("run My_Pod --image=nginx")
+    assert lab.state.k8s.service("web") is None and "My_Pod" not in lab.state.k8s.pods
 
 
 def test_cluster_dns_answers_service_names_through_the_kube_dns_service(hostgw_lab):

@@ -28,7 +28,7 @@ IPTABLES_RULES = (
                            "-m addrtype --dst-type LOCAL -j ACCEPT"),
 )
 IPTABLES_MODULES = "sudo modprobe xt_addrtype xt_conntrack nf_nat"
-KERNEL_CHECKS = ("netns", *LINKS, "iptables rules", "nft", "conntrack", "ping", "tcpdump",
+KERNEL_CHECKS = ("netns", *LINKS, "iptables rules", "nft", "conntrack", "br_netfilter", "ping", "tcpdump",
                  "packet tracer", "iperf3", *QDISCS)
 # the namespaces backend's lines, in the report's order
 ORDER = ("sandbox", "user namespaces", *KERNEL_CHECKS[:1 + len(LINKS)], "iptables",

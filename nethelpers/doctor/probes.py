@@ -56,6 +56,7 @@ class Probe:
         for name in LINKS:
             self.link(name)
         self.netfilter()
+        self.bridge_netfilter()
         if not self.worked("veth"):
             self.skip(["ping", "tcpdump", "iperf3", *QDISCS])
             return self.out
@@ -116,6 +117,19 @@ class Probe:
         ok, err = self.sh(self.a, "conntrack -L")
         self.add("conntrack", ok, "conntrack -L and nf_conntrack_max work in a node", err,
                  kernel_fix("nf_conntrack_netlink", "conntrack", self.rootless))
+
+    def bridge_netfilter(self) -> None:
+        """br_netfilter, which Kubernetes needs (kubeadm's preflight): loaded by the lab in its own VM."""
+        switch = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+        ok, _ = self.sh(self.a, f"test -e {switch}")
+        if not ok:
+            try:
+                ok = self.lab.load_module("br_netfilter") and self.sh(self.a, f"test -e {switch}")[0]
+            except LabError:
+                ok = False
+        self.add("br_netfilter", ok, "bridged packets can cross iptables (Kubernetes, chapter 09)",
+                 f"no {switch}: the Kubernetes chapter cannot run here",
+                 kernel_fix("br_netfilter", "br_netfilter", self.rootless))
 
     def traffic(self) -> None:
         """ping a -> b while tcpdump listens on b, then a short iperf3 run."""

@@ -65,3 +65,14 @@ def listed(names: list[str]) -> str:
     """'ipvlan' / 'ipvlan and vlan' link types, for messages."""
     words = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     return f"{words} link type{'s' if len(names) > 1 else ''}"
+
+
+BRIDGE_NF_CALL_IPTABLES = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+
+
+def bridge_netfilter(lab, node) -> bool:
+    """Can bridged packets cross iptables in ``node`` (the ``br_netfilter`` module)? Where it is not
+    loaded, the lab loads it only into its own VM's kernel (``lab.load_module``), never this machine's."""
+    if node.run(["test", "-e", BRIDGE_NF_CALL_IPTABLES]).rc == 0:
+        return True
+    return lab.load_module("br_netfilter") and node.run(["test", "-e", BRIDGE_NF_CALL_IPTABLES]).rc == 0

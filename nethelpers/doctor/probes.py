@@ -11,6 +11,7 @@ import os
 import re
 
 from ..errors import LabError
+from ..features import BRIDGE_NF_CALL_IPTABLES, bridge_netfilter
 from .causes import describe, one_line
 from .host import install, kernel_fix, version
 from .model import IPTABLES_MODULES, IPTABLES_RULES, LINKS, QDISCS, check
@@ -120,15 +121,12 @@ class Probe:
 
     def bridge_netfilter(self) -> None:
         """br_netfilter, which Kubernetes needs (kubeadm's preflight): loaded by the lab in its own VM."""
-        switch = "/proc/sys/net/bridge/bridge-nf-call-iptables"
-        ok, _ = self.sh(self.a, f"test -e {switch}")
-        if not ok:
-            try:
-                ok = self.lab.load_module("br_netfilter") and self.sh(self.a, f"test -e {switch}")[0]
-            except LabError:
-                ok = False
+        try:
+            ok = bridge_netfilter(self.lab, self.a)
+        except LabError:
+            ok = False
         self.add("br_netfilter", ok, "bridged packets can cross iptables (Kubernetes, chapter 09)",
-                 f"no {switch}: the Kubernetes chapter cannot run here",
+                 f"no {BRIDGE_NF_CALL_IPTABLES}: the Kubernetes chapter cannot run here",
                  kernel_fix("br_netfilter", "br_netfilter", self.rootless))
 
     def traffic(self) -> None:

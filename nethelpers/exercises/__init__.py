@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import ipaddress
 import os
 import textwrap
 from dataclasses import dataclass
@@ -176,6 +177,21 @@ def docker_host(lab, name: str | None = None):
     from ..docker import get_host
 
     return get_host(lab, name)
+
+
+def running_container(lab, name: str, host: str | None = None):
+    """The running container ``name`` of Docker host ``host`` (default: the lab's), or None."""
+    ctr = docker_host(lab, host).containers.get(name)
+    return ctr if ctr is not None and ctr.running else None
+
+
+def is_ipv4(text: str) -> bool:
+    """A word of tool output that is an IPv4 address (dig +short prints its errors on stdout too)."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def word_after(words: list[str], keyword: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import sys
 
-from . import Exercise, addresses, default_gateway, docker_host, link, node_names, pings, word_after
+from . import Exercise, addresses, default_gateway, docker_host, is_ipv4, link, node_names, pings, word_after
 
 
 def _app3_setup(lab):
@@ -139,7 +139,7 @@ def _c5_connected(lab):
 def _c5_resolves(lab):
     # dig +short prints its failures (";; communications error ...") on stdout too: keep the addresses only
     answer = [word for word in lab.node("c5").run("dig +short +time=1 +tries=1 c3", timeout=5).stdout.split()
-              if _is_ipv4(word)]
+              if is_ipv4(word)]
     if not answer:
         return "c5 cannot resolve c3 yet: is 127.0.0.11 in c5's /etc/resolv.conf?"
     c3 = docker_host(lab).containers.get("c3")
@@ -147,14 +147,6 @@ def _c5_resolves(lab):
     if wanted not in answer:
         return (f"c5 resolves c3 to {', '.join(answer)}, not to c3's address on bridge1 ({wanted or 'none'}): "
                 f"is 127.0.0.11 in c5's /etc/resolv.conf?")
-
-
-def _is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _c5_reaches(lab):

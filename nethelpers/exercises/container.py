@@ -8,16 +8,10 @@ from the LAN, from the internet server, and over the pod's loopback.
 from __future__ import annotations
 
 from ..docker import images
-from . import Exercise, docker_host
+from . import Exercise, docker_host, running_container
 
 WEB_PAGE = "hello from web"
 
-
-
-def _running(lab, name: str):
-    """The running container ``name``, or None."""
-    ctr = docker_host(lab).containers.get(name)
-    return ctr if ctr is not None and ctr.running else None
 
 
 def _owner(lab, ctr):
@@ -32,7 +26,7 @@ def _owner(lab, ctr):
 
 def _pod_owner(lab):
     """The running owner of web's namespace, or None."""
-    web = _running(lab, "web")
+    web = running_container(lab, "web")
     owner = _owner(lab, web) if web is not None else None
     return owner if owner is not None and owner.running else None
 
@@ -82,13 +76,13 @@ def _pod_back_solution(lab):
 
 
 def _web_runs(lab):
-    if _running(lab, "web") is None:
+    if running_container(lab, "web") is None:
         return _missing(lab, "web", "inside the pod: docker run -d --name web --network container:OWNER nginx "
                                     "(OWNER: the pod's new pause container)")
 
 
 def _web_in_live_pod(lab):
-    web = _running(lab, "web")
+    web = running_container(lab, "web")
     if not web.joined:
         return (f"web has a network namespace of its own (NetworkMode {web.network_mode}): it should share "
                 f"the pod's. Remove it (docker rm -f web) and run it again with --network container:OWNER")
@@ -143,7 +137,7 @@ def _sidecar_in_pod(lab):
     owner = _pod_owner(lab)
     if owner is None:
         return _pod_gone(lab)
-    sidecar = _running(lab, "sidecar")
+    sidecar = running_container(lab, "sidecar")
     if sidecar is None:
         return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} "
                                                 f"nicolaka/netshoot")
@@ -155,7 +149,7 @@ def _sidecar_in_pod(lab):
 
 
 def _sidecar_goes_out(lab):
-    sidecar = _running(lab, "sidecar")
+    sidecar = running_container(lab, "sidecar")
     if sidecar is None:   # (exited since the step before looked)
         return _sidecar_in_pod(lab)
     node = sidecar.node
@@ -200,13 +194,13 @@ def _pod_alive(lab):
 def _debug_runs(lab):
     if _pod_owner(lab) is None:   # (the owner exited since the step before looked)
         return _pod_alive(lab)
-    if _running(lab, "debug") is None:
+    if running_container(lab, "debug") is None:
         return _missing(lab, "debug", f"docker run -dit --name debug --network container:{_pod_owner(lab).name} "
                                       f"nicolaka/netshoot")
 
 
 def _debug_in_pod(lab):
-    owner, debug = _pod_owner(lab), _running(lab, "debug")
+    owner, debug = _pod_owner(lab), running_container(lab, "debug")
     if owner is None or debug is None:   # (exited since the steps before looked: sh without -it does)
         return _debug_runs(lab)
     if not debug.joined:
@@ -219,7 +213,7 @@ def _debug_in_pod(lab):
 
 
 def _debug_reaches_web(lab):
-    debug = _running(lab, "debug")
+    debug = running_container(lab, "debug")
     if debug is None:
         return _debug_runs(lab)
     if not images.has(debug.image, "curl"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 
 from .. import world
-from . import Exercise, docker_host, link, node_names, pings
+from . import Exercise, docker_host, is_ipv4, link, node_names, pings, running_container
 
 DOCKER_HOST = "docker-host"
 OFFICE = ipaddress.ip_network("172.16.0.0/12")     # what the VPN routes: the company's aggregate
@@ -28,11 +28,6 @@ PATH_MTU = 1400                                     # what the path between host
 
 def _container(lab, name: str, host: str | None = None):
     return docker_host(lab, host).containers.get(name)
-
-
-def _running(lab, name: str, host: str | None = None) -> bool:
-    ctr = _container(lab, name, host)
-    return ctr is not None and ctr.running
 
 
 def _docker(lab, command: str, host: str | None = None):
@@ -70,7 +65,7 @@ def _names_solution(lab):
 
 
 def _both_running(lab):
-    missing = [n for n in ("web", "api") if not _running(lab, n)]
+    missing = [n for n in ("web", "api") if not running_container(lab, n)]
     if missing:
         return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not running: run "
                 f"NAMES_ON_THE_DEFAULT_BRIDGE.start(lab) again to start afresh")
@@ -316,7 +311,7 @@ def _host_reaches_intranet(lab):
 
 
 def _reporter_reaches_intranet(lab):
-    if not _running(lab, "reporter"):
+    if not running_container(lab, "reporter"):
         return "reporter is not running: a restart of dockerd stops the containers (docker start reporter)"
     if not pings(lab, "reporter", INTRANET_IP):
         return f"reporter cannot ping {INTRANET_IP} (its address is NATed to tun0's on the way out)"
@@ -377,7 +372,7 @@ def _path_unchanged(lab):
 
 def _c1_c2_run(lab):
     for name, host in (("c1", "host1"), ("c2", "host2")):
-        if not _running(lab, name, host):
+        if not running_container(lab, name, host):
             return f"{name} is not running on {host}: run OVERLAY_MTU.start(lab) again"
 
 
@@ -385,7 +380,7 @@ def _full_size(lab, source: str, source_host: str, target: str) -> str | None:
     """None when ``source``'s largest packet with DF set (its route's MTU) reaches ``target`` and
     comes back; else what went wrong."""
     resolved = _docker(lab, f"exec {source} dig +short +time=1 +tries=1 {target}", source_host).split()
-    address = next((w for w in resolved if _is_ipv4(w)), None)
+    address = next((w for w in resolved if is_ipv4(w)), None)
     route = _docker(lab, f"exec {source} ip -o route get {address}", source_host).split() if address else []
     dev = route[route.index("dev") + 1] if "dev" in route[:-1] else None
     ctr = _container(lab, source, source_host)
@@ -404,14 +399,6 @@ def _c1_full_size(lab):
 
 def _c2_full_size(lab):
     return _full_size(lab, "c2", "host2", "c1")
-
-
-def _is_ipv4(text: str) -> bool:
-    try:
-        ipaddress.IPv4Address(text)
-    except ValueError:
-        return False
-    return True
 
 
 OVERLAY_MTU = Exercise("c1 and c2 talk in full-size packets", [

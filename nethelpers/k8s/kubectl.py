@@ -456,5 +456,4 @@ def _exec(lab, cluster: Cluster, words: list[str]) -> Output:
                            f'container: failed to start exec: OCI runtime exec failed: exec failed: unable to start '
                            f'container process: {images.not_found(command[0])}: unknown')
     result = lab.node(pod.name).run(command, timeout=60)
-    output = Output.of(result.stdout + result.stderr, result.rc)
-    return output
+    return Output.of(result.stdout + result.stderr, result.rc)

@@ -19,7 +19,6 @@ from ..docker import images
 from .cluster import CLUSTER_CIDR, DNS_IP, DOMAIN, Cluster, Pod
 
 LOOPBACK = {"cniVersion": "0.3.1", "name": "cni-loopback", "plugins": [{"type": "loopback"}]}
-PAUSE_IMAGE = "registry.k8s.io/pause:3.10.2"
 
 
 def network_config(cluster: Cluster, node: str, mtu: int) -> dict:

@@ -52,20 +52,18 @@ def masquerade_rules(pod_cidr: str) -> list[str]:
             f"-A FLANNEL-POSTRTG ! -s {c} -d {c} {tail} -j MASQUERADE --random-fully"]
 
 
-BRIDGE_NF = "/proc/sys/net/bridge/bridge-nf-call-iptables"
-
-
 def check_bridge_netfilter(lab, name: str) -> None:
     """kubeadm's preflight: a pod's reply to a Service address, bridged to a pod on the same node, must
-    cross iptables to be un-NATed, so ``br_netfilter`` must be loaded (kubeadm ``FileContentCheck``).
-    The lab loads it only into its own VM's kernel."""
+    cross iptables to be un-NATed, so ``br_netfilter`` must be loaded (kubeadm ``FileContentCheck``)."""
     from ..errors import MissingFeature
+    from ..features import BRIDGE_NF_CALL_IPTABLES, bridge_netfilter
 
-    if lab.node(name).run(["test", "-e", BRIDGE_NF]).rc != 0 and not lab.load_module("br_netfilter"):
-        raise MissingFeature(f"[ERROR FileContent--proc-sys-net-bridge-bridge-nf-call-iptables]: {BRIDGE_NF} does "
-                             f"not exist: Kubernetes needs the br_netfilter module, which this machine's kernel has "
-                             f"not loaded (and a lab never loads a module into it). Load it with `sudo modprobe "
-                             f"br_netfilter`, or run the lab in its own VM (NETHELPERS_BACKEND=vm)")
+    if not bridge_netfilter(lab, lab.node(name)):
+        raise MissingFeature(f"[ERROR FileContent--proc-sys-net-bridge-bridge-nf-call-iptables]: "
+                             f"{BRIDGE_NF_CALL_IPTABLES} does not exist: Kubernetes needs the br_netfilter module, "
+                             f"which this machine's kernel has not loaded (and a lab never loads a module into it). "
+                             f"Load it with `sudo modprobe br_netfilter`, or run the lab in its own VM "
+                             f"(NETHELPERS_BACKEND=vm)")
 
 
 def join(lab, cluster: Cluster, name: str) -> None:

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 
 from .... import validate
+from ....features import bridge_netfilter
 from ...driverapi import PORT_MAP, Driver, generic_options
 from ...errors import Forbidden, InvalidParameter, NoSuchObject, Unsupported
 from ...ids import mac_from_ip, random_mac, veth_name
@@ -167,8 +168,7 @@ class BridgeDriver(Driver):
         node = self.kernel.node
         if node.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() != "1":
             return
-        switch = "/proc/sys/net/bridge/bridge-nf-call-iptables"
-        if node.run(["test", "-e", switch]).rc != 0 and not self.kernel.lab.load_module("br_netfilter"):
+        if not bridge_netfilter(self.kernel.lab, node):
             return
         self.kernel.sysctl("net.bridge.bridge-nf-call-iptables", 1)
 

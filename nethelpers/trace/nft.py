@@ -116,10 +116,12 @@ def iptables_lines(nft_listing: str, iptables_s: str) -> dict[tuple[str, str], s
         elif chain and line and not line.startswith(("type ", "}", "policy ")) and not line.endswith("{"):
             rules = by_chain.get(chain, [])
             if index < len(rules):
-                mapping[(chain, _COUNTER.sub("", line))] = rules[index]
+                mapping[(chain, without_counter(line))] = rules[index]
             index += 1
     return mapping
 
 
 def without_counter(rule: str) -> str:
-    return _COUNTER.sub("", rule)
+    """A rule's text without its counter, its spaces normalised: ``nft monitor trace`` and ``nft list``
+    space a rule whose first match prints nothing (iptables' comment) differently."""
+    return " ".join(_COUNTER.sub("", rule).split())

@@ -174,6 +174,7 @@ def test_kubectl_tables_and_messages(hostgw_lab):
     assert ends[0].startswith("api-") and ends[3].count(",") == 2 and ends[4:7] == ["+", "1", "more..."]
 
 
+
 def test_bad_input_is_refused_and_changes_nothing(lab):
     with pytest.raises(InvalidValue, match="host-gw"):
         lab.kubernetes(["node1"], pod_network="flannel")
@@ -255,3 +256,16 @@ def test_apply_creates_configures_and_leaves_unchanged(hostgw_lab):
         lab.kubectl("apply -f -", input=DEPLOYMENT.replace("      containers:", "      volumes: []\n      containers:"))
     with pytest.raises(KubectlError, match="does not match template"):
         lab.kubectl("apply -f -", input=DEPLOYMENT.replace("matchLabels: {app: api}", "matchLabels: {app: other}"))
+
+
+def test_the_tracer_shows_the_probability_rule_it_took_as_iptables_prints_it(hostgw_lab):
+    """kube-proxy's `-m statistic --probability` rule (with its comment first, which nft lists as
+    nothing, so the rule's text starts with a space) is told in iptables' words, without counters."""
+    lab = hostgw_lab
+    lab.kubectl("create deployment hello --image=nginx --replicas=2 --port=80")
+    lab.kubectl("expose deployment hello --port=80")
+    lab.kubectl("run client --image=nicolaka/netshoot")
+    report = str(lab.trace("client", lab.state.k8s.service("hello").cluster_ip, tcp=80))
+    taken = [line for line in report.splitlines() if "jump KUBE-SEP-" in line]
+    assert taken, report
+    assert all("-A KUBE-SVC-" in line and "counter packets" not in line for line in taken), taken

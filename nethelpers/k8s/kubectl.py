@@ -26,6 +26,7 @@ from . import dns, kubelet, podnet, proxy
 from .cluster import KUBELET_VERSION, Cluster, Deployment, Pod, Service, ServicePortSpec, now, random_suffix
 
 NAMESPACE = "default"
+SWITCHES = {"all_namespaces"}     # flags that take no value (-A)
 RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "nodes": "nodes", "node": "nodes", "no": "nodes",
              "services": "services", "service": "services", "svc": "services", "endpointslices": "endpointslices",
              "endpointslice": "endpointslices", "deployments": "deployments", "deployment": "deployments",
@@ -133,6 +134,9 @@ def _options(words: list[str], known: dict[str, str]) -> tuple[dict, list[str]]:
             key = known.get(name)
             if key is None:
                 raise KubectlError(f"error: unknown flag: {name}\nSee 'kubectl --help' for usage.")
+            if key in SWITCHES:
+                options[key] = value if eq else "true"
+                continue
             if not eq:
                 if not rest:
                     raise KubectlError(f"error: flag needs an argument: {name}")
@@ -153,8 +157,10 @@ def _int(value: str, flag: str) -> int:
 
 def _get(lab, cluster: Cluster, words: list[str]) -> Output:
     options, args = _options(words, {"-o": "output", "--output": "output", "-n": "namespace",
-                                     "--namespace": "namespace"})
+                                     "--namespace": "namespace", "-A": "all_namespaces",
+                                     "--all-namespaces": "all_namespaces"})
     namespace = options.get("namespace", NAMESPACE)
+    every = options.get("all_namespaces") == "true"
     if not args:
         raise KubectlError("error: you must specify the type of resource to get (the lab's kubectl knows pods, "
                            "nodes, services, endpointslices, deployments)")
@@ -164,9 +170,15 @@ def _get(lab, cluster: Cluster, words: list[str]) -> Output:
     wide = options.get("output") == "wide"
     if options.get("output") not in (None, "wide"):
         raise KubectlError(f"error: the lab's kubectl prints tables only (-o wide), not -o {options['output']}")
-    rows = {"pods": _pods, "nodes": _nodes, "services": _services, "endpointslices": _slices,
-            "deployments": _deployments}[resource](cluster, wide, namespace)
+    table_of = {"pods": _pods, "nodes": _nodes, "services": _services, "endpointslices": _slices,
+                "deployments": _deployments}[resource]
+    if every and resource != "nodes":
+        rows = _every_namespace(cluster, table_of, wide)
+    else:
+        rows = table_of(cluster, wide, namespace)
     if len(args) > 1:
+        if every:
+            raise KubectlError("error: a resource cannot be retrieved by name across all namespaces")
         wanted = set(args[1:])
         found = [rows[0]] + [r for r in rows[1:] if r[0] in wanted]
         missing = sorted(wanted - {r[0] for r in found[1:]})
@@ -174,8 +186,20 @@ def _get(lab, cluster: Cluster, words: list[str]) -> Output:
             raise not_found(resource, missing[0])
         rows = found
     if len(rows) == 1:
-        return Output.of("" if resource == "nodes" else f"No resources found in {namespace} namespace.\n")
+        return Output.of("" if resource == "nodes" else "No resources found\n" if every
+                         else f"No resources found in {namespace} namespace.\n")
     return Output.of(table(rows))
+
+
+def _every_namespace(cluster: Cluster, table_of, wide: bool) -> list[list[str]]:
+    """``-A``: a NAMESPACE column first, the namespaces in order (the API server lists by namespace, then name)."""
+    rows = []
+    for namespace in sorted({p.namespace for p in cluster.pods.values()} | {k[0] for k in cluster.services}
+                            | {k[0] for k in cluster.deployments}):
+        found = table_of(cluster, wide, namespace)
+        rows = rows or [["NAMESPACE"] + found[0]]
+        rows += [[namespace] + row for row in found[1:]]
+    return rows or [["NAMESPACE"] + table_of(cluster, wide, NAMESPACE)[0]]
 
 
 def _pods(cluster: Cluster, wide: bool, namespace: str) -> list[list[str]]:

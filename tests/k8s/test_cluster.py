@@ -172,7 +172,11 @@ def test_kubectl_tables_and_messages(hostgw_lab):
     lab.kubectl("expose deployment api --port=80")
     ends = lab.kubectl("get endpointslices").splitlines()[1].split()
     assert ends[0].startswith("api-") and ends[3].count(",") == 2 and ends[4:7] == ["+", "1", "more..."]
-
+    # -A: kubectl's printer adds NAMESPACE first (printers.go, WithNamespace); kube-system holds CoreDNS
+    every = lab.kubectl("get pods -A").splitlines()
+    assert every[0].split() == ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert [row.split()[0] for row in every[1:]] == ["default"] * 4 + ["kube-system"] * 2
+    assert lab.kubectl("get deployments --all-namespaces").splitlines()[2].split()[:2] == ["kube-system", "coredns"]
 
 
 def test_bad_input_is_refused_and_changes_nothing(lab):

@@ -1,4 +1,4 @@
-"""Exercises of notebook 09 (troubleshooting): five broken labs, each with its checker.
+"""Exercises of notebook 10 (troubleshooting): five broken labs, each with its checker.
 
     NAMES_ON_THE_DEFAULT_BRIDGE  web cannot resolve api (the default bridge has no embedded DNS)
     COMPOSE_API                  a Compose project whose web cannot reach its api

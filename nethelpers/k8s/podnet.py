@@ -88,12 +88,12 @@ def join(lab, cluster: Cluster, name: str) -> None:
                    f"ip addr add {vtep_address(me.pod_cidr)}/32 dev {DEVICE}"]
     node.run(" && ".join(script), check=True)
     for other in cluster.joined:
-        _peer(lab, cluster, name, other)
-        _peer(lab, cluster, other, name)
+        connect_peer(lab, cluster, name, other)
+        connect_peer(lab, cluster, other, name)
     cluster.joined.append(name)
 
 
-def _peer(lab, cluster: Cluster, here: str, there: str) -> None:
+def connect_peer(lab, cluster: Cluster, here: str, there: str) -> None:
     """On node ``here``, the way to node ``there``'s pods."""
     remote = cluster.nodes[there]
     if cluster.pod_network == "vxlan":

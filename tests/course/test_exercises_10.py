@@ -1,4 +1,4 @@
-"""Notebook 09's exercises on a real lab: each starts failing, rejects a wrong answer at the step that
+"""Notebook 10's exercises on a real lab: each starts failing, rejects a wrong answer at the step that
 should catch it (with that step's hint), accepts the reference solution and another right answer, and
 resets from any state.
 

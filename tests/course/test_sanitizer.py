@@ -49,6 +49,12 @@ LINES = {
     # iptables' own error lines name its version (Debian 12: 1.8.9, Ubuntu 24.04: 1.8.10):
     # "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"
     "iptables-version": r"iptables v[0-9.]+ \((nf_tables|legacy)\): .*",
+    # kubectl's tables (cli-runtime's tabwriter, 3 spaces between columns): a row with an AGE cell of
+    # HumanDuration's seconds, 0s-99s, in a column 3 wide ("kubernetes   ClusterIP   10.96.0.1   ...   12s")
+    "kubectl-age": r"[a-z0-9][-a-z0-9.]*( {3,}[^ ]+( [^ ]+)*)* {3,}[0-9]{1,2}s( {3,}[^ ]+( [^ ]+)*)*",
+    # the CNI bridge plugin's host-side veth: "veth" and 4 random bytes in hex (plugins ip.RandomVethName),
+    # in the tracer's table and ip's listings
+    "cni-veth-name": r".*\bveth[0-9a-f]{8}\b.*",
 }
 
 # Look-alikes that are content: no rule may change them.
@@ -65,6 +71,9 @@ CONTENT = [
     "Created 2 containers", "curl: (28) Connection timed out after 3001 milliseconds",
     "    Lab: a word in prose",
     "iptables -S shows the rules; iptables v1.8.9 is in prose here",
+    "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.   5s is not a kubectl cell",
+    "veth1234567@if5   UP   (Docker's veths: 7 hex digits, drawn by the lab)",
+    "hello-7486966955-fwchr   1/1     Running   0          12m   10.244.1.4   node2",
 ]
 
 
@@ -157,6 +166,12 @@ def test_content_that_looks_alike_is_left_alone(line):
     ("sport=32768 dport=60999 sport=32767 dport=61000", "sport=EPHEMERAL dport=EPHEMERAL sport=32767 dport=61000"),
     ("iptables v1.8.10 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)",
      "iptables vX.Y.Z (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"),
+    # kubectl: the AGE cell and its padding are one width whatever the seconds (HumanDuration: "Ns" below 120 s)
+    ("node1   Ready    control-plane   0s    v1.37.1\nnode2   Ready    <none>          12s   v1.37.1",
+     "node1   Ready    control-plane   AGE   v1.37.1\nnode2   Ready    <none>          AGE   v1.37.1"),
+    ("kubernetes    IPv4          6443    198.51.100.10                      1s",
+     "kubernetes    IPv4          6443    198.51.100.10                      AGE"),
+    ("2  node2   veth5f1827e6 (cni0)  eth0  routed", "2  node2   vethXXXXXXXX (cni0)  eth0  routed"),
 ])
 def test_what_varies_is_masked(before, after):
     for _, regex, replace in rules():

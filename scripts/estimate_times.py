@@ -34,7 +34,8 @@ FAST_PATHS = {
     "06-vxlan": ("## Part 1", "## Part 2"),
     "07-overlay": ("## Part 1",),
     "08-cnm-vs-cni": ("## Part 1", "## Part 2", "## Part 3"),
-    "09-troubleshooting": ("## A method", "## Case 1", "## Case 4"),
+    "09-kubernetes": ("## Part 1", "## Part 2", "## Part 3"),
+    "10-troubleshooting": ("## A method", "## Case 1", "## Case 4"),
 }
 
 
@@ -84,7 +85,8 @@ FAST_PATH_WORDS = {
     "06-vxlan": "Parts 1 and 2",
     "07-overlay": "Part 1",
     "08-cnm-vs-cni": "Parts 1 to 3",
-    "09-troubleshooting": "the method, cases 1 and 4",
+    "09-kubernetes": "Parts 1 to 3",
+    "10-troubleshooting": "the method, cases 1 and 4",
 }
 HEADER = re.compile(r"^\*About [^·]+ · ", re.M)
 

@@ -197,6 +197,11 @@ def _matches(words: list[str], packet: dict) -> bool:
     protocol = word_after(words, "-p")
     if protocol is not None and (protocol == "tcp") == _negated(words, "-p"):
         return False
+    interface = word_after(words, "-i")
+    if interface is not None and packet.get("in"):
+        same = (packet["in"].startswith(interface[:-1]) if interface.endswith("+") else packet["in"] == interface)
+        if same == _negated(words, "-i"):
+            return False
     return "--dst-type" not in words   # addrtype LOCAL: the node's own addresses, not a Service's
 
 
@@ -250,7 +255,8 @@ def dnat_shares(rules: list[str], packet: dict) -> dict[str, float]:
 def _shares(lab) -> tuple[dict[str, float], str]:
     client = lab.state.k8s.pods[CLIENT]
     rules = lab.node(client.node).run("iptables -t nat -S", check=True).stdout.splitlines()
-    packet = {"src": client.ip, "dst": SERVICE_IP, "dport": SERVICE_PORT}
+    # a pod's packets come in to its node on cni0, the bridge flannel's configuration names
+    packet = {"src": client.ip, "dst": SERVICE_IP, "dport": SERVICE_PORT, "in": "cni0"}
     return dnat_shares(rules, packet), client.node
 
 
@@ -270,7 +276,7 @@ def _something_dnats(lab):
     shares, node = _shares(lab)
     if shares.get("", 0) > 0.999:
         return (f"no rule of {node}'s nat table DNATs a packet for {SERVICE_IP}:{SERVICE_PORT}: client runs on "
-                f"{node}, and its packets enter {node}'s PREROUTING (iptables -t nat -A PREROUTING -d "
+                f"{node}, and its packets come in on cni0 to {node}'s PREROUTING (iptables -t nat -A PREROUTING -d "
                 f"{SERVICE_IP}/32 -p tcp --dport 80 -j ...)")
 
 

@@ -140,6 +140,7 @@ class Cluster:
     pods: dict[str, Pod] = field(default_factory=dict)                       # by name (unique in the lab)
     deployments: dict[tuple[str, str], Deployment] = field(default_factory=dict)   # by (namespace, name)
     services: dict[tuple[str, str], Service] = field(default_factory=dict)         # by (namespace, name)
+    proxy_log: list[str] = field(default_factory=list)   # the syncs kube-proxy could not apply, as it logs them
     created: datetime.datetime = field(default_factory=now)
 
     def service(self, name: str, namespace: str = "default") -> Service | None:

@@ -10,6 +10,9 @@ one ``nft -f`` transaction; it leaves ``route_localnet`` alone (no NodePorts on 
 
 from __future__ import annotations
 
+import sys
+
+from ..errors import CommandFailed
 from .cluster import CLUSTER_CIDR, SERVICE_CIDR, Cluster
 from .iptables_proxy import CANARY, JUMPS, ProxyConfig, restore_input
 from .model import Endpoint, ServicePort
@@ -52,16 +55,31 @@ def start(lab, cluster: Cluster, node: str) -> None:
 
 
 def sync(lab, cluster: Cluster) -> None:
-    """One full sync on every node."""
+    """One full sync on every node. A node whose sync the kernel refuses keeps its rules as they were,
+    and its kube-proxy logs the failure and goes on (proxier.go: "Failed to execute iptables-restore",
+    then a retry): the command that changed a Service still succeeds, as with a real API server. The
+    lab keeps the log in ``cluster.proxy_log`` and prints it, since a notebook has no ``kubectl logs``."""
     ports = service_ports(cluster)
     for name in sorted(cluster.nodes):
-        node = lab.node(name)
-        if cluster.proxy_mode == "nftables":
-            config = NftConfig(node=name, cluster_cidr=CLUSTER_CIDR, service_cidrs=(SERVICE_CIDR,),
-                               nodeport_ips=(cluster.nodes[name].address,))
-            node.run(["nft", "-f", "-"], input=nft_script(transaction(ports, config)), check=True)
-            continue
-        listed = node.run(["iptables", "-w", "-t", "nat", "-S"], check=True).stdout.splitlines()
-        existing = tuple(line.split()[1] for line in listed if line.startswith("-N ") and len(line.split()) == 2)
-        node.run(["iptables-restore", "-w", "--noflush", "--counters"],
-                 input=restore_input(ports, config_for(name), existing), check=True)
+        try:
+            _sync_node(lab, cluster, name, ports)
+        except CommandFailed as exc:
+            what = "nftables sync failed" if cluster.proxy_mode == "nftables" else "Failed to execute iptables-restore"
+            entry = (f"kube-proxy on {name}: {what}: {exc} — {name} keeps its previous rules; kube-proxy deletes "
+                     f"chains with its prefixes that it did not write, so a chain of yours named KUBE-… that a "
+                     f"rule still jumps to blocks it (rename or delete it, and the next change syncs)")
+            cluster.proxy_log.append(entry)
+            print(entry, file=sys.stderr)
+
+
+def _sync_node(lab, cluster: Cluster, name: str, ports: list[ServicePort]) -> None:
+    node = lab.node(name)
+    if cluster.proxy_mode == "nftables":
+        config = NftConfig(node=name, cluster_cidr=CLUSTER_CIDR, service_cidrs=(SERVICE_CIDR,),
+                           nodeport_ips=(cluster.nodes[name].address,))
+        node.run(["nft", "-f", "-"], input=nft_script(transaction(ports, config)), check=True)
+        return
+    listed = node.run(["iptables", "-w", "-t", "nat", "-S"], check=True).stdout.splitlines()
+    existing = tuple(line.split()[1] for line in listed if line.startswith("-N ") and len(line.split()) == 2)
+    node.run(["iptables-restore", "-w", "--noflush", "--counters"],
+             input=restore_input(ports, config_for(name), existing), check=True)

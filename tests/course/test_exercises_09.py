@@ -194,6 +194,16 @@ def test_service_a_jump_only_for_the_pods_cidr_passes(k8s_lab):
     assert ex.passed(lab)
 
 
+def test_service_a_jump_only_for_packets_from_eth0_is_caught_before_any_request(k8s_lab):
+    """Pods' packets enter their node on cni0, not eth0: the rules take none of client's."""
+    lab, ex = k8s_lab, exercises.SERVICE_BY_HAND
+    ex.start(lab)
+    _nat(lab, _client_node(lab), "-N BY-HAND-SVC", f"-A PREROUTING -i eth0 {JUMP}",
+         *_ladder([f"{ip}:80" for ip in _hello(lab)], ["0.33333", "0.5", None]))
+    text, hint = ex.first_problem(lab)
+    assert text.startswith("client's node DNATs") and "PREROUTING" in hint
+
+
 def test_service_a_jump_in_kube_services_is_gone_at_kube_proxys_next_sync(k8s_lab):
     lab, ex = k8s_lab, exercises.SERVICE_BY_HAND
     ex.start(lab)
@@ -250,7 +260,7 @@ def test_the_checkers_change_nothing(k8s_lab, monkeypatch, capsys):
 
 
 # --- the share arithmetic, on iptables -S lines ------------------------------------------------------
-PACKET = {"src": "10.244.1.4", "dst": "10.96.99.99", "dport": 80}
+PACKET = {"src": "10.244.1.4", "dst": "10.96.99.99", "dport": 80, "in": "cni0"}
 KUBE_PROXY = [   # what kube-proxy has put in a node's nat table (the lab's node2, kube-dns's tcp port only)
     '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
     ('-A KUBE-SERVICES -d 10.96.0.10/32 -p tcp -m comment --comment "kube-system/kube-dns:dns-tcp cluster IP" '
@@ -306,6 +316,9 @@ def test_dnat_shares_reads_prefixes_negations_ports_protocols_and_nth():
     assert taken("! -s 10.244.0.0/16") == taken("-d 10.96.99.98/32") == 0
     assert taken("-p tcp -m tcp --dport 1:1024") == taken("-p tcp -m multiport --dports 443,80") == 1
     assert taken("-p tcp -m tcp ! --dport 80") == taken("-p udp -m udp --dport 80") == taken("! -p tcp") == 0
+    # a pod's packets come in on cni0 (the bridge plugin's gateway; flannel's configuration names it)
+    assert taken("-i cni0") == taken("-i cni+") == taken("! -i eth0") == 1
+    assert taken("-i eth0") == taken("! -i cni0") == 0
     nth = _svc(*[f"-A BY-HAND-SVC -p tcp{f' -m statistic --mode nth --every {n}' if n else ''} -j DNAT "
                  f"--to-destination {pod}" for pod, n in zip(PODS, (3, 2, None))])
     assert dnat_shares(nth, PACKET) == pytest.approx({**{pod: 1 / 3 for pod in PODS}, "": 0.0})

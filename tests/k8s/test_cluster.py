@@ -273,3 +273,26 @@ def test_the_tracer_shows_the_probability_rule_it_took_as_iptables_prints_it(hos
     taken = [line for line in report.splitlines() if "jump KUBE-SEP-" in line]
     assert taken, report
     assert all("-A KUBE-SVC-" in line and "counter packets" not in line for line in taken), taken
+
+
+def test_a_sync_the_kernel_refuses_is_logged_and_the_node_keeps_its_rules(hostgw_lab, capsys):
+    """kube-proxy deletes the chains with its prefixes that it did not write (proxier.go, the stale
+    KUBE-SVC-/KUBE-SEP- chains among existingNATChains); one a learner's rule still jumps to makes
+    iptables-restore fail, atomically. kube-proxy logs "Failed to execute iptables-restore" and goes
+    on: the kubectl command still succeeds, the other node gets its rules."""
+    lab = hostgw_lab
+    lab["node2"].run("iptables -t nat -N KUBE-SVC-MINE && "
+                     "iptables -t nat -A PREROUTING -d 10.96.99.99/32 -j KUBE-SVC-MINE", check=True)
+    before = lab["node2"].run("iptables -t nat -S KUBE-SERVICES", check=True).stdout
+    lab.kubectl("create deployment hello --image=nginx --replicas=1 --port=80")
+    assert lab.kubectl("expose deployment hello --port=80") == "service/hello exposed\n"
+    told = capsys.readouterr().err
+    assert "kube-proxy on node2: Failed to execute iptables-restore" in told and "node1" not in told.split(":")[0]
+    assert lab.state.k8s.proxy_log and lab.state.k8s.proxy_log[-1] in told
+    ip = lab.state.k8s.service("hello").cluster_ip
+    assert ip in lab["node1"].run("iptables -t nat -S KUBE-SERVICES", check=True).stdout
+    assert lab["node2"].run("iptables -t nat -S KUBE-SERVICES", check=True).stdout == before
+    lab["node2"].run("iptables -t nat -D PREROUTING -d 10.96.99.99/32 -j KUBE-SVC-MINE", check=True)
+    lab.kubectl("scale deployment hello --replicas=2")   # the next change syncs, and removes the stray chain
+    assert ip in lab["node2"].run("iptables -t nat -S KUBE-SERVICES", check=True).stdout
+    assert "KUBE-SVC-MINE" not in lab["node2"].run("iptables -t nat -S", check=True).stdout

@@ -1,10 +1,11 @@
 """A ``kubectl`` subset: the commands a networking chapter needs, printed as kubectl v1.37 prints them.
 
-``get nodes|pods|services|endpointslices|deployments [NAME] [-o wide]``, ``run NAME --image=IMG
-[--port=N] [--hostport=N]``, ``create deployment NAME --image=IMG [--replicas=N] [--port=N]``,
+``get nodes|pods|services|endpointslices|deployments [NAME] [-o wide] [-n NS | -A]``, ``run NAME
+--image=IMG [--port=N]`` (a hostPort needs ``apply -f``: kubectl run lost ``--hostport`` with its
+generators), ``create deployment NAME --image=IMG [--replicas=N] [--port=N]``,
 ``scale deployment NAME --replicas=N``, ``expose deployment|pod NAME --port=N [--target-port=N]
 [--type=ClusterIP|NodePort] [--name=N] [--session-affinity=ClientIP]``, ``delete pod|deployment|service
-NAME``, ``exec POD -- COMMAND...``. Everything is in the ``default`` namespace.
+NAME``, ``exec POD -- COMMAND...``. What kubectl makes goes in the ``default`` namespace.
 
 Tables as kubectl's printers build them (kubernetes ``pkg/printers/internalversion/printers.go``,
 cli-runtime ``tableprinter.go``: upper-case headers, a tabwriter with minimum width 6 and padding 3,
@@ -293,15 +294,13 @@ def _new_pod(lab, cluster: Cluster, pod: Pod) -> None:
 
 
 def _run(lab, cluster: Cluster, words: list[str]) -> Output:
-    options, args = _options(words, {"--image": "image", "--port": "port", "--hostport": "hostport",
-                                     "--restart": "restart"})
+    options, args = _options(words, {"--image": "image", "--port": "port", "--restart": "restart"})
     if len(args) != 1 or "image" not in options:
         raise KubectlError("error: the lab's kubectl run needs NAME and --image=IMAGE (kubectl run NAME "
                            "--image=nginx [--port=80])")
     _check_image(options["image"])
     name = check_name("Pod", args[0])
-    pod = Pod(name, NAMESPACE, "", options["image"], {"run": name}, _int(options.get("port", "0"), "port"),
-              _int(options.get("hostport", "0"), "hostport"))
+    pod = Pod(name, NAMESPACE, "", options["image"], {"run": name}, _int(options.get("port", "0"), "port"))
     _new_pod(lab, cluster, pod)
     proxy.sync(lab, cluster)
     return Output.of(f"pod/{name} created\n")

@@ -201,5 +201,11 @@ def word_after(words: list[str], keyword: str) -> str | None:
     return words[words.index(keyword) + 1] if keyword in words[:-1] else None
 
 
+def gateway_to(lab, node: str, address: str) -> str | None:
+    """The gateway ``node`` sends ``address``'s packets to (``ip route get``), None if it sends them
+    direct or has no route."""
+    return word_after(lab.node(node).run(["ip", "route", "get", address]).stdout.split(), "via")
+
+
 def pings(lab, node: str, address: str) -> bool:
     return lab.node(node).run(f"ping -c1 -W1 {address}", timeout=5).rc == 0

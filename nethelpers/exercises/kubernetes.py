@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
-from . import Exercise, pings, word_after
+from . import Exercise, gateway_to, pings, word_after
 
 SERVICE_IP, SERVICE_PORT = "10.96.99.99", 80
 DEPLOYMENT, CLIENT = "hello", "client"
@@ -40,12 +40,6 @@ def _first_pod_on(lab, node: str):
     return pods[0] if pods else None
 
 
-def _route_via(lab, node: str, address: str) -> str | None:
-    """``ip route get ADDRESS`` on ``node``: the next hop's address (None when on-link or none)."""
-    reply = lab.node(node).run(["ip", "route", "get", address])
-    return word_after(reply.stdout.split(), "via") if reply.rc == 0 else None
-
-
 # --- 1 · a node cut off -----------------------------------------------------------------------------
 def _cut_off_setup(lab):
     """node1 without its route to node2's pod CIDR (node2's to node1 kept, forwarding on)."""
@@ -68,7 +62,7 @@ def _route_to(here: str, there: str):
         remote = cluster.nodes[there]
         probe = _first_pod_on(lab, there)
         target = probe.ip if probe else remote.pod_cidr.split("/")[0]
-        via = _route_via(lab, here, target)
+        via = gateway_to(lab, here, target)
         if via == remote.address:
             return None
         if via is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from . import Exercise, addresses, link, node_names, pings, word_after
+from . import Exercise, addresses, gateway_to, link, node_names, pings
 
 SUBNET = ipaddress.ip_network("10.0.1.0/24")
 
@@ -82,19 +82,14 @@ def _b_forwards(lab):
                 "net.ipv4.ip_forward is 1 (b.sysctl(\"net.ipv4.ip_forward\", 1))")
 
 
-def _gateway_to(lab, node: str, address: str) -> str | None:
-    """The gateway ``node`` sends ``address``'s packets to (``ip route get``), None if it sends them direct."""
-    return word_after(lab[node].run(["ip", "route", "get", address]).stdout.split(), "via")
-
-
 def _a_knows(lab):
-    if _gateway_to(lab, "a", "10.0.1.2") != "10.0.0.2":
+    if gateway_to(lab, "a", "10.0.1.2") != "10.0.0.2":
         return ("a has no route to 10.0.1.0/24 through b (10.0.0.2): "
                 "a.add_route(\"10.0.1.0/24\", via=\"10.0.0.2\")")
 
 
 def _c_knows(lab):
-    if _gateway_to(lab, "c", "10.0.0.1") != "10.0.1.1":
+    if gateway_to(lab, "c", "10.0.0.1") != "10.0.1.1":
         return ("c does not know how to answer a: it needs a route to 10.0.0.0/24 (or a default route) "
                 "through b's 10.0.1.1 — the reply must find its way back too")
 

@@ -5,6 +5,9 @@ channel and the host-side steps of :class:`nethelpers.vm.machine.Machine`, recor
 happens; :func:`profile_steps` then puts them, the guest's uptimes (in the agent's hello and
 configure replies) and its console (the kernel's ``Run /init``, and with ``NETHELPERS_VM_DEBUG=1``
 the init script's ``nethelpers-init: … at T s``) on this machine's clock, as :data:`STEPS`.
+The kernel stamps its messages with its own clock, which under emulation can be a few hundred ms
+off the uptime: the init script writes its steps through ``/dev/kmsg``, so that its first line
+carries both and pairs the two.
 """
 
 from __future__ import annotations
@@ -95,8 +98,9 @@ def profile_steps(marks: dict, machine, started: float, ready: float) -> dict:
     console = "\n".join(machine.console.lines)
     guest: dict[str, float] = {}
     found = re.search(r"\[\s*([\d.]+)\] Run /init as init process", console)
-    if found:
-        guest["init"] = float(found.group(1))
+    paired = re.search(r"\[\s*([\d.]+)\] nethelpers-init: started at ([\d.]+) s", console)
+    if found and paired:  # the kernel's timestamps run on their own clock: put it on the uptime's
+        guest["init"] = float(found.group(1)) + float(paired.group(2)) - float(paired.group(1))
     for key, text in (("init_started", "started"), ("modules", "modules loaded"),
                       ("mounts", "directories shared")):
         found = re.search(rf"nethelpers-init: {text} at ([\d.]+) s", console)

@@ -13,7 +13,9 @@
 #   nh.debug=1  say when each step ends (NETHELPERS_VM_DEBUG=1)
 B=/bin/busybox
 fail() { echo "nethelpers-init: $*"; $B poweroff -f; }
-step() { [ -z "$DEBUG" ] || echo "nethelpers-init: $* at $($B cut -d' ' -f1 /proc/uptime) s"; }
+# through /dev/kmsg, so the console line also carries the kernel's own timestamp: the profile
+# (nethelpers/vm/bootprofile.py) pairs the two clocks with it
+step() { [ -z "$DEBUG" ] || echo "nethelpers-init: $* at $($B cut -d' ' -f1 /proc/uptime) s" > /dev/kmsg; }
 $B mount -t proc proc /proc
 $B mount -t sysfs sys /sys
 $B mount -t devtmpfs dev /dev

@@ -104,3 +104,21 @@ def test_bench_vm_options_need_the_vm_backend():
     result = subprocess.run([sys.executable, "-m", "nethelpers", "bench", "--notebook"],
                             check=False, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert result.returncode == 2 and "--backend vm" in result.stderr
+
+
+def test_boot_profile_puts_the_kernels_timestamps_on_the_guests_uptime():
+    """The kernel stamps ``Run /init`` with its own clock (printk's local_clock), the init script
+    reads /proc/uptime (CLOCK_BOOTTIME); under TCG they were 0.2 s apart (CI, stop 28), which made
+    a step negative. The init script's first line, written through /dev/kmsg, carries both."""
+    from types import SimpleNamespace
+
+    from nethelpers.vm.bootprofile import profile_steps
+
+    console = ["[    1.500000] Run /init as init process",
+               "[    1.600000] nethelpers-init: started at 1.35 s",  # uptime 0.25 s behind the kernel's clock
+               "[    1.900000] nethelpers-init: modules loaded at 1.65 s"]
+    machine = SimpleNamespace(console=SimpleNamespace(lines=console), guest={}, boot_seconds=2.0,
+                              process=SimpleNamespace(pid=-1))
+    steps = profile_steps({"hello": 12.0, "hello_uptime": 2.0}, machine, started=9.0, ready=13.0)
+    assert steps["guest_uptime"]["init"] == pytest.approx(1.25)
+    assert steps["init_start_s"] == pytest.approx(0.1) and steps["modules_s"] == pytest.approx(0.3)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import weakref
 
-from . import backends, features, validate
+from . import backends, features, i18n, validate
 from .connection import Connection
 from .errors import Interrupted, InvalidValue, LabError, LabUnavailable, MissingFeature, NotFound
 from .labstate import LabState
@@ -59,13 +59,19 @@ class Lab(Connection):
             says where it runs.
         start_timeout: seconds to wait for the sandbox to come up (a VM's boot not included; in a VM
             times its patience, as every wait there).
+        lang: the language the helper's texts (checkers, hints, the tracer…) are shown in from now
+            on, ``"en"`` or ``"zh-CN"``; by default ``NETHELPERS_LANG``, else Chinese in the Chinese
+            edition's folder (:mod:`nethelpers.i18n`).
 
     Raises:
         LabUnavailable: neither backend can run here; the message says what to do instead.
         MissingFeature: a feature of ``needs`` that no backend here has.
     """
 
-    def __init__(self, *, backend: str | None = None, needs=(), start_timeout: float = 30) -> None:
+    def __init__(self, *, backend: str | None = None, needs=(), start_timeout: float = 30,
+                 lang: str | None = None) -> None:
+        if lang is not None:
+            i18n.use(lang)  # checked before anything is built: a wrong one leaves nothing behind
         self._closed_why = "this lab is closed; create a new one with Lab()"
         self.closed = True
         self.state = LabState()   # what the modules around the lab core remember (labstate.py)
@@ -147,8 +153,9 @@ class Lab(Connection):
         """The node called ``name`` (raises NotFound if there is none)."""
         names = [n["name"] for n in self._call("nodes")]
         if name not in names:
-            raise NotFound(f"there is no node {name!r} in this lab (nodes: {', '.join(names) or 'none yet'}); "
-                           f"create it first with lab.add_node({name!r})")
+            raise NotFound(i18n._("there is no node {name} in this lab (nodes: {nodes}); "
+                                  "create it first with lab.add_node({name})").format(
+                name=repr(name), nodes=", ".join(names) or i18n._("none yet")))
         return Node(self, name)
 
     __getitem__ = node

@@ -13,6 +13,7 @@ import html
 import string
 
 from .errors import InvalidValue
+from .i18n import _
 
 LETTERS = string.ascii_lowercase
 
@@ -33,9 +34,10 @@ class Question:
     def feedback(self, choice: int) -> str:
         """What a learner who picked ``choice`` is told."""
         if choice == self.answer:
-            return f"✓ Right. {self.why}"
+            return _("✓ Right. {why}").format(why=self.why)
         because = self.wrong.get(choice)
-        return f"✗ Not {LETTERS[choice]}. {because + ' ' if because else ''}Try again."
+        return _("✗ Not {letter}. {because}Try again.").format(letter=LETTERS[choice],
+                                                           because=because + " " if because else "")
 
     def check(self, letter: str) -> None:
         """Answer in text: ``question.check("b")``."""
@@ -48,16 +50,17 @@ class Question:
 
     # --- display -------------------------------------------------------------------------
     def text(self) -> str:
-        lines = [f"Check yourself: {self.prompt}"]
+        lines = [_("Check yourself: {question}").format(question=self.prompt)]
         lines += [f"  {LETTERS[i]}) {choice}" for i, choice in enumerate(self.choices)]
-        lines.append("(pick one above; without widgets: .check(\"a\"), \"b\", ...)")
+        lines.append(_("(pick one above; without widgets: .check(\"a\"), \"b\", ...)"))
         return "\n".join(lines)
 
     def html(self) -> str:
         items = "".join(f"<li>{_inline(choice)}</li>" for choice in self.choices)
         right = f"{LETTERS[self.answer]}) {_inline(self.choices[self.answer])}"
-        return (f"<p><b>Check yourself:</b> {_inline(self.prompt)}</p><ol type=\"a\">{items}</ol>"
-                f"<details><summary>Answer</summary><p>{right}. {_inline(self.why)}</p></details>")
+        heading, answer = _("Check yourself:"), _("Answer")
+        return (f"<p><b>{heading}</b> {_inline(self.prompt)}</p><ol type=\"a\">{items}</ol>"
+                f"<details><summary>{answer}</summary><p>{right}. {_inline(self.why)}</p></details>")
 
     def widget(self):
         import ipywidgets as w
@@ -73,7 +76,8 @@ class Question:
                 said.value = f"<span style=\"color:{colour}\">{_inline(text)}</span>"
 
         picker.observe(picked, names="value")
-        return w.VBox([w.HTML(f"<b>Check yourself:</b> {_inline(self.prompt)}"), picker, said])
+        heading = _("Check yourself:")
+        return w.VBox([w.HTML(f"<b>{heading}</b> {_inline(self.prompt)}"), picker, said])
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = {"text/plain": self.text(), "text/html": self.html()}

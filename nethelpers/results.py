@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 
 from .errors import CommandFailed, CommandTimeout
+from .i18n import _
 
 
 def command_text(command) -> str:
@@ -29,8 +30,8 @@ class CommandResult:
         text = command_text(command)
         result = cls(text, reply["rc"], reply["stdout"], reply["stderr"], sum(reply.get("dropped", {}).values()))
         if check and result.rc != 0:
-            raise CommandFailed(f"{text!r} exited with status {result.rc}: "
-                                f"{(result.stderr or result.stdout).strip()[-500:]}")
+            raise CommandFailed(_("{command} exited with status {rc}: {output}").format(
+                command=repr(text), rc=result.rc, output=(result.stderr or result.stdout).strip()[-500:]))
         return result
 
     @property
@@ -85,9 +86,13 @@ class BackgroundProcess:
                                or not status["running"] or time.monotonic() > deadline):
                 return status["output"]
             if not status["running"] or time.monotonic() > deadline:
-                state = "exited" if not status["running"] else f"still running after {timeout} s"
-                raise CommandTimeout(f"{self.command!r} in node {self.node!r} {state} without printing "
-                                     f"{text!r}; its output: {status['output'][-300:]!r}")
+                message = (_("{command} in node {node} exited without printing {text}; its output: {output}")
+                           if not status["running"] else
+                           _("{command} in node {node} still running after {timeout} s without printing {text}; "
+                             "its output: {output}"))
+                raise CommandTimeout(message.format(command=repr(self.command), node=repr(self.node),
+                                                    timeout=timeout, text=repr(text),
+                                                    output=repr(status["output"][-300:])))
             time.sleep(0.02)
 
     def wait(self, timeout: float = 5) -> str:
@@ -95,8 +100,9 @@ class BackgroundProcess:
         deadline = time.monotonic() + timeout * self.lab.patience
         while self.running:
             if time.monotonic() > deadline:
-                raise CommandTimeout(f"{self.command!r} in node {self.node!r} still runs after {timeout} s; "
-                                     f"stop it with .stop(), or bound it (tcpdump -c N, ping -c N)")
+                raise CommandTimeout(_("{command} in node {node} still runs after {timeout} s; stop it with "
+                                       ".stop(), or bound it (tcpdump -c N, ping -c N)").format(
+                    command=repr(self.command), node=repr(self.node), timeout=timeout))
             time.sleep(0.02)
         return self.stop()
 

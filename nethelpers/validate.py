@@ -9,6 +9,7 @@ import os
 import re
 
 from .errors import InvalidAddress, InvalidName, InvalidValue
+from .i18n import _
 
 IFNAMSIZ = 15
 # execve(2): one argument may hold at most MAX_ARG_STRLEN bytes, its NUL included (32 pages:
@@ -24,22 +25,24 @@ _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
 
 def node_name(name: str) -> str:
     if not isinstance(name, str) or not NODE_NAME.match(name):
-        raise InvalidName(f"node name {name!r} is not usable: use 1-64 letters, digits, '.', '_' "
-                          f"or '-', starting with a letter or digit (e.g. 'host1', 'c1')")
+        raise InvalidName(_("node name {name} is not usable: use 1-64 letters, digits, '.', '_' "
+                            "or '-', starting with a letter or digit (e.g. 'host1', 'c1')").format(name=repr(name)))
     return name
 
 
 def ifname(name: str) -> str:
     if not isinstance(name, str) or not name:
-        raise InvalidName(f"interface name {name!r} is empty; give it a name such as 'eth0'")
+        raise InvalidName(_("interface name {name} is empty; give it a name such as 'eth0'").format(name=repr(name)))
     size = len(name.encode(errors="surrogatepass"))
     if size > IFNAMSIZ:
-        length = f"{size} characters" if size == len(name) else f"{len(name)} characters, {size} bytes in UTF-8"
-        raise InvalidName(f"interface name {name!r} has {length}; Linux allows at most {IFNAMSIZ} "
-                          f"bytes (IFNAMSIZ-1). Shorten it, e.g. {_shortened(name)!r}")
+        length = (_("{size} characters").format(size=size) if size == len(name) else
+                  _("{length} characters, {size} bytes in UTF-8").format(length=len(name), size=size))
+        raise InvalidName(_("interface name {name} has {length}; Linux allows at most {most} "
+                            "bytes (IFNAMSIZ-1). Shorten it, e.g. {shorter}").format(
+            name=repr(name), length=length, most=IFNAMSIZ, shorter=repr(_shortened(name))))
     if name in (".", "..") or any(c in name for c in "/: \t\n\v\f\r"):  # the kernel's dev_valid_name
-        raise InvalidName(f"interface name {name!r} may not contain '/', ':' or spaces, "
-                          f"nor be '.' or '..'")
+        raise InvalidName(_("interface name {name} may not contain '/', ':' or spaces, "
+                            "nor be '.' or '..'").format(name=repr(name)))
     return name
 
 
@@ -50,8 +53,8 @@ def endpoint(value) -> tuple[str, str]:
     elif isinstance(value, str) and value.count(":") == 1:
         node, name = value.split(":")
     else:
-        raise InvalidName(f"endpoint {value!r} must be written 'node:interface', e.g. 'c1:eth0' "
-                          f"(or lab['c1'].interface('eth0'))")
+        raise InvalidName(_("endpoint {value} must be written 'node:interface', e.g. 'c1:eth0' "
+                            "(or lab['c1'].interface('eth0'))").format(value=repr(value)))
     return node_name(node), ifname(name)
 
 
@@ -63,19 +66,23 @@ def _shortened(name: str) -> str:
 def cidr(text: str, *, what: str = "address") -> ipaddress.IPv4Interface | ipaddress.IPv6Interface:
     """An address with its prefix, e.g. '10.0.0.2/24', that names a usable host."""
     if not isinstance(text, str) or "/" not in text:
-        raise InvalidAddress(f"{what} {text!r} needs a prefix length, e.g. '10.0.0.2/24'")
+        raise InvalidAddress(_("{what} {text} needs a prefix length, e.g. '10.0.0.2/24'").format(
+            what=what, text=repr(text)))
     try:
         iface = ipaddress.ip_interface(text)
     except ValueError as exc:
-        raise InvalidAddress(f"{what} {text!r} is not a valid CIDR ({exc}); write it like '10.0.0.2/24'") from None
+        raise InvalidAddress(_("{what} {text} is not a valid CIDR ({why}); write it like '10.0.0.2/24'").format(
+            what=what, text=repr(text), why=exc)) from None
     net = iface.network
     if iface.version == 4 and net.prefixlen < 31:
         if iface.ip == net.network_address:
-            raise InvalidAddress(f"{text} is the network address of {net}, not a host address; "
-                                 f"use the first host, {net.network_address + 1}/{net.prefixlen}")
+            raise InvalidAddress(_("{text} is the network address of {net}, not a host address; "
+                                   "use the first host, {first}/{prefix}").format(
+                text=text, net=net, first=net.network_address + 1, prefix=net.prefixlen))
         if iface.ip == net.broadcast_address:
-            raise InvalidAddress(f"{text} is the broadcast address of {net}, not a host address; "
-                                 f"use {net.broadcast_address - 1}/{net.prefixlen}")
+            raise InvalidAddress(_("{text} is the broadcast address of {net}, not a host address; "
+                                   "use {last}/{prefix}").format(
+                text=text, net=net, last=net.broadcast_address - 1, prefix=net.prefixlen))
     return iface
 
 
@@ -89,24 +96,25 @@ def network(text: str) -> str:
         try:
             ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
-            raise InvalidAddress(f"destination {text!r} is not a network ({exc}); write it like "
-                                 f"'10.1.0.0/16' or 'default'") from None
+            raise InvalidAddress(_("destination {text} is not a network ({why}); write it like "
+                                   "'10.1.0.0/16' or 'default'").format(text=repr(text), why=exc)) from None
         fixed = ipaddress.ip_network(text, strict=False)
-        raise InvalidAddress(f"destination {text!r} has host bits set; the network is {fixed}") from None
+        raise InvalidAddress(_("destination {text} has host bits set; the network is {fixed}").format(
+            text=repr(text), fixed=fixed)) from None
 
 
 def ip(text: str, *, what: str = "address") -> str:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
-        raise InvalidAddress(f"{what} {text!r} is not an IP address (write it like '10.0.0.1', "
-                             f"without a prefix)") from None
+        raise InvalidAddress(_("{what} {text} is not an IP address (write it like '10.0.0.1', "
+                               "without a prefix)").format(what=what, text=repr(text))) from None
 
 
 def mac(text: str) -> str:
     if not isinstance(text, str) or not _MAC.match(text):
-        raise InvalidAddress(f"MAC address {text!r} is malformed; write six hex pairs like "
-                             f"'02:42:ac:11:00:02'")
+        raise InvalidAddress(_("MAC address {text} is malformed; write six hex pairs like "
+                               "'02:42:ac:11:00:02'").format(text=repr(text)))
     return text.lower()
 
 

@@ -34,7 +34,7 @@ done
 # --no-install-recommends: qemu-system-x86 would pull in a desktop's worth otherwise.
 APT_PACKAGES=(
     iproute2 iptables nftables containernetworking-plugins iputils-ping tcpdump iperf3
-    conntrack procps bind9-dnsutils curl python3-venv python3-pip
+    conntrack procps bind9-dnsutils curl python3-venv python3-pip fonts-wqy-microhei
     qemu-system-x86 busybox-static
 )
 # The same on Fedora, for the `sudo dnf install` line this script prints (it never runs dnf).
@@ -43,10 +43,10 @@ APT_PACKAGES=(
 # binary"; busybox-shared is the dynamic one), qemu-system-<arch>-core (the x86 one is
 # qemu-system-x86-core, as in Fedora's qemu.spec); nftables, iputils, tcpdump, iperf3,
 # conntrack-tools and curl are Fedora's source-package names; Fedora's python3 has venv and
-# ensurepip built in.
+# ensurepip built in; wqy-microhei-fonts is Fedora's WenQuanYi Micro Hei.
 DNF_PACKAGES=(
     iproute iptables-nft nftables containernetworking-plugins iputils tcpdump iperf3
-    conntrack-tools procps-ng bind-utils curl python3
+    conntrack-tools procps-ng bind-utils curl python3 wqy-microhei-fonts
     qemu-system-x86-core busybox
 )
 # Only the browser test (tests/course/test_browser.py) uses these: Debian's chromium, which Playwright drives,
@@ -75,6 +75,15 @@ cni_plugins() {
         [ -x "$dir/bridge" ] && return 0
     done
     return 1
+}
+
+# The pictures' Chinese labels (the zh-CN edition) need a font with CJK glyphs: WenQuanYi Micro
+# Hei, or Noto Sans CJK where it is already there (nethelpers/plot/fonts.py).
+cjk_font() {
+    compgen -G "/usr/share/fonts/*/wqy/wqy-microhei.ttc" >/dev/null \
+        || compgen -G "/usr/share/fonts/wqy-microhei*/wqy-microhei.ttc" >/dev/null \
+        || compgen -G "/usr/share/fonts/*/noto*/NotoSansCJK-Regular.ttc" >/dev/null \
+        || compgen -G "/usr/share/fonts/google-noto-sans-cjk*/NotoSansCJK-Regular.ttc" >/dev/null
 }
 
 static_busybox() {
@@ -116,6 +125,7 @@ collect() {
     need cni_plugins       containernetworking-plugins containernetworking-plugins \
         "the CNI reference plugins (bridge, host-local, portmap, ...) in one of ${CNI_DIRS[*]}"
     need python_has_venv   "python3-venv python3-pip" python3 "$PYTHON with the venv and ensurepip modules"
+    need cjk_font          fonts-wqy-microhei wqy-microhei-fonts "a font with Chinese glyphs (WenQuanYi Micro Hei)"
     MISSING=("${GROUP_DEB[@]}"); MISSING_DNF=("${GROUP_DNF[@]}"); MISSING_WHAT=("${GROUP_WHAT[@]}")
 
     GROUP_DEB=(); GROUP_DNF=(); GROUP_WHAT=()

@@ -8,6 +8,10 @@ In a notebook, each exercise is a task (markdown) and these cells::
     ex.check(lab)      # ✓ for each step done, ✗ with a hint for the first one missing
     ex.show_solution() # the reference solution, folded, for when you are stuck; ex.solve(lab) applies it
 
+Titles and steps are marked ``N_("…")`` in the exercise modules and shown through ``_()``; hints
+are ``_("…").format(…)`` where they are made (nethelpers/i18n): a Chinese notebook's checker
+speaks Chinese.
+
 ``start`` is also the reset: run it again to throw away an attempt and begin afresh. A checker
 never changes the lab; ``passed(lab)`` is the same check, silent.
 
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import LabError
+from ..i18n import _
 
 Step = tuple[str, Callable]  # (what should be true, fn(lab) -> None if so, else a hint)
 SOLUTIONS_VARIABLE = "NETHELPERS_SOLUTIONS"
@@ -76,10 +81,11 @@ class Exercise:
         results = self.problems(lab)
         if all(hint is None for _, hint in results):
             raise ExerciseError(f"{self.title}: the checker passes before anything was done")
-        done = sum(hint is None for _, hint in results)
-        print(f"Exercise: {self.title} ({done} of {len(results)} steps already true)")
+        done = sum(hint is None for _step, hint in results)
+        print(_("Exercise: {title} ({done} of {steps} steps already true)").format(
+            title=_(self.title), done=done, steps=len(results)))
         for text, hint in results:
-            print(f"  {'✓' if hint is None else '□'} {text}")
+            print(f"  {'✓' if hint is None else '□'} {_(text)}")
 
     reset = start
 
@@ -90,18 +96,19 @@ class Exercise:
         kept in the notebook, to show a failing check)."""
         lines = []
         if solutions_mode() and not as_is:
-            lines.append(f"({SOLUTIONS_VARIABLE} is set: the reference solution was applied first)")
+            lines.append(_("({variable} is set: the reference solution was applied first)").format(
+                variable=SOLUTIONS_VARIABLE))
             self.solve(lab, quiet=True)
         results = self.problems(lab)
         for text, hint in results:
             if hint is None:
-                lines.append(f"✓ {text}")
+                lines.append(f"✓ {_(text)}")
             elif hint == "":
-                lines.append(f"· {text} (not checked yet)")
+                lines.append(_("· {step} (not checked yet)").format(step=_(text)))
             else:
-                lines.append(f"✗ {text}\n    {hint}")
-        if all(hint is None for _, hint in results):
-            lines.append(f"Well done: {self.title} — solved.")
+                lines.append(f"✗ {_(text)}\n    {hint}")
+        if all(hint is None for _step, hint in results):
+            lines.append(_("Well done: {title} — solved.").format(title=_(self.title)))
         print("\n".join(lines))
 
     def solve(self, lab, *, quiet: bool = False) -> None:
@@ -149,7 +156,8 @@ class Solution:
         printer.text(self.code)
 
     def _repr_html_(self) -> str:
-        return (f"<details><summary>Reference solution — {html.escape(self.title)} (click to open)</summary>"
+        summary = _("Reference solution — {title} (click to open)").format(title=_(self.title))
+        return (f"<details><summary>{html.escape(summary)}</summary>"
                 f"<pre>{html.escape(self.code)}</pre></details>")
 
 

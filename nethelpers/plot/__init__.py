@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from . import fonts  # noqa: F401  (every picture: Chinese labels find their glyphs)
 from .sketch import _Sketch
 from .style import BIG, HIGHLIGHT
 from .wiring import only

@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([^\s;,]+))?\s*$")
 # what `./course lab` and `./course test` must be able to use (the list)
 COURSE_APT_PACKAGES = {"iproute2", "iptables", "nftables", "containernetworking-plugins",
-                       "iputils-ping", "tcpdump", "iperf3", "conntrack"}
+                       "iputils-ping", "tcpdump", "iperf3", "conntrack",
+                       "fonts-wqy-microhei"}  # the Chinese edition's pictures (nethelpers/plot/fonts.py)
 # what the VM backend needs from apt (Binder refuses namespaces, so Lab() uses the VM there)
 VM_APT_PACKAGES = {"qemu-system-x86", "busybox-static"}
 # pip pins only Binder's environment has: repo2docker's base environment already holds notebook

@@ -25,6 +25,7 @@ import threading
 
 from . import unavailable
 from .errors import InvalidValue, LabClosed, LabError, LabUnavailable
+from .i18n import _
 from .sandbox.channel import Channel, ProtocolError, reply
 
 NAMES = ("namespaces", "vm")
@@ -148,8 +149,9 @@ def _namespaces(timeout: float, quiet: bool = False):
     sandbox = ProcessSandbox()
     info = handshake(sandbox, timeout)
     info["backend"] = "namespaces"
-    mode = "rootless, in a user namespace" if info["rootless"] else "as root"
-    info["where"] = f"Lab: network namespaces on this machine's kernel (Linux {platform.release()}, {mode})."
+    mode = _("rootless, in a user namespace") if info["rootless"] else _("as root")
+    info["where"] = _("Lab: network namespaces on this machine's kernel (Linux {release}, {mode}).").format(
+        release=platform.release(), mode=mode)
     if not quiet:
         _tell(None, info["where"], notebook_only=True)
     return sandbox, info
@@ -169,9 +171,9 @@ def _vm(timeout: float, why: str, quiet: bool = False):
         sandbox.wait(1)
         raise
     info.update(backend="vm", accel=vm.accel, kernel=vm.kernel.release)
-    how = "KVM" if vm.accel == "kvm" else "an emulated CPU: no KVM here"
-    info["where"] = (f"Lab: in a Linux VM, {why}: QEMU with {how}, Linux {vm.kernel.release}, "
-                     f"started in {vm.boot_seconds:.1f} s.")
+    how = "KVM" if vm.accel == "kvm" else _("an emulated CPU: no KVM here")
+    info["where"] = _("Lab: in a Linux VM, {why}: QEMU with {how}, Linux {release}, started in {seconds} s.").format(
+        why=why, how=how, release=vm.kernel.release, seconds=f"{vm.boot_seconds:.1f}")
     if not quiet:
         _tell(progress, info["where"])
     return sandbox, info
@@ -218,7 +220,7 @@ def _progress():
     if _in_notebook() and not _told:
         from IPython.display import display
 
-        handle = display({"text/plain": "Lab: starting a Linux VM"}, raw=True, display_id=True)
+        handle = display({"text/plain": _("Lab: starting a Linux VM")}, raw=True, display_id=True)
         return BootProgress(display=handle)
     return BootProgress(stream=sys.stderr)
 

@@ -29,6 +29,7 @@ import shlex
 from dataclasses import dataclass
 
 from .errors import CommandFailed, InvalidValue
+from .i18n import _
 
 VXLAN_PORT = 4789
 
@@ -278,17 +279,18 @@ def picture(packet, *, title: str | None = None):
     overhead = table.overhead
     if overhead:
         for x0, x1, text, colour, part in (
-                (0, overhead * scale, f"{overhead} bytes of overhead: what the tunnel adds to every frame",
-                 "#3b6ea5", "overhead"),
-                (overhead * scale, width, f"{table.total - overhead} bytes: the container's frame, unchanged",
-                 "#c47a1e", "frame")):
+                (0, overhead * scale, _("{bytes} bytes of overhead: what the tunnel adds to every frame").format(
+                    bytes=overhead), "#3b6ea5", "overhead"),
+                (overhead * scale, width, _("{bytes} bytes: the container's frame, unchanged").format(
+                    bytes=table.total - overhead), "#c47a1e", "frame")):
             y = bar_y - 0.18
             ax.plot([x0 + 0.02, x0 + 0.02, x1 - 0.02, x1 - 0.02], [y + 0.1, y, y, y + 0.1], color=colour, lw=1.5,
                     gid=f"brace:{part}")
             first = x0 == 0
             ax.text(x0 if first else (x0 + x1) / 2, y - 0.12, text, ha="left" if first else "center",
                     va="top", fontsize=9.5, color=colour, weight="bold", gid=f"label:brace:{part}")
-    ax.text(0, bar_y + bar_h + 0.1, f"on the wire, {table.total} bytes (widths to scale):", fontsize=9,
+    ax.text(0, bar_y + bar_h + 0.1, _("on the wire, {bytes} bytes (widths to scale):").format(bytes=table.total),
+            fontsize=9,
             ha="left", va="bottom", color="#333333", gid="label:wire")
     return fig
 

@@ -59,8 +59,9 @@ class Question:
         items = "".join(f"<li>{_inline(choice)}</li>" for choice in self.choices)
         right = f"{LETTERS[self.answer]}) {_inline(self.choices[self.answer])}"
         heading, answer = _("Check yourself:"), _("Answer")
+        said = _("{choice}. {why}").format(choice=right, why=_inline(self.why))
         return (f"<p><b>{heading}</b> {_inline(self.prompt)}</p><ol type=\"a\">{items}</ol>"
-                f"<details><summary>{answer}</summary><p>{right}. {_inline(self.why)}</p></details>")
+                f"<details><summary>{answer}</summary><p>{said}</p></details>")
 
     def widget(self):
         import ipywidgets as w

@@ -95,14 +95,17 @@ def _width(text: str) -> int:
 
 def _literal(text: str, indent: int, width: int = 100) -> str:
     """``text`` as a Python literal that fits lines of ``width`` from column ``indent``, in pieces
-    (implicit concatenation) cut after a space or a CJK character or punctuation mark."""
-    room = max(40, width - indent - 2)
+    (implicit concatenation) cut after a space or CJK punctuation where there is one near the
+    end of the line, else between two CJK characters."""
+    room = max(40, width - indent - 2) - 2
     pieces, piece = [], ""
     for ch in text:
         piece += ch
-        if _width(piece) >= room - 2 and (ch == " " or CJK.match(ch)):
-            pieces.append(piece)
-            piece = ""
+        if _width(piece) >= room and (ch == " " or CJK.match(ch)):
+            cut = max(piece.rfind(mark) for mark in " ，。：；、）")
+            cut = cut + 1 if cut >= len(piece) - 12 else len(piece)
+            pieces.append(piece[:cut])
+            piece = piece[cut:]
     pieces.append(piece)
     quote = "'" if '"' in text else '"'
     quoted = [quote + repr(p)[1:-1].replace("\\'", "'").replace(quote, "\\" + quote) + quote
@@ -235,24 +238,28 @@ def build(english: Path, lang: str) -> Path:
     return target
 
 
-def _texts(outputs) -> list[str]:
-    """A cell's outputs as nbval compares them (images and widget views aside)."""
+def _texts(outputs) -> list[tuple[str, str]]:
+    """A cell's outputs as nbval compares them, (kind, text) each (images and widget views aside)."""
     texts = []
     for output in outputs:
         if output.get("output_type") == "stream":
-            texts.append(output.get("name", "") + ":" + output.get("text", ""))
+            texts.append((output.get("name", ""), output.get("text", "")))
         elif output.get("output_type") == "error":
-            texts.append("error:" + output.get("ename", ""))
+            texts.append(("error", output.get("ename", "")))
         else:
             for kind in ("text/plain", "text/html"):
                 if kind in output.get("data", {}):
-                    texts.append(kind + ":" + output["data"][kind])
+                    texts.append((kind, output["data"][kind]))
     return texts
+
+
+def _sanitised(outputs, sanitise) -> list[tuple[str, str]]:
+    return [(kind, sanitise(text)) for kind, text in _texts(outputs)]
 
 
 def speaks(outputs) -> bool:
     """Outputs with text in the edition's language (they are the edition's own)."""
-    return any(CJK.search(text) for text in _texts(outputs))
+    return any(CJK.search(text) for _kind, text in _texts(outputs))
 
 
 def share_outputs(english: Path, lang: str) -> int:
@@ -273,7 +280,7 @@ def share_outputs(english: Path, lang: str) -> int:
         if speaks(cell.outputs) or translatable_strings(source.source):
             own += 1
             continue
-        if [sanitise(t) for t in _texts(cell.outputs)] == [sanitise(t) for t in _texts(source.outputs)]:
+        if _sanitised(cell.outputs, sanitise) == _sanitised(source.outputs, sanitise):
             cell.outputs, cell.execution_count = copy.deepcopy(source.outputs), source.execution_count
     nbformat.write(edition, target)
     return own

@@ -23,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .. import i18n
 from . import fonts  # noqa: F401  (every picture: Chinese labels find their glyphs)
 from .sketch import _Sketch
 from .style import BIG, HIGHLIGHT
@@ -60,7 +61,7 @@ def blank(width: float, height: float, title: str | None = None):
 
 def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = None,
          figsize=None, exact: bool = False, badges: dict | None = None,
-         highlight_label: str = "highlighted") -> Figure:
+         highlight_label: str = i18n.N_("highlighted")) -> Figure:
     """Draw a ``lab.snapshot()``: machines as boxes (containers inside their host), bridges
     as bars, veth pairs as wires labelled with names and addresses, vxlan/macvlan dashed.
 
@@ -95,7 +96,7 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
     ax.set_ylim(cy - height / scale / 2, cy + height / scale / 2)
     handles = sketch.draw(ax, scale, list(highlight or []), exact=exact, badges=badges)
     if highlight or badges:  # the red says what it means
-        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=highlight_label))
+        handles.append(Line2D([], [], color=HIGHLIGHT, lw=3, label=i18n._(highlight_label)))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
               frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
     if title:  # wrapped to the picture's width: a long title would widen the PNG past it

@@ -9,9 +9,16 @@ import numpy as np
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Patch
 
+from .. import i18n
 from .geometry import _connect, _text_size, _toward
 from .style import BAR, COLOURS, GAP, HIGHLIGHT, PAD, TUNNEL, WIRE
 from .wiring import _ends, _tunnels
+
+LEGEND = dict(  # the legend's words, shown in the learner's language
+    host=i18n.N_("host"), container=i18n.N_("container"), router=i18n.N_("router"),
+    switch=i18n.N_("switch"), server=i18n.N_("server"), client=i18n.N_("client"),
+    node=i18n.N_("node"), bridge=i18n.N_("bridge"))
+LEGEND["vxlan tunnel (FDB)"] = i18n.N_("vxlan tunnel (FDB)")
 
 
 class _Sketch:
@@ -295,8 +302,9 @@ class _Sketch:
                         weight="bold", zorder=40, bbox=dict(boxstyle="circle,pad=0.25", fc=HIGHLIGHT, ec="none"),
                         gid=f"badge:{node}")
         kinds = sorted({s["kind"] if s.get("kind") in COLOURS else "node" for s in self.snap.values()})
-        handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=k) for k in kinds]
-        handles += [Patch(fc=BAR, label="bridge")] if "bar" in self.place_of.values() else []
-        return handles + [Line2D([], [], color=TUNNEL if ls == ":" else WIRE, ls=ls, label=label)
+        handles = [Patch(fc=COLOURS[k][0], ec=COLOURS[k][1], label=i18n._(LEGEND.get(k, k))) for k in kinds]
+        handles += [Patch(fc=BAR, label=i18n._(LEGEND["bridge"]))] if "bar" in self.place_of.values() else []
+        return handles + [Line2D([], [], color=TUNNEL if ls == ":" else WIRE, ls=ls,
+                                 label=i18n._(LEGEND.get(label, label)))
                           for label, ls in (("veth", "-"), ("vxlan / macvlan", "--"),
                                             ("vxlan tunnel (FDB)", ":")) if label in styles]

@@ -45,7 +45,8 @@ LINES = {
     "ephemeral-port": r".*\bsrc=[0-9.]+ dst=[0-9.]+ sport=[0-9]+ dport=[0-9]+.*",
     # backends.py: where the lab runs, which names this machine's kernel release; in the VM backend
     # nbval sees the boot's first progress line (vm/progress.py), which the notebook then updates in place
-    "lab-backend": r"Lab: (network namespaces on this machine's kernel|in a Linux VM|starting a Linux VM).*",
+    "lab-backend": r"Lab: (network namespaces on this machine's kernel|in a Linux VM|starting a Linux VM"
+                   r"|本机内核上的网络命名空间|在 Linux 虚拟机中|正在启动 Linux 虚拟机).*",  # (the Chinese edition's)
     # iptables' own error lines name its version (Debian 12: 1.8.9, Ubuntu 24.04: 1.8.10):
     # "iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)"
     "iptables-version": r"iptables v[0-9.]+ \((nf_tables|legacy)\): .*",
@@ -69,7 +70,7 @@ CONTENT = [
     "inet 10.0.0.2/24 brd 10.0.0.255 scope global eth0",
     "tcp 6 bytes", "the tracer waited 3 seconds", "0x0800", "12:37:13 is a time of day, not tcpdump's",
     "Created 2 containers", "curl: (28) Connection timed out after 3001 milliseconds",
-    "    Lab: a word in prose",
+    "    Lab: a word in prose", "    Lab: 本机内核上的网络命名空间 in prose",
     "iptables -S shows the rules; iptables v1.8.9 is in prose here",
     "PING 10.0.0.2 (10.0.0.2) 56(84) bytes of data.   5s is not a kubectl cell",
     "veth1234567@if5   UP   (Docker's veths: 7 hex digits, drawn by the lab)",
@@ -88,7 +89,7 @@ def rules() -> list[tuple[str, str, str]]:
 
 def stored_outputs():
     """(notebook, cell index, text) for every output text nbval compares."""
-    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
+    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")) + sorted(NOTEBOOKS.glob("zh-CN/*.ipynb")):
         for index, cell in enumerate(json.loads(notebook.read_text())["cells"]):
             for output in cell.get("outputs", []):
                 for key, value in output.items():

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import base64
 import difflib
+import re
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 
 from . import world
 from .errors import InvalidValue, LabError
+from .i18n import N_, _, chinese
 from .lab import Lab
 
 
@@ -39,74 +42,80 @@ MACVLAN_NET = ("network create -d macvlan --subnet 198.51.100.0/24 --gateway 198
 HOST = "docker-host"
 
 MODES = {mode.name: mode for mode in (
-    Mode("bridge", "the default: a private subnet behind the host, NAT on the way out, -p on the way in",
+    Mode("bridge", N_("the default: a private subnet behind the host, NAT on the way out, -p on the way in"),
          ("run -dit --name c1 busybox", "run -dit --name c2 busybox"),
          (("c1", HOST), ("c2", HOST)),
-         (("gets", "its own network namespace: eth0 (one end of a veth pair) with an address from "
-                   "172.17.0.0/16, and a default route via docker0 (172.17.0.1)"),
-          ("shares", "the bridge docker0 with every container of the default network: c1 and c2 reach "
-                     "each other directly, on one Ethernet segment"),
-          ("way out", "routed by the host (ip_forward=1) and masqueraded: the internet sees the host's "
-                  "198.51.100.10"),
-          ("way in", "the host reaches 172.17.0.0/16 directly; the LAN has no route to it: only published "
-                 "ports (-p: DNAT and docker-proxy) let it in"),
-          ("kernel objects", "per container a netns and a veth pair; the bridge docker0; iptables rules in filter "
-                     "(DOCKER-FORWARD, DOCKER), raw (a guard per container) and nat (MASQUERADE)"))),
-    Mode("none", "a namespace with only lo: no cable, no address, no route",
+         ((N_("gets"), N_("its own network namespace: eth0 (one end of a veth pair) with an address from "
+                          "172.17.0.0/16, and a default route via docker0 (172.17.0.1)")),
+          (N_("shares"), N_("the bridge docker0 with every container of the default network: c1 and c2 reach "
+                            "each other directly, on one Ethernet segment")),
+          (N_("way out"), N_("routed by the host (ip_forward=1) and masqueraded: the internet sees the "
+                             "host's 198.51.100.10")),
+          (N_("way in"), N_("the host reaches 172.17.0.0/16 directly; the LAN has no route to it: only "
+                            "published ports (-p: DNAT and docker-proxy) let it in")),
+          (N_("kernel objects"), N_("per container a netns and a veth pair; the bridge docker0; iptables "
+                                    "rules in filter (DOCKER-FORWARD, DOCKER), raw (a guard per container) "
+                                    "and nat (MASQUERADE)")))),
+    Mode("none", N_("a namespace with only lo: no cable, no address, no route"),
          ("run -dit --name n1 --network none busybox", "run -dit --name n2 --network none busybox"),
          (("n1", HOST), ("n2", HOST)),
-         (("gets", "its own network namespace with only lo (127.0.0.1): no cable, no address, no route"),
-          ("shares", "nothing, not even with the other none container"),
-          ("way out", "none: connect() fails at once with ENETUNREACH (no route), so no packet is ever sent"),
-          ("way in", "none: it has no address to reach"),
-          ("kernel objects", "one netns per container, nothing in it; no veth, no bridge, no iptables rule"))),
-    Mode("host", "no namespace of its own: the host's interfaces, addresses and ports",
+         ((N_("gets"), N_("its own network namespace with only lo (127.0.0.1): no cable, no address, no route")),
+          (N_("shares"), N_("nothing, not even with the other none container")),
+          (N_("way out"), N_("none: connect() fails at once with ENETUNREACH (no route), so no packet is "
+                             "ever sent")),
+          (N_("way in"), N_("none: it has no address to reach")),
+          (N_("kernel objects"), N_("one netns per container, nothing in it; no veth, no bridge, no iptables "
+                                    "rule")))),
+    Mode("host", N_("no namespace of its own: the host's interfaces, addresses and ports"),
          ("run -dit --name h1 --network host busybox", "run -dit --name h2 --network host busybox"),
          (("h1", HOST), ("h2", HOST)),
-         (("gets", "no network namespace: its processes run in the host's, with the host's eth0 "
-                   "(198.51.100.10), routes and firewall"),
-          ("shares", "everything with the host and every other host-mode container, port numbers "
-                     "included: two servers on port 80 clash"),
-          ("way out", "as the host itself: no bridge, no NAT in the path"),
-          ("way in", "at the host's own address, directly; -p is discarded"),
-          ("kernel objects", "none added: no netns, no veth, no iptables rule"))),
-    Mode("container", "two containers in one namespace, as in a Kubernetes pod",
+         ((N_("gets"), N_("no network namespace: its processes run in the host's, with the host's eth0 "
+                          "(198.51.100.10), routes and firewall")),
+          (N_("shares"), N_("everything with the host and every other host-mode container, port numbers "
+                            "included: two servers on port 80 clash")),
+          (N_("way out"), N_("as the host itself: no bridge, no NAT in the path")),
+          (N_("way in"), N_("at the host's own address, directly; -p is discarded")),
+          (N_("kernel objects"), N_("none added: no netns, no veth, no iptables rule")))),
+    Mode("container", N_("two containers in one namespace, as in a Kubernetes pod"),
          ("run -dit --name pod busybox", "run -dit --name side --network container:pod busybox"),
          (("pod", HOST), ("side", HOST)),
-         (("gets", "side (--network container:pod) gets no namespace of its own: it runs in pod's"),
-          ("shares", "pod's eth0, address 172.17.0.2, MAC, routes, ports and lo: the two talk over "
-                     "127.0.0.1, like the containers of a Kubernetes pod"),
-          ("way out", "as pod, a bridge container here: through docker0, masqueraded by the host"),
-          ("way in", "as pod: only pod's published ports; Docker refuses -p, --dns, --hostname and "
-                 "--mac-address on side"),
-          ("kernel objects", "nothing for side: pod's netns and its veth pair on docker0 are all there is"))),
-    Mode("macvlan", "containers straight on the LAN, each with its own MAC and address",
+         ((N_("gets"), N_("side (--network container:pod) gets no namespace of its own: it runs in pod's")),
+          (N_("shares"), N_("pod's eth0, address 172.17.0.2, MAC, routes, ports and lo: the two talk over "
+                            "127.0.0.1, like the containers of a Kubernetes pod")),
+          (N_("way out"), N_("as pod, a bridge container here: through docker0, masqueraded by the host")),
+          (N_("way in"), N_("as pod: only pod's published ports; Docker refuses -p, --dns, --hostname and "
+                            "--mac-address on side")),
+          (N_("kernel objects"), N_("nothing for side: pod's netns and its veth pair on docker0 are all "
+                                    "there is")))),
+    Mode("macvlan", N_("containers straight on the LAN, each with its own MAC and address"),
          (MACVLAN_NET, "run -dit --name m1 --network lan busybox", "run -dit --name m2 --network lan busybox"),
          (("m1", HOST), ("m2", HOST)),
-         (("gets", "its own netns whose eth0 is a macvlan of the host's eth0: its own MAC and a LAN "
-                   "address from --ip-range 198.51.100.128/25"),
-          ("shares", "the host's cable (the parent, eth0): macvlans in bridge mode reach each other "
-                     "inside the parent"),
-          ("way out", "straight onto the LAN, default route via the router 198.51.100.1: no NAT"),
-          ("way in", "the LAN reaches it at its own address, but its own host cannot: a parent never hears "
-                 "its macvlans (a shim macvlan on the host fixes that, in 05)"),
-          ("kernel objects", "one macvlan interface per container; no bridge, no veth, no iptables rule"))),
-    Mode("overlay", "one subnet across two hosts, carried in VXLAN over the LAN",
+         ((N_("gets"), N_("its own netns whose eth0 is a macvlan of the host's eth0: its own MAC and a LAN "
+                          "address from --ip-range 198.51.100.128/25")),
+          (N_("shares"), N_("the host's cable (the parent, eth0): macvlans in bridge mode reach each other "
+                            "inside the parent")),
+          (N_("way out"), N_("straight onto the LAN, default route via the router 198.51.100.1: no NAT")),
+          (N_("way in"), N_("the LAN reaches it at its own address, but its own host cannot: a parent never "
+                            "hears its macvlans (a shim macvlan on the host fixes that, in 05)")),
+          (N_("kernel objects"), N_("one macvlan interface per container; no bridge, no veth, no iptables "
+                                    "rule")))),
+    Mode("overlay", N_("one subnet across two hosts, carried in VXLAN over the LAN"),
          ("swarm init", "swarm join-token -q worker",
           "-H host2 swarm join --token $TOKEN 198.51.100.10:2377",
           "network create -d overlay --attachable ov1",
           "run -dit --name o1 --network ov1 busybox", "-H host2 run -dit --name o2 --network ov1 busybox"),
          (("o1", HOST), ("o2", "host2")),
-         (("gets", "eth0 on ov1 (10.0.1.0/24, MTU 1450), one subnet on both hosts, and eth1 on "
-                   "docker_gwbridge (172.18.0.0/16) for the way out"),
-          ("shares", "on each host, the network's sandbox namespace: a bridge br0 and vxlan0 (VNI 4097); "
-                     "frames between hosts travel inside UDP packets to port 4789 across the LAN"),
-          ("control plane", "swarm init and join; the hosts gossip on port 7946 and fill vxlan0's FDB (which "
-                      "MAC is behind which host)"),
-          ("way out", "through eth1 and docker_gwbridge, masqueraded by its host"),
-          ("way in", "only from containers on ov1: the hosts themselves have no route to 10.0.1.0/24"),
-          ("kernel objects", "per container a netns and two veth pairs; per host a sandbox netns with br0, "
-                     "vxlan0 and its FDB entries, and the bridge docker_gwbridge"))),
+         ((N_("gets"), N_("eth0 on ov1 (10.0.1.0/24, MTU 1450), one subnet on both hosts, and eth1 on "
+                          "docker_gwbridge (172.18.0.0/16) for the way out")),
+          (N_("shares"), N_("on each host, the network's sandbox namespace: a bridge br0 and vxlan0 (VNI "
+                            "4097); frames between hosts travel inside UDP packets to port 4789 across the "
+                            "LAN")),
+          (N_("control plane"), N_("swarm init and join; the hosts gossip on port 7946 and fill vxlan0's FDB "
+                                   "(which MAC is behind which host)")),
+          (N_("way out"), N_("through eth1 and docker_gwbridge, masqueraded by its host")),
+          (N_("way in"), N_("only from containers on ov1: the hosts themselves have no route to 10.0.1.0/24")),
+          (N_("kernel objects"), N_("per container a netns and two veth pairs; per host a sandbox netns with "
+                                    "br0, vxlan0 and its FDB entries, and the bridge docker_gwbridge")))),
 )}
 
 
@@ -115,8 +124,9 @@ def mode_named(name: str) -> Mode:
     if name in MODES:
         return MODES[name]
     close = difflib.get_close_matches(str(name), MODES, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise InvalidValue(f"mode {name!r} is not one of {', '.join(MODES)}{hint}")
+    hint = _("; did you mean {mode}?").format(mode=repr(close[0])) if close else ""
+    raise InvalidValue(_("mode {name} is not one of {modes}{hint}").format(
+        name=repr(name), modes=", ".join(MODES), hint=hint))
 
 
 def commands(mode: str) -> list[str]:
@@ -132,7 +142,7 @@ def build(mode: str, *, progress=None) -> Lab:
     """
     spec, report = mode_named(mode), progress or (lambda done, total, text: None)
     total = 1 + len(spec.commands)
-    report(0, total, "starting a lab")
+    report(0, total, _("starting a lab"))
     lab, token = Lab(), ""
     try:
         for done, (line, shown) in enumerate(zip(spec.commands, commands(mode)), 1):
@@ -143,7 +153,7 @@ def build(mode: str, *, progress=None) -> Lab:
     except BaseException:
         lab.close()
         raise
-    report(total, total, f"{mode} built")
+    report(total, total, _("{mode} built").format(mode=mode))
     return lab
 
 
@@ -169,7 +179,7 @@ def endpoints(lab: Lab, mode: str) -> list[Endpoint]:
     for name, host in spec.containers:
         node = lab.docker_host(host).container(name).node  # host mode: the host; container:X: X's
         found.append(Endpoint(name, node, _eth0_address(lab, node), True))
-    hosts = list(dict.fromkeys(host for _, host in spec.containers))
+    hosts = list(dict.fromkeys(host for _name, host in spec.containers))
     found += [Endpoint(host, host, world.address_of(lab, host), False) for host in hosts]
     found += [Endpoint(world.LAN_CLIENT, world.LAN_CLIENT, world.LAN_CLIENT_IP, False),
               Endpoint(world.INTERNET, world.INTERNET, world.INTERNET_IP, False)]
@@ -201,34 +211,80 @@ MARKS = {True: "✓", False: "✗", None: "–"}
 def matrix_text(points: list[Endpoint], result: dict) -> str:
     """The ping matrix as a table: rows ping columns (✓ reply, ✗ none, – no address, · itself)."""
     labels = [p.label for p in points]
-    first = max(len("from \\ to"), *map(len, labels)) + 2
-    widths = [len(label) + 2 for label in labels]
-    lines = ["ping -c1 -W1 from each row to each column: ✓ reply, ✗ no reply, – no address to ping",
-             "from \\ to".ljust(first) + "".join(label.ljust(w) for label, w in zip(labels, widths))]
+    corner = _("from \\ to")
+    first = max(_width(corner), *map(_width, labels)) + 2
+    widths = [_width(label) + 2 for label in labels]
+    lines = [_("ping -c1 -W1 from each row to each column: ✓ reply, ✗ no reply, – no address to ping"),
+             _ljust(corner, first) + "".join(_ljust(label, w) for label, w in zip(labels, widths))]
     for row in labels:
         marks = ["·" if column == row else MARKS[result[(row, column)]] for column in labels]
-        lines.append(row.ljust(first) + "".join(mark.ljust(w) for mark, w in zip(marks, widths)))
-    lines.append("addresses: " + ", ".join(_where(p) for p in points))
+        lines.append(_ljust(row, first) + "".join(mark.ljust(w) for mark, w in zip(marks, widths)))
+    lines.append(_("addresses: {addresses}").format(addresses=", ".join(_where(p) for p in points)))
     return "\n".join(line.rstrip() for line in lines)
 
 
 def _where(point: Endpoint) -> str:
-    text = f"{point.label} {point.address or '(none)'}"
-    return text + (f" (in {point.node}'s namespace)" if point.container and point.node != point.label else "")
+    address = point.address or _("(none)")
+    if point.container and point.node != point.label:
+        return _("{label} {address} (in {node}'s namespace)").format(label=point.label, address=address,
+                                                                       node=point.node)
+    return f"{point.label} {address}"
+
+
+# --- text laid out in columns: a CJK character takes two -------------------------------------------
+def _width(text: str) -> int:
+    """The columns ``text`` takes in a monospaced font (its length, for English)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _ljust(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
+def _rjust(text: str, width: int) -> str:
+    return " " * max(0, width - _width(text)) + text
+
+
+_PIECES = re.compile(r"\s+|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uf900-\ufaff"
+                     r"\uff00-\uffef\u3000-\u303f]+")
+_NO_LINE_START = "，。、；：？！）》」』”’"
+_NO_LINE_END = "（《「『“‘"
+
+
+def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
+    """``textwrap.wrap`` in English; in Chinese, lines of ``width`` columns cut between words or after
+    any CJK character (never before a closing punctuation mark, nor after an opening one)."""
+    if not chinese():
+        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest)
+    lines, line, empty = [], first, True
+    for piece in _PIECES.findall(text):
+        if piece.isspace():
+            piece = " "
+        if not empty and _width(line + piece.rstrip()) > width and piece not in _NO_LINE_START:
+            line = line.rstrip()
+            carried = line[-1] if line[-1] in _NO_LINE_END else ""
+            lines.append(line[:len(line) - len(carried)].rstrip())
+            line, empty = rest + carried, not carried
+            if piece == " ":
+                continue
+        line += piece
+        empty = False
+    lines.append(line.rstrip())
+    return lines
 
 
 def facts_text(mode: str) -> str:
     """The mode's name, its summary, the docker commands that build it and its key facts."""
     spec = mode_named(mode)
-    lines = [f"{spec.name} — {spec.summary}", *(f"  $ {line}" for line in commands(mode)), ""]
+    lines = [f"{spec.name} — {_(spec.summary)}", *(f"  $ {line}" for line in commands(mode)), ""]
     for topic, fact in spec.facts:
-        lines += textwrap.wrap(fact, 108, initial_indent=f"{topic:>14}  ", subsequent_indent=" " * 16)
+        lines += _wrap(_(fact), 108, _rjust(_(topic), 14) + "  ", " " * 16)
     return "\n".join(lines)
 
 
 def draw(lab: Lab, mode: str):
     """The lab's topology, drawn from the live kernel (a matplotlib Figure)."""
-    return lab.plot(title=f"{mode} mode")
+    return lab.plot(title=_("{mode} mode").format(mode=mode))
 
 
 def show(mode: str) -> None:
@@ -244,7 +300,7 @@ def show(mode: str) -> None:
 
 # --- the widget glue -------------------------------------------------------------------------------
 _current: "Explorer | None" = None
-STAND_IN = "Network-mode explorer: a live widget, shown when this cell runs in Jupyter"
+STAND_IN = N_("Network-mode explorer: a live widget, shown when this cell runs in Jupyter")
 
 
 def widget() -> "Explorer":
@@ -268,15 +324,15 @@ class Explorer:
         import ipywidgets as w
 
         self.lab: Lab | None = None
-        self.mode = w.Dropdown(options=list(MODES), value=None, description="Mode:")
-        self.ping = w.Button(description="Ping every pair", disabled=True, icon="exchange",
-                             tooltip="ping -c1 -W1 between every two machines, all at once")
+        self.mode = w.Dropdown(options=list(MODES), value=None, description=_("Mode:"))
+        self.ping = w.Button(description=_("Ping every pair"), disabled=True, icon="exchange",
+                             tooltip=_("ping -c1 -W1 between every two machines, all at once"))
         self.bar = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="160px", visibility="hidden"))
-        self.status = w.HTML("Choose a mode: its lab is built for real, described and drawn.")
+        self.status = w.HTML(_("Choose a mode: its lab is built for real, described and drawn."))
         self.out = w.Output()
         self.box = w.VBox([w.HBox([self.mode, self.ping]), w.HBox([self.bar, self.status]), self.out])
         self.mode.observe(lambda change: self.select(change["new"]), names="value")
-        self.ping.on_click(lambda _: self.run_pings())
+        self.ping.on_click(lambda _button: self.run_pings())
 
     def _progress(self, done: int, total: int, text: str) -> None:
         self.bar.max, self.bar.value = total, done
@@ -297,9 +353,10 @@ class Explorer:
                 return
             self.out.append_stdout(facts_text(mode) + "\n")
             self.lab = build(mode, progress=self._progress)
-            self._progress(1, 1, "drawing the topology")
+            self._progress(1, 1, _("drawing the topology"))
             self.out.outputs += (_png_output(draw(self.lab, mode)),)
-            self.status.value = f"{mode} is built. Press <b>Ping every pair</b>."
+            self.status.value = _("{mode} is built. Press <b>{button}</b>.").format(mode=mode,
+                                                                                    button=_("Ping every pair"))
         except (LabError, OSError) as error:
             self._failed(error)
         finally:
@@ -312,21 +369,23 @@ class Explorer:
         self._busy(True)
         try:
             points = endpoints(self.lab, self.mode.value)
-            self._progress(0, 1, f"pinging {len(points) * (len(points) - 1)} pairs at once (at most 1 s)")
+            self._progress(0, 1, _("pinging {pairs} pairs at once (at most 1 s)").format(
+                pairs=len(points) * (len(points) - 1)))
             self.out.append_stdout("\n" + matrix_text(points, reachability(self.lab, points)) + "\n")
-            self.status.value = "Pinged. Change something in <code>.lab</code> and ping again, or choose a mode."
+            self.status.value = _("Pinged. Change something in <code>.lab</code> and ping again, or choose a "
+                                  "mode.")
         except (LabError, OSError) as error:
             self._failed(error)
         finally:
             self._busy(False)
 
     def _failed(self, error: Exception) -> None:
-        self.status.value = f"<b>failed</b>: {_html(type(error).__name__)}"
+        self.status.value = _("<b>failed</b>: {error}").format(error=_html(type(error).__name__))
         self.out.append_stdout(f"{type(error).__name__}: {error}\n")
 
     def _close_lab(self) -> None:
         if self.lab is not None:
-            self._progress(0, 1, "closing the previous lab")
+            self._progress(0, 1, _("closing the previous lab"))
             self.lab.close()
             self.lab = None
 
@@ -337,7 +396,7 @@ class Explorer:
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = self.box._repr_mimebundle_(**kwargs)
-        bundle["text/plain"] = STAND_IN  # what a saved notebook shows (and nbval compares) in its place
+        bundle["text/plain"] = _(STAND_IN)  # what a saved notebook shows (and nbval compares) in its place
         return bundle
 
 

@@ -8,6 +8,7 @@ from the LAN, from the internet server, and over the pod's loopback.
 from __future__ import annotations
 
 from ..docker import images
+from ..i18n import N_, _
 from . import Exercise, docker_host, running_container
 
 WEB_PAGE = "hello from web"
@@ -38,8 +39,9 @@ def _short(cid: str) -> str:
 def _missing(lab, name: str, command: str) -> str:
     """The hint for a container that should run: start it, or first remove the exited one."""
     if name in docker_host(lab).containers:
-        return f"{name} exists but is not running: remove it (docker rm {name}) and run it again, {command}"
-    return f"there is no running container {name}: {command}"
+        return _("{name} exists but is not running: remove it (docker rm {name}) and run it again, "
+                 "{command}").format(name=name, command=command)
+    return _("there is no running container {name}: {command}").format(name=name, command=command)
 
 
 def _clear_pod(lab):
@@ -77,24 +79,26 @@ def _pod_back_solution(lab):
 
 def _web_runs(lab):
     if running_container(lab, "web") is None:
-        return _missing(lab, "web", "inside the pod: docker run -d --name web --network container:OWNER nginx "
-                                    "(OWNER: the pod's new pause container)")
+        return _missing(lab, "web", _("inside the pod: docker run -d --name web --network container:OWNER nginx "
+                                      "(OWNER: the pod's new pause container)"))
 
 
 def _web_in_live_pod(lab):
     web = running_container(lab, "web")
     if not web.joined:
-        return (f"web has a network namespace of its own (NetworkMode {web.network_mode}): it should share "
-                f"the pod's. Remove it (docker rm -f web) and run it again with --network container:OWNER")
+        return _("web has a network namespace of its own (NetworkMode {mode}): it should share "
+                 "the pod's. Remove it (docker rm -f web) and run it again with --network container:OWNER"
+                 ).format(mode=web.network_mode)
     owner = _owner(lab, web)
     if owner is None:
-        return (f"web still lives in the namespace of the removed owner (its NetworkMode is "
-                f"container:{_short(web.joined)}…), where only lo is left. A running container cannot move "
-                f"to another namespace: remove web and sidecar (docker rm -f web sidecar), start a new owner, "
-                f"then run web and sidecar again with --network container:<the new owner>")
+        return _("web still lives in the namespace of the removed owner (its NetworkMode is "
+                 "container:{owner_id}…), where only lo is left. A running container cannot move "
+                 "to another namespace: remove web and sidecar (docker rm -f web sidecar), start a new owner, "
+                 "then run web and sidecar again with --network container:<the new owner>"
+                 ).format(owner_id=_short(web.joined))
     if not owner.running:
-        return (f"web's owner {owner.name} is not running, so the namespace has only lo: remove the pod's "
-                f"containers (docker rm -f {owner.name} web sidecar) and build it again")
+        return _("web's owner {owner} is not running, so the namespace has only lo: remove the pod's "
+                 "containers (docker rm -f {owner} web sidecar) and build it again").format(owner=owner.name)
 
 
 def _pod_gone(lab):
@@ -108,9 +112,9 @@ def _owner_has_network(lab):
     if owner is None:
         return _pod_gone(lab)
     if not owner.wired:
-        return (f"the owner {owner.name} has no network interface (NetworkMode {owner.network_mode}): "
-                f"the pod's network is the owner's, so run the owner on a bridge network (the default "
-                f"bridge will do)")
+        return _("the owner {owner} has no network interface (NetworkMode {mode}): "
+                 "the pod's network is the owner's, so run the owner on a bridge network (the default "
+                 "bridge will do)").format(owner=owner.name, mode=owner.network_mode)
 
 
 def _owner_publishes(lab):
@@ -119,18 +123,20 @@ def _owner_publishes(lab):
         return _pod_gone(lab)
     ports = owner.port_mappings()
     if not any(pm.host_port == 8080 and pm.container_port == 80 and pm.proto == "tcp" for pm in ports):
-        shown = ", ".join(f"{pm.host_port}->{pm.container_port}/{pm.proto}" for pm in ports) or "no port"
-        return (f"the owner {owner.name} publishes {shown}; it should publish host port 8080 to port 80. "
-                f"Ports of a pod are published on its owner (docker refuses -p on web), and only when the "
-                f"owner is created: remove the pod and run the owner with -p 8080:80")
+        shown = ", ".join(f"{pm.host_port}->{pm.container_port}/{pm.proto}" for pm in ports) or _("no port")
+        return _("the owner {owner} publishes {shown}; it should publish host port 8080 to port 80. "
+                 "Ports of a pod are published on its owner (docker refuses -p on web), and only when the "
+                 "owner is created: remove the pod and run the owner with -p 8080:80"
+                 ).format(owner=owner.name, shown=shown)
 
 
 def _lan_gets_web(lab):
     reply = lab.node("lan-client").run("curl -s --max-time 3 http://198.51.100.10:8080/", timeout=10)
     if WEB_PAGE not in reply.stdout:
-        got = reply.stdout.splitlines()[0] if reply.stdout else f"no answer (curl exit status {reply.rc})"
-        return (f"lan-client asked http://198.51.100.10:8080/ and got {got!r}, not web's page: is web's "
-                f"server running in the owner's namespace (docker logs web)?")
+        got = (reply.stdout.splitlines()[0] if reply.stdout
+               else _("no answer (curl exit status {rc})").format(rc=reply.rc))
+        return _("lan-client asked http://198.51.100.10:8080/ and got {got}, not web's page: is web's "
+                 "server running in the owner's namespace (docker logs web)?").format(got=repr(got))
 
 
 def _sidecar_in_pod(lab):
@@ -142,10 +148,12 @@ def _sidecar_in_pod(lab):
         return _missing(lab, "sidecar", f"docker run -dit --name sidecar --network container:{owner.name} "
                                                 f"nicolaka/netshoot")
     if sidecar.node != owner.node:  # (a joiner of a joiner shares the same namespace)
-        where = (f"has its own namespace (NetworkMode {sidecar.network_mode})" if not sidecar.joined
-                 else f"joined container {_short(sidecar.joined)}, not {owner.name}'s namespace")
-        return (f"sidecar {where}: remove it (docker rm -f sidecar) and run it again with "
-                f"--network container:{owner.name}")
+        where = (_("has its own namespace (NetworkMode {mode})").format(mode=sidecar.network_mode)
+                 if not sidecar.joined
+                 else _("joined container {joined}, not {owner}'s namespace").format(
+                     joined=_short(sidecar.joined), owner=owner.name))
+        return _("sidecar {where}: remove it (docker rm -f sidecar) and run it again with "
+                 "--network container:{owner}").format(where=where, owner=owner.name)
 
 
 def _sidecar_goes_out(lab):
@@ -155,18 +163,18 @@ def _sidecar_goes_out(lab):
     node = sidecar.node
     reply = lab.node(node).run("curl -s --max-time 3 http://203.0.113.10/", timeout=10)
     if "hello from internet" not in reply.stdout:
-        return (f"sidecar cannot reach the internet server 203.0.113.10 (curl exit status {reply.rc}); "
-                f"docker exec sidecar ip -br addr should show an eth0 with an address")
+        return _("sidecar cannot reach the internet server 203.0.113.10 (curl exit status {rc}); "
+                 "docker exec sidecar ip -br addr should show an eth0 with an address").format(rc=reply.rc)
 
 
-POD_BACK = Exercise("bring the pod back", [
-    ("web runs", _web_runs),
-    ("web shares the namespace of a running owner", _web_in_live_pod),
-    ("the owner has a network interface", _owner_has_network),
-    ("the owner publishes port 8080 to port 80", _owner_publishes),
-    ("lan-client gets web's page from 198.51.100.10:8080", _lan_gets_web),
-    ("sidecar runs in the same pod", _sidecar_in_pod),
-    ("sidecar reaches the internet server 203.0.113.10", _sidecar_goes_out),
+POD_BACK = Exercise(N_("bring the pod back"), [
+    (N_("web runs"), _web_runs),
+    (N_("web shares the namespace of a running owner"), _web_in_live_pod),
+    (N_("the owner has a network interface"), _owner_has_network),
+    (N_("the owner publishes port 8080 to port 80"), _owner_publishes),
+    (N_("lan-client gets web's page from 198.51.100.10:8080"), _lan_gets_web),
+    (N_("sidecar runs in the same pod"), _sidecar_in_pod),
+    (N_("sidecar reaches the internet server 203.0.113.10"), _sidecar_goes_out),
 ], setup=_pod_back_setup, solution=_pod_back_solution)
 
 
@@ -187,8 +195,8 @@ def _debug_solution(lab):
 
 def _pod_alive(lab):
     if _pod_owner(lab) is None:
-        return ("web is not running in a live pod: run the exercise's first cell again "
-                "(exercises.DEBUG_SIDECAR.start(lab)): it rebuilds the pod")
+        return _("web is not running in a live pod: run the exercise's first cell again "
+                 "(exercises.DEBUG_SIDECAR.start(lab)): it rebuilds the pod")
 
 
 def _debug_runs(lab):
@@ -204,12 +212,13 @@ def _debug_in_pod(lab):
     if owner is None or debug is None:   # (exited since the steps before looked: sh without -it does)
         return _debug_runs(lab)
     if not debug.joined:
-        return (f"debug has a network namespace of its own (NetworkMode {debug.network_mode}), with its own "
-                f"127.0.0.1 where nothing listens: remove it (docker rm -f debug) and run it again with "
-                f"--network container:{owner.name}")
+        return _("debug has a network namespace of its own (NetworkMode {mode}), with its own "
+                 "127.0.0.1 where nothing listens: remove it (docker rm -f debug) and run it again with "
+                 "--network container:{owner}").format(mode=debug.network_mode, owner=owner.name)
     if debug.node != owner.node:
-        return (f"debug joined container {_short(debug.joined)}, not the pod's owner {owner.name}: remove it "
-                f"and run it again with --network container:{owner.name}")
+        return _("debug joined container {joined}, not the pod's owner {owner}: remove it "
+                 "and run it again with --network container:{owner}").format(joined=_short(debug.joined),
+                                                                             owner=owner.name)
 
 
 def _debug_reaches_web(lab):
@@ -217,18 +226,19 @@ def _debug_reaches_web(lab):
     if debug is None:
         return _debug_runs(lab)
     if not images.has(debug.image, "curl"):
-        return (f"debug's image, {debug.image}, has no curl (`docker exec debug curl ...` fails: executable file "
-                f"not found): remove it and run a tools image such as nicolaka/netshoot")
+        return _("debug's image, {image}, has no curl (`docker exec debug curl ...` fails: executable file "
+                 "not found): remove it and run a tools image such as nicolaka/netshoot"
+                 ).format(image=debug.image)
     node = debug.node
     reply = lab.node(node).run("curl -s --max-time 3 http://127.0.0.1:80/", timeout=10)
     if WEB_PAGE not in reply.stdout:
-        return (f"curl http://127.0.0.1:80/ from debug got no page from web (curl exit status {reply.rc}): "
-                f"is web running (docker ps)?")
+        return _("curl http://127.0.0.1:80/ from debug got no page from web (curl exit status {rc}): "
+                 "is web running (docker ps)?").format(rc=reply.rc)
 
 
-DEBUG_SIDECAR = Exercise("a debug container in the pod", [
-    ("the pod is alive (web in a running owner's namespace)", _pod_alive),
-    ("a container debug runs", _debug_runs),
-    ("debug shares the pod's namespace", _debug_in_pod),
-    ("debug reaches web at 127.0.0.1:80", _debug_reaches_web),
+DEBUG_SIDECAR = Exercise(N_("a debug container in the pod"), [
+    (N_("the pod is alive (web in a running owner's namespace)"), _pod_alive),
+    (N_("a container debug runs"), _debug_runs),
+    (N_("debug shares the pod's namespace"), _debug_in_pod),
+    (N_("debug reaches web at 127.0.0.1:80"), _debug_reaches_web),
 ], setup=_debug_setup, solution=_debug_solution)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import shlex
 
+from ..i18n import _, N_
 from . import Exercise, gateway_to, pings, word_after
 
 SERVICE_IP, SERVICE_PORT = "10.96.99.99", 80
@@ -30,8 +31,8 @@ def _cluster(lab):
 
     cluster = lab.state.k8s
     if cluster is None:
-        raise InvalidValue("this exercise needs the chapter's cluster: run the notebook's first cells "
-                           "(lab.kubernetes(['node1', 'node2']))")
+        raise InvalidValue(_("this exercise needs the chapter's cluster: run the notebook's first cells "
+                             "(lab.kubernetes(['node1', 'node2']))"))
     return cluster
 
 
@@ -66,29 +67,32 @@ def _route_to(here: str, there: str):
         if via == remote.address:
             return None
         if via is None:
-            return (f"{here} has no next hop for {remote.pod_cidr}: `ip route get {target}` on {here} names no "
-                    f"`via`; flannel's host-gw routes each other node's pod CIDR through that node's address "
-                    f"(ip route add {remote.pod_cidr} via {remote.address} dev eth0)")
-        return (f"{here} sends {remote.pod_cidr} via {via}, which has no route to pods: only {there} "
-                f"({remote.address}) knows them, as `ip route` on the other node shows the other way round")
+            return _("{here} has no next hop for {cidr}: `ip route get {target}` on {here} names no "
+                     "`via`; flannel's host-gw routes each other node's pod CIDR through that node's address "
+                     "(ip route add {cidr} via {address} dev eth0)").format(
+                here=here, cidr=remote.pod_cidr, target=target, address=remote.address)
+        return _("{here} sends {cidr} via {via}, which has no route to pods: only {there} "
+                 "({address}) knows them, as `ip route` on the other node shows the other way round").format(
+            here=here, cidr=remote.pod_cidr, via=via, there=there, address=remote.address)
     return check
 
 
 def _pods_ping(lab):
     one, two = _first_pod_on(lab, "node1"), _first_pod_on(lab, "node2")
     if one is None or two is None:
-        return "a pod is needed on each node: kubectl get pods -A -o wide shows where they run"
+        return _("a pod is needed on each node: kubectl get pods -A -o wide shows where they run")
     if not pings(lab, one.name, two.ip):
-        return (f"{one.name} (node1) gets no answer from {two.name} ({two.ip}, node2): do both nodes forward "
-                f"(sysctl net.ipv4.ip_forward)?")
+        return _("{one} (node1) gets no answer from {two} ({ip}, node2): do both nodes forward "
+                 "(sysctl net.ipv4.ip_forward)?").format(one=one.name, two=two.name, ip=two.ip)
     if not pings(lab, two.name, one.ip):
-        return f"{two.name} (node2) gets no answer from {one.name} ({one.ip}, node1)"
+        return _("{two} (node2) gets no answer from {one} ({ip}, node1)").format(
+            two=two.name, one=one.name, ip=one.ip)
 
 
-CUT_OFF_NODE = Exercise("node1 reaches node2's pods again", [
-    ("node1 sends node2's pods (10.244.1.0/24) to node2", _route_to("node1", "node2")),
-    ("node2 sends node1's pods (10.244.0.0/24) to node1", _route_to("node2", "node1")),
-    ("a pod on node1 and a pod on node2 ping each other", _pods_ping),
+CUT_OFF_NODE = Exercise(N_("node1 reaches node2's pods again"), [
+    (N_("node1 sends node2's pods (10.244.1.0/24) to node2"), _route_to("node1", "node2")),
+    (N_("node2 sends node1's pods (10.244.0.0/24) to node1"), _route_to("node2", "node1")),
+    (N_("a pod on node1 and a pod on node2 ping each other"), _pods_ping),
 ], setup=_cut_off_setup, solution=_cut_off_solution)
 
 
@@ -261,40 +265,43 @@ def _hello_pods(lab) -> dict[str, str]:
 def _pods_running(lab):
     cluster = _cluster(lab)
     if CLIENT not in cluster.pods:
-        return "client is gone: run SERVICE_BY_HAND.start(lab) again"
+        return _("client is gone: run SERVICE_BY_HAND.start(lab) again")
     if len(_hello_pods(lab)) != REPLICAS:
-        return f"hello has {len(_hello_pods(lab))} pods, not {REPLICAS}: kubectl scale deployment hello --replicas=3"
+        return _("hello has {count} pods, not {replicas}: kubectl scale deployment hello --replicas=3").format(
+            count=len(_hello_pods(lab)), replicas=REPLICAS)
 
 
 def _something_dnats(lab):
     shares, node = _shares(lab)
     if shares.get("", 0) > 0.999:
-        return (f"no rule of {node}'s nat table DNATs a packet for {SERVICE_IP}:{SERVICE_PORT}: client runs on "
-                f"{node}, and its packets come in on cni0 to {node}'s PREROUTING (iptables -t nat -A PREROUTING -d "
-                f"{SERVICE_IP}/32 -p tcp --dport 80 -j ...)")
+        return _("no rule of {node}'s nat table DNATs a packet for {address}:{port}: client runs on "
+                 "{node}, and its packets come in on cni0 to {node}'s PREROUTING (iptables -t nat -A PREROUTING -d "
+                 "{address}/32 -p tcp --dport 80 -j ...)").format(node=node, address=SERVICE_IP, port=SERVICE_PORT)
 
 
 def _every_packet_dnated(lab):
     shares, node = _shares(lab)
     lost = shares.get("", 0)
     if lost > 0.001:
-        return (f"{lost:.0%} of the connections match none of your DNAT rules (each rule with "
-                f"--probability P takes P of what is left when it is reached): the last rule must take the "
-                f"rest, with no probability, as kube-proxy's ladder 1/3, 1/2, then none")
+        return _("{percent} of the connections match none of your DNAT rules (each rule with "
+                 "--probability P takes P of what is left when it is reached): the last rule must take the "
+                 "rest, with no probability, as kube-proxy's ladder 1/3, 1/2, then none").format(
+            percent=f"{lost:.0%}")
 
 
 def _even(lab):
-    shares, _ = _shares(lab)
+    shares, _node = _shares(lab)
     pods = _hello_pods(lab)
     taken = {dest: share for dest, share in shares.items() if dest}
     strangers = sorted(dest for dest in taken if dest.split(":")[0] not in pods)
     if strangers:
-        return f"{strangers[0]} is not one of hello's pods ({', '.join(sorted(pods))}: kubectl get pods -o wide)"
+        return _("{address} is not one of hello's pods ({pods}: kubectl get pods -o wide)").format(
+            address=strangers[0], pods=", ".join(sorted(pods)))
     per_pod = {ip: sum(s for d, s in taken.items() if d.split(":")[0] == ip) for ip in pods}
     if any(abs(share - 1 / REPLICAS) > EVEN for share in per_pod.values()):
         told = ", ".join(f"{pods[ip]} {share:.0%}" for ip, share in sorted(per_pod.items()))
-        return (f"the shares are uneven ({told}): the first of n rules takes 1/n, the next 1/(n-1) of what is "
-                f"left, and so on")
+        return _("the shares are uneven ({told}): the first of n rules takes 1/n, the next 1/(n-1) of what is "
+                 "left, and so on").format(told=told)
 
 
 def _requests_answered(lab):
@@ -304,18 +311,19 @@ def _requests_answered(lab):
     reply = lab.node(CLIENT).run(["sh", "-c", loop], timeout=REQUESTS * 3 + 10)
     answered = [line for line in reply.stdout.splitlines() if line.startswith("hello from ")]
     if len(answered) < REQUESTS:
-        return (f"{REQUESTS - len(answered)} of {REQUESTS} requests from client got no page: is each DNAT's port "
-                f"the one nginx listens on (80)?")
+        return _("{missed} of {requests} requests from client got no page: is each DNAT's port "
+                 "the one nginx listens on (80)?").format(missed=REQUESTS - len(answered), requests=REQUESTS)
     seen = {line.split()[2] for line in answered}
     missing = sorted(set(pods.values()) - seen)
     if missing:
-        return f"{', '.join(missing)} answered none of {REQUESTS} requests"
+        return _("{pods} answered none of {requests} requests").format(pods=", ".join(missing), requests=REQUESTS)
 
 
-SERVICE_BY_HAND = Exercise("a Service by hand: 10.96.99.99 spread over hello's pods", [
-    ("hello runs 3 pods, and client runs", _pods_running),
-    (f"client's node DNATs connections to {SERVICE_IP}:{SERVICE_PORT}", _something_dnats),
-    ("every connection is DNATed (the shares add up to 100 %)", _every_packet_dnated),
-    ("each of hello's pods takes a third", _even),
-    (f"{REQUESTS} requests from client are all answered, by all three pods", _requests_answered),
+# the steps' texts name SERVICE_IP, SERVICE_PORT and REQUESTS as they are (a catalogue's message is a literal)
+SERVICE_BY_HAND = Exercise(N_("a Service by hand: 10.96.99.99 spread over hello's pods"), [
+    (N_("hello runs 3 pods, and client runs"), _pods_running),
+    (N_("client's node DNATs connections to 10.96.99.99:80"), _something_dnats),
+    (N_("every connection is DNATed (the shares add up to 100 %)"), _every_packet_dnated),
+    (N_("each of hello's pods takes a third"), _even),
+    (N_("30 requests from client are all answered, by all three pods"), _requests_answered),
 ], setup=_service_setup, solution=_service_solution)

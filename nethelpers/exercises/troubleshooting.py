@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 
 from .. import world
+from ..i18n import _, N_
 from . import Exercise, docker_host, is_ipv4, link, node_names, pings, running_container
 
 DOCKER_HOST = "docker-host"
@@ -66,9 +67,12 @@ def _names_solution(lab):
 
 def _both_running(lab):
     missing = [n for n in ("web", "api") if not running_container(lab, n)]
+    if len(missing) == 1:
+        return _("{name} is not running: run NAMES_ON_THE_DEFAULT_BRIDGE.start(lab) again to start afresh").format(
+            name=missing[0])
     if missing:
-        return (f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not running: run "
-                f"NAMES_ON_THE_DEFAULT_BRIDGE.start(lab) again to start afresh")
+        return _("{first} and {second} are not running: run NAMES_ON_THE_DEFAULT_BRIDGE.start(lab) again to start "
+                 "afresh").format(first=missing[0], second=missing[1])
 
 
 def _share_user_network(lab):
@@ -78,22 +82,24 @@ def _share_user_network(lab):
     shared = [ep.network.name for name, ep in web.endpoints.items()
               if name in api.endpoints and netinfo.user_defined(ep.network)]
     if not shared:
-        return ("web and api share no user-defined network; the default bridge gives them no names "
-                "(docker network create NET, then docker network connect NET for each)")
+        return _("web and api share no user-defined network; the default bridge gives them no names "
+                 "(docker network create NET, then docker network connect NET for each)")
 
 
 def _web_gets_api(lab):
     reply = _docker(lab, "exec web curl -s --max-time 3 -o /dev/null -w %{http_code} http://api/")
     if reply.exit_code == 6:
-        return "web cannot resolve api: is 127.0.0.11 in web's /etc/resolv.conf (docker exec web cat /etc/resolv.conf)?"
+        return _("web cannot resolve api: is 127.0.0.11 in web's /etc/resolv.conf (docker exec web cat "
+                 "/etc/resolv.conf)?")
     if reply.exit_code != 0 or reply.strip() != "200":
-        return f"web resolves api but gets no page from it (curl exit status {reply.exit_code})"
+        return _("web resolves api but gets no page from it (curl exit status {status})").format(
+            status=reply.exit_code)
 
 
-NAMES_ON_THE_DEFAULT_BRIDGE = Exercise("web reaches api by name", [
-    ("web and api run", _both_running),
-    ("web and api share a user-defined network", _share_user_network),
-    ("web gets api's page from http://api/", _web_gets_api),
+NAMES_ON_THE_DEFAULT_BRIDGE = Exercise(N_("web reaches api by name"), [
+    (N_("web and api run"), _both_running),
+    (N_("web and api share a user-defined network"), _share_user_network),
+    (N_("web gets api's page from http://api/"), _web_gets_api),
 ], setup=_names_setup, solution=_names_solution)
 
 
@@ -139,11 +145,12 @@ def _shop_runs(lab):
 
     project = docker_host(lab).compose_projects.get("shop")
     if project is None:
-        return "the Compose project shop is not up: docker compose -f - up -d, with the file as the cell's body"
+        return _("the Compose project shop is not up: docker compose -f - up -d, with the file as the cell's body")
     for service in SHOP_SERVICES:
         ctr = _container(lab, f"shop-{service}-1")
         if ctr is None or not ctr.running or ctr.labels.get(compose.PROJECT) != "shop":
-            return f"shop-{service}-1 is not running: keep the three services and run `docker compose up -d` again"
+            return _("shop-{service}-1 is not running: keep the three services and run `docker compose up -d` "
+                     "again").format(service=service)
 
 
 def _shop_as_composed(lab):
@@ -155,32 +162,33 @@ def _shop_as_composed(lab):
         wanted = {project.networks[k].name for k in svc.networks}
         have = set(host.containers[f"shop-{service}-1"].endpoints)
         if have != wanted:
-            return (f"shop-{service}-1 is on {', '.join(sorted(have)) or 'no network'}, but the compose file gives "
-                    f"it {', '.join(sorted(wanted))}: fix the file and run `docker compose up -d`, not "
-                    f"docker network connect/disconnect (the next `up` or a teammate's would undo it)")
+            return _("shop-{service}-1 is on {have}, but the compose file gives "
+                     "it {wanted}: fix the file and run `docker compose up -d`, not "
+                     "docker network connect/disconnect (the next `up` or a teammate's would undo it)").format(
+                service=service, have=", ".join(sorted(have)) or _("no network"), wanted=", ".join(sorted(wanted)))
 
 
 def _web_reaches_api(lab):
     reply = _docker(lab, "exec shop-web-1 curl -s --max-time 3 -o /dev/null -w %{http_code} http://api/")
     if reply.exit_code == 6:
-        return ("shop-web-1 cannot resolve api: a service name resolves only on networks both services are on "
-                "(which network could api join?)")
+        return _("shop-web-1 cannot resolve api: a service name resolves only on networks both services are on "
+                 "(which network could api join?)")
     if reply.strip() != "200":
-        return f"shop-web-1 resolves api but gets no page (curl exit status {reply.exit_code})"
+        return _("shop-web-1 resolves api but gets no page (curl exit status {status})").format(status=reply.exit_code)
 
 
 def _db_stays_private(lab):
     reply = _docker(lab, "exec shop-web-1 getent hosts db")
     if reply.exit_code == 0:
-        return ("shop-web-1 resolves db: the front-end must not reach the database. Keep web on front only "
-                "and join api to front (api talks to both)")
+        return _("shop-web-1 resolves db: the front-end must not reach the database. Keep web on front only "
+                 "and join api to front (api talks to both)")
 
 
-COMPOSE_API = Exercise("shop's web reaches its api, and only its api", [
-    ("the Compose project shop runs web, api and db", _shop_runs),
-    ("each container is on the networks its service names", _shop_as_composed),
-    ("shop-web-1 gets a page from http://api/", _web_reaches_api),
-    ("shop-web-1 cannot resolve db", _db_stays_private),
+COMPOSE_API = Exercise(N_("shop's web reaches its api, and only its api"), [
+    (N_("the Compose project shop runs web, api and db"), _shop_runs),
+    (N_("each container is on the networks its service names"), _shop_as_composed),
+    (N_("shop-web-1 gets a page from http://api/"), _web_reaches_api),
+    (N_("shop-web-1 cannot resolve db"), _db_stays_private),
 ], setup=_shop_setup, solution=_shop_solution)
 
 
@@ -209,37 +217,38 @@ def _port_solution(lab):
 def _admin_published(lab):
     ctr = _container(lab, "admin")
     if ctr is None or not ctr.running:
-        return "admin is not running: run PORT_PAST_THE_FIREWALL.start(lab) again"
+        return _("admin is not running: run PORT_PAST_THE_FIREWALL.start(lab) again")
     if not any(p.host_port == 8080 and p.container_port == 80 for p in ctr.publish):
-        return "admin no longer publishes port 8080 (-p 8080:80): the admins still use it from the host itself"
+        return _("admin no longer publishes port 8080 (-p 8080:80): the admins still use it from the host itself")
 
 
 def _host_still_gets_it(lab):
     if not _fetch(lab, DOCKER_HOST, "http://127.0.0.1:8080/"):
-        return ("the Docker host itself gets no page from http://127.0.0.1:8080/ any more: block the LAN only "
-                "(-i eth0), not the host's own connections")
+        return _("the Docker host itself gets no page from http://127.0.0.1:8080/ any more: block the LAN only "
+                 "(-i eth0), not the host's own connections")
 
 
 def _lan_blocked(lab):
     address = world.address_of(lab, DOCKER_HOST)
     if _fetch(lab, world.LAN_CLIENT, f"http://{address}:8080/"):
-        return (f"lan-client still gets admin's page from {address}:8080: a published port is DNATed in "
-                f"PREROUTING and crosses FORWARD, never INPUT (iptables -L DOCKER-USER -nv)")
+        return _("lan-client still gets admin's page from {address}:8080: a published port is DNATed in "
+                 "PREROUTING and crosses FORWARD, never INPUT (iptables -L DOCKER-USER -nv)").format(address=address)
 
 
 def _containers_still_go_out(lab):
     reply = _docker(lab, f"exec admin curl -s --max-time 3 -o /dev/null -w %{{http_code}} http://{world.INTERNET_IP}/")
     if reply.strip() != "200":
-        return (f"admin cannot reach the internet server {world.INTERNET_IP} any more: a rule that drops "
-                f"everything coming in on eth0 drops the replies to the containers' own connections too "
-                f"(match the new connections to port 8080 only: -m conntrack --ctorigdstport 8080)")
+        return _("admin cannot reach the internet server {address} any more: a rule that drops "
+                 "everything coming in on eth0 drops the replies to the containers' own connections too "
+                 "(match the new connections to port 8080 only: -m conntrack --ctorigdstport 8080)").format(
+            address=world.INTERNET_IP)
 
 
-PORT_PAST_THE_FIREWALL = Exercise("port 8080 closed to the LAN, for real", [
-    ("admin runs and publishes port 8080", _admin_published),
-    ("the host itself still gets the page from 127.0.0.1:8080", _host_still_gets_it),
-    ("lan-client gets nothing from port 8080", _lan_blocked),
-    ("the containers still reach the internet", _containers_still_go_out),
+PORT_PAST_THE_FIREWALL = Exercise(N_("port 8080 closed to the LAN, for real"), [
+    (N_("admin runs and publishes port 8080"), _admin_published),
+    (N_("the host itself still gets the page from 127.0.0.1:8080"), _host_still_gets_it),
+    (N_("lan-client gets nothing from port 8080"), _lan_blocked),
+    (N_("the containers still reach the internet"), _containers_still_go_out),
 ], setup=_port_setup, solution=_port_solution)
 
 
@@ -291,37 +300,41 @@ def _office_solution(lab):
 def _docker0_clear(lab):
     subnet = docker_host(lab).networks["bridge"].subnet
     if ipaddress.ip_network(subnet).overlaps(OFFICE):
-        return (f"docker0 is {subnet}, inside the office's {OFFICE}: give dockerd another bip in daemon.json, then "
-                f"restart it (docker_host.restart_daemon({{...}}))")
+        return _("docker0 is {subnet}, inside the office's {office}: give dockerd another bip in daemon.json, then "
+                 "restart it (docker_host.restart_daemon({{...}}))").format(subnet=subnet, office=OFFICE)
 
 
 def _pools_clear(lab):
     pools = docker_host(lab).config["pools"]
     if not pools:
-        return ("daemon.json has no default-address-pools: the next docker network create takes 172.18.0.0/16, "
-                "inside the office again")
+        return _("daemon.json has no default-address-pools: the next docker network create takes 172.18.0.0/16, "
+                 "inside the office again")
     clashing = [str(p) for p in pools if p.overlaps(OFFICE)]
     if clashing:
-        return f"default-address-pools still hands out {clashing[0]}, inside the office's {OFFICE}"
+        return _("default-address-pools still hands out {pool}, inside the office's {office}").format(
+            pool=clashing[0], office=OFFICE)
 
 
 def _host_reaches_intranet(lab):
     if not pings(lab, DOCKER_HOST, INTRANET_IP):
-        return f"the Docker host cannot ping {INTRANET_IP}: what does `ip route get {INTRANET_IP}` say?"
+        return _("the Docker host cannot ping {address}: what does `ip route get {address}` say?").format(
+            address=INTRANET_IP)
 
 
 def _reporter_reaches_intranet(lab):
     if not running_container(lab, "reporter"):
-        return "reporter is not running: a restart of dockerd stops the containers (docker start reporter)"
+        return _("reporter is not running: a restart of dockerd stops the containers (docker start reporter)")
     if not pings(lab, "reporter", INTRANET_IP):
-        return f"reporter cannot ping {INTRANET_IP} (its address is NATed to tun0's on the way out)"
+        return _("reporter cannot ping {address} (its address is NATed to tun0's on the way out)").format(
+            address=INTRANET_IP)
 
 
-OFFICE_VPN = Exercise("the office's intranet is back", [
-    ("docker0 is outside the office's 172.16.0.0/12", _docker0_clear),
-    ("new networks will come from outside 172.16.0.0/12", _pools_clear),
-    (f"the Docker host reaches the intranet, {INTRANET_IP}", _host_reaches_intranet),
-    ("reporter runs and reaches the intranet", _reporter_reaches_intranet),
+# the steps' texts name OFFICE, INTRANET_IP and PATH_MTU as they are (a catalogue's message is a literal)
+OFFICE_VPN = Exercise(N_("the office's intranet is back"), [
+    (N_("docker0 is outside the office's 172.16.0.0/12"), _docker0_clear),
+    (N_("new networks will come from outside 172.16.0.0/12"), _pools_clear),
+    (N_("the Docker host reaches the intranet, 172.17.4.20"), _host_reaches_intranet),
+    (N_("reporter runs and reaches the intranet"), _reporter_reaches_intranet),
 ], setup=_office_setup, solution=_office_solution)
 
 
@@ -366,14 +379,15 @@ def _path_unchanged(lab):
     for name in SWARM_HOSTS:
         port = link(lab, world.ROUTER, name)
         if port is None or port.get("mtu") != PATH_MTU:
-            return (f"the LAN's port towards {name} is no longer MTU {PATH_MTU}: the path between the hosts is "
-                    f"not yours to change; fix the overlay, over the path as it is (run OVERLAY_MTU.start(lab))")
+            return _("the LAN's port towards {name} is no longer MTU {mtu}: the path between the hosts is "
+                     "not yours to change; fix the overlay, over the path as it is (run OVERLAY_MTU.start(lab))").format(
+                name=name, mtu=PATH_MTU)
 
 
 def _c1_c2_run(lab):
     for name, host in (("c1", "host1"), ("c2", "host2")):
         if not running_container(lab, name, host):
-            return f"{name} is not running on {host}: run OVERLAY_MTU.start(lab) again"
+            return _("{name} is not running on {host}: run OVERLAY_MTU.start(lab) again").format(name=name, host=host)
 
 
 def _full_size(lab, source: str, source_host: str, target: str) -> str | None:
@@ -386,11 +400,13 @@ def _full_size(lab, source: str, source_host: str, target: str) -> str | None:
     ctr = _container(lab, source, source_host)
     mtu = next((ln.get("mtu") for ln in lab.snapshot([ctr.node])[ctr.node]["links"] if ln["name"] == dev), None)
     if mtu is None:
-        return f"{source} cannot resolve {target}, or has no route to it: are both on the same overlay network?"
+        return _("{source} cannot resolve {target}, or has no route to it: are both on the same overlay "
+                 "network?").format(source=source, target=target)
     reply = _docker(lab, f"exec {source} ping -c 1 -W 1 -M do -s {mtu - 28} {address}", source_host)
     if reply.exit_code != 0:
-        return (f"a full-size packet from {source} to {target} ({mtu} bytes, the MTU of {source}'s {dev}, DF set) "
-                f"is lost on the way: with VXLAN's 50 bytes it must fit the path's {PATH_MTU}")
+        return _("a full-size packet from {source} to {target} ({mtu} bytes, the MTU of {source}'s {dev}, DF set) "
+                 "is lost on the way: with VXLAN's 50 bytes it must fit the path's {path_mtu}").format(
+            source=source, target=target, mtu=mtu, dev=dev, path_mtu=PATH_MTU)
 
 
 def _c1_full_size(lab):
@@ -401,9 +417,9 @@ def _c2_full_size(lab):
     return _full_size(lab, "c2", "host2", "c1")
 
 
-OVERLAY_MTU = Exercise("c1 and c2 talk in full-size packets", [
-    (f"the path between the hosts still carries {PATH_MTU} bytes", _path_unchanged),
-    ("c1 runs on host1, c2 on host2", _c1_c2_run),
-    ("c1's full-size packets (its MTU, DF set) reach c2", _c1_full_size),
-    ("c2's full-size packets reach c1", _c2_full_size),
+OVERLAY_MTU = Exercise(N_("c1 and c2 talk in full-size packets"), [
+    (N_("the path between the hosts still carries 1400 bytes"), _path_unchanged),
+    (N_("c1 runs on host1, c2 on host2"), _c1_c2_run),
+    (N_("c1's full-size packets (its MTU, DF set) reach c2"), _c1_full_size),
+    (N_("c2's full-size packets reach c1"), _c2_full_size),
 ], setup=_mtu_setup, solution=_mtu_solution)

@@ -239,11 +239,16 @@ def build(english: Path, lang: str) -> Path:
 
 
 def _texts(outputs) -> list[tuple[str, str]]:
-    """A cell's outputs as nbval compares them, (kind, text) each (images and widget views aside)."""
-    texts = []
+    """A cell's outputs as nbval compares them, (kind, text) each (images and widget views aside;
+    a stream's consecutive pieces joined, as nbval joins them)."""
+    texts: list[tuple[str, str]] = []
     for output in outputs:
-        if output.get("output_type") == "stream":
-            texts.append((output.get("name", ""), output.get("text", "")))
+        if output.get("output_type") == "stream":  # one text per run of a stream, however the kernel split it
+            name, text = output.get("name", ""), output.get("text", "")
+            if texts and texts[-1][0] == name:
+                texts[-1] = (name, texts[-1][1] + text)
+            else:
+                texts.append((name, text))
         elif output.get("output_type") == "error":
             texts.append(("error", output.get("ename", "")))
         else:

@@ -147,3 +147,13 @@ def test_translated_literals_are_split_to_fit_and_keep_their_exact_text():
     assert max(len(line) for line in source.splitlines()) <= 100
     call = ast.parse(source).body[0].value
     assert ast.literal_eval(call.keywords[1].value) == text
+
+
+def test_a_stream_split_otherwise_by_the_kernel_is_the_same_output(course):
+    _translate(course)
+    target = editions.build(course, LANG)
+    edition = nbformat.read(target, as_version=4)
+    edition.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="the same "),
+                                nbformat.v4.new_output("stream", name="stdout", text="in both\n")]
+    nbformat.write(edition, target)
+    assert editions.problems(course, LANG) == []

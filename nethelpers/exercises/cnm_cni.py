@@ -15,6 +15,7 @@ import sys
 
 from ..cni import PLUGIN_DIRS, CNIError, Runtime, cache, plugin_dir
 from ..errors import NotFound
+from ..i18n import N_, _
 from . import Exercise, link, node_names, word_after
 
 NODE, POD, POD3 = "node2", "pod2", "pod3"
@@ -69,12 +70,13 @@ def _port_solution(lab):
 def _attached(lab):
     missing = {NODE, POD, CLIENT} - node_names(lab)
     if missing:
-        return (f"the lab has no {', '.join(sorted(missing))}: run the exercise's first cell "
-                "(PORT_MAPPING.start(lab)); it makes pod2 and starts its web server")
+        return _("the lab has no {missing}: run the exercise's first cell "
+                 "(PORT_MAPPING.start(lab)); it makes pod2 and starts its web server").format(
+                     missing=", ".join(sorted(missing)))
     if _record(lab) is None:
-        return ("pod2 is not attached through CNI yet: write your `conflist` and run "
-                "`runtime.add(conflist, \"pod2\", capability_args={\"portMappings\": [{\"hostPort\": 8080, "
-                "\"containerPort\": 80, \"protocol\": \"tcp\"}]})`")
+        return _("pod2 is not attached through CNI yet: write your `conflist` and run "
+                 "`runtime.add(conflist, \"pod2\", capability_args={{\"portMappings\": [{{\"hostPort\": 8080, "
+                 "\"containerPort\": 80, \"protocol\": \"tcp\"}}]}})`").format()
     return None
 
 
@@ -82,15 +84,16 @@ def _portmap_in_place(lab):
     plugins = cache.config_of(_record(lab)).get("plugins") or []
     types = [p.get("type") for p in plugins]
     if "portmap" not in types:
-        return (f"your conflist runs {types}: add {{\"type\": \"portmap\", \"capabilities\": "
-                "{\"portMappings\": true}} at the end of \"plugins\" (then DEL pod2 and ADD it again)")
+        return _("your conflist runs {types}: add {{\"type\": \"portmap\", \"capabilities\": "
+                 "{{\"portMappings\": true}}}} at the end of \"plugins\" (then DEL pod2 and ADD it again)").format(
+                     types=types)
     where = types.index("portmap")
     if "bridge" not in types[:where]:
-        return ("portmap comes before the plugin that makes the interface: it needs the pod's address from "
-                "prevResult, so put it after \"bridge\" in \"plugins\" (then DEL pod2 and ADD it again)")
+        return _("portmap comes before the plugin that makes the interface: it needs the pod's address from "
+                 "prevResult, so put it after \"bridge\" in \"plugins\" (then DEL pod2 and ADD it again)")
     if not (plugins[where].get("capabilities") or {}).get("portMappings"):
-        return ("portmap has no \"capabilities\": {\"portMappings\": true}, so the runtime does not pass it "
-                "your port mappings (runtimeConfig) and it maps nothing: add it, DEL pod2, ADD it again")
+        return _("portmap has no \"capabilities\": {{\"portMappings\": true}}, so the runtime does not pass it "
+                 "your port mappings (runtimeConfig) and it maps nothing: add it, DEL pod2, ADD it again").format()
     return None
 
 
@@ -98,9 +101,13 @@ def _mapping_asked(lab):
     asked = (_record(lab).get("capabilityArgs") or {}).get("portMappings") or []
     if not any(m.get("hostPort") == 8080 and m.get("containerPort") == 80
                and str(m.get("protocol", "tcp")).lower() == "tcp" for m in asked):
-        return (f"the ADD of pod2 was given portMappings {asked or 'none'}: pass capability_args="
-                "{\"portMappings\": [{\"hostPort\": 8080, \"containerPort\": 80, \"protocol\": \"tcp\"}]} "
-                "(DEL pod2 first)")
+        if not asked:
+            return _("the ADD of pod2 was given portMappings none: pass capability_args="
+                     "{{\"portMappings\": [{{\"hostPort\": 8080, \"containerPort\": 80, \"protocol\": \"tcp\"}}]}} "
+                     "(DEL pod2 first)").format()
+        return _("the ADD of pod2 was given portMappings {asked}: pass capability_args="
+                 "{{\"portMappings\": [{{\"hostPort\": 8080, \"containerPort\": 80, \"protocol\": \"tcp\"}}]}} "
+                 "(DEL pod2 first)").format(asked=asked)
     return None
 
 
@@ -112,25 +119,32 @@ def _dnat_rule(lab):
     # text search took ADDRESS:8080, or another port's rule, for it)
     if not any(word_after(rule, "-j") == "DNAT" and word_after(rule, "--to-destination") == f"{address}:80"
                and word_after(rule, "-p") == "tcp" and word_after(rule, "--dport") == "8080" for rule in rules):
-        return (f"node2's nat table has no DNAT of tcp port 8080 to {address}:80; see `%lab node2 iptables -t "
-                "nat -S` — portmap writes it into CNI-HOSTPORT-DNAT when it gets runtimeConfig.portMappings")
+        return _("node2's nat table has no DNAT of tcp port 8080 to {address}:80; see `%lab node2 iptables -t "
+                 "nat -S` — portmap writes it into CNI-HOSTPORT-DNAT when it gets runtimeConfig.portMappings").format(
+                     address=address)
     return None
 
 
 def _reachable(lab):
     reply = lab.node(CLIENT).run(f"curl -s --max-time 3 http://{NODE_IP}:8080/", timeout=10)
     if "hello from pod2" not in reply.stdout:
-        return (f"curl http://{NODE_IP}:8080/ from lan-client got {reply.stdout.strip()[:80] or 'no answer'!r}; "
-                "is pod2's web server still running? (the exercise's first cell starts it again)")
+        got = reply.stdout.strip()[:80]
+        if not got:
+            return _("curl http://{address}:8080/ from lan-client got 'no answer'; "
+                     "is pod2's web server still running? (the exercise's first cell starts it again)").format(
+                         address=NODE_IP)
+        return _("curl http://{address}:8080/ from lan-client got {answer}; "
+                 "is pod2's web server still running? (the exercise's first cell starts it again)").format(
+                     address=NODE_IP, answer=repr(got))
     return None
 
 
-PORT_MAPPING = Exercise("publish pod2's port 80 as node2:8080 with portmap", [
-    ("pod2 is attached by the runtime on node2", _attached),
-    ("your conflist chains portmap after bridge, with capabilities.portMappings", _portmap_in_place),
-    ("the ADD was given hostPort 8080 -> containerPort 80", _mapping_asked),
-    ("node2 has the DNAT rule portmap writes", _dnat_rule),
-    (f"lan-client reaches pod2's web server at {NODE_IP}:8080", _reachable),
+PORT_MAPPING = Exercise(N_("publish pod2's port 80 as node2:8080 with portmap"), [
+    (N_("pod2 is attached by the runtime on node2"), _attached),
+    (N_("your conflist chains portmap after bridge, with capabilities.portMappings"), _portmap_in_place),
+    (N_("the ADD was given hostPort 8080 -> containerPort 80"), _mapping_asked),
+    (N_("node2 has the DNAT rule portmap writes"), _dnat_rule),
+    (N_("lan-client reaches pod2's web server at 198.51.100.11:8080"), _reachable),   # NODE_IP
 ], setup=_port_setup, solution=_port_solution)
 
 
@@ -140,8 +154,8 @@ def broken_result(lab) -> dict:
     (a copy of what lab-veth really returned, minus that interface)."""
     broken = copy.deepcopy(Runtime(lab, NODE).cached(LAB_VETH, POD3)) if POD3 in node_names(lab) else None
     if broken is None:
-        raise NotFound("pod3 is not plugged into node2: run the exercise's first cell, "
-                       "exercises.BROKEN_RESULT.start(lab)")
+        raise NotFound(_("pod3 is not plugged into node2: run the exercise's first cell, "
+                         "exercises.BROKEN_RESULT.start(lab)"))
     keep = [i for i, iface in enumerate(broken["interfaces"]) if iface.get("sandbox")]
     broken["interfaces"] = [broken["interfaces"][i] for i in keep]
     for ip in broken.get("ips", []):
@@ -184,8 +198,8 @@ exercises = sys.modules[__name__]  # the solutions are written as in the noteboo
 def _pod3_plugged(lab):
     eth0 = link(lab, POD3, "eth0") if POD3 in node_names(lab) else None
     if eth0 is None or eth0.get("peer_node") != NODE:
-        return ("pod3 is not plugged into node2 with a veth pair: run the exercise's first cell "
-                "(BROKEN_RESULT.start(lab)); it plugs pod3 in with lab-veth")
+        return _("pod3 is not plugged into node2 with a veth pair: run the exercise's first cell "
+                 "(BROKEN_RESULT.start(lab)); it plugs pod3 in with lab-veth")
     return None
 
 
@@ -193,16 +207,17 @@ def _shaped(lab):
     peer = link(lab, POD3, "eth0")["peer"]
     qdiscs = lab.node(NODE).run(f"tc qdisc show dev {peer}", check=True).stdout
     if "qdisc tbf" not in qdiscs:
-        return (f"{peer}, the host end of pod3's veth pair, has no tbf qdisc: bandwidth has not accepted a "
-                f"result for pod3 yet. Read the message run_plugin returns: bandwidth looks for that host end "
-                f"among the result's \"interfaces\" (an interface on the host has no \"sandbox\"; "
-                f"`%lab node2 ip -br link` lists node2's). Repair `fixed`, then run bandwidth's ADD again")
+        return _("{peer}, the host end of pod3's veth pair, has no tbf qdisc: bandwidth has not accepted a "
+                 "result for pod3 yet. Read the message run_plugin returns: bandwidth looks for that host end "
+                 "among the result's \"interfaces\" (an interface on the host has no \"sandbox\"; "
+                 "`%lab node2 ip -br link` lists node2's). Repair `fixed`, then run bandwidth's ADD again").format(
+                     peer=peer)
     return None
 
 
-BROKEN_RESULT = Exercise("repair a result so that bandwidth can shape pod3's traffic", [
-    ("pod3 is plugged into node2 by lab-veth", _pod3_plugged),
-    ("bandwidth shaped pod3's host veth (a tbf qdisc on it)", _shaped),
+BROKEN_RESULT = Exercise(N_("repair a result so that bandwidth can shape pod3's traffic"), [
+    (N_("pod3 is plugged into node2 by lab-veth"), _pod3_plugged),
+    (N_("bandwidth shaped pod3's host veth (a tbf qdisc on it)"), _shaped),
 ], setup=_result_setup, solution=_result_solution)
 
 __all__ = ["PORT_MAPPING", "BROKEN_RESULT", "broken_result", "run_plugin", "MAPPING", "BANDWIDTH"]

@@ -157,3 +157,19 @@ def test_a_stream_split_otherwise_by_the_kernel_is_the_same_output(course):
                                 nbformat.v4.new_output("stream", name="stdout", text="in both\n")]
     nbformat.write(edition, target)
     assert editions.problems(course, LANG) == []
+
+
+def test_a_question_built_but_not_run_is_a_problem(course):
+    """A rebuilt question cell keeps the English outputs until the edition is run again."""
+    _translate(course)
+    notebook = nbformat.read(course, as_version=4)
+    notebook.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "Check yourself: …"})]
+    nbformat.write(notebook, course)
+    target = editions.build(course, LANG)
+    assert [str(p) for p in editions.problems(course, LANG)] == [
+        "cell aaaa0002: its outputs are not in the edition's language: it was built, not run "
+        "(scripts/translations.py run)"]
+    edition = nbformat.read(target, as_version=4)
+    edition.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "自测：…"})]
+    nbformat.write(edition, target)
+    assert editions.problems(course, LANG) == []

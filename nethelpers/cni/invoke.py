@@ -13,6 +13,7 @@ import json
 import os
 import time
 
+from ..i18n import _
 from .config import NetworkConfigList, version_key
 from .errors import CNIError
 from .exchange import Exchange, Outcome
@@ -122,8 +123,8 @@ class Invoker:
         for version in conf.versions:
             if all(version in versions for versions in supported.values()):
                 if version != conf.versions[0]:
-                    outcome.notes.append(f"version {version}: the highest the configuration offers that "
-                                         f"{', '.join(supported)} support")
+                    outcome.notes.append(_("version {version}: the highest the configuration offers that "
+                                           "{plugins} support").format(version=version, plugins=", ".join(supported)))
                 return version
         lacking = [t for t, versions in supported.items() if conf.versions[0] not in versions]
         # as the first plugin that lacks it answers (pkg/version/reconcile.go ErrorIncompatible.Details,

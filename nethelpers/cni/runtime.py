@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 
 from ..errors import LabError
+from ..i18n import _
 from . import cache, result as result_schema
 from .config import SPEC_VERSION, check_name, load, version_key
 from .errors import CNIError
@@ -135,7 +136,7 @@ class Runtime(Invoker):
         outcome = Outcome("CHECK", conf.name, "", cid, ifname)
         if conf.disable_check:
             outcome.cni_version = conf.cni_version
-            outcome.notes.append("disableCheck is true: CHECK is not called, and succeeds (spec, CHECK)")
+            outcome.notes.append(_("disableCheck is true: CHECK is not called, and succeeds (spec, CHECK)"))
             return outcome
         record = cache.load(self.host, conf.name, cid, ifname)
         if record is None:
@@ -167,7 +168,7 @@ class Runtime(Invoker):
         outcome.cni_version = self._negotiate(conf, outcome)
         record = cache.load(self.host, conf.name, cid, ifname) or {}
         if not record:
-            outcome.notes.append("no cached ADD result: plugins get no prevResult")
+            outcome.notes.append(_("no cached ADD result: plugins get no prevResult"))
         args_text = cni_args(args) if args is not None else cache.cni_args_of(record)
         caps = capability_args if capability_args is not None else record.get("capabilityArgs", {})
         self._delete(conf, outcome, cid, netns, ifname, args_text, caps, record.get("result"))
@@ -189,7 +190,7 @@ class Runtime(Invoker):
         conf = load(config)
         outcome = Outcome("GC", conf.name, conf.cni_version)
         if conf.disable_gc:
-            outcome.notes.append("disableGC is true: nothing is collected")
+            outcome.notes.append(_("disableGC is true: nothing is collected"))
             return outcome
         wanted = None if valid is None else [attachment_ref(item) for item in valid]
         keep = {(a["containerID"], a["ifname"]) for a in wanted or []}
@@ -198,14 +199,16 @@ class Runtime(Invoker):
         for record in cache.attachments(self.host, conf.name):
             if (record["containerId"], record["ifName"]) in keep:
                 continue
-            outcome.notes.append(f"stale attachment {record['containerId']}/{record['ifName']}: DEL")
+            outcome.notes.append(_("stale attachment {container}/{ifname}: DEL").format(
+                container=record["containerId"], ifname=record["ifName"]))
             try:
                 self._delete(conf, outcome, record["containerId"], record.get("netns", ""), record["ifName"],
                              cache.cni_args_of(record), record.get("capabilityArgs", {}), record.get("result"))
             except CNIError as error:
                 errors.append(error)
         if version_key(outcome.cni_version) < (1, 1, 0):
-            outcome.notes.append(f"version {outcome.cni_version} has no GC command: plugins not asked")
+            outcome.notes.append(_("version {version} has no GC command: plugins not asked").format(
+                version=outcome.cni_version))
         else:
             for plugin in conf.plugins:
                 request = self._request(conf, plugin, outcome.cni_version)
@@ -233,7 +236,8 @@ class Runtime(Invoker):
         outcome = Outcome("STATUS", conf.name, conf.cni_version)
         outcome.cni_version = self._negotiate(conf, outcome)
         if version_key(outcome.cni_version) < (1, 1, 0):
-            outcome.notes.append(f"version {outcome.cni_version} has no STATUS command: plugins not asked")
+            outcome.notes.append(_("version {version} has no STATUS command: plugins not asked").format(
+                version=outcome.cni_version))
             return outcome
         for plugin in conf.plugins:
             self._exec(plugin["type"], "STATUS", self._request(conf, plugin, outcome.cni_version), outcome)
@@ -275,13 +279,15 @@ class Runtime(Invoker):
 
         libcni stops at the first DEL that fails and the runtime tries again later; the lab goes
         on with the other plugins instead (noted), so that a bad configuration leaves nothing."""
-        outcome.notes.append(f"ADD failed: DEL sent to {', '.join(p['type'] for p in reversed(conf.plugins))}")
+        outcome.notes.append(_("ADD failed: DEL sent to {plugins}").format(
+            plugins=", ".join(p["type"] for p in reversed(conf.plugins))))
         for plugin in reversed(conf.plugins):
             try:
                 self._del_one(conf, plugin, outcome, cid, netns, ifname, args_text, caps, None)
             except (CNIError, LabError) as error:
-                outcome.notes.append(f"the DEL of {plugin['type']} failed too ({error}); libcni would stop "
-                                     f"here, the lab DELs the others so that nothing is left")
+                outcome.notes.append(_("the DEL of {plugin} failed too ({error}); libcni would stop "
+                                       "here, the lab DELs the others so that nothing is left").format(
+                    plugin=plugin["type"], error=error))
 
     def _attachment(self, container, container_id, ifname, *, must_exist: bool) -> tuple[str, str, str]:
         """(CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME), checked as libcni checks them."""

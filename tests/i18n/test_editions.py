@@ -163,13 +163,13 @@ def test_a_question_built_but_not_run_is_a_problem(course):
     """A rebuilt question cell keeps the English outputs until the edition is run again."""
     _translate(course)
     notebook = nbformat.read(course, as_version=4)
-    notebook.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "Check yourself: …"})]
+    notebook.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "Check yourself: Where does the `ping` go?"})]
     nbformat.write(notebook, course)
     target = editions.build(course, LANG)
     assert [str(p) for p in editions.problems(course, LANG)] == [
         "cell aaaa0002: its outputs are not in the edition's language: it was built, not run "
         "(scripts/translations.py run)"]
     edition = nbformat.read(target, as_version=4)
-    edition.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "自测：…"})]
+    edition.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "自测：`ping` 去哪里？"})]
     nbformat.write(edition, target)
     assert editions.problems(course, LANG) == []

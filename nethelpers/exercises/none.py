@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 from ..docker import netinfo
+from ..i18n import N_, _
 from . import Exercise, addresses, default_gateway, docker_host, link, node_names
 
 INTERNET = "203.0.113.10"
@@ -16,17 +17,19 @@ def _none_container(lab, name: str, start: str) -> str | None:
     (``start``: the cell that makes a fresh one, named in the hints)."""
     host = docker_host(lab)
     ctr = host.containers.get(name)
-    again = f"run the exercise's first cell again ({start}): it starts a fresh {name}"
+    again = _("run the exercise's first cell again ({start}): it starts a fresh {name}").format(
+        start=start, name=name)
+    Again = again[0].upper() + again[1:]  # the same, as a sentence of its own
     if ctr is None or name not in node_names(lab):
-        return f"there is no container {name}: {again}"
+        return _("there is no container {name}: {again}").format(name=name, again=again)
     if not ctr.running:
-        return f"{name} is not running any more: {again}"
+        return _("{name} is not running any more: {again}").format(name=name, again=again)
     if ctr.network_mode != "none":
-        return (f"{name} runs with --network {ctr.network_mode}, not none: this exercise is about wiring a "
-                f"none container yourself. {again[0].upper()}{again[1:]}")
+        return _("{name} runs with --network {mode}, not none: this exercise is about wiring a "
+                 "none container yourself. {Again}").format(name=name, mode=ctr.network_mode, Again=Again)
     if ctr.wired:
-        return (f"Docker wired {name} to {', '.join(ctr.wired)}: here you do the wiring, not Docker. "
-                f"{again[0].upper()}{again[1:]}")
+        return _("Docker wired {name} to {networks}: here you do the wiring, not Docker. {Again}").format(
+            name=name, networks=", ".join(ctr.wired), Again=Again)
     return None
 
 
@@ -69,8 +72,8 @@ def _worker_solution(lab):
 
 def _worker_exists(lab):
     if "backend" not in docker_host(lab).networks:
-        return ("there is no network backend: run the exercise's first cell again "
-                "(exercises.WIRE_WORKER.start(lab)): it creates it")
+        return _("there is no network backend: run the exercise's first cell again "
+                 "(exercises.WIRE_WORKER.start(lab)): it creates it")
     return _none_container(lab, "worker", "exercises.WIRE_WORKER.start(lab)")
 
 
@@ -78,13 +81,14 @@ def _worker_cable(lab):
     eth0 = link(lab, "worker", "eth0")
     bridge = netinfo.bridge(_backend(lab))
     if eth0 is None:
-        return ("worker has no eth0 yet: make a veth pair with one end on docker-host and the other as "
-                f"worker's eth0, e.g. lab.add_veth(\"docker-host:vethworker\", \"worker:eth0\", "
-                f"master=\"{bridge}\")")
+        return _("worker has no eth0 yet: make a veth pair with one end on docker-host and the other as "
+                 "worker's eth0, e.g. lab.add_veth(\"docker-host:vethworker\", \"worker:eth0\", "
+                 "master=\"{bridge}\")").format(bridge=bridge)
     if eth0["kind"] != "veth" or eth0.get("peer_node") != "docker-host":
-        where = eth0.get("peer_node") or "nowhere"
-        return (f"worker's eth0 is a {eth0['kind']} whose other end is in {where}: it should be a veth whose "
-                f"other end is on docker-host (remove it with lab['worker'].remove_link('eth0') and start again)")
+        where = eth0.get("peer_node") or _("nowhere")
+        return _("worker's eth0 is a {kind} whose other end is in {where}: it should be a veth whose "
+                 "other end is on docker-host (remove it with lab['worker'].remove_link('eth0') and start "
+                 "again)").format(kind=eth0["kind"], where=where)
 
 
 def _worker_on_bridge(lab):
@@ -94,11 +98,12 @@ def _worker_on_bridge(lab):
     if master == bridge:
         return None
     if master == "docker0":
-        return (f"docker-host's end of the cable ({peer}) is on docker0, the default bridge; backend's bridge is "
-                f"{bridge}: lab['docker-host'].set_link({peer!r}, master={bridge!r})")
-    return (f"docker-host's end of the cable ({peer}) is not plugged into backend's bridge {bridge} "
-            f"(\"br-\" and the first 12 characters of the network's ID): "
-            f"lab['docker-host'].set_link({peer!r}, master={bridge!r})")
+        return _("docker-host's end of the cable ({peer}) is on docker0, the default bridge; backend's bridge is "
+                 "{bridge}: lab['docker-host'].set_link({peer!r}, master={bridge!r})").format(
+            peer=peer, bridge=bridge)
+    return _("docker-host's end of the cable ({peer}) is not plugged into backend's bridge {bridge} "
+             "(\"br-\" and the first 12 characters of the network's ID): "
+             "lab['docker-host'].set_link({peer!r}, master={bridge!r})").format(peer=peer, bridge=bridge)
 
 
 def _worker_address(lab):
@@ -106,44 +111,50 @@ def _worker_address(lab):
     subnet, gateway = ipaddress.ip_network(net.subnet), ipaddress.ip_address(net.gateway_ip)
     mine = [a for a in addresses(lab, "worker", "eth0") if ipaddress.ip_interface(a).ip in subnet]
     if not mine:
-        return (f"worker's eth0 has no address in backend's subnet {subnet}: pick one Docker has not handed "
-                f"out, e.g. lab['worker'].add_address(\"eth0\", \"{subnet[-2]}/{subnet.prefixlen}\")")
+        return _("worker's eth0 has no address in backend's subnet {subnet}: pick one Docker has not handed "
+                 "out, e.g. lab['worker'].add_address(\"eth0\", \"{free}/{prefixlen}\")").format(
+            subnet=subnet, free=subnet[-2], prefixlen=subnet.prefixlen)
     address = ipaddress.ip_interface(mine[0])
     if address.ip == gateway:
-        return f"{address.ip} is backend's gateway (the bridge's own address): give worker another one"
+        return _("{ip} is backend's gateway (the bridge's own address): give worker another one").format(
+            ip=address.ip)
     taken = {str(ep.ip): ep.name for ep in net.endpoints.values()}  # (an endpoint is named after its container)
     if str(address.ip) in taken:
-        return (f"{address.ip} already belongs to the container {taken[str(address.ip)]} (Docker handed it out): "
-                f"two machines with one address on a bridge break both. Pick a free one, e.g. {subnet[-2]}")
+        return _("{ip} already belongs to the container {owner} (Docker handed it out): "
+                 "two machines with one address on a bridge break both. Pick a free one, e.g. {free}").format(
+            ip=address.ip, owner=taken[str(address.ip)], free=subnet[-2])
     if address.network != subnet:
-        return (f"worker's address {address} has the wrong prefix length: use /{subnet.prefixlen}, the "
-                f"network's own, so that worker sees the whole subnet as directly connected")
+        return _("worker's address {address} has the wrong prefix length: use /{prefixlen}, the "
+                 "network's own, so that worker sees the whole subnet as directly connected").format(
+            address=address, prefixlen=subnet.prefixlen)
 
 
 def _worker_route(lab):
     gateway = _backend(lab).gateway_ip
     via = default_gateway(lab, "worker")
     if via is None:
-        return f"worker has no default route: lab['worker'].add_route(\"default\", via=\"{gateway}\")"
+        return _("worker has no default route: lab['worker'].add_route(\"default\", via=\"{gateway}\")").format(
+            gateway=gateway)
     if via != gateway:
-        return f"worker's default route goes via {via}; it should go via backend's gateway, {gateway}"
+        return _("worker's default route goes via {via}; it should go via backend's gateway, {gateway}").format(
+            via=via, gateway=gateway)
 
 
 def _worker_out(lab):
     reply = lab.node("worker").run(f"curl -s --max-time 3 http://{INTERNET}/", timeout=10)
     if "hello from internet" not in reply.stdout:
-        return (f"worker still gets no answer from http://{INTERNET}/ (curl exit status {reply.rc}) although "
-                f"its cable, address and route look right: is the host end of the cable up "
-                f"(lab['docker-host'].set_link(NAME, up=True))?")
+        return _("worker still gets no answer from http://{server}/ (curl exit status {rc}) although "
+                 "its cable, address and route look right: is the host end of the cable up "
+                 "(lab['docker-host'].set_link(NAME, up=True))?").format(server=INTERNET, rc=reply.rc)
 
 
-WIRE_WORKER = Exercise("a none container wired into backend by hand", [
-    ("worker runs with --network none, and Docker gave it no interface", _worker_exists),
-    ("worker has an eth0: a veth whose other end is on docker-host", _worker_cable),
-    ("that other end is plugged into backend's bridge", _worker_on_bridge),
-    ("worker has a free address in backend's subnet, with the network's prefix length", _worker_address),
-    ("worker's default route goes via backend's gateway", _worker_route),
-    (f"worker gets the internet server's page, http://{INTERNET}/", _worker_out),
+WIRE_WORKER = Exercise(N_("a none container wired into backend by hand"), [
+    (N_("worker runs with --network none, and Docker gave it no interface"), _worker_exists),
+    (N_("worker has an eth0: a veth whose other end is on docker-host"), _worker_cable),
+    (N_("that other end is plugged into backend's bridge"), _worker_on_bridge),
+    (N_("worker has a free address in backend's subnet, with the network's prefix length"), _worker_address),
+    (N_("worker's default route goes via backend's gateway"), _worker_route),
+    (N_("worker gets the internet server's page, http://203.0.113.10/"), _worker_out),  # (INTERNET)
 ], setup=_worker_setup, solution=_worker_solution)
 
 
@@ -173,24 +184,30 @@ def _cable(lab) -> dict | None:
 
 def _pair_cable(lab):
     if _cable(lab) is None:
-        return ("there is no veth pair between batch and cache: one cable, one end in each, no bridge in "
-                "between: lab.add_veth(\"batch:eth0\", \"cache:eth0\")")
+        return _("there is no veth pair between batch and cache: one cable, one end in each, no bridge in "
+                 "between: lab.add_veth(\"batch:eth0\", \"cache:eth0\")")
 
 
 def _pair_addresses(lab):
     end = _cable(lab)
     mine, theirs = addresses(lab, "batch", end["name"]), addresses(lab, "cache", end["peer"])
+    if not mine and not theirs:
+        return _("batch and cache have no IPv4 address on the cable yet "
+                 "(batch: {batch_end}, cache: {cache_end}): give each one, on one subnet, e.g. "
+                 "10.99.0.1/30 and 10.99.0.2/30 (add_address)").format(
+            batch_end=end["name"], cache_end=end["peer"])
     if not mine or not theirs:
-        missing = " and ".join(n for n, a in (("batch", mine), ("cache", theirs)) if not a)
-        return (f"{missing} {'have' if ' and ' in missing else 'has'} no IPv4 address on the cable yet "
-                f"(batch: {end['name']}, cache: {end['peer']}): give each one, on one subnet, e.g. "
-                f"10.99.0.1/30 and 10.99.0.2/30 (add_address)")
+        return _("{name} has no IPv4 address on the cable yet "
+                 "(batch: {batch_end}, cache: {cache_end}): give each one, on one subnet, e.g. "
+                 "10.99.0.1/30 and 10.99.0.2/30 (add_address)").format(
+            name="batch" if not mine else "cache", batch_end=end["name"], cache_end=end["peer"])
     for a in mine:
         for b in theirs:
             if ipaddress.ip_interface(a).network == ipaddress.ip_interface(b).network and a != b:
                 return None
-    return (f"batch has {', '.join(mine)} and cache has {', '.join(theirs)}: not one subnet (and the same "
-            f"prefix length), so neither sees the other as directly connected")
+    return _("batch has {mine} and cache has {theirs}: not one subnet (and the same "
+             "prefix length), so neither sees the other as directly connected").format(
+        mine=", ".join(mine), theirs=", ".join(theirs))
 
 
 def _cache_address(lab) -> str:
@@ -204,9 +221,9 @@ def _pair_talks(lab):
     target = _cache_address(lab)
     reply = lab.node("batch").run(f"curl -s --max-time 3 http://{target}/", timeout=10)
     if "hello from cache" not in reply.stdout:
-        return (f"batch gets no page from cache's web server at http://{target}/ (curl exit status {reply.rc}): "
-                f"are both ends of the cable up? (the lab's add_veth brings them up; ip link set ... up does "
-                f"it by hand)")
+        return _("batch gets no page from cache's web server at http://{target}/ (curl exit status {rc}): "
+                 "are both ends of the cable up? (the lab's add_veth brings them up; ip link set ... up does "
+                 "it by hand)").format(target=target, rc=reply.rc)
 
 
 def _pair_private(lab):
@@ -214,16 +231,17 @@ def _pair_private(lab):
     for node, keep in (("batch", {end["name"]}), ("cache", {end["peer"]})):
         extra = _extra_links(lab, node, keep)
         if extra:
-            return (f"{node} has more than lo and the private cable: {', '.join(extra)}. The point is a link "
-                    f"only these two share: remove the others (lab[{node!r}].remove_link(NAME))")
+            return _("{node} has more than lo and the private cable: {extra}. The point is a link "
+                     "only these two share: remove the others (lab[{node!r}].remove_link(NAME))").format(
+                node=node, extra=", ".join(extra))
     if lab.node("batch").run(f"ping -c 1 -W 1 {INTERNET}", timeout=5).rc == 0:
-        return f"batch reaches {INTERNET}: it should reach cache and nothing else"
+        return _("batch reaches {server}: it should reach cache and nothing else").format(server=INTERNET)
 
 
-PRIVATE_CABLE = Exercise("two none containers on a private cable", [
-    ("batch and cache run with --network none, and Docker gave them no interface", _pair_exist),
-    ("one veth pair joins batch and cache directly", _pair_cable),
-    ("both ends have an address on one subnet", _pair_addresses),
-    ("batch gets cache's web page over the cable", _pair_talks),
-    ("the cable is all they have: no other interface, no way to the internet", _pair_private),
+PRIVATE_CABLE = Exercise(N_("two none containers on a private cable"), [
+    (N_("batch and cache run with --network none, and Docker gave them no interface"), _pair_exist),
+    (N_("one veth pair joins batch and cache directly"), _pair_cable),
+    (N_("both ends have an address on one subnet"), _pair_addresses),
+    (N_("batch gets cache's web page over the cable"), _pair_talks),
+    (N_("the cable is all they have: no other interface, no way to the internet"), _pair_private),
 ], setup=_pair_setup, solution=_pair_solution)

@@ -80,7 +80,8 @@ def test_a_built_edition_has_the_english_code_with_the_translated_strings(course
     _translate(course)
     edition = nbformat.read(editions.build(course, LANG), as_version=4)
     assert editions.problems(course, LANG) == []
-    assert edition.cells[0].source.startswith("# 01 · 标题") and "](../../docs/glossary.md)" in edition.cells[0].source
+    assert edition.cells[0].source.startswith("# 01 · 标题")
+    assert "](../../docs/zh-CN/glossary.md)" in edition.cells[0].source  # the glossary's own translation
     question = edition.cells[1].source
     call = ast.parse(question).body[0].value
     assert ast.literal_eval(call.args[0]) == "`ping` 去哪里？"
@@ -173,3 +174,44 @@ def test_a_question_built_but_not_run_is_a_problem(course):
     edition.cells[1].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "自测：`ping` 去哪里？"})]
     nbformat.write(edition, target)
     assert editions.problems(course, LANG) == []
+
+
+def test_a_cell_whose_output_is_live_by_nature_is_not_compared(course):
+    """``# NBVAL_IGNORE_OUTPUT`` (a benchmark, the doctor): nbval does not compare it, nor do the editions."""
+    notebook = nbformat.read(course, as_version=4)
+    notebook.cells[3].source = "# NBVAL_IGNORE_OUTPUT\nprint('the same in both')"
+    nbformat.write(notebook, course)
+    _translate(course)
+    target = editions.build(course, LANG)
+    edition = nbformat.read(target, as_version=4)
+    edition.cells[3].outputs[0]["text"] = "measured again: 3.2 Gbit/s\n"
+    nbformat.write(edition, target)
+    assert editions.problems(course, LANG) == []
+    editions.share_outputs(course, LANG)
+    assert nbformat.read(target, as_version=4).cells[3].outputs[0]["text"] == "measured again: 3.2 Gbit/s\n"
+
+
+def _headings_anchors(path) -> set[str]:
+    """The anchors JupyterLab gives a notebook's headings (their text, spaces as '-')."""
+    return {line.lstrip("#").strip().replace(" ", "-") for cell in nbformat.read(path, as_version=4).cells
+            if cell.cell_type == "markdown" for line in cell.source.splitlines() if line.startswith("#")}
+
+
+@pytest.mark.parametrize("english", ENGLISH, ids=[p.stem for p in ENGLISH])
+def test_every_link_of_the_chinese_edition_resolves(english):
+    import re
+
+    edition = editions.edition_path(english, LANG)
+    broken = []
+    for cell in nbformat.read(edition, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)\s]*))?\)", cell.source):
+            if "://" in target:
+                continue
+            path = (edition.parent / target) if target else edition
+            if not path.exists():
+                broken.append(f"{cell.id}: {target}")
+            elif anchor and path.suffix == ".ipynb" and anchor not in _headings_anchors(path):
+                broken.append(f"{cell.id}: {target}#{anchor} (no such heading)")
+    assert broken == []

@@ -23,7 +23,7 @@ import sys
 import tempfile
 import threading
 
-from . import unavailable
+from . import i18n, unavailable
 from .errors import InvalidValue, LabClosed, LabError, LabUnavailable
 from .i18n import _
 from .sandbox.channel import Channel, ProtocolError, reply
@@ -50,7 +50,7 @@ class ProcessSandbox:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
         self._stderr = tempfile.TemporaryFile()
-        env = child_environment()
+        env = dict(child_environment(), **{i18n.VARIABLE: i18n.language()})  # its errors in the learner's language
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nethelpers.sandbox", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._stderr,

@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import base64
 import difflib
-import re
-import textwrap
-import unicodedata
 from dataclasses import dataclass
 
 from . import world
 from .errors import InvalidValue, LabError
-from .i18n import N_, _, chinese
+from .i18n import N_, _, layout
 from .lab import Lab
 
 
@@ -212,13 +209,13 @@ def matrix_text(points: list[Endpoint], result: dict) -> str:
     """The ping matrix as a table: rows ping columns (✓ reply, ✗ none, – no address, · itself)."""
     labels = [p.label for p in points]
     corner = _("from \\ to")
-    first = max(_width(corner), *map(_width, labels)) + 2
-    widths = [_width(label) + 2 for label in labels]
+    first = max(layout.width(corner), *map(layout.width, labels)) + 2
+    widths = [layout.width(label) + 2 for label in labels]
     lines = [_("ping -c1 -W1 from each row to each column: ✓ reply, ✗ no reply, – no address to ping"),
-             _ljust(corner, first) + "".join(_ljust(label, w) for label, w in zip(labels, widths))]
+             layout.ljust(corner, first) + "".join(layout.ljust(label, w) for label, w in zip(labels, widths))]
     for row in labels:
         marks = ["·" if column == row else MARKS[result[(row, column)]] for column in labels]
-        lines.append(_ljust(row, first) + "".join(mark.ljust(w) for mark, w in zip(marks, widths)))
+        lines.append(layout.ljust(row, first) + "".join(mark.ljust(w) for mark, w in zip(marks, widths)))
     lines.append(_("addresses: {addresses}").format(addresses=", ".join(_where(p) for p in points)))
     return "\n".join(line.rstrip() for line in lines)
 
@@ -231,54 +228,12 @@ def _where(point: Endpoint) -> str:
     return f"{point.label} {address}"
 
 
-# --- text laid out in columns: a CJK character takes two -------------------------------------------
-def _width(text: str) -> int:
-    """The columns ``text`` takes in a monospaced font (its length, for English)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
-def _ljust(text: str, width: int) -> str:
-    return text + " " * max(0, width - _width(text))
-
-
-def _rjust(text: str, width: int) -> str:
-    return " " * max(0, width - _width(text)) + text
-
-
-_PIECES = re.compile(r"\s+|[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]|[^\s\u2e80-\u9fff\uf900-\ufaff"
-                     r"\uff00-\uffef\u3000-\u303f]+")
-_NO_LINE_START = "，。、；：？！）》」』”’"
-_NO_LINE_END = "（《「『“‘"
-
-
-def _wrap(text: str, width: int, first: str, rest: str) -> list[str]:
-    """``textwrap.wrap`` in English; in Chinese, lines of ``width`` columns cut between words or after
-    any CJK character (never before a closing punctuation mark, nor after an opening one)."""
-    if not chinese():
-        return textwrap.wrap(text, width, initial_indent=first, subsequent_indent=rest)
-    lines, line, empty = [], first, True
-    for piece in _PIECES.findall(text):
-        if piece.isspace():
-            piece = " "
-        if not empty and _width(line + piece.rstrip()) > width and piece not in _NO_LINE_START:
-            line = line.rstrip()
-            carried = line[-1] if line[-1] in _NO_LINE_END else ""
-            lines.append(line[:len(line) - len(carried)].rstrip())
-            line, empty = rest + carried, not carried
-            if piece == " ":
-                continue
-        line += piece
-        empty = False
-    lines.append(line.rstrip())
-    return lines
-
-
 def facts_text(mode: str) -> str:
     """The mode's name, its summary, the docker commands that build it and its key facts."""
     spec = mode_named(mode)
     lines = [f"{spec.name} — {_(spec.summary)}", *(f"  $ {line}" for line in commands(mode)), ""]
     for topic, fact in spec.facts:
-        lines += _wrap(_(fact), 108, _rjust(_(topic), 14) + "  ", " " * 16)
+        lines += layout.wrap(_(fact), 108, layout.rjust(_(topic), 14) + "  ", " " * 16)
     return "\n".join(lines)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import sys
 
+from .. import i18n
 from . import host, userns
 from .causes import describe, sandbox_failure
 from .host import CNI_DIRS
@@ -44,7 +45,8 @@ def _namespaces_lab():
     # never the VM: the namespaces section is about this kernel, whatever NETHELPERS_BACKEND says
     kwargs = {"backend": "namespaces"} if "backend" in inspect.signature(Lab).parameters else {}
     try:
-        return Lab(**kwargs), None
+        with i18n.speaking("en"):  # its sandbox's errors are read (probes.py) and reported in English
+            return Lab(**kwargs), None
     except Exception as exc:  # a LabError names its cause; anything else becomes one named line too
         return None, exc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..i18n import N_, _
 from . import Exercise, docker_host
 
 
@@ -31,7 +32,7 @@ def _listeners(lab, port: int, *, wait: float = 3.0) -> list[str]:
 def _http(lab, node: str, url: str) -> tuple[str, str]:
     """(status code, body) of a GET from ``node``; the code is "000" when nothing answered."""
     result = lab.node(node).run(["curl", "-s", "--max-time", "3", "-w", "\n%{http_code}", url], timeout=10)
-    body, _, code = result.stdout.rpartition("\n")
+    body, _sep, code = result.stdout.rpartition("\n")
     return code, body
 
 
@@ -39,15 +40,17 @@ def _running_in_host_mode(name: str, command_hint: str):
     def check(lab):
         ctr = _container(lab, name)
         if ctr is None:
-            return f"there is no container {name}: run one with --network host whose command {command_hint}"
+            return _("there is no container {name}: run one with --network host whose command "
+                     "{command_hint}").format(name=name, command_hint=_(command_hint))
         if not ctr.running:
-            return (f"{name} has exited (status {ctr.exit_code}); `docker logs {name}` says why. Its name stays "
-                    f"taken until you remove it: `docker rm {name}`, then run it again with --network host and "
-                    f"a command that {command_hint} (`-p` is discarded in host mode: the server itself must "
-                    f"listen there)")
+            return _("{name} has exited (status {status}); `docker logs {name}` says why. Its name stays "
+                     "taken until you remove it: `docker rm {name}`, then run it again with --network host and "
+                     "a command that {command_hint} (`-p` is discarded in host mode: the server itself must "
+                     "listen there)").format(name=name, status=ctr.exit_code, command_hint=_(command_hint))
         if ctr.network_mode != "host":
-            return (f"{name} runs on the network {ctr.network_mode!r}, not in host mode: remove it "
-                    f"(`docker rm -f {name}`) and run it again with --network host")
+            return _("{name} runs on the network {network}, not in host mode: remove it "
+                     "(`docker rm -f {name}`) and run it again with --network host").format(
+                name=name, network=repr(ctr.network_mode))
     return check
 
 
@@ -74,36 +77,36 @@ def _h2_solution(lab):
 def _h1_still_serves(lab):
     ctr = _container(lab, "h1")
     if ctr is None or not ctr.running or ctr.network_mode != "host":
-        return ("h1 (nginx in host mode, port 80) is gone or has stopped: run it again with "
-                "`docker run -d --name h1 --network host nginx` (remove the old one first if it is listed by "
-                "`docker ps -a`)")
+        return _("h1 (nginx in host mode, port 80) is gone or has stopped: run it again with "
+                 "`docker run -d --name h1 --network host nginx` (remove the old one first if it is listed by "
+                 "`docker ps -a`)")
     code, body = _http(lab, "lan-client", f"http://{docker_host(lab).address}/")
     if "hello from h1" not in body:
-        return (f"lan-client no longer gets h1's page on port 80 (HTTP status {code}): has something else "
-                f"taken port 80 of the Docker host?")
+        return _("lan-client no longer gets h1's page on port 80 (HTTP status {code}): has something else "
+                 "taken port 80 of the Docker host?").format(code=code)
 
 
 def _8081_listens(lab):
     if not _listeners(lab, 8081):
-        return ("h2 runs, but nothing listens on port 8081 of the Docker host. In host mode `-p` is ignored: "
-                "the server itself must listen on 8081, e.g. give h2 the command `python3 -m http.server 8081` "
-                "(remove h2 and run it again with that command)")
+        return _("h2 runs, but nothing listens on port 8081 of the Docker host. In host mode `-p` is ignored: "
+                 "the server itself must listen on 8081, e.g. give h2 the command `python3 -m http.server 8081` "
+                 "(remove h2 and run it again with that command)")
 
 
 def _8081_answers(lab):
     address = docker_host(lab).address
-    code, _ = _http(lab, "lan-client", f"http://{address}:8081/")
+    code, _body = _http(lab, "lan-client", f"http://{address}:8081/")
     if code != "200":
-        return (f"something listens on port 8081, but lan-client gets no page from http://{address}:8081/ "
-                f"(HTTP status {code}): is the server bound to 127.0.0.1 only? It should listen on every "
-                f"address (the default of python3 -m http.server)")
+        return _("something listens on port 8081, but lan-client gets no page from http://{address}:8081/ "
+                 "(HTTP status {code}): is the server bound to 127.0.0.1 only? It should listen on every "
+                 "address (the default of python3 -m http.server)").format(address=address, code=code)
 
 
-H2_ON_8081 = Exercise("two host-mode web servers side by side", [
-    ("h1 still serves port 80 of the Docker host", _h1_still_serves),
-    ("h2 runs in host mode", _running_in_host_mode("h2", "serves HTTP on port 8081")),
-    ("the Docker host listens on port 8081", _8081_listens),
-    ("lan-client gets a page from the Docker host's port 8081", _8081_answers),
+H2_ON_8081 = Exercise(N_("two host-mode web servers side by side"), [
+    (N_("h1 still serves port 80 of the Docker host"), _h1_still_serves),
+    (N_("h2 runs in host mode"), _running_in_host_mode("h2", N_("serves HTTP on port 8081"))),
+    (N_("the Docker host listens on port 8081"), _8081_listens),
+    (N_("lan-client gets a page from the Docker host's port 8081"), _8081_answers),
 ], setup=_h2_setup, solution=_h2_solution)
 
 
@@ -119,48 +122,49 @@ def _web_solution(lab):
 def _web_runs(lab):
     ctr = _container(lab, "web")
     if ctr is None:
-        return "there is no container web: run an nginx container named web"
+        return _("there is no container web: run an nginx container named web")
     if not ctr.running and ctr.network_mode == "host":
-        return (f"web has exited (status {ctr.exit_code}); `docker logs web` says why — in host mode nginx "
-                f"needs the host's port 80, which h1 holds. Remove it (`docker rm web`) and run it on the "
-                f"default bridge instead, with a published port")
+        return _("web has exited (status {status}); `docker logs web` says why — in host mode nginx "
+                 "needs the host's port 80, which h1 holds. Remove it (`docker rm web`) and run it on the "
+                 "default bridge instead, with a published port").format(status=ctr.exit_code)
     if not ctr.running:
-        return (f"web has exited (status {ctr.exit_code}); `docker logs web` says why. Remove it "
-                f"(`docker rm web`) and run an nginx container named web again")
+        return _("web has exited (status {status}); `docker logs web` says why. Remove it "
+                 "(`docker rm web`) and run an nginx container named web again").format(status=ctr.exit_code)
 
 
 def _web_on_bridge(lab):
     ctr = _container(lab, "web")
     if ctr.network_mode == "host":
-        return ("web runs in host mode: it shares the host's ports with h1, and `-p` is ignored. Remove it "
-                "(`docker rm -f web`) and run it without --network host, so that it has its own port 80")
+        return _("web runs in host mode: it shares the host's ports with h1, and `-p` is ignored. Remove it "
+                 "(`docker rm -f web`) and run it without --network host, so that it has its own port 80")
     if not ctr.wired:
-        return f"web has no network interface (network mode {ctr.network_mode!r}): run it on the default bridge"
+        return _("web has no network interface (network mode {mode}): run it on the default bridge").format(
+            mode=repr(ctr.network_mode))
 
 
 def _web_publishes_8080(lab):
     ctr = _container(lab, "web")
     ports = [(pm.host_port, pm.container_port) for pm in ctr.port_mappings() if pm.proto == "tcp"]
     if (8080, 80) not in ports:
-        shown = ", ".join(f"{h}->{c}" for h, c in ports) or "none"
-        return (f"web does not publish the host's port 8080 to its port 80 (its published ports: {shown}). "
-                f"Ports are fixed when a container is created: remove it (`docker rm -f web`) and run it "
-                f"again with -p 8080:80")
+        shown = ", ".join(f"{h}->{c}" for h, c in ports) or _("none")
+        return _("web does not publish the host's port 8080 to its port 80 (its published ports: {shown}). "
+                 "Ports are fixed when a container is created: remove it (`docker rm -f web`) and run it "
+                 "again with -p 8080:80").format(shown=shown)
 
 
 def _web_answers(lab):
     address = docker_host(lab).address
     code, body = _http(lab, "lan-client", f"http://{address}:8080/")
     if "hello from web" not in body:
-        return (f"lan-client does not get web's page from http://{address}:8080/ (HTTP status {code}, "
-                f"answer {body.strip()[:60]!r})")
+        return _("lan-client does not get web's page from http://{address}:8080/ (HTTP status {code}, "
+                 "answer {answer})").format(address=address, code=code, answer=repr(body.strip()[:60]))
 
 
-PUBLISH_8080 = Exercise("a second nginx next to h1, through a published port", [
-    ("a container web is running", _web_runs),
-    ("web has its own network namespace on a bridge", _web_on_bridge),
-    ("web publishes the host's port 8080 to its port 80", _web_publishes_8080),
-    ("lan-client gets web's page from the Docker host's port 8080", _web_answers),
+PUBLISH_8080 = Exercise(N_("a second nginx next to h1, through a published port"), [
+    (N_("a container web is running"), _web_runs),
+    (N_("web has its own network namespace on a bridge"), _web_on_bridge),
+    (N_("web publishes the host's port 8080 to its port 80"), _web_publishes_8080),
+    (N_("lan-client gets web's page from the Docker host's port 8080"), _web_answers),
 ], setup=_web_setup, solution=_web_solution)
 
 
@@ -176,33 +180,35 @@ def _admin_solution(lab):
 def _9001_on_loopback(lab):
     listeners = _listeners(lab, 9001)
     if not listeners:
-        return ("admin runs, but nothing listens on port 9001 of the Docker host: its command should be a "
-                "server on port 9001, e.g. `python3 -m http.server 9001 --bind 127.0.0.1`")
+        return _("admin runs, but nothing listens on port 9001 of the Docker host: its command should be a "
+                 "server on port 9001, e.g. `python3 -m http.server 9001 --bind 127.0.0.1`")
     if any(not address.startswith("127.") for address in listeners):
-        return (f"port 9001 listens on {', '.join(listeners)}, which includes the LAN address: bind the server "
-                f"to 127.0.0.1 only (python3 -m http.server 9001 --bind 127.0.0.1). In host mode "
-                f"`-p 127.0.0.1:9001:9001` would be ignored: the bind address is the only switch")
+        return _("port 9001 listens on {listeners}, which includes the LAN address: bind the server "
+                 "to 127.0.0.1 only (python3 -m http.server 9001 --bind 127.0.0.1). In host mode "
+                 "`-p 127.0.0.1:9001:9001` would be ignored: the bind address is the only switch").format(
+            listeners=", ".join(listeners))
 
 
 def _9001_from_host(lab):
-    code, _ = _http(lab, docker_host(lab).name, "http://127.0.0.1:9001/")
+    code, _body = _http(lab, docker_host(lab).name, "http://127.0.0.1:9001/")
     if code != "200":
-        return f"the Docker host gets no page from http://127.0.0.1:9001/ (HTTP status {code})"
+        return _("the Docker host gets no page from http://127.0.0.1:9001/ (HTTP status {code})").format(code=code)
 
 
 def _9001_not_from_lan(lab):
     address = docker_host(lab).address
-    code, _ = _http(lab, "lan-client", f"http://{address}:9001/")
+    code, _body = _http(lab, "lan-client", f"http://{address}:9001/")
     if code != "000":
         # port 9001 listens on loopback only (the step before): something else passes the LAN's connections on
-        return (f"lan-client still gets an answer from http://{address}:9001/ (HTTP status {code}) although the "
-                f"server listens on 127.0.0.1 only: something on the Docker host passes the LAN's connections "
-                f"on to it — a NAT rule for port 9001 (iptables -t nat -S), with net.ipv4.conf.*.route_localnet = 1?")
+        return _("lan-client still gets an answer from http://{address}:9001/ (HTTP status {code}) although the "
+                 "server listens on 127.0.0.1 only: something on the Docker host passes the LAN's connections "
+                 "on to it — a NAT rule for port 9001 (iptables -t nat -S), with "
+                 "net.ipv4.conf.*.route_localnet = 1?").format(address=address, code=code)
 
 
-LOCAL_ONLY = Exercise("a host-mode service for the host's eyes only", [
-    ("admin runs in host mode", _running_in_host_mode("admin", "serves HTTP on 127.0.0.1, port 9001")),
-    ("port 9001 listens on 127.0.0.1 only", _9001_on_loopback),
-    ("the Docker host gets a page from 127.0.0.1:9001", _9001_from_host),
-    ("lan-client gets nothing from the Docker host's port 9001", _9001_not_from_lan),
+LOCAL_ONLY = Exercise(N_("a host-mode service for the host's eyes only"), [
+    (N_("admin runs in host mode"), _running_in_host_mode("admin", N_("serves HTTP on 127.0.0.1, port 9001"))),
+    (N_("port 9001 listens on 127.0.0.1 only"), _9001_on_loopback),
+    (N_("the Docker host gets a page from 127.0.0.1:9001"), _9001_from_host),
+    (N_("lan-client gets nothing from the Docker host's port 9001"), _9001_not_from_lan),
 ], setup=_admin_setup, solution=_admin_solution)

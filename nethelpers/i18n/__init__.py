@@ -21,6 +21,7 @@ holds the text before the values go in). English is the default; the language is
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 from pathlib import Path
@@ -50,6 +51,18 @@ def use(lang: str | None) -> str:
     global _chosen
     _chosen = None if lang is None else normalise(lang)
     return language()
+
+
+@contextlib.contextmanager
+def speaking(lang: str):
+    """Speak ``lang`` inside a ``with`` block, then as before (a tool whose report is in English
+    and that reads the lab's messages, like the doctor, opens its labs in English)."""
+    global _chosen
+    before, _chosen = _chosen, normalise(lang)
+    try:
+        yield
+    finally:
+        _chosen = before
 
 
 def language() -> str:

@@ -31,6 +31,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import layout
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 TRANSLATIONS = ROOT / "translations"
@@ -89,10 +91,6 @@ def translatable_strings(source: str) -> list[str]:
     return list(dict.fromkeys(n.value for n in translatable_constants(source)))
 
 
-def _width(text: str) -> int:
-    return sum(2 if CJK.match(ch) else 1 for ch in text)
-
-
 def _literal(text: str, indent: int, width: int = 100) -> str:
     """``text`` as a Python literal that fits lines of ``width`` from column ``indent``, in pieces
     (implicit concatenation) cut after a space or CJK punctuation where there is one near the
@@ -101,7 +99,7 @@ def _literal(text: str, indent: int, width: int = 100) -> str:
     pieces, piece = [], ""
     for ch in text:
         piece += ch
-        if _width(piece) >= room and (ch == " " or CJK.match(ch)):
+        if layout.width(piece) >= room and (ch == " " or CJK.match(ch)):
             cut = max(piece.rfind(mark) for mark in " ，。：；、）")
             cut = cut + 1 if cut >= len(piece) - 12 else len(piece)
             pieces.append(piece[:cut])

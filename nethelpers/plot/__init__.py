@@ -16,14 +16,13 @@ The picture is made by ``sketch`` (boxes, bars and pills measured, placed and dr
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .. import i18n
+from ..i18n import layout
 from . import fonts  # noqa: F401  (every picture: Chinese labels find their glyphs)
 from .sketch import _Sketch
 from .style import BIG, HIGHLIGHT
@@ -100,7 +99,7 @@ def draw(snapshot: dict, *, title: str | None = None, highlight: list | None = N
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), ncol=len(handles),
               frameon=False, fontsize=7, handlelength=1.8, columnspacing=1.2)
     if title:  # wrapped to the picture's width: a long title would widen the PNG past it
-        ax.set_title(textwrap.fill(title, max(40, int(figsize[0] * 9.5))), fontsize=12)
+        ax.set_title("\n".join(layout.wrap(title, max(40, int(figsize[0] * 9.5)))), fontsize=12)
     fit_width(fig)
     _separate_labels(fig, ax)
     return fig

@@ -9,6 +9,7 @@ import shlex
 import sys
 
 from ..errors import MissingFeature
+from ..i18n import _
 
 
 # root's usual PATH, then the directory of the Python running the lab (on Binder the
@@ -55,8 +56,10 @@ def argv_of(command: str | list[str]) -> list[str]:
     if program and "=" not in program and not _is_shell_word(program) \
             and not _on_path(program):
         package = PACKAGES.get(os.path.basename(program))
-        fix = f"install it: sudo apt-get install {package}" if package else "install it or check the spelling"
-        raise MissingFeature(f"{program!r} is not installed on this machine; {fix}")
+        fix = (_("install it: sudo apt-get install {package}").format(package=package) if package
+               else _("install it or check the spelling"))
+        raise MissingFeature(_("{program} is not installed on this machine; {fix}").format(
+            program=repr(program), fix=fix))
     return argv
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 
+from ..i18n import _
 from . import rtnl
 from .addresses import _ip
 from .journal import Journal
@@ -43,7 +44,8 @@ class LinkOps:
         try:
             self.node(node).nl.link_add(name, "bridge", up=up, extra=extra)
         except NetlinkError as exc:
-            raise self.explain(exc, f"add bridge {name!r} in node {node!r}", kind="bridge") from None
+            raise self.explain(exc, _("add bridge {name} in node {node}").format(name=repr(name), node=repr(node)),
+                               kind="bridge") from None
         self._created(journal, node, name)
 
     def op_add_veth(self, journal: Journal, node: str, name: str, peer_node: str, peer_name: str,
@@ -57,7 +59,8 @@ class LinkOps:
             extra += rtnl.attr(rtnl.IFLA_MTU, rtnl.u32(mtu))
         peer = rtnl.veth_peer(peer_name, netns_fd=there.fd if there is not here else None,
                               mac=peer_mac or stable_mac(peer_node, peer_name), mtu=mtu)
-        what = f"add veth pair {node}:{name} <-> {peer_node}:{peer_name}"
+        what = _("add veth pair {node}:{name} <-> {peer_node}:{peer_name}").format(
+            node=node, name=name, peer_node=peer_node, peer_name=peer_name)
         try:
             here.nl.link_add(name, "veth", info_data=peer, up=up, extra=extra)
         except NetlinkError as exc:
@@ -83,7 +86,8 @@ class LinkOps:
         daemon does with the interface a network driver made: into the sandbox, renamed)."""
         here, there = self.node(node), self.node(into)
         new_name = new_name or name
-        what = f"move {node}:{name} into {into} as {new_name}"
+        what = _("move {node}:{name} into {into} as {new_name}").format(
+            node=node, name=name, into=into, new_name=new_name)
         attrs = (rtnl.attr(rtnl.IFLA_IFNAME, rtnl.string(new_name))
                  + rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(there.fd)))
         if mac:
@@ -137,7 +141,8 @@ class LinkOps:
         info = rtnl.attr(rtnl.IFLA_MACVLAN_MODE, rtnl.u32(rtnl.MACVLAN_MODES[mode]))
         self._add_into(journal, node, into or node, name, "macvlan", info, mtu=mtu, up=up, mac=mac,
                        extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))),
-                       what=f"add macvlan {name!r} on {node}:{parent}")
+                       what=_("add {kind} {name} on {node}:{parent}").format(
+                           kind="macvlan", name=repr(name), node=node, parent=parent))
 
     def op_add_ipvlan(self, journal: Journal, node: str, name: str, parent: str, mode: str = "l2",
                       up: bool = True) -> None:
@@ -156,7 +161,8 @@ class LinkOps:
             self.node(node).nl.link_add(name, kind, info_data=info, up=up,
                                         extra=rtnl.attr(rtnl.IFLA_LINK, rtnl.u32(self.index(node, parent))))
         except NetlinkError as exc:
-            raise self.explain(exc, f"add {kind} {name!r} on {node}:{parent}", kind=kind) from None
+            raise self.explain(exc, _("add {kind} {name} on {node}:{parent}").format(
+                kind=kind, name=repr(name), node=node, parent=parent), kind=kind) from None
         self._created(journal, node, name)
 
     def _add_into(self, journal, node, into, name, kind, info, *, mtu, up, master=None, mac=None,
@@ -166,7 +172,8 @@ class LinkOps:
         extra += rtnl.attr(rtnl.IFLA_ADDRESS, rtnl.mac_bytes(mac or stable_mac(target.name, name)))
         if target is not here:
             extra += rtnl.attr(rtnl.IFLA_NET_NS_FD, rtnl.u32(target.fd))
-        what = what or f"add {kind} {name!r} in node {node!r} into {into!r}"
+        what = what or _("add {kind} {name} in node {node} into {into}").format(
+            kind=kind, name=repr(name), node=repr(node), into=repr(into))
         try:
             here.nl.link_add(name, kind, info_data=info, extra=extra)
         except NetlinkError as exc:
@@ -205,7 +212,8 @@ class LinkOps:
         try:
             self.node(node).nl.link_add(name, kind, info_data=info, up=up, extra=extra)
         except NetlinkError as exc:
-            raise self.explain(exc, f"add {kind} {name!r} in node {node!r}", kind=kind) from None
+            raise self.explain(exc, _("add {kind} {name} in node {node}").format(
+                kind=kind, name=repr(name), node=repr(node)), kind=kind) from None
         self._created(journal, node, name)
 
     def op_set_link(self, journal: Journal, node: str, name: str, up: bool | None = None,
@@ -216,4 +224,4 @@ class LinkOps:
         try:
             nl.link_set(name, up=up, master=master_index, mtu=mtu, mac=mac)
         except NetlinkError as exc:
-            raise self.explain(exc, f"set {node}:{name}") from None
+            raise self.explain(exc, _("set {node}:{name}").format(node=node, name=name)) from None

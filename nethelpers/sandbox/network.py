@@ -16,6 +16,7 @@ import errno
 
 from ..errors import AlreadyExists, KernelError, LabError, MissingFeature, NotFound
 from ..features import module_of
+from ..i18n import _
 from ..validate import NODE_NAME
 from . import nodes as nodes_mod
 from . import rtnl
@@ -43,9 +44,10 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         try:
             return self.nodes[name]
         except KeyError:
-            known = ", ".join(sorted(self.nodes)) or "none yet"
-            raise NotFound(f"there is no node {name!r} in this lab (nodes: {known}); "
-                           f"create it first with lab.add_node({name!r})") from None
+            known = ", ".join(sorted(self.nodes)) or _("none yet")
+            raise NotFound(_("there is no node {name} in this lab (nodes: {known}); "
+                             "create it first with lab.add_node({name})").format(
+                                 name=repr(name), known=known)) from None
 
     def index(self, node: str, ifname: str) -> int:
         """ifindex of an interface, from the node's cache when it can be trusted."""
@@ -56,8 +58,9 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
             index = n.nl.link_index(ifname)
         except NetlinkError as exc:
             if exc.errno == errno.ENODEV:
-                raise NotFound(f"node {node!r} has no interface {ifname!r}; "
-                               f"look with lab[{node!r}].run('ip -br link')") from None
+                raise NotFound(_("node {node} has no interface {ifname}; "
+                                 "look with lab[{node}].run('ip -br link')").format(
+                                     node=repr(node), ifname=repr(ifname))) from None
             raise
         n.indexes[ifname] = index
         return index
@@ -77,22 +80,24 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
 
     def explain(self, exc: NetlinkError, what: str, *, kind: str | None = None) -> LabError:
         """Turn a kernel error into the lab's exception, naming the object and the fix."""
-        text = f"could not {what}: {exc.strerror}"
+        text = _("could not {what}: {error}").format(what=what, error=exc.strerror)
         if exc.errno == errno.EEXIST:
-            return AlreadyExists(f"{text} — it exists already; pick another name or remove it first")
+            return AlreadyExists(_("{text} — it exists already; pick another name or remove it first").format(
+                text=text))
         if exc.errno == errno.ENODEV:
-            return NotFound(f"{text} — an interface it names does not exist")
+            return NotFound(_("{text} — an interface it names does not exist").format(text=text))
         if exc.errno == errno.EOPNOTSUPP and kind:
-            return MissingFeature(f"{text} — this kernel has no {kind!r} link type (module "
-                                  f"{module_of(kind)} missing); `python -m nethelpers doctor` lists what it has")
+            return MissingFeature(_("{text} — this kernel has no {kind} link type (module {module} missing); "
+                                    "`python -m nethelpers doctor` lists what it has").format(
+                                        text=text, kind=repr(kind), module=module_of(kind)))
         return KernelError(text)
 
     # --- nodes ----------------------------------------------------------------
     def op_add_node(self, journal: Journal, name: str, kind: str = "node",
                     parent: str | None = None, ipv6: bool = False) -> None:
         if name in self.nodes:
-            raise AlreadyExists(f"a node named {name!r} exists already; choose another name, "
-                                f"or remove it first with lab.remove_node({name!r})")
+            raise AlreadyExists(_("a node named {name} exists already; choose another name, "
+                                  "or remove it first with lab.remove_node({name})").format(name=repr(name)))
         if parent is not None:
             self.node(parent)
         node = nodes_mod.create(name, self.root_fd, kind=kind, parent=parent, ipv6=ipv6)
@@ -144,7 +149,7 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         for node, ifname in links:
             if node not in doomed:
                 by_node.setdefault(node, set()).add(ifname)
-        for (node, _), (peer_node, peer_if) in self.peers.items():
+        for (node, _ifname), (peer_node, peer_if) in self.peers.items():
             if node in doomed and peer_node not in doomed:
                 by_node.setdefault(peer_node, set()).add(peer_if)
         touched = set(by_node)
@@ -162,7 +167,8 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
             try:
                 nl.group_del(DOOMED_GROUP)
             except NetlinkError as exc:
-                raise self.explain(exc, f"remove {', '.join(sorted(ifnames))} in node {node!r}") from None
+                raise self.explain(exc, _("remove {names} in node {node}").format(
+                    names=", ".join(sorted(ifnames)), node=repr(node))) from None
         for key in [k for k in self.peers if k[0] in doomed]:
             self._forget_pair(*key)
         crossing = False
@@ -194,7 +200,8 @@ class Network(LinkOps, AddressOps, SysctlOps, EtcOps):
         try:
             nl.group_del(DOOMED_GROUP)
         except NetlinkError as exc:
-            raise self.explain(exc, f"remove {', '.join(crossing)} in node {name!r}") from None
+            raise self.explain(exc, _("remove {names} in node {node}").format(
+                names=", ".join(crossing), node=repr(name))) from None
         return True
 
 

@@ -16,6 +16,7 @@ import subprocess
 import time
 
 from ..errors import CommandTimeout, InvalidValue, NotFound
+from ..i18n import _
 from . import nodes, programs
 from .commands import PACKAGES, PATH  # noqa: F401 (nethelpers.doctor.host reads them here)
 from .commands import argv_of, environment
@@ -99,12 +100,14 @@ class Processes:
             self._let_go(err_fd, err)
         self._forget_after(node)
         if not done:
-            took = (f"{asked:g} s ({timeout:g} s in this VM, whose CPU is emulated)"
-                    if asked is not None and asked != timeout else f"{timeout:g} s")
-            raise CommandTimeout(
-                f"{_short(command)!r} in node {node!r} ran longer than {took} and was killed; "
-                f"give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
-                f"Output so far: {out.last(300)!r}")
+            took = (_("{asked} s ({timeout} s in this VM, whose CPU is emulated)").format(
+                        asked=f"{asked:g}", timeout=f"{timeout:g}")
+                    if asked is not None and asked != timeout else _("{timeout} s").format(timeout=f"{timeout:g}"))
+            raise CommandTimeout(_(
+                "{command} in node {node} ran longer than {took} and was killed; "
+                "give it a bound (e.g. ping -c 3 -W 1, timeout 5 …) or pass a larger timeout=. "
+                "Output so far: {output}").format(
+                    command=repr(_short(command)), node=repr(node), took=took, output=repr(out.last(300))))
         (stdout, out_dropped), (stderr, err_dropped) = out.text(), err.text()
         return {"rc": proc.returncode, "stdout": stdout, "stderr": stderr,
                 "dropped": {"stdout": out_dropped, "stderr": err_dropped}}
@@ -124,7 +127,7 @@ class Processes:
             while proc.poll() is None:
                 if deadline is not None and time.monotonic() >= deadline:
                     return False
-                for fd, _ in poller.poll(self._poll_ms(deadline, exited is None)):
+                for fd, _event in poller.poll(self._poll_ms(deadline, exited is None)):
                     if fd in outputs and not _drain(fd, outputs[fd], READ):
                         poller.unregister(fd)  # its end: every writer closed it
                     elif fd == feed.fd:
@@ -220,7 +223,8 @@ class Processes:
         try:
             return self.background[pid_id]
         except KeyError:
-            raise NotFound(f"no background process #{pid_id} in this lab (it may have been stopped)") from None
+            raise NotFound(_("no background process #{id} in this lab (it may have been stopped)").format(
+                id=pid_id)) from None
 
     def status(self, pid_id: int) -> dict:
         bg = self._get(pid_id)

@@ -19,6 +19,7 @@ import signal
 import sys
 
 from ..errors import InvalidValue, KernelError, LabError, NotFound
+from ..i18n import _
 from . import channel, daemons, launcher, network, nodes, processes, setup, state
 from . import syscalls as sc
 from .channel import Channel
@@ -73,9 +74,10 @@ class Server:
             self.net.index(node, ifname)  # NotFound before anything is stopped or deleted
         orphans = sorted(n.name for n in self.net.nodes.values() if n.parent in names and n.name not in names)
         if orphans:
-            raise InvalidValue(f"cannot remove {', '.join(names)}: it still holds "
-                               f"{', '.join(orphans)}; remove those first or together: "
-                               f"lab.remove_nodes({sorted(set(names) | set(orphans))!r})")
+            raise InvalidValue(_("cannot remove {names}: it still holds {orphans}; remove those first or "
+                                 "together: lab.remove_nodes({both})").format(
+                                     names=", ".join(names), orphans=", ".join(orphans),
+                                     both=repr(sorted(set(names) | set(orphans)))))
         self.procs.stop_in(set(names))
         self.procs.kill_in({nodes.netns_id(self.net.node(n).fd) for n in names})
         self.dns.forget(names)
@@ -278,7 +280,7 @@ def main(fd: int) -> int:
         server = Server(info, ask)
         nodes.PRIVATE_FDS[:] = [conn.fd, ask.fileno()]
         gc.freeze()  # what is loaded now stays shared with the programs forked from here (programs.py)
-        signal.signal(signal.SIGUSR1, lambda *_: server.procs.interrupt())
+        signal.signal(signal.SIGUSR1, lambda *_args: server.procs.interrupt())
         conn.send([0, "ok", server.rpc_info()])
         server.serve(conn)
     except BaseException:

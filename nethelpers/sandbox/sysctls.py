@@ -10,6 +10,7 @@ import re
 
 from ..errors import KernelError, NotFound
 from .. import validate
+from ..i18n import _
 from . import nodes as nodes_mod
 from .journal import Journal
 
@@ -37,9 +38,11 @@ class SysctlOps:
         try:
             return action()
         except FileNotFoundError:
-            raise NotFound(f"no sysctl {key!r} (no {nodes_mod.sysctl_path(key)}) in node {node!r}") from None
+            raise NotFound(_("no sysctl {key} (no {path}) in node {node}").format(
+                key=repr(key), path=nodes_mod.sysctl_path(key), node=repr(node))) from None
         except OSError as exc:
-            raise KernelError(f"sysctl {key} in node {node!r}: {exc.strerror}") from None
+            raise KernelError(_("sysctl {key} in node {node}: {error}").format(
+                key=key, node=repr(node), error=exc.strerror)) from None
         finally:
             sc.setns(self.root_fd, sc.CLONE_NEWNET)
 
@@ -51,15 +54,18 @@ def _write_value(node: str, key: str, value: str, old: str) -> None:
     except OSError as exc:
         if exc.errno != errno.EINVAL:
             raise
-        raise KernelError(f"sysctl {key} in node {node!r}: the kernel refused the value {value!r} "
-                          f"({exc.strerror}); {_expected(old)}") from None
+        raise KernelError(_("sysctl {key} in node {node}: the kernel refused the value {value} "
+                            "({error}); {expected}").format(
+                                key=key, node=repr(node), value=repr(value), error=exc.strerror,
+                                expected=_expected(old))) from None
 
 
 def _expected(old: str) -> str:
     """What a sysctl takes, judged by its current value."""
     words = old.split()
     if words and all(re.fullmatch(r"-?[0-9]+", w) for w in words):
-        kind = "a number" if len(words) == 1 else f"{len(words)} numbers separated by spaces"
-        return (f"it takes {kind} (now {old!r}), within the range the kernel allows for it: "
-                f"see https://docs.kernel.org/networking/ip-sysctl.html")
-    return f"give a value of the kind it holds now, {old!r}"
+        kind = (_("a number") if len(words) == 1
+                else _("{count} numbers separated by spaces").format(count=len(words)))
+        return _("it takes {kind} (now {old}), within the range the kernel allows for it: "
+                 "see https://docs.kernel.org/networking/ip-sysctl.html").format(kind=kind, old=repr(old))
+    return _("give a value of the kind it holds now, {old}").format(old=repr(old))

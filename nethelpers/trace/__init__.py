@@ -17,6 +17,7 @@ import ipaddress
 import sys
 
 from ..errors import CommandTimeout, InvalidValue, MissingFeature
+from ..i18n import N_, _
 from . import counters, nft
 from .explain import conntrack_entry, iptables_texts, outcome, receiver, why_stopped
 from .path import Hop, RuleHit, headers, hop_of, order, translations
@@ -25,7 +26,7 @@ from .report import Trace
 __all__ = ["trace", "Trace", "Hop", "RuleHit"]
 
 _SOURCE_PORT = 40404   # a fixed source port: the same trace prints the same every time
-_NO_ROUTE = "not sent: no route"  # connect() failed with ENETUNREACH/EHOSTUNREACH
+_NO_ROUTE = N_("not sent: no route")  # connect() failed with ENETUNREACH/EHOSTUNREACH
 
 
 def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: int | None = None,
@@ -89,11 +90,17 @@ def trace(lab, source: str, destination: str, *, tcp: int | None = None, udp: in
         hops[-1].receiver = receiver(lab, hops[-1], protocol)
     if hops and hops[-1].action == "stopped":
         hops[-1].reason = why_stopped(lab, hops[-1])
-    if reply == _NO_ROUTE and hops and hops[0].went_out:  # it did leave: a node on the way had no route
-        reply = "no route on the way (an ICMP unreachable came back)"
-    kind = {"icmp": "ICMP echo request", "tcp": f"TCP SYN to port {port}", "udp": f"UDP datagram to port {port}"}
-    description = f"{kind[protocol]} from {source} to {destination}" + (
-        f" ({address})" if address != destination else "")
+    if reply == _(_NO_ROUTE) and hops and hops[0].went_out:  # it did leave: a node on the way had no route
+        reply = _("no route on the way (an ICMP unreachable came back)")
+    if address == destination:
+        kind = {"icmp": N_("ICMP echo request from {source} to {destination}"),
+                "tcp": N_("TCP SYN to port {port} from {source} to {destination}"),
+                "udp": N_("UDP datagram to port {port} from {source} to {destination}")}
+    else:  # a node's name, and the address it stands for
+        kind = {"icmp": N_("ICMP echo request from {source} to {destination} ({address})"),
+                "tcp": N_("TCP SYN to port {port} from {source} to {destination} ({address})"),
+                "udp": N_("UDP datagram to port {port} from {source} to {destination} ({address})")}
+    description = _(kind[protocol]).format(port=port, source=source, destination=destination, address=address)
     return Trace(lab, description, hops, outcome(lab, hops, snapshot, address), reply)
 
 
@@ -131,12 +138,13 @@ def _send(lab, source: str, protocol: str, address: str, port: int | None) -> st
     if protocol == "icmp":
         result = node.run(["ping", "-n", "-c1", "-W1", "-Q", str(nft.TOS), address], timeout=5)
         if result.rc == 0:
-            return "the reply came back"
+            return _("the reply came back")
         error = (result.stderr or result.stdout).strip().splitlines()
-        return f"no reply ({error[-1]})" if result.rc == 2 and error else "no reply"
+        return _("no reply ({error})").format(error=error[-1]) if result.rc == 2 and error else _("no reply")
     result = node.run([sys.executable, "-m", "nethelpers.trace.probe", protocol, address, str(port),
                        "--tos", str(nft.TOS), "--sport", str(_SOURCE_PORT)], timeout=30)
     word = result.stdout.strip()
-    return {"connected": "the connection was accepted (SYN-ACK)", "refused": "refused (RST: nothing listens)",
-            "timeout": "no answer within 1 s", "sent": "sent (UDP expects no reply)",
-            "unreachable": _NO_ROUTE}.get(word, word or result.stderr.strip())
+    replies = {"connected": N_("the connection was accepted (SYN-ACK)"),
+               "refused": N_("refused (RST: nothing listens)"), "timeout": N_("no answer within 1 s"),
+               "sent": N_("sent (UDP expects no reply)"), "unreachable": _NO_ROUTE}
+    return _(replies[word]) if word in replies else (word or result.stderr.strip())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from ..i18n import _
 from . import nft
 from .path import Hop
 
@@ -35,26 +36,28 @@ def why_stopped(lab, hop: Hop) -> str:
     """Why a packet that came into a node was neither delivered nor sent on (no netfilter verdict)."""
     node = lab.node(hop.node)
     if node.run(["sysctl", "-n", "net.ipv4.ip_forward"]).stdout.strip() == "0":
-        return f"not forwarded: net.ipv4.ip_forward is 0 on {hop.node}"
+        return _("not forwarded: net.ipv4.ip_forward is 0 on {node}").format(node=hop.node)
     route = node.run(["ip", "route", "get", hop.before.get("daddr", ""), "from", hop.before.get("saddr", ""),
                       "iif", hop.came_in or "lo"])
     if route.rc != 0:
-        return f"no route: {route.stderr.strip() or route.stdout.strip()}"
-    return "dropped by the kernel before routing (reverse-path filter?)"
+        return _("no route: {error}").format(error=route.stderr.strip() or route.stdout.strip())
+    return _("dropped by the kernel before routing (reverse-path filter?)")
 
 
 def receiver(lab, hop: Hop, protocol: str) -> str:
     """Who took the packet in its last node: the kernel (ICMP) or the process listening on the port."""
     if protocol == "icmp":
-        return "delivered; the kernel answers (echo reply)"
+        return _("delivered; the kernel answers (echo reply)")
     port = hop.after.get("dport", "")
     listing = lab.node(hop.node).run(["ss", "-Hlnp", "-t" if protocol == "tcp" else "-u", f"sport = :{port}"]).stdout
     # a process's name as ss shows it: its comm, 15 characters of its title ("docker-proxy -p")
     names = sorted({name.split()[0] for name in re.findall(r'users:\(\("([^"]+)"', listing)})
     if names:
-        return f"delivered to {', '.join(names)} (port {port})"
-    answer = "a RST" if protocol == "tcp" else "ICMP port unreachable"
-    return f"arrived, but nothing listens on port {port} (the kernel answers {answer})"
+        return _("delivered to {names} (port {port})").format(names=", ".join(names), port=port)
+    if protocol == "tcp":
+        return _("arrived, but nothing listens on port {port} (the kernel answers a RST)").format(port=port)
+    return _("arrived, but nothing listens on port {port} (the kernel answers ICMP port unreachable)").format(
+        port=port)
 
 
 def conntrack_entry(lab, node: str, before: dict, protocol: str) -> str | None:
@@ -69,32 +72,37 @@ def conntrack_entry(lab, node: str, before: dict, protocol: str) -> str | None:
         return None
     keys = ("src", "dst", "sport", "dport")
     halves: list[dict] = [{}, {}]
-    for key, _, value in (word.partition("=") for word in line.split() if "=" in word):
+    for key, _sep, value in (word.partition("=") for word in line.split() if "=" in word):
         if key in keys:
             halves[1 if key in halves[0] else 0].setdefault(key, value)
-    return "original {}, reply {}".format(*(" ".join(f"{k}={h[k]}" for k in keys if k in h) for h in halves))
+    original, reply = (" ".join(f"{k}={h[k]}" for k in keys if k in h) for h in halves)
+    return _("original {original}, reply {reply}").format(original=original, reply=reply)
 
 
 def outcome(lab, hops: list[Hop], snapshot: dict, address: str) -> str:
     if not hops:
-        return "it never left (no packet was sent)"
+        return _("it never left (no packet was sent)")
     last = hops[-1]
     if last.action == "dropped":
-        return f"dropped on {last.node}"
+        return _("dropped on {node}").format(node=last.node)
     if last.action == "delivered":
-        return f"delivered to {last.node}"
-    if last.action == "stopped":
-        return f"dropped on {last.node} ({last.reason.split(':')[0]})"
+        return _("delivered to {node}").format(node=last.node)
+    if last.action == "stopped":  # the reason's head, before its colon (a Chinese reason's is full-width)
+        return _("dropped on {node} ({reason})").format(node=last.node, reason=re.split("[:：]", last.reason)[0])
     if last.went_out:
         unanswered = _unanswered_arp(lab, last, address)
         if unanswered:
-            return (f"it never left {last.node}: nobody answered ARP for {unanswered} on {last.went_out} "
-                    f"(no such address on that link?)")
+            return _("it never left {node}: nobody answered ARP for {address} on {interface} "
+                     "(no such address on that link?)").format(node=last.node, address=unanswered,
+                                                               interface=last.went_out)
         link = next((l for l in snapshot.get(last.node, {}).get("links", []) if l["name"] == last.went_out), {})
         peer = link.get("peer_node")
-        return (f"sent out {last.node}'s {last.went_out}" + (f" towards {peer}" if peer else "")
-                + ", and seen nowhere after")
-    return f"last seen on {last.node}"
+        if peer:
+            return _("sent out {node}'s {interface} towards {peer}, and seen nowhere after").format(
+                node=last.node, interface=last.went_out, peer=peer)
+        return _("sent out {node}'s {interface}, and seen nowhere after").format(node=last.node,
+                                                                                 interface=last.went_out)
+    return _("last seen on {node}").format(node=last.node)
 
 
 def _unanswered_arp(lab, hop: Hop, address: str) -> str | None:

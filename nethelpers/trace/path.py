@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from ..i18n import N_, _
 from .nft import VXLAN_PORT, Event
 
 NAT_TARGETS = ("DNAT", "SNAT", "MASQUERADE", "REDIRECT")  # their verdict is accept; the target says more
@@ -45,7 +46,7 @@ class Hop:
     nat: list[str] = field(default_factory=list)          # "source 172.17.0.2 → 198.51.100.11"
     conntrack: str | None = None
     encapsulation: str | None = None  # "VXLAN to 198.51.100.12"
-    receiver: str = "delivered to a local socket"         # who took it, when it was delivered here
+    receiver: str = field(default_factory=lambda: _("delivered to a local socket"))  # who took it, if delivered here
     reason: str = ""                                      # why it stopped here
     before: dict = field(default_factory=dict)            # the header as it came in / was made
     after: dict = field(default_factory=dict)             # the header as it left
@@ -65,7 +66,7 @@ def _explicit_return(iptables: dict, node: str, table: str, chain: str, packet: 
     itself. It is the chain's first RETURN rule whose matches the packet meets, when they are
     matches this can check (interfaces, addresses); none, or one it cannot check before it: an
     implicit return at the chain's end, left unlisted as on a newer kernel."""
-    for (n, t, c, _), text in iptables.items():
+    for (n, t, c, _rule), text in iptables.items():
         if (n, t, c) != (node, table, chain) or not text.endswith(" -j RETURN"):
             continue
         verdict = _matches(text.split()[2:-2], packet)
@@ -151,7 +152,7 @@ def hop_of(node: str, events: list[Event], snapshot: dict, iptables: dict,
         mac = next((e.packet.get("ether_daddr") for e in reversed(packets) if e.packet.get("ether_daddr")), None)
         vtep = next((f["dst"] for f in snapshot.get(node, {}).get("fdb", [])
                      if f.get("dev") == went_out and f.get("mac") == mac and f.get("dst")), None)
-        hop.encapsulation = f"VXLAN to {vtep}" if vtep else "VXLAN"
+        hop.encapsulation = _("VXLAN to {vtep}").format(vtep=vtep) if vtep else "VXLAN"
     if action == "delivered" and hop.after.get("dport") == str(VXLAN_PORT):
         hop.action = "decapsulated"
     return hop
@@ -167,10 +168,11 @@ def translations(before: dict, after: dict) -> list[str]:
     """What NAT changed between the two headers: ["source 172.17.0.2 → 198.51.100.10", …]."""
     nat = []
     if before and after:
-        for side, port, label in (("saddr", "sport", "source"), ("daddr", "dport", "destination")):
+        for side, port, message in (("saddr", "sport", N_("source {old} → {new}")),
+                                    ("daddr", "dport", N_("destination {old} → {new}"))):
             old, new = _endpoint(before, side, port), _endpoint(after, side, port)
             if old != new:
-                nat.append(f"{label} {old} → {new}")
+                nat.append(_(message).format(old=old, new=new))
     return nat
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..i18n import _, layout
 from . import nft
 from .path import Hop
 
@@ -29,21 +30,26 @@ class Trace:
 
     def __str__(self) -> str:
         rows = self.table()
-        head = {"hop": "#", "node": "node", "in": "in", "out": "out", "what": "what happened", "nat": "NAT"}
+        head = {"hop": "#", "node": _("node"), "in": _("in"), "out": _("out"), "what": _("what happened"),
+                "nat": "NAT"}
         keys = [k for k in head if k != "nat" or any(r["nat"] for r in rows)]
-        widths = {k: max(len(str(r[k])) for r in [head, *rows]) for k in keys}
-        lines = [f"{self.description}: {self.outcome}; {self.reply}", ""]
+        widths = {k: max(layout.width(str(r[k])) for r in [head, *rows]) for k in keys}
+        lines = [_("{description}: {outcome}; {reply}").format(description=self.description, outcome=self.outcome,
+                                                                reply=self.reply), ""]
         for row in [head, *rows]:
-            lines.append("  ".join(str(row[k]).ljust(widths[k]) for k in keys).rstrip())
+            lines.append("  ".join(layout.ljust(str(row[k]), widths[k]) for k in keys).rstrip())
         for i, hop in enumerate(self.hops, 1):
             if hop.rules or hop.conntrack:
                 lines.append("")
-                order = ("iptables-legacy: the rules whose packet counters it moved, in ruleset order"
-                         if any(rule.counted for rule in hop.rules) else "in the order the packet met it")
-                lines.append(f"{i} {hop.node}: netfilter, {order} (table, verdict, rule)")
+                if any(rule.counted for rule in hop.rules):
+                    section = _("{hop} {node}: netfilter, iptables-legacy: the rules whose packet counters it "
+                                "moved, in ruleset order (table, verdict, rule)")
+                else:
+                    section = _("{hop} {node}: netfilter, in the order the packet met it (table, verdict, rule)")
+                lines.append(section.format(hop=i, node=hop.node))
                 lines.extend(f"    {rule}" for rule in hop.rules)
                 if hop.conntrack:
-                    lines.append(f"    conntrack: {hop.conntrack}")
+                    lines.append("    " + _("conntrack: {entry}").format(entry=hop.conntrack))
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer, cycle) -> None:
@@ -55,11 +61,12 @@ class Trace:
         for hop in self.hops:
             highlight.append(hop.node)
             highlight.extend((hop.node, name) for name in hop.interfaces)
-        options.setdefault("title", f"{self.description}: {self.outcome}")
+        options.setdefault("title", _("{description}: {outcome}").format(description=self.description,
+                                                                        outcome=self.outcome))
         badges: dict[str, str] = {}
         for i, hop in enumerate(self.hops, 1):
             badges[hop.node] = f"{badges[hop.node]},{i}" if hop.node in badges else str(i)
-        options.setdefault("highlight_label", "the packet's path (numbered hop by hop)")
+        options.setdefault("highlight_label", _("the packet's path (numbered hop by hop)"))
         return self.lab.plot(nodes, highlight=highlight, exact=True, badges=badges, **options)
 
 
@@ -72,11 +79,20 @@ def _port(name: str | None, bridge: str | None) -> str:
 def _what(hop: Hop) -> str:
     if hop.action == "dropped":
         deciding = next((r for r in reversed(hop.rules) if r.verdict.split()[-1] in ("drop", "reject")), None)
-        return f"dropped by {deciding.table} {deciding.chain}" if deciding else "dropped"
+        if deciding:
+            return _("dropped by {table} {chain}").format(table=deciding.table, chain=deciding.chain)
+        return _("dropped")
     if hop.action == "stopped":
         return hop.reason
     if hop.action == "sent" and hop.after.get("dport") == str(nft.VXLAN_PORT):
-        return f"VXLAN packet made here, sent to {hop.after.get('daddr')} port {nft.VXLAN_PORT}"
-    text = {"sent": "sent", "routed": "routed", "switched": f"switched by bridge {hop.bridge_in or hop.bridge_out}",
-            "delivered": hop.receiver, "decapsulated": "VXLAN socket: decapsulated"}[hop.action]
-    return f"{text}; encapsulated: {hop.encapsulation}" if hop.encapsulation else text
+        return _("VXLAN packet made here, sent to {address} port {port}").format(address=hop.after.get("daddr"),
+                                                                               port=nft.VXLAN_PORT)
+    if hop.action == "switched":
+        text = _("switched by bridge {bridge}").format(bridge=hop.bridge_in or hop.bridge_out)
+    elif hop.action == "delivered":
+        text = hop.receiver
+    else:
+        text = {"sent": _("sent"), "routed": _("routed"), "decapsulated": _("VXLAN socket: decapsulated")}[hop.action]
+    if hop.encapsulation:
+        return _("{what}; encapsulated: {encapsulation}").format(what=text, encapsulation=hop.encapsulation)
+    return text

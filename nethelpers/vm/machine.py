@@ -25,6 +25,7 @@ import threading
 import time
 import weakref
 
+from .. import i18n
 from ..backends import child_environment
 from ..errors import LabUnavailable
 from ..sandbox.channel import Channel
@@ -230,7 +231,8 @@ class Machine:
         self.sandboxes[number] = sandbox
         try:
             self.control.request("open", lab=number, port=f"lab.{number}", cwd=os.getcwd(),
-                                 env=dict(_guest_env(), NETHELPERS_PATIENCE=str(self.patience)))
+                                 env=dict(_guest_env(), NETHELPERS_PATIENCE=str(self.patience),
+                                          **{i18n.VARIABLE: i18n.language()}))
         except BaseException:
             self.sandboxes.pop(number, None)
             sandbox.release()

@@ -12,6 +12,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+# both editions hold the same shape; the Chinese one's checkers speak Chinese (nethelpers/i18n)
+EDITIONS = NOTEBOOKS + sorted((ROOT / "notebooks" / "zh-CN").glob("[0-9]*.ipynb"))
+EDITION_IDS = [p.stem if p.parent.name == "notebooks" else f"zh-CN/{p.stem}" for p in EDITIONS]
+SAID = {"en": {"question": "Check yourself: ", "solved": "Well done"},
+        "zh-CN": {"question": "自测：", "solved": "做得好"}}
+
+
+def _said(path, what: str) -> str:
+    return SAID["zh-CN" if path.parent.name == "zh-CN" else "en"][what]
 
 
 def _cells(path):
@@ -22,28 +31,28 @@ def _text(output) -> str:
     return output.get("text") or output.get("data", {}).get("text/plain", "")
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EDITIONS, ids=EDITION_IDS)
 def test_at_least_three_questions_each_shown_before_what_it_asks_about(path):
     cells = _cells(path)
     asked = [i for i, c in enumerate(cells) if c.cell_type == "code" and re.search(r"^ask\(", c.source, re.M)]
     assert len(asked) >= 3
     for i in asked:
         shown = "".join(_text(o) for o in cells[i].outputs)
-        assert shown.startswith("Check yourself: "), f"cell {i} stores no question"
+        assert shown.startswith(_said(path, "question")), f"cell {i} stores no question"
         assert any(c.cell_type == "code" for c in cells[i + 1:i + 3]), f"nothing to predict after cell {i}"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EDITIONS, ids=EDITION_IDS)
 def test_one_failing_check_is_kept_with_its_hint(path):
     cells = _cells(path)
     kept = [c for c in cells if c.cell_type == "code" and "check(lab, as_is=True)" in c.source]
     assert len(kept) == 1
     shown = "".join(_text(o) for o in kept[0].outputs)
     assert re.search(r"^✗ .+\n    \S", shown, re.M), "the stored output shows no failing step with its hint"
-    assert "Well done" not in shown
+    assert _said(path, "solved") not in shown
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", EDITIONS, ids=EDITION_IDS)
 def test_no_stored_picture_was_reported_hard_to_read(path):
     reports = [f"cell {i}: {line}" for i, c in enumerate(_cells(path)) if c.cell_type == "code"
                for o in c.outputs if o.get("name") == "stderr"

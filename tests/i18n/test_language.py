@@ -148,3 +148,19 @@ def test_a_message_said_by_two_modules_has_one_translation():
                 if first[1] != message.string:
                     clashes.append(f"{message.id!r}: {first[0]} and {path.name} translate it differently")
     assert clashes == []
+
+
+def test_the_doctor_opens_its_lab_in_english_whatever_the_notebook_speaks():
+    """Its probes read the sandbox's messages ("'x' is not installed") and report in English."""
+    from nethelpers.doctor import _namespaces_lab
+
+    i18n.use("zh-CN")
+    lab, refused = _namespaces_lab()
+    try:
+        assert refused is None and i18n.language() == "zh-CN"
+        node = lab.add_node("probe")
+        with pytest.raises(LabError, match="is not installed"):
+            node.run(["no-such-tool-xyz"], check=True)
+    finally:
+        if lab is not None:
+            lab.close()

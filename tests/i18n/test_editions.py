@@ -215,3 +215,12 @@ def test_every_link_of_the_chinese_edition_resolves(english):
             elif anchor and path.suffix == ".ipynb" and anchor not in _headings_anchors(path):
                 broken.append(f"{cell.id}: {target}#{anchor} (no such heading)")
     assert broken == []
+
+
+@pytest.mark.parametrize("english", ENGLISH, ids=[p.stem for p in ENGLISH])
+def test_no_picture_of_the_chinese_edition_lacked_a_glyph(english):
+    """matplotlib warns on stderr of each glyph its fonts lack: no stored output may hold one."""
+    edition = nbformat.read(editions.edition_path(english, LANG), as_version=4)
+    warned = [cell.id for cell in edition.cells if cell.cell_type == "code" for output in cell.outputs
+              if "missing from font" in output.get("text", "")]
+    assert warned == []

@@ -104,7 +104,7 @@ def start(backend: str | None, timeout: float, *, quiet: bool = False, why: str 
     if name == "namespaces":
         return _namespaces(timeout, quiet)
     if name == "vm":
-        why = why or "as asked (" + ("NETHELPERS_BACKEND=vm" if not backend else "backend='vm'") + ")"
+        why = why or _("as asked ({how})").format(how="NETHELPERS_BACKEND=vm" if not backend else "backend='vm'")
         return _vm(timeout, why=why, quiet=quiet)
     if unavailable.verdict() is not None:
         raise LabUnavailable(unavailable.SHORT.split(": ", 1)[1])
@@ -115,7 +115,7 @@ def start(backend: str | None, timeout: float, *, quiet: bool = False, why: str 
     try:
         sandbox, info = _namespaces(timeout, quiet)
     except LabUnavailable as refused:
-        why = f"network namespaces are refused here ({_reason(refused)})"
+        why = _("network namespaces are refused here ({reason})").format(reason=_reason(refused))
         try:
             result = _vm(timeout, why=why, quiet=quiet)
         except LabUnavailable as no_vm:
@@ -183,11 +183,11 @@ def _reason(refused: LabError) -> str:
     """Why the namespaces backend could not start, in a few words."""
     text = str(refused)
     if "read-only" in text:
-        return "/proc/sys is read-only, as in a container"
+        return _("/proc/sys is read-only, as in a container")
     if "user namespace" in text:
-        return "this user may not create a user namespace: a seccomp filter, a sysctl or AppArmor"
+        return _("this user may not create a user namespace: a seccomp filter, a sysctl or AppArmor")
     if "as root" in text:
-        return "even root may not create namespaces: a seccomp filter or no CAP_SYS_ADMIN"
+        return _("even root may not create namespaces: a seccomp filter or no CAP_SYS_ADMIN")
     return _first_sentence(refused)
 
 

@@ -92,7 +92,7 @@ class Lab(Connection):
         lacking = features.missing(self, needs)
         if lacking and self.backend == "namespaces" and backends.requested(backend) is None:
             self._shutdown()
-            why = f"as this machine's kernel has no {features.listed(lacking)}"
+            why = i18n._("as this machine's kernel has no {features}").format(features=features.listed(lacking))
             try:
                 self._connect(*backends.start("vm", timeout, quiet=True, why=why))
             except LabUnavailable as no_vm:

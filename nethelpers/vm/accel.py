@@ -14,6 +14,7 @@ import subprocess
 import time
 
 from ..errors import InvalidValue
+from ..i18n import N_
 from . import qemu
 from .kernel import cache_root
 
@@ -33,7 +34,7 @@ def choose(binary: str, vmlinux: str, initrd: str, progress=None) -> str:
     if cached in ("kvm", "tcg"):
         return cached
     if progress is not None:
-        progress.stage("trying KVM (a test boot, at most a few seconds)", 0.3)
+        progress.stage(N_("trying KVM (a test boot, at most a few seconds)"), 0.3)
     verdict = "kvm" if probe(binary, vmlinux, initrd) else "tcg"
     _save(key, verdict)
     return verdict

@@ -125,7 +125,7 @@ class Machine:
         self.next_lab = 0
         self.boot_seconds = 0.0
         started = time.monotonic()
-        progress.stage("finding QEMU", 0.02)
+        progress.stage(i18n.N_("finding QEMU"), 0.02)
         binary = qemu.find_binary()
         if binary is None:
             raise LabUnavailable("the VM backend needs QEMU: sudo apt-get install qemu-system-x86 "
@@ -156,7 +156,7 @@ class Machine:
                             exports=tags, fds=theirs)
         self.errors = tempfile.TemporaryFile()
         env = child_environment()
-        progress.stage("starting QEMU", 0.32)
+        progress.stage(i18n.N_("starting QEMU"), 0.32)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "nethelpers.vm.supervisor", *argv], stdin=subprocess.PIPE,
             stdout=self.errors, stderr=self.errors, pass_fds=list(theirs.values()),
@@ -169,7 +169,7 @@ class Machine:
             self.control = Control(pairs["control"][0])
             self.control.on_closed = self._closed
             self._wait_hello(progress)
-            progress.stage("starting the lab agent in the guest", 0.8)
+            progress.stage(i18n.N_("starting the lab agent in the guest"), 0.8)
             self.guest = self.control.request(
                 "configure", timeout=BOOT_TIMEOUT[self.accel],
                 sys_path=[package_root()] + [p for p in sys.path if p],
@@ -182,7 +182,7 @@ class Machine:
             self.shutdown()
             raise
         self.boot_seconds = time.monotonic() - started
-        progress.stage("ready", 1.0)
+        progress.stage(i18n.N_("ready"), 1.0)
 
     def _wait_hello(self, progress: BootProgress) -> None:
         deadline = time.monotonic() + BOOT_TIMEOUT[self.accel]
@@ -190,7 +190,8 @@ class Machine:
         expected = 1.0 if self.accel == "kvm" else 3.5
         while not self.control.hello.wait(0.1):
             elapsed = time.monotonic() - started
-            progress.stage(f"booting Linux ({'KVM' if self.accel == 'kvm' else 'software emulation'})",
+            progress.stage(i18n.N_("booting Linux (KVM)") if self.accel == "kvm"
+                           else i18n.N_("booting Linux (software emulation)"),
                            0.35 + 0.4 * min(1.0, elapsed / expected))
             if self.process.poll() is not None or time.monotonic() > deadline:
                 break

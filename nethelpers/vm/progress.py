@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 import time
 
+from ..i18n import _
+
 WIDTH = 24
 
 
@@ -24,8 +26,8 @@ class BootProgress:
 
     def stage(self, text: str, fraction: float) -> None:
         filled = int(WIDTH * max(0.0, min(1.0, fraction)))
-        line = (f"Lab: starting a Linux VM [{'#' * filled}{'-' * (WIDTH - filled)}] "
-                f"{time.monotonic() - self.started:4.1f} s  {text}")
+        starting, said = _("Lab: starting a Linux VM"), _(text)  # (stages are marked N_ where they are named)
+        line = f"{starting} [{'#' * filled}{'-' * (WIDTH - filled)}] {time.monotonic() - self.started:4.1f} s  {said}"
         now = time.monotonic()
         if self.display is not None and (text != self.last or now - self.shown >= 0.5):
             self.display.update({"text/plain": line}, raw=True)
@@ -34,7 +36,7 @@ class BootProgress:
             self.stream.write("\r\033[K" + line)
             self.stream.flush()
         elif self.stream is not None and text != self.last:  # a log: one line per step
-            self.stream.write(f"Lab: starting a Linux VM: {text}\n")
+            self.stream.write(f"{starting}: {said}\n")
             self.stream.flush()
         self.last = text
 

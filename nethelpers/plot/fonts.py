@@ -12,6 +12,7 @@ glyph, which the tests catch.
 from __future__ import annotations
 
 import functools
+import glob
 
 import matplotlib
 from matplotlib import font_manager
@@ -20,10 +21,25 @@ CJK_FAMILIES = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Source Han Sans SC",
                 "Noto Sans SC", "AR PL UMing CN")
 
 
+# where Debian/Ubuntu and Fedora put them (fonts-wqy-microhei, wqy-microhei-fonts, fonts-noto-cjk, …)
+CJK_FILES = ("/usr/share/fonts/**/wqy-microhei.ttc", "/usr/share/fonts/**/NotoSansCJK-Regular.ttc",
+             "/usr/share/fonts/**/wqy-zenhei.ttc")
+
+
 @functools.lru_cache(maxsize=1)
 def installed_cjk() -> tuple[str, ...]:
-    """The CJK families of :data:`CJK_FAMILIES` that this machine has."""
+    """The CJK families of :data:`CJK_FAMILIES` that this machine has. Matplotlib keeps its list of
+    the machine's fonts in a cache (``~/.cache/matplotlib``) made the first time it ran: a font
+    installed after that (``./course install`` on a machine that had matplotlib) is added by file."""
     names = {font.name for font in font_manager.fontManager.ttflist}
+    if not names & set(CJK_FAMILIES):
+        for pattern in CJK_FILES:
+            for path in glob.glob(pattern, recursive=True):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # unreadable or not a font: skip it
+                    continue
+        names = {font.name for font in font_manager.fontManager.ttflist}
     return tuple(family for family in CJK_FAMILIES if family in names)
 
 

@@ -164,3 +164,20 @@ def test_the_doctor_opens_its_lab_in_english_whatever_the_notebook_speaks():
     finally:
         if lab is not None:
             lab.close()
+
+
+def test_a_font_installed_after_matplotlibs_cache_was_made_is_found_by_its_file(monkeypatch):
+    """matplotlib lists the machine's fonts once, in ~/.cache/matplotlib: a learner who ran the course
+    before ./course install added the CJK font has a list without it."""
+    from matplotlib import font_manager
+
+    from nethelpers.plot import fonts
+
+    manager = font_manager.fontManager
+    stale = [font for font in manager.ttflist if font.name not in fonts.CJK_FAMILIES]
+    monkeypatch.setattr(manager, "ttflist", stale)
+    fonts.installed_cjk.cache_clear()
+    try:
+        assert fonts.installed_cjk(), "no CJK font file found under /usr/share/fonts"
+    finally:
+        fonts.installed_cjk.cache_clear()

@@ -44,12 +44,12 @@ def _needs_part2(lab) -> None:
     missing = [n for n in ("a1", "a2") if n not in node_names(lab)]
     missing += [_("{host}'s vxlan0").format(host=h) for h in ("host1", "host2") if link(lab, h, "vxlan0") is None]
     if len(missing) == 1:
-        raise NotFound(_("this exercise builds on Part 2's overlay, and {missing} is gone (Part 4's \"Clearing "
-                         "the bench\" removes them): run Part 2's cells again, then this one").format(
+        raise NotFound(_("this exercise builds on Part 2's overlay, and {missing} is gone (removed, or a new "
+                         "lab since): run Part 2's cells again, then this one").format(
                            missing=missing[0]))
     if missing:
-        raise NotFound(_("this exercise builds on Part 2's overlay, and {missing} are gone (Part 4's \"Clearing "
-                         "the bench\" removes them): run Part 2's cells again, then this one").format(
+        raise NotFound(_("this exercise builds on Part 2's overlay, and {missing} are gone (removed, or a new "
+                         "lab since): run Part 2's cells again, then this one").format(
                            missing=", ".join(missing)))
 
 

@@ -4,6 +4,7 @@
     python scripts/translations.py build [NN ...]     write notebooks/zh-CN/NN-*.ipynb from them
     python scripts/translations.py run [NN ...]       build, execute, and share outputs with English
     python scripts/translations.py status             what is missing or stale (what the tests say)
+    python scripts/translations.py done NN ID [ID ...]  these cells' translations follow the English now
     python scripts/translations.py catalogue [FILE ...]  nethelpers/locale/zh-CN/*.po in step with _()
 
 NN picks notebooks by their number (01) or name; no NN: all of them. See nethelpers/i18n/.
@@ -51,6 +52,14 @@ def main(argv: list[str]) -> int:
         found += [p for module in catalogues.speaking_modules() for p in catalogues.problems(module, LANG)]
         print("\n".join(found) or "every edition and catalogue is in step")
         return 1 if found else 0
+    elif command == "done":
+        if len(args) < 2 or len(chosen(args[:1])) != 1:
+            print("usage: translations.py done NN CELL_ID [CELL_ID ...] (one notebook)")
+            return 2
+        unknown = editions.mark_translated(chosen(args[:1])[0], LANG, args[1:])
+        if unknown:
+            print("no translation entry for: " + " ".join(unknown) + " (scripts/translations.py skeleton adds them)")
+            return 1
     elif command == "catalogue":
         modules = [Path(a) for a in args] or catalogues.speaking_modules()
         for module in modules:

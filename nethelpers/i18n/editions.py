@@ -202,6 +202,23 @@ def skeleton(english: Path, lang: str) -> Path:
     return path
 
 
+def mark_translated(english: Path, lang: str, cell_ids: list[str]) -> list[str]:
+    """Record that the translations of ``cell_ids`` now follow the English cells as they are (their
+    hash becomes the current source's): done after bringing a stale translation up to date.
+    Returns the ids that have no entry (nothing is changed for those)."""
+    import nbformat
+
+    sources = {c.id: c.source for c in nbformat.read(english, as_version=4).cells}
+    path = translation_path(english, lang)
+    entries = load(path)
+    unknown = [i for i in cell_ids if i not in entries or i not in sources]
+    for cell_id in cell_ids:
+        if cell_id not in unknown:
+            entries[cell_id]["source-sha256"] = source_hash(sources[cell_id])
+    dump(path, english, lang, entries)
+    return unknown
+
+
 # --- building and checking an edition -----------------------------------------------------
 def _link_fix(markdown: str, lang: str) -> str:
     """Links out of notebooks/ (``../docs/…``, written as in the English notebook) one folder further

@@ -224,3 +224,15 @@ def test_no_picture_of_the_chinese_edition_lacked_a_glyph(english):
     warned = [cell.id for cell in edition.cells if cell.cell_type == "code" for output in cell.outputs
               if "missing from font" in output.get("text", "")]
     assert warned == []
+
+
+def test_a_stale_translation_brought_up_to_date_is_marked_done(course):
+    _translate(course)
+    editions.build(course, LANG)
+    notebook = nbformat.read(course, as_version=4)
+    notebook.cells[0].source += "\n\nA new sentence."
+    nbformat.write(notebook, course)
+    assert editions.mark_translated(course, LANG, ["aaaa0001", "zzzz9999"]) == ["zzzz9999"]
+    entry = editions.load(editions.translation_path(course, LANG))["aaaa0001"]
+    assert entry["source-sha256"] == editions.source_hash(notebook.cells[0].source)
+    assert not any(p.cell == "aaaa0001" and p.what.startswith("stale") for p in editions.problems(course, LANG))

@@ -10,6 +10,7 @@ is what the tests compare. Without widgets, ``question.check("b")`` answers in t
 from __future__ import annotations
 
 import html
+import re
 import string
 
 from .errors import InvalidValue
@@ -95,9 +96,12 @@ class Question:
 
 
 def _inline(text: str) -> str:
-    """Escaped HTML, with `code` spans as in the notebook's Markdown."""
+    """Escaped HTML, with `code` spans and *emphasis* as in the notebook's Markdown."""
     parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return "".join(f"<code>{p}</code>" if i % 2 else _EMPHASIS.sub(r"<em>\1</em>", p) for i, p in enumerate(parts))
+
+
+_EMPHASIS = re.compile(r"(?<![\w*])\*([^*\s](?:[^*]*[^*\s])?)\*(?![\w*])")
 
 
 def ask(prompt: str, choices: list[str], *, answer: int, why: str,

@@ -53,3 +53,10 @@ def test_check_in_text(capsys):
 def test_bad_questions_are_refused(choices, answer, match):
     with pytest.raises(InvalidValue, match=match):
         ask("?", choices, answer=answer, why="")
+
+
+def test_emphasis_renders_as_in_markdown_and_code_keeps_its_stars():
+    from nethelpers.quiz import _inline
+
+    assert _inline("port 9100 *is* the host's") == "port 9100 <em>is</em> the host&#x27;s"
+    assert _inline("`iptables -t nat -L *` and 2*3*4") == "<code>iptables -t nat -L *</code> and 2*3*4"

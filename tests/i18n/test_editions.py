@@ -236,3 +236,20 @@ def test_a_stale_translation_brought_up_to_date_is_marked_done(course):
     entry = editions.load(editions.translation_path(course, LANG))["aaaa0001"]
     assert entry["source-sha256"] == editions.source_hash(notebook.cells[0].source)
     assert not any(p.cell == "aaaa0001" and p.what.startswith("stale") for p in editions.problems(course, LANG))
+
+
+def test_outputs_that_differ_only_where_runs_differ_are_the_same(course):
+    """The English notebook run again (a ping's time, a tcpdump timestamp): nbval sees no difference, nor do these."""
+    _translate(course)
+    notebook = nbformat.read(course, as_version=4)
+    notebook.cells[3].outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text="64 bytes from 10.0.0.3: icmp_seq=1 ttl=64 time=0.094 ms\n")]
+    nbformat.write(notebook, course)
+    target = editions.build(course, LANG)
+    edition = nbformat.read(target, as_version=4)
+    edition.cells[3].outputs[0]["text"] = "64 bytes from 10.0.0.3: icmp_seq=1 ttl=64 time=0.131 ms\n"
+    nbformat.write(edition, target)
+    assert editions.problems(course, LANG) == []
+    edition.cells[3].outputs[0]["text"] = "64 bytes from 10.0.0.4: icmp_seq=1 ttl=64 time=0.131 ms\n"
+    nbformat.write(edition, target)
+    assert [p.cell for p in editions.problems(course, LANG)] == ["aaaa0004"]

@@ -37,10 +37,11 @@ _chosen: str | None = None
 
 
 def normalise(lang: str) -> str:
-    """``zh_CN``, ``zh-cn``, ``zh`` … as ``zh-CN``; an unknown language is a clear error."""
-    wanted = str(lang).strip().replace("_", "-").lower()
+    """``zh_CN``, ``zh-cn``, ``zh``, ``zh_CN.UTF-8`` … as ``zh-CN``; any English (``en_GB``) as ``en``;
+    an unknown language (or Traditional Chinese, which has no edition) is a clear error."""
+    wanted = str(lang).strip().split(".")[0].replace("_", "-").lower()
     for known in LANGUAGES:
-        if wanted in (known.lower(), known.split("-")[0].lower()):
+        if wanted in (known.lower(), known.split("-")[0].lower()) or (known == ENGLISH and wanted.startswith("en-")):
             return known
     raise InvalidValue(f"no edition in the language {lang!r}: the course speaks "
                        f"{' and '.join(repr(l) for l in LANGUAGES)} (e.g. Lab(lang=\"zh-CN\"))")

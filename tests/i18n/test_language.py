@@ -43,9 +43,20 @@ def test_the_language_comes_from_use_then_the_variable_then_the_folder(tmp_path,
     assert i18n.use(None) == "zh-CN"
 
 
-@pytest.mark.parametrize("spelling", ["zh-CN", "zh_CN", "zh-cn", "zh", "ZH-CN"])
+@pytest.mark.parametrize("spelling", ["zh-CN", "zh_CN", "zh-cn", "zh", "ZH-CN", "zh_CN.UTF-8"])
 def test_spellings_of_chinese_are_understood(spelling):
     assert i18n.normalise(spelling) == "zh-CN"
+
+
+@pytest.mark.parametrize("spelling", ["en", "en_US.UTF-8", "en-GB"])
+def test_any_english_is_english(spelling):
+    assert i18n.normalise(spelling) == "en"
+
+
+@pytest.mark.parametrize("spelling", ["zh-TW", "fr", "", "zh-CN-x"])
+def test_a_language_without_an_edition_is_refused(spelling):
+    with pytest.raises(InvalidValue, match="no edition in the language"):
+        i18n.normalise(spelling)
 
 
 def test_an_unknown_language_is_a_clear_error_and_opens_no_lab():

@@ -109,8 +109,3 @@ def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without looking it up now (module-level texts, looked
     up with :func:`_` where they are shown)."""
     return message
-
-
-def chinese() -> bool:
-    """True while texts are shown in Chinese (for the few places that lay out text differently)."""
-    return language() == "zh-CN"

@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 TRANSLATIONS = ROOT / "translations"
 SANITIZE_CONFIG = ROOT / "notebooks" / "nbval_sanitize.cfg"  # what nbval masks (pyproject.toml's addopts)
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 TITLE_KEYWORDS = ("title", "suptitle")
 QUESTION_CALLS = ("ask",)
 
@@ -100,7 +99,7 @@ def _literal(text: str, indent: int, width: int = 100) -> str:
     pieces, piece = [], ""
     for ch in text:
         piece += ch
-        if layout.width(piece) >= room and (ch == " " or CJK.match(ch)):
+        if layout.width(piece) >= room and (ch == " " or layout.CJK.match(ch)):
             cut = max(piece.rfind(mark) for mark in " ，。：；、）")
             cut = cut + 1 if cut >= len(piece) - 12 else len(piece)
             pieces.append(piece[:cut])
@@ -298,7 +297,7 @@ def live(cell) -> bool:
 
 def speaks(outputs) -> bool:
     """Outputs with text in the edition's language (they are the edition's own)."""
-    return any(CJK.search(text) for _kind, text in _texts(outputs))
+    return any(layout.CJK.search(text) for _kind, text in _texts(outputs))
 
 
 def share_outputs(english: Path, lang: str) -> int:
